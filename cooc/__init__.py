@@ -1,0 +1,1 @@
+"""cooc: co-occurrence matrices, PPMI and truncated SVD embeddings."""
