@@ -9,13 +9,18 @@ truncated one.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_write"]
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["atomic_write", "export_pairs", "load_cooc", "read_cooc_meta", "save_cooc"]
 
 
 @contextlib.contextmanager
@@ -40,3 +45,139 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **open_kwargs) -> It
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+# -- the .cooc file -------------------------------------------------------------------
+COOC_FORMAT = "cooc-matrix"
+COOC_FORMAT_VERSION = 1
+
+
+def _encode_tokens(tokens) -> np.ndarray:
+    joined = "\n".join(tokens)
+    return np.frombuffer(joined.encode("utf-8"), dtype=np.uint8)
+
+
+def _decode_tokens(buf: np.ndarray, n: int, path) -> list[str]:
+    tokens = bytes(buf).decode("utf-8").split("\n") if n else []
+    if len(tokens) != n:
+        raise ValueError(f"{path}: corrupt .cooc file (expected {n} tokens, found {len(tokens)}).")
+    return tokens
+
+
+def save_cooc(cooc, path) -> None:
+    """Write a :class:`~cooc.cooccurrence.CoocMatrix` to one ``.cooc`` file.
+
+    The file is an uncompressed zip (``numpy.savez``) of plain arrays: the CSR
+    arrays, the vocabulary (UTF-8 tokens and int64 counts) and a JSON metadata
+    record (format version, cooc version, parameters, corpus statistics, shape
+    and a CRC-32 of each array). No pickle. Written atomically.
+    """
+    from cooc import __version__
+
+    m = cooc.matrix.tocsr()
+    arrays = {
+        "indptr": np.asarray(m.indptr, dtype=np.int64),
+        "indices": np.asarray(m.indices, dtype=np.int32),
+        "data": np.asarray(m.data, dtype=np.float64),
+        "tokens": _encode_tokens(cooc.vocabulary.tokens),
+        "counts": np.asarray(cooc.vocabulary.counts, dtype=np.int64),
+    }
+    meta = {
+        "format": COOC_FORMAT,
+        "format_version": COOC_FORMAT_VERSION,
+        "cooc_version": __version__,
+        "shape": [int(s) for s in m.shape],
+        "nnz": int(m.nnz),
+        "n_words": len(cooc.vocabulary),
+        "params": cooc.params,
+        "stats": cooc.stats,
+        "crc32": {k: zlib.crc32(np.ascontiguousarray(v).view(np.uint8)) for k, v in arrays.items()},
+    }
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    with atomic_write(path, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def read_cooc_meta(path) -> dict:
+    """The JSON metadata record of a ``.cooc`` file (without loading the matrix)."""
+    with _open_npz(path) as z:
+        return _read_meta(z, path)
+
+
+def _open_npz(path):
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{str(path)!r} does not exist or is not a file; expected a .cooc file.")
+    try:
+        return np.load(path, allow_pickle=False)
+    except Exception as exc:  # zipfile.BadZipFile, OSError, ValueError
+        raise ValueError(
+            f"{str(path)!r} is not a .cooc file (not a readable zip archive: {exc})."
+        ) from None
+
+
+def _read_meta(z, path) -> dict:
+    try:
+        meta = json.loads(bytes(z["meta"]).decode("utf-8"))
+    except Exception:
+        raise ValueError(f"{str(path)!r} is not a .cooc file (no readable metadata).") from None
+    if meta.get("format") != COOC_FORMAT:
+        raise ValueError(f"{str(path)!r} is not a .cooc file (format {meta.get('format')!r}).")
+    if meta.get("format_version", 0) > COOC_FORMAT_VERSION:
+        raise ValueError(
+            f"{str(path)!r} was written by a newer cooc (format version "
+            f"{meta['format_version']} > {COOC_FORMAT_VERSION}); upgrade cooc to read it."
+        )
+    return meta
+
+
+def load_cooc(path):
+    """Read a ``.cooc`` file written by :func:`save_cooc`; verify its checksums."""
+    from cooc.cooccurrence import CoocMatrix
+    from cooc.vocab import Vocabulary
+
+    with _open_npz(path) as z:
+        meta = _read_meta(z, path)
+        arrays = {}
+        for key in ("indptr", "indices", "data", "tokens", "counts"):
+            try:
+                arrays[key] = z[key]
+            except Exception as exc:
+                raise ValueError(
+                    f"{str(path)!r} is truncated or corrupt (array {key!r}: {exc})."
+                ) from None
+            crc = meta.get("crc32", {}).get(key)
+            if crc is not None and zlib.crc32(
+                np.ascontiguousarray(arrays[key]).view(np.uint8)
+            ) != crc:
+                raise ValueError(f"{str(path)!r} is corrupt (checksum mismatch in {key!r}).")
+    tokens = _decode_tokens(arrays["tokens"], int(meta["n_words"]), path)
+    shape = tuple(meta["shape"])
+    try:
+        matrix = sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=shape)
+    except ValueError as exc:
+        raise ValueError(f"{str(path)!r} is corrupt ({exc}).") from None
+    vocab = Vocabulary(tokens, arrays["counts"])
+    return CoocMatrix(matrix, vocab, meta.get("params", {}), meta.get("stats", {}))
+
+
+def export_pairs(cooc, path) -> int:
+    """Write every non-zero as ``word1<TAB>word2<TAB>value`` (``.tsv``) or Parquet.
+
+    Returns the number of rows written. ``.parquet`` needs pyarrow.
+    """
+    frame = cooc.to_frame()
+    path = Path(path)
+    if path.suffix == ".parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ImportError(
+                'writing Parquet needs pyarrow: pip install "cooc[parquet]"'
+            ) from None
+        with atomic_write(path, "wb") as fh:
+            frame.to_parquet(fh, index=False)
+    else:
+        with atomic_write(path, "w", encoding="utf-8", newline="") as fh:
+            frame.to_csv(fh, sep="\t", header=False, index=False, float_format="%.10g")
+    return len(frame)

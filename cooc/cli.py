@@ -1,0 +1,509 @@
+"""The ``cooc`` command line: thin wrappers that parse, call the library and print.
+
+Standard output carries results (tables, or JSON with ``--json``); standard
+error carries progress and errors. Exit codes: 0 success, 2 bad input, 1 an
+internal failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class BadInput(click.ClickException):
+    """A clear one-line error about the user's input; exit code 2."""
+
+    exit_code = 2
+
+
+def _errors(fn):
+    """Turn library errors about bad input into one line and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except click.ClickException:
+            raise
+        except (ValueError, TypeError, KeyError, UnicodeError, FileNotFoundError) as exc:
+            msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            raise BadInput(str(msg)) from None
+        except ImportError as exc:
+            raise BadInput(str(exc)) from None
+        except MemoryError:
+            raise click.ClickException(
+                "out of memory; lower --memory, --max-size or the corpus size."
+            ) from None
+
+    return wrapper
+
+
+class Progress:
+    """Progress lines on stderr; silent with --quiet. Redraws in place on a terminal."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self.stage = None
+        self.count = 0
+        self.start = time.perf_counter()
+        self.last = 0.0
+
+    def __call__(self, stage: str, n: int) -> None:
+        if self.quiet:
+            return
+        if stage != self.stage:
+            self.done()
+            self.stage, self.count, self.start = stage, 0, time.perf_counter()
+        self.count += n
+        now = time.perf_counter()
+        if self.tty and now - self.last > 0.2:
+            self.last = now
+            click.echo(f"\r{self._line()}", nl=False, err=True)
+
+    def _line(self):
+        dt = max(time.perf_counter() - self.start, 1e-9)
+        return f"{self.stage}: {self.count / 1e6:.2f}M tokens ({self.count / dt / 1e6:.2f}M tokens/s)"
+
+    def done(self):
+        if self.stage is not None and not self.quiet:
+            click.echo(("\r" if self.tty else "") + self._line(), err=True)
+        self.stage = None
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            click.echo(text, err=True)
+
+
+def _parse_memory(value) -> int:
+    if value is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", str(value), re.IGNORECASE)
+    if not m:
+        raise click.BadParameter(f"{value!r} is not a size like 512M or 2G.", param_hint="--memory")
+    mult = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}[m.group(2).lower()]
+    return int(float(m.group(1)) * mult)
+
+
+def _emit(result, as_json: bool, table: str | None = None) -> None:
+    if as_json:
+        click.echo(json.dumps(result, indent=2, default=_json_default))
+    elif table is not None:
+        click.echo(table)
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj)}")
+
+
+def _kv_table(rows) -> str:
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def _frame_table(frame, floatfmt="{:.3f}") -> str:
+    return frame.to_string(index=False, float_format=lambda x: floatfmt.format(x))
+
+
+# -- shared options -------------------------------------------------------------------
+def corpus_options(fn):
+    """Options of the commands that read a corpus."""
+    for opt in reversed(
+        [
+            click.option("--tokenizer", type=click.Choice(["word", "whitespace"]), default="word",
+                         show_default=True,
+                         help="word: Unicode word regex, lowercased; whitespace: pre-tokenized text."),
+            click.option("--no-lowercase", is_flag=True, help="Keep the case of tokens."),
+            click.option("--column", default=None,
+                         help="Text column of JSONL/CSV/TSV/Parquet inputs [default: text]."),
+            click.option("--encoding-errors", type=click.Choice(["strict", "replace", "ignore"]),
+                         default="strict", show_default=True,
+                         help="What to do with invalid UTF-8: stop with the file and line, or repair."),
+        ]
+    ):
+        fn = opt(fn)
+    return fn
+
+
+def quiet_json_options(fn):
+    fn = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(fn)
+    fn = click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")(fn)
+    return fn
+
+
+corpus_argument = click.argument("corpus", nargs=-1, required=True)
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(package_name="cooc")
+def cli():
+    """cooc: co-occurrence matrices, PPMI and truncated SVD embeddings.
+
+    \b
+    A typical session:
+      cooc build corpus/*.txt.gz -o corpus.cooc --window 5
+      cooc embed corpus.cooc --rank 128 -o vectors.txt
+      cooc similar vectors.txt whale
+    """
+
+
+# -- vocab ----------------------------------------------------------------------------
+@cli.command(context_settings=CONTEXT_SETTINGS)
+@corpus_argument
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Vocabulary TSV to write (token<TAB>count, in id order).")
+@click.option("--min-count", type=click.IntRange(1), default=5, show_default=True,
+              help="Drop words seen fewer times.")
+@click.option("--max-size", type=click.IntRange(1), default=None,
+              help="Keep at most this many words (the most frequent).")
+@corpus_options
+@quiet_json_options
+@_errors
+def vocab(corpus, output, min_count, max_size, tokenizer, no_lowercase, column, encoding_errors,
+          quiet, as_json):
+    """Count the words of a corpus and write the vocabulary.
+
+    CORPUS is one or more text files (one document per line, .gz allowed),
+    directories, glob patterns, JSONL/CSV/Parquet files (see --column) or - for
+    standard input.
+
+    \b
+    Example:
+      cooc vocab corpus/*.txt.gz -o vocab.tsv --min-count 5
+    """
+    from cooc.corpus import iter_token_chunks
+    from cooc.vocab import build_vocabulary
+
+    progress = Progress(quiet)
+
+    def chunks():
+        for chunk in iter_token_chunks(list(corpus), tokenizer=tokenizer, column=column,
+                                       lowercase=not no_lowercase,
+                                       encoding_errors=encoding_errors):
+            progress("vocabulary", int(chunk.codes.shape[0]))
+            yield chunk
+
+    voc = build_vocabulary(chunks(), min_count=min_count, max_size=max_size)
+    progress.done()
+    voc.save(output)
+    result = {"output": str(output), "n_words": len(voc), "n_tokens_in_vocabulary": voc.n_tokens}
+    progress.note(f"wrote {len(voc)} words to {output}")
+    _emit(result, as_json, _kv_table(list(result.items())))
+
+
+# -- build ----------------------------------------------------------------------------
+@cli.command(context_settings=CONTEXT_SETTINGS)
+@corpus_argument
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The .cooc file to write.")
+@click.option("--vocab", "vocab_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Use this vocabulary TSV instead of counting one (one pass less).")
+@click.option("--min-count", type=click.IntRange(1), default=5, show_default=True,
+              help="Drop words seen fewer times (ignored with --vocab).")
+@click.option("--max-size", type=click.IntRange(1), default=None,
+              help="Keep at most this many words (ignored with --vocab).")
+@click.option("--window", type=click.IntRange(1, 255), default=5, show_default=True,
+              help="Largest distance between two counted words.")
+@click.option("--weighting", type=click.Choice(["harmonic", "uniform", "linear"]),
+              default="harmonic", show_default=True,
+              help="Weight of a pair at distance d: 1/d, 1 or (W-d+1)/W.")
+@click.option("--directional", is_flag=True,
+              help="Keep left and right contexts apart (2 x vocabulary columns).")
+@click.option("--dynamic-window", is_flag=True,
+              help="word2vec's sampled window widths (seeded by --seed).")
+@click.option("--subsample", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              default=None, help="Frequent-word subsampling threshold, e.g. 1e-5.")
+@click.option("--oov", type=click.Choice(["drop", "gap"]), default="drop", show_default=True,
+              help="Out-of-vocabulary tokens: removed before windowing, or kept as gaps.")
+@click.option("--threads", type=click.IntRange(1), default=None,
+              help="Counting threads [default: all cores]. The result does not depend on it.")
+@click.option("--memory", default="2G", show_default=True,
+              help="Memory budget of the counting tables (e.g. 512M, 2G).")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
+              help="Seed of subsampling and dynamic windows.")
+@corpus_options
+@quiet_json_options
+@_errors
+def build(corpus, output, vocab_path, min_count, max_size, window, weighting, directional,
+          dynamic_window, subsample, oov, threads, memory, seed, tokenizer, no_lowercase, column,
+          encoding_errors, quiet, as_json):
+    """Count word co-occurrences in a sliding window and write a .cooc file.
+
+    CORPUS is one or more text files (one document per line, .gz allowed),
+    directories, glob patterns, JSONL/CSV/Parquet files (see --column) or - for
+    standard input. Pairs never cross a document (line) boundary.
+
+    \b
+    Example:
+      cooc build corpus/*.txt.gz -o corpus.cooc --window 5 --min-count 5
+      cooc info corpus.cooc
+    """
+    from cooc.cooccurrence import build_cooccurrence
+    from cooc.vocab import Vocabulary
+
+    if "-" in corpus and vocab_path is None:
+        raise BadInput("reading standard input needs --vocab (the corpus is read twice otherwise).")
+    progress = Progress(quiet)
+    t0 = time.perf_counter()
+    voc = Vocabulary.load(vocab_path) if vocab_path else None
+    cooc = build_cooccurrence(
+        list(corpus), vocabulary=voc, min_count=min_count, max_size=max_size,
+        tokenizer=tokenizer, lowercase=not no_lowercase, column=column,
+        encoding_errors=encoding_errors, progress=progress, window_size=window,
+        weighting=weighting, symmetric=not directional, dynamic_window=dynamic_window,
+        subsample=subsample, oov=oov, random_state=seed, n_jobs=threads,
+        memory=_parse_memory(memory),
+    )
+    progress.done()
+    cooc.save(output)
+    seconds = time.perf_counter() - t0
+    result = {
+        "output": str(output),
+        "shape": list(cooc.shape),
+        "nnz": int(cooc.nnz),
+        "n_docs": cooc.stats["n_docs"],
+        "n_tokens": cooc.stats["n_tokens"],
+        "seconds": round(seconds, 3),
+        "tokens_per_second": round(cooc.stats["n_tokens"] / max(seconds, 1e-9)),
+    }
+    progress.note(f"wrote {output}: {cooc.shape[0]} x {cooc.shape[1]}, {cooc.nnz} non-zeros, "
+                  f"{seconds:.1f} s")
+    _emit(result, as_json, _kv_table(list(result.items())))
+
+
+# -- info / export --------------------------------------------------------------------
+@cli.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the metadata record as JSON.")
+@_errors
+def info(file, as_json):
+    """Print a summary of a .cooc file: shape, non-zeros, corpus and parameters.
+
+    \b
+    Example:
+      cooc info corpus.cooc --json
+    """
+    from cooc.io import load_cooc
+
+    cooc = load_cooc(file)
+    m = cooc.matrix
+    top = cooc.vocabulary.tokens[:10]
+    result = {
+        "file": str(file),
+        "shape": list(m.shape),
+        "nnz": int(m.nnz),
+        "density": m.nnz / max(m.shape[0] * m.shape[1], 1),
+        "total": float(m.sum()),
+        "stats": cooc.stats,
+        "params": cooc.params,
+        "top_words": list(top),
+    }
+    rows = [("file", file), ("shape", f"{m.shape[0]} x {m.shape[1]}"), ("nnz", m.nnz),
+            ("density", f"{result['density']:.3g}"), ("total weight", f"{result['total']:.6g}")]
+    rows += [(k, v) for k, v in cooc.stats.items()]
+    rows += [(k, v) for k, v in cooc.params.items()]
+    rows.append(("top words", " ".join(top)))
+    _emit(result, as_json, _kv_table(rows))
+
+
+@cli.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="pairs.tsv (word1<TAB>word2<TAB>value) or pairs.parquet.")
+@click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+@_errors
+def export(file, output, quiet):
+    """Write every non-zero of a .cooc file as word1, word2, value rows.
+
+    \b
+    Example:
+      cooc export corpus.cooc -o pairs.tsv
+      cooc export corpus.cooc -o pairs.parquet
+    """
+    from cooc.io import export_pairs, load_cooc
+
+    n = export_pairs(load_cooc(file), output)
+    Progress(quiet).note(f"wrote {n} pairs to {output}")
+
+
+# -- embed ----------------------------------------------------------------------------
+@cli.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="vectors.txt (word2vec text), vectors.bin (word2vec binary) or vectors.npz.")
+@click.option("--rank", type=click.IntRange(1), default=128, show_default=True,
+              help="Dimensions of the vectors (n_components in Python).")
+@click.option("--weighting", type=click.Choice(["ppmi", "log", "none"]), default="ppmi",
+              show_default=True, help="Weighting of the counts before the SVD.")
+@click.option("--alpha", type=click.FloatRange(0, 1), default=0.75, show_default=True,
+              help="Context-distribution smoothing of PPMI.")
+@click.option("--shift", type=click.FloatRange(1), default=1.0, show_default=True,
+              help="Shifted PPMI: subtract log(shift).")
+@click.option("--power", type=float, default=0.5, show_default=True,
+              help="Eigenvalue weighting p: vectors are U * S**p.")
+@click.option("--context/--no-context", "add_context", default=False, show_default=True,
+              help="Add the context vectors (w + c).")
+@click.option("--solver", type=click.Choice(["randomized", "arpack"]), default="randomized",
+              show_default=True, help="Truncated SVD solver (arpack is the exact reference).")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@quiet_json_options
+@_errors
+def embed(file, output, rank, weighting, alpha, shift, power, add_context, solver, seed, quiet,
+          as_json):
+    """Turn a .cooc matrix into word vectors: PPMI weighting, then truncated SVD.
+
+    Writes word2vec text format (readable by gensim's
+    KeyedVectors.load_word2vec_format), word2vec binary (.bin) or .npz.
+
+    \b
+    Example:
+      cooc embed corpus.cooc --rank 128 -o vectors.txt
+      cooc embed corpus.cooc --rank 300 --power 0 --context -o vectors.npz
+    """
+    from cooc.io import load_cooc
+    from cooc.pipeline import embed_cooccurrence
+
+    progress = Progress(quiet)
+    t0 = time.perf_counter()
+    cooc = load_cooc(file)
+    progress.note(f"embedding {cooc.shape[0]} words, rank {rank} ({solver} SVD)")
+    emb, s = embed_cooccurrence(
+        cooc, rank, weighting=weighting, context_alpha=alpha, shift=shift, power=power,
+        solver=solver, add_context=add_context, random_state=seed,
+    )
+    emb.save(output)
+    seconds = time.perf_counter() - t0
+    result = {"output": str(output), "n_words": len(emb), "rank": int(rank),
+              "seconds": round(seconds, 3), "top_singular_values": [float(x) for x in s[:5]],
+              "smallest_singular_value": float(s[-1])}
+    progress.note(f"wrote {len(emb)} vectors of {rank} dimensions to {output} in {seconds:.1f} s")
+    _emit(result, as_json, _kv_table(list(result.items())))
+
+
+# -- similar / evaluate -------------------------------------------------------------------
+def _load_vectors(path):
+    from cooc.svd import Embeddings
+
+    return Embeddings.load(path)
+
+
+@cli.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("vectors", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("words", nargs=-1, required=True)
+@click.option("-k", "--top", "k", type=click.IntRange(1), default=10, show_default=True,
+              help="How many neighbours.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_errors
+def similar(vectors, words, k, as_json):
+    """Print the nearest neighbours (cosine) of one or more words.
+
+    \b
+    Example:
+      cooc similar vectors.txt whale ship -k 5
+    """
+    emb = _load_vectors(vectors)
+    result = {}
+    for word in words:
+        key = word if word in emb else word.lower()
+        if key not in emb:
+            raise BadInput(f"word {word!r} is not in the vocabulary of {vectors}.")
+        result[word] = [(w, float(s)) for w, s in emb.most_similar(key, k)]
+    if as_json:
+        _emit({w: [{"word": n, "cosine": s} for n, s in v] for w, v in result.items()}, True)
+        return
+    for word, neigh in result.items():
+        click.echo(f"{word}: " + ", ".join(f"{n} ({s:.3f})" for n, s in neigh))
+
+
+@cli.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("vectors", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--similarity", "sim_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Word-similarity file(s): word1<TAB>word2<TAB>score, # comments.")
+@click.option("--analogy", "analogy_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Analogy file(s) in the Google questions-words format.")
+@click.option("--restrict-vocab", type=click.IntRange(1), default=30000, show_default=True,
+              help="Analogies: candidates are the most frequent words only.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_errors
+def evaluate(vectors, sim_files, analogy_files, restrict_vocab, as_json):
+    """Score word vectors on similarity (Spearman) and analogy benchmarks.
+
+    Similarity reports Spearman's rho over the covered pairs, the coverage, and
+    rho with out-of-vocabulary pairs scored as zero similarity.
+
+    \b
+    Example:
+      cooc evaluate vectors.txt --similarity wordsim353.txt --similarity men_dataset.txt
+      cooc evaluate vectors.txt --analogy questions-words.txt --json
+    """
+    import pandas as pd
+
+    from cooc.evaluate import (
+        evaluate_analogies,
+        evaluate_similarity,
+        load_analogies,
+        load_similarity,
+    )
+
+    if not sim_files and not analogy_files:
+        raise BadInput("give at least one --similarity or --analogy file.")
+    emb = _load_vectors(vectors)
+    rows = []
+    for f in sim_files:
+        r = evaluate_similarity(emb, load_similarity(f))
+        rows.append({"file": f.name, "task": "similarity", "score": r["spearman"],
+                     "coverage": r["coverage"], "score_oov_zero": r["spearman_oov_zero"],
+                     "n": r["n_pairs"]})
+    for f in analogy_files:
+        q = load_analogies(f)
+        for method in ("3cosadd", "3cosmul"):
+            r = evaluate_analogies(emb, q, restrict_vocab=restrict_vocab, method=method)
+            rows.append({"file": f.name, "task": f"analogy {method}", "score": r["accuracy"],
+                         "coverage": r["coverage"], "score_oov_zero": r["accuracy"] * r["coverage"],
+                         "n": r["n_questions"]})
+    frame = pd.DataFrame(rows)
+    _emit(rows, as_json, _frame_table(frame))
+
+
+# -- demo -------------------------------------------------------------------------------
+@cli.command(context_settings=CONTEXT_SETTINGS)
+@click.option("--rank", type=click.IntRange(2), default=128, show_default=True,
+              help="Dimensions of the demo vectors.")
+@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also keep the demo's .cooc and vectors here.")
+@quiet_json_options
+@_errors
+def demo(rank, output_dir, quiet, as_json):
+    """Run the whole text path on the shipped public-domain corpus and print results.
+
+    Counts co-occurrences in Jane Austen, Moby-Dick and the State of the Union
+    addresses (2.7M tokens, shipped inside the package), embeds them with
+    PPMI + SVD, prints nearest neighbours and, when the word-similarity files
+    are found (a shared/data folder or $COOC_DATA), their Spearman scores.
+
+    \b
+    Example:
+      cooc demo
+      cooc demo --rank 64 --json
+    """
+    from cooc.demo import run_demo
+
+    result = run_demo(rank=rank, output_dir=output_dir, progress=Progress(quiet))
+    table = result.pop("_table")
+    _emit(result, as_json, table)

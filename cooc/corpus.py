@@ -1,0 +1,820 @@
+"""Reading corpora and turning them into streams of integer-coded token chunks.
+
+A corpus is one or more files (or standard input) holding one document per
+record: plain text holds one document per line (optionally ``.gz``, ``.bz2`` or
+``.xz`` compressed); JSON Lines, CSV, TSV and Parquet files hold one document
+per row, in the text column ``column`` (default ``"text"``).
+
+Everything is streamed in bounded chunks of about ``chunk_size`` characters; no
+file is ever read into memory as a whole. Each chunk is tokenized and coded in
+compiled code (numpy, ``str.split`` and pandas' hash table): there is no Python
+loop per token. A chunk always holds whole documents.
+
+Tokenizers
+----------
+``"word"``
+    Runs of Unicode word characters (``\\w``: letters, digits, marks counted as
+    alphanumeric by :meth:`str.isalnum`, and ``_``), with internal apostrophes
+    (``'`` or ``’``) kept: ``"Don't stop, o’clock!"`` gives
+    ``["don't", "stop", "o’clock"]``. Everything else (punctuation, hyphens,
+    symbols, leading or trailing apostrophes) separates tokens.
+``"whitespace"``
+    :meth:`str.split`: for pre-tokenized text, tokens separated by whitespace.
+
+Both lowercase the text first (:meth:`str.lower`) unless ``lowercase=False``.
+"""
+
+from __future__ import annotations
+
+import bz2
+import functools
+import glob
+import gzip
+import itertools
+import lzma
+import os
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "TOKENIZERS",
+    "TokenChunk",
+    "chunks_from_documents",
+    "iter_documents",
+    "iter_token_chunks",
+    "resolve_paths",
+    "tokenize",
+]
+
+TOKENIZERS = ("word", "whitespace")
+ENCODING_ERRORS = ("strict", "replace", "ignore")
+DEFAULT_COLUMN = "text"
+DEFAULT_CHUNK_SIZE = 1 << 22
+
+_WORD_RE = re.compile(r"\w+(?:['’]\w+)*")
+_APOSTROPHES = (ord("'"), ord("’"))
+_NEWLINE = ord("\n")
+_SPACE = ord(" ")
+_GLOB_CHARS = frozenset("*?[")
+_COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+_TABLE_SUFFIXES = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+_BOM = "\ufeff"
+
+
+class TokenChunk(NamedTuple):
+    """A block of whole documents, tokenized and coded.
+
+    Attributes
+    ----------
+    codes : ndarray of int32, shape (n_tokens,)
+        Index of each token into ``uniques``, in reading order.
+    uniques : ndarray of object (str), shape (n_unique,)
+        The distinct tokens of this chunk, in order of first appearance.
+    offsets : ndarray of int64, shape (n_docs + 1,)
+        Document ``i`` is ``codes[offsets[i]:offsets[i + 1]]``;
+        ``offsets[0] == 0`` and ``offsets[-1] == n_tokens``. Empty documents
+        are kept as zero-length slices.
+    """
+
+    codes: np.ndarray
+    uniques: np.ndarray
+    offsets: np.ndarray
+
+    @property
+    def n_docs(self) -> int:
+        """Number of documents in the chunk."""
+        return len(self.offsets) - 1
+
+    @property
+    def n_tokens(self) -> int:
+        """Number of tokens in the chunk."""
+        return len(self.codes)
+
+    def documents(self) -> list[list[str]]:
+        """Decode the chunk back to one list of tokens per document (slow; for tests)."""
+        tokens = self.uniques[self.codes].tolist()
+        bounds = self.offsets.tolist()
+        return [tokens[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+# --------------------------------------------------------------------------
+# parameter checks
+
+
+def _check_tokenizer(tokenizer) -> None:
+    if tokenizer not in TOKENIZERS:
+        raise ValueError(
+            f"tokenizer={tokenizer!r} is not supported; use one of {TOKENIZERS}."
+        )
+
+
+def _check_encoding_errors(encoding_errors) -> None:
+    if encoding_errors not in ENCODING_ERRORS:
+        raise ValueError(
+            f"encoding_errors={encoding_errors!r} is not supported; "
+            f"use one of {ENCODING_ERRORS}."
+        )
+
+
+def _check_chunk_size(chunk_size) -> None:
+    if (
+        isinstance(chunk_size, bool)
+        or not isinstance(chunk_size, int | np.integer)
+        or chunk_size < 1
+    ):
+        raise ValueError(
+            f"chunk_size={chunk_size!r} must be a positive integer (characters "
+            f"per chunk); the default is {DEFAULT_CHUNK_SIZE}."
+        )
+
+
+# --------------------------------------------------------------------------
+# paths
+
+
+def _is_hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def _expand_directory(directory: Path) -> list[Path]:
+    return sorted(
+        p for p in directory.rglob("*") if p.is_file() and not _is_hidden(p, directory)
+    )
+
+
+def resolve_paths(paths) -> list[Path | str]:
+    """Expand corpus paths into the list of files to read, in reading order.
+
+    Parameters
+    ----------
+    paths : str, path-like or iterable of them
+        Files, directories (all non-hidden files below them, recursively, in
+        sorted order), glob patterns (``"data/*.txt.gz"``, ``"**"`` recurses),
+        or ``"-"`` for standard input.
+
+    Returns
+    -------
+    list of Path or str
+        One entry per file; ``"-"`` stays the string ``"-"``.
+
+    Raises
+    ------
+    ValueError
+        If a path does not exist, a pattern matches nothing, a directory holds
+        no files, or ``"-"`` is given twice.
+    """
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    resolved: list[Path | str] = []
+    n_stdin = 0
+    for raw in paths:
+        if not isinstance(raw, str | os.PathLike):
+            raise TypeError(
+                f"corpus paths must be str or path-like, got {type(raw).__name__}: "
+                f"{raw!r}."
+            )
+        text = os.fspath(raw)
+        if text == "-":
+            n_stdin += 1
+            if n_stdin > 1:
+                raise ValueError("'-' (standard input) can be given only once.")
+            resolved.append("-")
+            continue
+        path = Path(text)
+        if path.is_dir():
+            files = _expand_directory(path)
+            if not files:
+                raise ValueError(
+                    f"corpus directory {text!r} contains no (non-hidden) files; "
+                    "check the path."
+                )
+            resolved.extend(files)
+        elif path.exists():
+            resolved.append(path)
+        elif _GLOB_CHARS & set(text):
+            matches = sorted(glob.glob(text, recursive=True))
+            files = []
+            for match in map(Path, matches):
+                if match.is_dir():
+                    files.extend(_expand_directory(match))
+                elif match.is_file():
+                    files.append(match)
+            if not files:
+                raise ValueError(
+                    f"corpus path {text!r} does not exist: the pattern matches no "
+                    "files; check the pattern."
+                )
+            resolved.extend(files)
+        else:
+            raise ValueError(
+                f"corpus path {text!r} does not exist; check the path "
+                "(use '-' for standard input)."
+            )
+    return resolved
+
+
+def _file_format(path: Path | str) -> tuple[str, str | None]:
+    """Return ``(format, compression suffix)`` for a corpus path."""
+    if path == "-":
+        return "text", None
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    compression = None
+    if suffixes and suffixes[-1] in _COMPRESSED:
+        compression = suffixes.pop()
+    fmt = _TABLE_SUFFIXES.get(suffixes[-1], "text") if suffixes else "text"
+    return fmt, compression
+
+
+# --------------------------------------------------------------------------
+# reading plain text in blocks of whole lines
+
+
+def _invalid_utf8(name: str, line: int, byte: int, err: UnicodeDecodeError):
+    return ValueError(
+        f"{name}: invalid UTF-8 at line {line} (byte {byte} of the line: "
+        f"{err.reason}); pass encoding_errors='replace' (--encoding-errors "
+        "replace) to substitute bad bytes, or 'ignore' to drop them."
+    )
+
+
+def _iter_text_blocks(
+    stream, name: str, block_size: int, encoding_errors: str
+) -> Iterator[str]:
+    """Yield blocks of whole lines, joined by ``"\\n"`` without the final one.
+
+    ``stream`` is binary (decoded here, so errors know their line) or text. A
+    block of ``k`` lines holds ``k - 1`` newlines; a trailing newline at the end
+    of the stream ends the last line and starts no empty one. ``"\\r\\n"`` line
+    ends become ``"\\n"``; a lone ``"\\r"`` stays inside its line.
+    """
+    parts: list = []
+    lines_before = 0
+    first = True
+    while True:
+        data = stream.read(block_size)
+        if not data:
+            break
+        is_bytes = isinstance(data, bytes)
+        cut = data.rfind(b"\n" if is_bytes else "\n")
+        if cut < 0:
+            parts.append(data)
+            continue
+        parts.append(data[:cut])
+        block = parts[0][:0].join(parts)
+        parts = [data[cut + 1 :]]
+        text = _decode_block(block, name, lines_before, encoding_errors, first)
+        first = False
+        n_lines = text.count("\n") + 1
+        lines_before += n_lines
+        yield text
+    if parts and parts[0][:0].join(parts):
+        block = parts[0][:0].join(parts)
+        yield _decode_block(block, name, lines_before, encoding_errors, first)
+
+
+def _decode_block(
+    block, name: str, lines_before: int, encoding_errors: str, first: bool
+) -> str:
+    if isinstance(block, bytes):
+        try:
+            text = block.decode("utf-8", encoding_errors)
+        except UnicodeDecodeError as err:
+            line_start = block.rfind(b"\n", 0, err.start) + 1
+            line = lines_before + block.count(b"\n", 0, err.start) + 1
+            raise _invalid_utf8(name, line, err.start - line_start + 1, err) from None
+    else:
+        text = block
+    if first and text.startswith(_BOM):
+        text = text[1:]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+        if text.endswith("\r"):  # "\r\n" split across the block boundary
+            text = text[:-1]
+    return text
+
+
+def _open_binary(path: Path | str, compression: str | None):
+    if path == "-":
+        stdin = sys.stdin
+        return _NoClose(getattr(stdin, "buffer", stdin))
+    if compression is not None:
+        return _COMPRESSED[compression](path, "rb")
+    return open(path, "rb")  # noqa: SIM115 - closed by the caller's `with`
+
+
+class _NoClose:
+    """Context-manager wrapper that leaves standard input open."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def read(self, size: int = -1):
+        return self.stream.read(size)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        return None
+
+
+def _iter_plain_text(
+    path: Path | str, compression: str | None, block_size: int, encoding_errors: str
+) -> Iterator[str]:
+    name = "<stdin>" if path == "-" else str(path)
+    with _open_binary(path, compression) as stream:
+        try:
+            yield from _iter_text_blocks(stream, name, block_size, encoding_errors)
+        except (EOFError, OSError, lzma.LZMAError) as err:
+            if compression is None:
+                raise
+            raise ValueError(
+                f"cannot decompress {name}: {err}; check that the file is a "
+                f"complete {compression} file."
+            ) from err
+
+
+# --------------------------------------------------------------------------
+# reading table formats (one document per row) through pandas / pyarrow
+
+
+def _rows_per_batch(chunk_size: int) -> int:
+    return int(min(max(chunk_size // 512, 1), 10_000))
+
+
+def _missing_column(path, column: str, columns) -> ValueError:
+    return ValueError(
+        f"{path}: no column {column!r}; available columns: "
+        f"{[str(c) for c in columns]}. Pass column=... (--column) to pick one."
+    )
+
+
+def _column_values(values, path, column: str) -> list[str]:
+    """Turn one batch of a text column into a list of str (missing -> "")."""
+    values = np.asarray(values, dtype=object)
+    missing = pd.isna(values)
+    if missing.any():
+        values = values.copy()
+        values[missing] = ""
+    kind = pd.api.types.infer_dtype(values, skipna=False)
+    if kind not in ("string", "empty"):
+        raise ValueError(
+            f"{path}: column {column!r} holds {kind} values, not text; "
+            "pick a text column with column=... (--column)."
+        )
+    return values.tolist()
+
+
+def _encoding_error(path, err: UnicodeDecodeError) -> ValueError:
+    return ValueError(
+        f"{path}: invalid UTF-8 ({err.reason}); pass encoding_errors='replace' "
+        "(--encoding-errors replace) to substitute bad bytes, or 'ignore' to "
+        "drop them."
+    )
+
+
+def _iter_csv(path, sep: str, column: str, rows: int, encoding_errors: str):
+    options = {"sep": sep, "encoding": "utf-8", "encoding_errors": encoding_errors}
+    try:
+        try:
+            header = pd.read_csv(path, nrows=0, **options).columns
+        except pd.errors.EmptyDataError:
+            return
+        if column not in header:
+            raise _missing_column(path, column, header)
+        reader = pd.read_csv(
+            path,
+            usecols=[column],
+            dtype={column: object},
+            keep_default_na=False,
+            chunksize=rows,
+            **options,
+        )
+        with reader:
+            for frame in reader:
+                yield _column_values(frame[column].to_numpy(object), path, column)
+    except UnicodeDecodeError as err:
+        raise _encoding_error(path, err) from None
+
+
+def _check_json_lines(path, compression: str | None) -> None:
+    with _open_binary(path, compression) as stream:
+        head = stream.read(4096).lstrip()
+    if head.startswith(b"["):
+        raise ValueError(
+            f"{path}: looks like a JSON array; cooc reads JSON Lines (one JSON "
+            "object per line). Convert it, e.g. with `jq -c '.[]'`."
+        )
+
+
+def _iter_jsonl(path, compression, column: str, rows: int, encoding_errors: str):
+    _check_json_lines(path, compression)
+    try:
+        reader = pd.read_json(
+            path,
+            lines=True,
+            chunksize=rows,
+            dtype=False,
+            convert_dates=False,
+            encoding="utf-8",
+            encoding_errors=encoding_errors,
+        )
+        with reader:
+            for frame in reader:
+                if column not in frame.columns:
+                    raise _missing_column(path, column, frame.columns)
+                yield _column_values(frame[column].to_numpy(object), path, column)
+    except UnicodeDecodeError as err:
+        raise _encoding_error(path, err) from None
+
+
+def _iter_parquet(path, column: str, rows: int):
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as err:
+        raise ImportError(
+            f"reading {path} needs pyarrow; install it with "
+            'pip install "cooc[parquet]".'
+        ) from err
+    with pq.ParquetFile(path) as parquet:
+        schema = parquet.schema_arrow
+        if column not in schema.names:
+            raise _missing_column(path, column, schema.names)
+        kind = schema.field(column).type
+        if not (
+            pa.types.is_string(kind)
+            or pa.types.is_large_string(kind)
+            or (hasattr(pa.types, "is_string_view") and pa.types.is_string_view(kind))
+        ):
+            raise ValueError(
+                f"{path}: column {column!r} has type {kind}, not text; "
+                "pick a text column with column=... (--column)."
+            )
+        for batch in parquet.iter_batches(batch_size=rows, columns=[column]):
+            yield _column_values(
+                batch.column(0).to_numpy(zero_copy_only=False), path, column
+            )
+
+
+def _iter_blocks(
+    paths, *, column, encoding_errors: str, chunk_size: int
+) -> Iterator[str | list[str]]:
+    """Yield, per file, text blocks (str of ``"\\n"``-separated lines) or lists
+    of documents (table formats)."""
+    column = DEFAULT_COLUMN if column is None else column
+    rows = _rows_per_batch(chunk_size)
+    for path in resolve_paths(paths):
+        fmt, compression = _file_format(path)
+        if fmt == "text":
+            yield from _iter_plain_text(path, compression, chunk_size, encoding_errors)
+        elif fmt in ("csv", "tsv"):
+            sep = "," if fmt == "csv" else "\t"
+            yield from _iter_csv(path, sep, column, rows, encoding_errors)
+        elif fmt == "jsonl":
+            yield from _iter_jsonl(path, compression, column, rows, encoding_errors)
+        else:
+            yield from _iter_parquet(path, column, rows)
+
+
+def iter_documents(
+    paths, *, column=None, encoding_errors="strict", chunk_size=DEFAULT_CHUNK_SIZE
+) -> Iterator[str]:
+    """Yield the raw documents of a corpus, one string per document.
+
+    Parameters
+    ----------
+    paths : str, path-like or iterable of them
+        See :func:`resolve_paths`. Plain-text files give one document per line
+        (``"\\n"`` or ``"\\r\\n"`` line ends, not included; empty lines are empty
+        documents); ``.jsonl``/``.json`` (JSON Lines), ``.csv``, ``.tsv`` and
+        ``.parquet`` files give one document per row.
+    column : str, default=None
+        Text column of table formats; None means ``"text"``. Ignored for plain
+        text. Missing values are empty documents.
+    encoding_errors : {"strict", "replace", "ignore"}, default="strict"
+        What to do with invalid UTF-8. ``"strict"`` raises a ValueError naming
+        the file and line.
+    chunk_size : int, default=4194304
+        Characters read at a time (memory bound).
+
+    Yields
+    ------
+    str
+    """
+    _check_encoding_errors(encoding_errors)
+    _check_chunk_size(chunk_size)
+    for block in _iter_blocks(
+        paths, column=column, encoding_errors=encoding_errors, chunk_size=chunk_size
+    ):
+        if isinstance(block, str):
+            yield from block.split("\n")
+        else:
+            yield from block
+
+
+# --------------------------------------------------------------------------
+# tokenizing
+
+
+def tokenize(text: str, tokenizer: str = "word", *, lowercase: bool = True) -> list[str]:
+    """Split one document into tokens.
+
+    Parameters
+    ----------
+    text : str
+    tokenizer : {"word", "whitespace"}, default="word"
+        See the module docstring.
+    lowercase : bool, default=True
+        Lowercase the text first (both tokenizers).
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> tokenize("Don't panic: it's 4 o’clock!")
+    ["don't", 'panic', "it's", '4', 'o’clock']
+    >>> tokenize("New_York is-big", "whitespace", lowercase=False)
+    ['New_York', 'is-big']
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"tokenize expects a str, got {type(text).__name__}.")
+    _check_tokenizer(tokenizer)
+    if lowercase:
+        text = text.lower()
+    if tokenizer == "word":
+        return _WORD_RE.findall(text)
+    return text.split()
+
+
+@functools.cache
+def _char_table(pattern: str) -> np.ndarray:
+    """Boolean table over all code points: does ``pattern`` match the char?"""
+    everything = "".join(map(chr, range(sys.maxunicode + 1)))
+    marked = re.sub(pattern, "\0", everything)
+    codes = np.frombuffer(marked.encode("utf-32-le", "surrogatepass"), np.uint32)
+    return codes == 0
+
+
+def _word_table() -> np.ndarray:
+    """True for code points matched by ``\\w`` (the same test as ``_WORD_RE``)."""
+    return _char_table(r"\w")
+
+
+def _space_table() -> np.ndarray:
+    """True for code points :meth:`str.split` splits on."""
+    return _char_table(r"\s")
+
+
+def _empty_chunk(n_docs: int) -> TokenChunk:
+    return TokenChunk(
+        np.zeros(0, np.int32), np.zeros(0, object), np.zeros(n_docs + 1, np.int64)
+    )
+
+
+def _code_tokens(tokens: list) -> tuple[np.ndarray, np.ndarray]:
+    """Factorize tokens (pandas' C hash table): int32 codes and object uniques."""
+    if not tokens:
+        return np.zeros(0, np.int32), np.zeros(0, object)
+    codes, uniques = pd.factorize(np.array(tokens, dtype=object))
+    return codes.astype(np.int32), np.asarray(uniques, dtype=object)
+
+
+@functools.cache
+def _pyarrow_compute():
+    """Return ``(pyarrow, pyarrow.compute)``, or None when pyarrow is missing."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # pragma: no cover - depends on the environment
+        return None
+    return pa, pc
+
+
+def _code_spaced_text(cleaned: str, n_tokens: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split text whose only separators are ASCII spaces and code the tokens.
+
+    With pyarrow, splitting and hashing run in Arrow's C++ kernels and Python
+    strings are made only for the distinct tokens; otherwise ``str.split`` and
+    :func:`pandas.factorize` do it.
+    """
+    modules = _pyarrow_compute() if _USE_PYARROW else None
+    if modules is not None:
+        pa, pc = modules
+        try:
+            text = pa.array([cleaned.strip(" ")], pa.large_string())
+        except UnicodeEncodeError:  # lone surrogates: let Python handle them
+            pass
+        else:
+            tokens = pc.ascii_split_whitespace(text).flatten()
+            if len(tokens) == n_tokens:
+                coded = tokens.dictionary_encode()
+                codes = coded.indices.to_numpy().astype(np.int32, copy=False)
+                uniques = coded.dictionary.to_numpy(zero_copy_only=False)
+                return codes, np.asarray(uniques, dtype=object)
+    tokens = cleaned.split()
+    if len(tokens) != n_tokens:  # pragma: no cover - internal invariant
+        raise RuntimeError("token count mismatch in cooc.corpus; please report this.")
+    return _code_tokens(tokens)
+
+
+# Set to False to force the pure numpy/pandas path (tests compare both paths).
+_USE_PYARROW = True
+
+
+def _chunk_from_text(text: str, tokenizer: str, lowercase: bool) -> TokenChunk:
+    """Tokenize and code a block of ``"\\n"``-separated documents at once.
+
+    The block becomes a code-point array; a lookup table marks the token
+    characters, token starts and newlines give the document offsets, and every
+    other character becomes a space, so one split yields all tokens in order.
+    """
+    n_docs = text.count("\n") + 1
+    if lowercase:
+        text = text.lower()
+    chars = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
+    if tokenizer == "word":
+        keep = _word_table()[chars]
+        if len(chars) > 2:
+            middle = chars[1:-1]
+            inner = (middle == _APOSTROPHES[0]) | (middle == _APOSTROPHES[1])
+            inner &= keep[:-2] & keep[2:]
+            keep[1:-1] |= inner
+    else:
+        keep = ~_space_table()[chars]
+    starts = keep.copy()
+    starts[1:] &= ~keep[:-1]
+    token_starts = np.flatnonzero(starts)
+    n_tokens = len(token_starts)
+    if n_tokens == 0:
+        return _empty_chunk(n_docs)
+    offsets = np.empty(n_docs + 1, np.int64)
+    offsets[0] = 0
+    offsets[1:-1] = np.searchsorted(token_starts, np.flatnonzero(chars == _NEWLINE))
+    offsets[-1] = n_tokens
+    cleaned = str(np.where(keep, chars, np.uint32(_SPACE)), "utf-32-le", "surrogatepass")
+    codes, uniques = _code_spaced_text(cleaned, n_tokens)
+    return TokenChunk(codes, uniques, offsets)
+
+
+def _chunk_from_token_lists(documents: list) -> TokenChunk:
+    lengths = np.fromiter(map(len, documents), np.int64, count=len(documents))
+    offsets = np.zeros(len(documents) + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    tokens = list(itertools.chain.from_iterable(documents))
+    codes, uniques = _code_tokens(tokens)
+    if len(uniques) and pd.api.types.infer_dtype(uniques, skipna=False) != "string":
+        raise TypeError(
+            "pre-tokenized documents must hold only str tokens; got "
+            f"{pd.api.types.infer_dtype(uniques, skipna=False)} values."
+        )
+    return TokenChunk(codes, uniques, offsets)
+
+
+def _join_documents(documents: list[str]) -> str:
+    """Join raw documents with ``"\\n"`` (newlines inside documents become spaces)."""
+    text = "\n".join(documents)
+    if text.count("\n") != len(documents) - 1:
+        text = "\n".join([doc.replace("\n", " ") for doc in documents])
+    return text
+
+
+def _check_documents(documents) -> None:
+    if isinstance(documents, str | bytes):
+        raise TypeError(
+            "documents must be an iterable of documents (str or lists of tokens), "
+            "not a single str; wrap it in a list: [text]."
+        )
+
+
+def chunks_from_documents(
+    documents: Iterable,
+    *,
+    tokenizer: str = "word",
+    lowercase: bool = True,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> Iterator[TokenChunk]:
+    """Tokenize and code in-memory documents in chunks.
+
+    Parameters
+    ----------
+    documents : iterable of str or of list/tuple of str
+        Raw documents (tokenized with ``tokenizer``) or already tokenized ones
+        (used as they are: not lowercased, not split).
+    tokenizer : {"word", "whitespace"}, default="word"
+    lowercase : bool, default=True
+        Lowercase raw documents before tokenizing.
+    chunk_size : int, default=4194304
+        Approximate characters per chunk; a chunk holds whole documents and at
+        least one.
+
+    Yields
+    ------
+    TokenChunk
+    """
+    _check_documents(documents)
+    _check_tokenizer(tokenizer)
+    _check_chunk_size(chunk_size)
+    buffer: list = []
+    size = 0
+    pretokenized = False
+    for index, doc in enumerate(documents):
+        if isinstance(doc, str):
+            size += len(doc) + 1
+        elif isinstance(doc, list | tuple):
+            pretokenized = True
+            size += sum(map(len, doc)) + len(doc) + 1
+        else:
+            raise TypeError(
+                f"document {index} is a {type(doc).__name__}; documents must be "
+                "str or lists of str tokens."
+            )
+        buffer.append(doc)
+        if size >= chunk_size:
+            yield _chunk_from_buffer(buffer, pretokenized, tokenizer, lowercase)
+            buffer, size, pretokenized = [], 0, False
+    if buffer:
+        yield _chunk_from_buffer(buffer, pretokenized, tokenizer, lowercase)
+
+
+def _chunk_from_buffer(buffer, pretokenized, tokenizer, lowercase) -> TokenChunk:
+    if not pretokenized:
+        return _chunk_from_text(_join_documents(buffer), tokenizer, lowercase)
+    documents = [
+        tokenize(doc, tokenizer, lowercase=lowercase) if isinstance(doc, str) else doc
+        for doc in buffer
+    ]
+    return _chunk_from_token_lists(documents)
+
+
+def iter_token_chunks(
+    paths,
+    *,
+    tokenizer: str = "word",
+    column: str | None = None,
+    lowercase: bool = True,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    encoding_errors: str = "strict",
+) -> Iterator[TokenChunk]:
+    """Read a corpus and yield it as coded token chunks, in bounded memory.
+
+    Parameters
+    ----------
+    paths : str, path-like or iterable of them
+        Files, directories, glob patterns or ``"-"`` (standard input); see
+        :func:`resolve_paths` and :func:`iter_documents` for the formats.
+    tokenizer : {"word", "whitespace"}, default="word"
+    column : str, default=None
+        Text column of JSON Lines/CSV/TSV/Parquet files; None means ``"text"``.
+    lowercase : bool, default=True
+    chunk_size : int, default=4194304
+        Approximate characters (bytes of input) per chunk. Small files are
+        merged into one chunk; a chunk always holds whole documents.
+    encoding_errors : {"strict", "replace", "ignore"}, default="strict"
+
+    Yields
+    ------
+    TokenChunk
+
+    Notes
+    -----
+    Each chunk is tokenized with a few passes of numpy over its code points and
+    one ``str.split``, then coded with :func:`pandas.factorize`: the cost is a
+    few hundred nanoseconds per token, without a Python loop per token.
+    """
+    _check_tokenizer(tokenizer)
+    _check_encoding_errors(encoding_errors)
+    _check_chunk_size(chunk_size)
+    pending: list[str] = []
+    size = 0
+    for block in _iter_blocks(
+        paths, column=column, encoding_errors=encoding_errors, chunk_size=chunk_size
+    ):
+        if not isinstance(block, str):
+            if not block:
+                continue
+            block = _join_documents(block)
+        if pending and size + len(block) > chunk_size:
+            yield _chunk_from_text("\n".join(pending), tokenizer, lowercase)
+            pending, size = [], 0
+        pending.append(block)
+        size += len(block) + 1
+    if pending:
+        yield _chunk_from_text("\n".join(pending), tokenizer, lowercase)
+

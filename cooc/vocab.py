@@ -1,0 +1,461 @@
+"""The vocabulary: token <-> id mapping with corpus counts, built from token chunks.
+
+Ids follow a stable order: count descending, then token ascending (by code
+point), so the same corpus and parameters always give the same ids.
+"""
+
+from __future__ import annotations
+
+import itertools
+import numbers
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from cooc.corpus import TokenChunk, chunks_from_documents
+from cooc.io import atomic_write
+
+__all__ = ["Vocabulary", "build_vocabulary", "count_tokens"]
+
+# Merge per-chunk counts once this many (token, count) pairs are pending.
+_MERGE_AT = 1 << 20
+
+
+class Vocabulary:
+    """Token <-> id mapping with a count per token.
+
+    Parameters
+    ----------
+    tokens : sequence of str
+        The tokens in id order; must be distinct.
+    counts : array-like of int, shape (n_words,), default=None
+        Corpus count of each token; None means zeros.
+
+    Attributes
+    ----------
+    tokens : list of str
+        Token of each id. Treat as read-only.
+    counts : ndarray of int64, shape (n_words,)
+        Count of each id.
+
+    See Also
+    --------
+    build_vocabulary : Count a corpus and keep the frequent tokens.
+
+    Examples
+    --------
+    >>> vocab = Vocabulary(["the", "cat"], [5, 2])
+    >>> vocab.encode(["cat", "dog", "the"])
+    array([ 1, -1,  0], dtype=int32)
+    >>> vocab.decode([0, 1])
+    ['the', 'cat']
+    """
+
+    def __init__(self, tokens: Sequence[str], counts=None):
+        if isinstance(tokens, str):
+            raise TypeError("tokens must be a sequence of str, not a single str.")
+        tokens = list(tokens)
+        bad = next((t for t in tokens if not isinstance(t, str)), None)
+        if bad is not None:
+            raise TypeError(
+                f"tokens must be str; got {type(bad).__name__} {bad!r}."
+            )
+        if counts is None:
+            counts = np.zeros(len(tokens), np.int64)
+        else:
+            counts = np.asarray(counts)
+            if counts.ndim != 1 or len(counts) != len(tokens):
+                raise ValueError(
+                    f"counts has shape {counts.shape} but there are {len(tokens)} "
+                    "tokens; pass one count per token."
+                )
+            if len(counts) and counts.dtype.kind not in "iu":
+                raise ValueError(
+                    f"counts must be integers, got dtype {counts.dtype}; "
+                    "round or cast them first."
+                )
+            counts = counts.astype(np.int64)
+            if len(counts) and counts.min() < 0:
+                raise ValueError(
+                    f"counts must be >= 0, got {int(counts.min())} for token "
+                    f"{tokens[int(counts.argmin())]!r}."
+                )
+        index = pd.Index(np.array(tokens, dtype=object), dtype=object)
+        if not index.is_unique:
+            dupes = index[index.duplicated()].unique()[:5].tolist()
+            raise ValueError(
+                f"tokens must be distinct; duplicated: {dupes}. Merge their counts "
+                "first (e.g. Vocabulary.from_counts)."
+            )
+        self.tokens = tokens
+        self.counts = counts
+        self._index = index
+
+    # -- container protocol -------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.tokens)
+
+    def __contains__(self, token) -> bool:
+        return isinstance(token, str) and token in self._index
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Vocabulary):
+            return NotImplemented
+        return self.tokens == other.tokens and np.array_equal(self.counts, other.counts)
+
+    __hash__ = None  # mutable-looking container with value equality
+
+    def __repr__(self) -> str:
+        head = ", ".join(map(repr, self.tokens[:5])) + (", ..." if len(self) > 5 else "")
+        return (
+            f"Vocabulary(n_words={len(self)}, n_tokens={self.n_tokens}, "
+            f"tokens=[{head}])"
+        )
+
+    @property
+    def n_tokens(self) -> int:
+        """Total count over all tokens (corpus tokens covered by the vocabulary)."""
+        return int(self.counts.sum())
+
+    # -- lookups --------------------------------------------------------------
+
+    def id_of(self, token: str) -> int:
+        """Id of ``token``; KeyError if it is not in the vocabulary."""
+        position = self._index.get_indexer([token])[0] if isinstance(token, str) else -1
+        if position < 0:
+            raise KeyError(
+                f"token {token!r} is not in the vocabulary ({len(self)} words); "
+                "check `token in vocab` first or lower min_count."
+            )
+        return int(position)
+
+    def encode(self, tokens: Sequence[str]) -> np.ndarray:
+        """Map tokens to ids.
+
+        Parameters
+        ----------
+        tokens : sequence of str
+
+        Returns
+        -------
+        ndarray of int32, shape (n_tokens,)
+            The id of each token, -1 for tokens not in the vocabulary.
+        """
+        if isinstance(tokens, str):
+            raise TypeError(
+                "encode expects a sequence of tokens, not a single str; "
+                "wrap it in a list or use id_of()."
+            )
+        values = np.asarray(tokens, dtype=object).ravel()
+        if len(values) == 0:
+            return np.zeros(0, np.int32)
+        return self._index.get_indexer(values).astype(np.int32)
+
+    def encode_chunk(self, chunk: TokenChunk) -> np.ndarray:
+        """Map the tokens of a chunk to ids, looking up each distinct token once.
+
+        Returns
+        -------
+        ndarray of int32, shape (chunk.n_tokens,)
+            Ids aligned with ``chunk.codes``; -1 marks out-of-vocabulary tokens.
+        """
+        if len(chunk.uniques) == 0:
+            return np.zeros(len(chunk.codes), np.int32)
+        table = self._index.get_indexer(chunk.uniques).astype(np.int32)
+        return table[chunk.codes]
+
+    def decode(self, ids) -> list[str]:
+        """Map ids back to tokens; ids must be in ``[0, len(self))``."""
+        ids = np.asarray(ids)
+        if ids.size == 0:
+            return []
+        if ids.dtype.kind not in "iu":
+            raise ValueError(f"ids must be integers, got dtype {ids.dtype}.")
+        ids = ids.ravel()
+        low, high = int(ids.min()), int(ids.max())
+        if low < 0 or high >= len(self):
+            bad = low if low < 0 else high
+            hint = " (-1 marks out-of-vocabulary tokens)" if bad == -1 else ""
+            raise ValueError(
+                f"id {bad} is out of range for a vocabulary of {len(self)} "
+                f"words{hint}; drop such ids before decoding."
+            )
+        return self._index.to_numpy()[ids].tolist()
+
+    # -- conversion -------------------------------------------------------------
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return a DataFrame with columns ``token`` and ``count``, indexed by id."""
+        return pd.DataFrame(
+            {
+                "token": pd.Series(self.tokens, dtype=object),
+                "count": pd.Series(self.counts, dtype=np.int64),
+            }
+        )
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the vocabulary as UTF-8 TSV, ``token<TAB>count`` per line, in id order.
+
+        The file is written atomically (a temporary file renamed into place).
+        """
+        bad = next(
+            (t for t in self.tokens if "\t" in t or "\n" in t or "\r" in t), None
+        )
+        if bad is not None:
+            raise ValueError(
+                f"token {bad!r} contains a tab or line break and cannot be saved "
+                "as TSV; clean the pre-tokenized input."
+            )
+        lines = [
+            f"{token}\t{count}\n"
+            for token, count in zip(self.tokens, self.counts.tolist(), strict=True)
+        ]
+        with atomic_write(path, "w", encoding="utf-8", newline="\n") as fh:
+            fh.writelines(lines)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Vocabulary:
+        """Read a vocabulary written by :meth:`save`.
+
+        Raises
+        ------
+        ValueError
+            Naming the file and line of the first malformed or duplicated entry.
+        """
+        tokens: list[str] = []
+        counts: list[int] = []
+        seen: dict[str, int] = {}
+        with open(path, encoding="utf-8-sig", newline="\n") as fh:
+            try:
+                for lineno, line in enumerate(fh, start=1):
+                    fields = line.rstrip("\n").rstrip("\r").split("\t")
+                    if len(fields) != 2 or not _is_count(fields[1]):
+                        raise ValueError(
+                            f"{os.fspath(path)}:{lineno}: expected "
+                            f"'token<TAB>count' with a count >= 0, got {line!r}; "
+                            "is this a vocabulary file written by cooc?"
+                        )
+                    token = fields[0]
+                    if token in seen:
+                        raise ValueError(
+                            f"{os.fspath(path)}:{lineno}: token {token!r} repeats "
+                            f"line {seen[token]}; tokens must be distinct."
+                        )
+                    seen[token] = lineno
+                    tokens.append(token)
+                    counts.append(int(fields[1]))
+            except UnicodeDecodeError as err:
+                raise ValueError(
+                    f"{os.fspath(path)}: not valid UTF-8 ({err.reason}); "
+                    "vocabulary files are UTF-8 TSV."
+                ) from None
+        return cls(tokens, np.array(counts, dtype=np.int64))
+
+    @classmethod
+    def from_counts(
+        cls, counts: Mapping[str, int], *, min_count: int = 1, max_size: int | None = None
+    ) -> Vocabulary:
+        """Keep tokens with ``count >= min_count``, most frequent first.
+
+        Parameters
+        ----------
+        counts : mapping of str to int
+            For example a :class:`collections.Counter` or :func:`count_tokens`.
+        min_count : int, default=1
+        max_size : int, default=None
+            Keep at most this many tokens (the most frequent); None keeps all.
+
+        Returns
+        -------
+        Vocabulary
+            Ordered by count descending, then token ascending.
+        """
+        _check_params(min_count, max_size)
+        if not isinstance(counts, Mapping):
+            raise TypeError(
+                f"counts must be a mapping of token to count, got "
+                f"{type(counts).__name__}."
+            )
+        tokens = np.array(list(counts.keys()), dtype=object)
+        values = np.array(list(counts.values()))
+        if len(values) and values.dtype.kind not in "iu":
+            raise ValueError(
+                f"counts must be integers, got dtype {values.dtype}; "
+                "round or cast them first."
+            )
+        return _select(tokens, values.astype(np.int64), min_count, max_size)
+
+
+def _is_count(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _check_params(min_count, max_size) -> None:
+    if (
+        isinstance(min_count, bool)
+        or not isinstance(min_count, numbers.Integral)
+        or min_count < 1
+    ):
+        raise ValueError(
+            f"{min_count=!r} must be an integer >= 1; use min_count=1 to keep "
+            "every token."
+        )
+    if max_size is not None and (
+        isinstance(max_size, bool)
+        or not isinstance(max_size, numbers.Integral)
+        or max_size < 1
+    ):
+        raise ValueError(
+            f"{max_size=!r} must be an integer >= 1 or None; use None for no limit."
+        )
+
+
+def _select(tokens: np.ndarray, counts: np.ndarray, min_count, max_size) -> Vocabulary:
+    """Filter by ``min_count``, order by (-count, token), truncate to ``max_size``."""
+    keep = counts >= min_count
+    tokens, counts = tokens[keep], counts[keep]
+    # Rank tokens by code point order (Python's sort is fast on str), then
+    # sort stably by count: equivalent to sorting on (-count, token).
+    ranks = pd.Index(sorted(tokens.tolist()), dtype=object).get_indexer(tokens)
+    order = np.lexsort((ranks, -counts))
+    if max_size is not None:
+        order = order[:max_size]
+    return Vocabulary(tokens[order].tolist(), counts[order])
+
+
+def _count_arrays(chunks: Iterable[TokenChunk]) -> tuple[np.ndarray, np.ndarray]:
+    """Sum token counts over chunks: distinct tokens (object) and int64 counts."""
+    keys: list[np.ndarray] = []
+    values: list[np.ndarray] = []
+    pending = merged = 0
+    for chunk in chunks:
+        if not isinstance(chunk, TokenChunk):
+            raise TypeError(
+                f"expected TokenChunk objects, got {type(chunk).__name__}; "
+                "build them with cooc.corpus.iter_token_chunks or "
+                "chunks_from_documents."
+            )
+        keys.append(chunk.uniques)
+        values.append(np.bincount(chunk.codes, minlength=len(chunk.uniques)))
+        pending += len(chunk.uniques)
+        if pending > max(2 * merged, _MERGE_AT):
+            tokens, counts = _merge_counts(keys, values)
+            keys, values = [tokens], [counts]
+            pending = merged = len(tokens)
+    tokens, counts = _merge_counts(keys, values)
+    nonzero = counts > 0
+    return tokens[nonzero], counts[nonzero]
+
+
+def _merge_counts(keys, values) -> tuple[np.ndarray, np.ndarray]:
+    if not keys:
+        return np.zeros(0, object), np.zeros(0, np.int64)
+    if len(keys) == 1:
+        return np.asarray(keys[0], dtype=object), values[0].astype(np.int64)
+    codes, tokens = pd.factorize(np.concatenate(keys).astype(object, copy=False))
+    counts = np.zeros(len(tokens), np.int64)
+    np.add.at(counts, codes, np.concatenate(values).astype(np.int64, copy=False))
+    return np.asarray(tokens, dtype=object), counts
+
+
+def count_tokens(chunks: Iterable[TokenChunk]) -> dict[str, int]:
+    """Count each distinct token over a stream of chunks.
+
+    Parameters
+    ----------
+    chunks : iterable of TokenChunk
+
+    Returns
+    -------
+    dict of str to int
+        Tokens in order of first appearance.
+
+    Notes
+    -----
+    Each chunk is counted with :func:`numpy.bincount` over its codes; chunks are
+    merged through :func:`pandas.factorize` over their distinct tokens, so the
+    cost is linear in tokens with no Python loop per token.
+    """
+    tokens, counts = _count_arrays(chunks)
+    return dict(zip(tokens.tolist(), counts.tolist(), strict=True))
+
+
+def build_vocabulary(
+    source,
+    *,
+    min_count: int = 1,
+    max_size: int | None = None,
+    tokenizer: str = "word",
+    lowercase: bool = True,
+) -> Vocabulary:
+    """Count a corpus and build its vocabulary.
+
+    Parameters
+    ----------
+    source : iterable of TokenChunk, or iterable of documents
+        Chunks (e.g. from :func:`cooc.corpus.iter_token_chunks`), or raw
+        documents (str) or pre-tokenized documents (lists of str), which are
+        tokenized with ``tokenizer`` and ``lowercase``.
+    min_count : int, default=1
+        Drop tokens seen fewer times.
+    max_size : int, default=None
+        Keep at most this many tokens (the most frequent).
+    tokenizer : {"word", "whitespace"}, default="word"
+        Used only for raw documents.
+    lowercase : bool, default=True
+        Used only for raw documents.
+
+    Returns
+    -------
+    Vocabulary
+        Ordered by count descending, then token ascending.
+
+    Raises
+    ------
+    ValueError
+        If no token reaches ``min_count``.
+
+    Examples
+    --------
+    >>> vocab = build_vocabulary(["the cat", "the dog"])
+    >>> vocab.tokens, vocab.counts.tolist()
+    (['the', 'cat', 'dog'], [2, 1, 1])
+    """
+    _check_params(min_count, max_size)
+    if isinstance(source, str | bytes | os.PathLike):
+        raise TypeError(
+            "source must be an iterable of TokenChunk or of documents, not a single "
+            "str or path; to read files pass cooc.corpus.iter_token_chunks(paths)."
+        )
+    if isinstance(source, TokenChunk):
+        source = [source]
+    iterator = iter(source)
+    first = next(iterator, None)
+    if first is None:
+        chunks: Iterable[TokenChunk] = []
+    elif isinstance(first, TokenChunk):
+        chunks = itertools.chain([first], iterator)
+    else:
+        chunks = chunks_from_documents(
+            itertools.chain([first], iterator), tokenizer=tokenizer, lowercase=lowercase
+        )
+    tokens, counts = _count_arrays(chunks)
+    vocab = _select(tokens, counts, min_count, max_size)
+    if len(vocab) == 0:
+        if len(tokens) == 0:
+            raise ValueError(
+                "vocabulary is empty: the corpus has no tokens; check the input "
+                "files, the column and the tokenizer."
+            )
+        raise ValueError(
+            f"vocabulary is empty after {min_count=!r}: the most frequent of the "
+            f"{len(tokens)} distinct tokens occurs {int(counts.max())} times; "
+            "lower min_count."
+        )
+    return vocab
