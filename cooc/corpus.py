@@ -7,17 +7,20 @@ per row, in the text column ``column`` (default ``"text"``).
 
 Everything is streamed in bounded chunks of about ``chunk_size`` characters; no
 file is ever read into memory as a whole. Each chunk is tokenized and coded in
-compiled code (numpy, ``str.split`` and pandas' hash table): there is no Python
+compiled code (numpy, then Arrow's split and hash kernels when pyarrow is
+installed, else ``str.split`` and :func:`pandas.factorize`): there is no Python
 loop per token. A chunk always holds whole documents.
 
 Tokenizers
 ----------
 ``"word"``
-    Runs of Unicode word characters (``\\w``: letters, digits, marks counted as
-    alphanumeric by :meth:`str.isalnum`, and ``_``), with internal apostrophes
-    (``'`` or ``’``) kept: ``"Don't stop, o’clock!"`` gives
-    ``["don't", "stop", "o’clock"]``. Everything else (punctuation, hyphens,
-    symbols, leading or trailing apostrophes) separates tokens.
+    Runs of Unicode word characters, with internal apostrophes (``'`` or ``\u2019``)
+    kept: ``"Don't stop, o\u2019clock!"`` gives ``["don't", "stop", "o\u2019clock"]``.
+    Word characters are those of the regex ``\\w`` (letters, digits and ``_``)
+    plus combining marks (categories Mn, Mc, Me), so decomposed ``"nai\\u0308ve"``
+    and Devanagari words stay whole. Everything else (punctuation, hyphens,
+    symbols, leading or trailing apostrophes) separates tokens: ``"3.14"`` gives
+    ``["3", "14"]``.
 ``"whitespace"``
     :meth:`str.split`: for pre-tokenized text, tokens separated by whitespace.
 
@@ -31,10 +34,12 @@ import functools
 import glob
 import gzip
 import itertools
+import logging
 import lzma
 import os
 import re
 import sys
+import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -57,8 +62,7 @@ ENCODING_ERRORS = ("strict", "replace", "ignore")
 DEFAULT_COLUMN = "text"
 DEFAULT_CHUNK_SIZE = 1 << 22
 
-_WORD_RE = re.compile(r"\w+(?:['’]\w+)*")
-_APOSTROPHES = (ord("'"), ord("’"))
+_APOSTROPHES = (ord("'"), ord("\u2019"))
 _NEWLINE = ord("\n")
 _SPACE = ord(" ")
 _GLOB_CHARS = frozenset("*?[")
@@ -73,6 +77,11 @@ _TABLE_SUFFIXES = {
     ".pq": "parquet",
 }
 _BOM = "\ufeff"
+# Use pyarrow's split and hash kernels when installed; tests flip this to compare
+# them with the numpy/pandas path.
+_USE_PYARROW = True
+
+logger = logging.getLogger(__name__)
 
 
 class TokenChunk(NamedTuple):
@@ -105,7 +114,7 @@ class TokenChunk(NamedTuple):
         return len(self.codes)
 
     def documents(self) -> list[list[str]]:
-        """Decode the chunk back to one list of tokens per document (slow; for tests)."""
+        """Decode back to one list of tokens per document (slow; for tests)."""
         tokens = self.uniques[self.codes].tolist()
         bounds = self.offsets.tolist()
         return [tokens[a:b] for a, b in itertools.pairwise(bounds)]
@@ -313,7 +322,7 @@ def _open_binary(path: Path | str, compression: str | None):
         return _NoClose(getattr(stdin, "buffer", stdin))
     if compression is not None:
         return _COMPRESSED[compression](path, "rb")
-    return open(path, "rb")  # noqa: SIM115 - closed by the caller's `with`
+    return open(path, "rb")
 
 
 class _NoClose:
@@ -429,7 +438,6 @@ def _iter_jsonl(path, compression, column: str, rows: int, encoding_errors: str)
             lines=True,
             chunksize=rows,
             dtype=False,
-            convert_dates=False,
             encoding="utf-8",
             encoding_errors=encoding_errors,
         )
@@ -480,6 +488,7 @@ def _iter_blocks(
     rows = _rows_per_batch(chunk_size)
     for path in resolve_paths(paths):
         fmt, compression = _file_format(path)
+        logger.debug("reading %s as %s", path, fmt)
         if fmt == "text":
             yield from _iter_plain_text(path, compression, chunk_size, encoding_errors)
         elif fmt in ("csv", "tsv"):
@@ -531,7 +540,9 @@ def iter_documents(
 # tokenizing
 
 
-def tokenize(text: str, tokenizer: str = "word", *, lowercase: bool = True) -> list[str]:
+def tokenize(
+    text: str, tokenizer: str = "word", *, lowercase: bool = True
+) -> list[str]:
     """Split one document into tokens.
 
     Parameters
@@ -548,8 +559,8 @@ def tokenize(text: str, tokenizer: str = "word", *, lowercase: bool = True) -> l
 
     Examples
     --------
-    >>> tokenize("Don't panic: it's 4 o’clock!")
-    ["don't", 'panic', "it's", '4', 'o’clock']
+    >>> tokenize("Don't panic: it's 4 o\u2019clock!")
+    ["don't", 'panic', "it's", '4', 'o\u2019clock']
     >>> tokenize("New_York is-big", "whitespace", lowercase=False)
     ['New_York', 'is-big']
     """
@@ -559,7 +570,7 @@ def tokenize(text: str, tokenizer: str = "word", *, lowercase: bool = True) -> l
     if lowercase:
         text = text.lower()
     if tokenizer == "word":
-        return _WORD_RE.findall(text)
+        return _word_regex().findall(text)
     return text.split()
 
 
@@ -569,17 +580,49 @@ def _char_table(pattern: str) -> np.ndarray:
     everything = "".join(map(chr, range(sys.maxunicode + 1)))
     marked = re.sub(pattern, "\0", everything)
     codes = np.frombuffer(marked.encode("utf-32-le", "surrogatepass"), np.uint32)
-    return codes == 0
+    table = codes == 0
+    table[0] = re.fullmatch(pattern, "\0") is not None
+    table.flags.writeable = False
+    return table
 
 
+@functools.cache
+def _mark_table() -> np.ndarray:
+    """True for combining marks (Unicode categories Mn, Mc, Me)."""
+    category = unicodedata.category
+    return np.fromiter(
+        (category(chr(c))[0] == "M" for c in range(sys.maxunicode + 1)),
+        bool,
+        count=sys.maxunicode + 1,
+    )
+
+
+@functools.cache
 def _word_table() -> np.ndarray:
-    """True for code points matched by ``\\w`` (the same test as ``_WORD_RE``)."""
-    return _char_table(r"\w")
+    """True for word characters: ``\\w`` plus combining marks."""
+    table = _char_table(r"\w") | _mark_table()
+    table.flags.writeable = False
+    return table
 
 
 def _space_table() -> np.ndarray:
-    """True for code points :meth:`str.split` splits on."""
+    """True for the code points :meth:`str.split` splits on."""
     return _char_table(r"\s")
+
+
+@functools.cache
+def _word_regex() -> re.Pattern:
+    """The "word" tokenizer as a regex, matching what ``_word_table`` marks."""
+    marks = np.flatnonzero(_mark_table())
+    breaks = np.flatnonzero(np.diff(marks) != 1)
+    firsts = np.concatenate([marks[:1], marks[breaks + 1]])
+    lasts = np.concatenate([marks[breaks], marks[-1:]])
+    ranges = "".join(
+        f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+        for a, b in zip(firsts.tolist(), lasts.tolist(), strict=True)
+    )
+    word = f"[\\w{ranges}]+"
+    return re.compile(f"{word}(?:['\u2019]{word})*")
 
 
 def _empty_chunk(n_docs: int) -> TokenChunk:
@@ -625,17 +668,13 @@ def _code_spaced_text(cleaned: str, n_tokens: int) -> tuple[np.ndarray, np.ndarr
             tokens = pc.ascii_split_whitespace(text).flatten()
             if len(tokens) == n_tokens:
                 coded = tokens.dictionary_encode()
-                codes = coded.indices.to_numpy().astype(np.int32, copy=False)
+                codes = coded.indices.to_numpy().astype(np.int32)  # writable copy
                 uniques = coded.dictionary.to_numpy(zero_copy_only=False)
                 return codes, np.asarray(uniques, dtype=object)
     tokens = cleaned.split()
     if len(tokens) != n_tokens:  # pragma: no cover - internal invariant
         raise RuntimeError("token count mismatch in cooc.corpus; please report this.")
     return _code_tokens(tokens)
-
-
-# Set to False to force the pure numpy/pandas path (tests compare both paths).
-_USE_PYARROW = True
 
 
 def _chunk_from_text(text: str, tokenizer: str, lowercase: bool) -> TokenChunk:
@@ -668,7 +707,9 @@ def _chunk_from_text(text: str, tokenizer: str, lowercase: bool) -> TokenChunk:
     offsets[0] = 0
     offsets[1:-1] = np.searchsorted(token_starts, np.flatnonzero(chars == _NEWLINE))
     offsets[-1] = n_tokens
-    cleaned = str(np.where(keep, chars, np.uint32(_SPACE)), "utf-32-le", "surrogatepass")
+    cleaned = str(
+        np.where(keep, chars, np.uint32(_SPACE)), "utf-32-le", "surrogatepass"
+    )
     codes, uniques = _code_spaced_text(cleaned, n_tokens)
     return TokenChunk(codes, uniques, offsets)
 
@@ -739,7 +780,10 @@ def chunks_from_documents(
             size += len(doc) + 1
         elif isinstance(doc, list | tuple):
             pretokenized = True
-            size += sum(map(len, doc)) + len(doc) + 1
+            try:
+                size += sum(map(len, doc)) + len(doc) + 1
+            except TypeError:
+                raise _bad_tokens(index, doc) from None
         else:
             raise TypeError(
                 f"document {index} is a {type(doc).__name__}; documents must be "
@@ -751,6 +795,14 @@ def chunks_from_documents(
             buffer, size, pretokenized = [], 0, False
     if buffer:
         yield _chunk_from_buffer(buffer, pretokenized, tokenizer, lowercase)
+
+
+def _bad_tokens(index: int, doc) -> TypeError:
+    bad = next(t for t in doc if not isinstance(t, str))
+    return TypeError(
+        f"document {index} holds a {type(bad).__name__} token ({bad!r}); "
+        "pre-tokenized documents must hold only str tokens."
+    )
 
 
 def _chunk_from_buffer(buffer, pretokenized, tokenizer, lowercase) -> TokenChunk:
@@ -817,4 +869,3 @@ def iter_token_chunks(
         size += len(block) + 1
     if pending:
         yield _chunk_from_text("\n".join(pending), tokenizer, lowercase)
-

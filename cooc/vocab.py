@@ -59,9 +59,7 @@ class Vocabulary:
         tokens = list(tokens)
         bad = next((t for t in tokens if not isinstance(t, str)), None)
         if bad is not None:
-            raise TypeError(
-                f"tokens must be str; got {type(bad).__name__} {bad!r}."
-            )
+            raise TypeError(f"tokens must be str; got {type(bad).__name__} {bad!r}.")
         if counts is None:
             counts = np.zeros(len(tokens), np.int64)
         else:
@@ -112,7 +110,9 @@ class Vocabulary:
     __hash__ = None  # mutable-looking container with value equality
 
     def __repr__(self) -> str:
-        head = ", ".join(map(repr, self.tokens[:5])) + (", ..." if len(self) > 5 else "")
+        head = ", ".join(map(repr, self.tokens[:5])) + (
+            ", ..." if len(self) > 5 else ""
+        )
         return (
             f"Vocabulary(n_words={len(self)}, n_tokens={self.n_tokens}, "
             f"tokens=[{head}])"
@@ -259,7 +259,11 @@ class Vocabulary:
 
     @classmethod
     def from_counts(
-        cls, counts: Mapping[str, int], *, min_count: int = 1, max_size: int | None = None
+        cls,
+        counts: Mapping[str, int],
+        *,
+        min_count: int = 1,
+        max_size: int | None = None,
     ) -> Vocabulary:
         """Keep tokens with ``count >= min_count``, most frequent first.
 
