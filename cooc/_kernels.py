@@ -16,16 +16,24 @@ Array contracts
 Parallelism
 -----------
 The kernels are serial and release the GIL (``nogil=True``); the Python layer
-runs one kernel call per thread. Thread ``tid`` of ``n_threads`` owns every
-output row ``r`` with ``r % n_threads == tid``: it scans the whole chunk but only
-adds the pairs whose row it owns, into its own hash table and into its own rows
-of the shared dense block. No two threads ever write the same memory.
+runs one kernel call per thread. Counting splits the token stream: thread
+``tid`` takes the centre positions ``[pos, pos_end)`` of a chunk (a cut may fall
+inside a document; a pair belongs to the thread of its left token) and adds into
+its own storage only. Integer sums make any split exact, so per-thread partial
+counts are simply added up at the end.
 
-Storage per thread: a dense ``(K, K)`` block for pairs of the ``K`` most frequent
-words (ids are in frequency order, so that is ids ``< K``), where most updates
-land, and an open-addressing hash table for the rest. The table is one ``int64``
-array of ``2 * capacity`` slots, key and value side by side (one cache line per
-probe); an empty slot has key ``-1``.
+Storage per thread
+------------------
+* A dense block for pairs of the ``K`` most frequent words (ids are in
+  frequency order, so both ids ``< K``): a flat ``int64`` array indexed by
+  ``row_start[row] + col`` (the upper triangle packed in ``MODE_CANONICAL``, a
+  full ``K * K`` square otherwise).
+* A pair buffer for everything else: one ``int64`` word per pair update,
+  ``(row * n_cols + col) << d_bits | distance``, appended sequentially. When it is
+  full it is radix-sorted by key and its duplicates summed into a sorted *run*:
+  ``(keys, values)``, both ``int64``, keys strictly increasing. Runs are merged
+  LSM-style (see ``merge_runs``) and, being in ``(row, col)`` order, turn into
+  CSR rows by a linear pass (``emit_csr_entries``) with no per-row sort.
 """
 
 import numpy as np
@@ -94,86 +102,68 @@ def sample_windows(offsets, window, seed, doc_start):
     return out
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _table_add(table, bits, key, value):
-    """Add ``value`` at ``key``; return 1 if a new slot was taken, else 0."""
-    mask = (np.int64(1) << bits) - 1
-    slot = np.int64((np.uint64(key) * _GOLDEN) >> np.uint64(64 - bits))
-    while True:
-        k = table[2 * slot]
-        if k == key:
-            table[2 * slot + 1] += value
-            return 0
-        if k == -1:
-            table[2 * slot] = key
-            table[2 * slot + 1] = value
-            return 1
-        slot = (slot + 1) & mask
-
-
-@njit(cache=True, nogil=True)
-def table_rehash(table, bits):
-    """Return a new table of ``2 ** bits`` slots holding the entries of ``table``."""
-    new = np.full(2 * (np.int64(1) << bits), -1, dtype=np.int64)
-    for s in range(table.shape[0] // 2):
-        key = table[2 * s]
-        if key != -1:
-            _table_add(new, bits, key, table[2 * s + 1])
-    return new
-
 
 @njit(cache=True, nogil=True, inline="always")
-def _add(row, col, value, n_cols, tid, n_threads, dense, n_dense, table, bits):
-    if row % n_threads != tid:
-        return 0
+def _put(row, col, d, w, n_cols, dense, row_start, n_dense, buf, n_buf, d_bits):
+    """Add one pair update: into ``dense`` if both ids < ``n_dense``, else append."""
     if row < n_dense and col < n_dense:
-        dense[row, col] += value
-        return 0
-    return _table_add(table, bits, np.int64(row) * n_cols + col, value)
+        dense[row_start[row] + col] += w
+        return n_buf
+    buf[n_buf] = ((np.int64(row) * n_cols + col) << d_bits) | d
+    return n_buf + 1
 
 
 @njit(cache=True, nogil=True)
-def count_window_owned(
+def count_window_pairs(
     ids,
     offsets,
-    doc,
     pos,
+    pos_end,
     weights,
     windows,
     mode,
     n_cols,
     n_words,
-    tid,
-    n_threads,
     dense,
-    table,
-    bits,
-    n_used,
-    max_used,
+    row_start,
+    n_dense,
+    buf,
+    n_buf,
+    d_bits,
 ):
-    """Count the window pairs whose output row thread ``tid`` owns.
+    """Count the window pairs whose left token lies in ``ids[pos:pos_end]``.
 
-    Starts at document ``doc``, position ``pos`` (absolute index into ``ids``)
-    and stops early, before a position that could push the table past
-    ``max_used`` entries. ``weights[d]`` (int64, length ``window + 1``) is the
-    integer weight of distance ``d``; ``windows`` (int32 per position) is the
-    sampled width in ``MODE_CENTER`` and ignored otherwise. ``dense`` (int64
-    ``(K, K)``) and ``table`` are updated in place.
+    ``weights[d]`` (int64, length ``window + 1``) is the integer weight of
+    distance ``d``; ``windows`` (int32 per position) is the sampled width in
+    ``MODE_CENTER`` and ignored otherwise. Pairs of two ids ``< n_dense`` are
+    added to ``dense`` (int64, flat, index ``row_start[row] + col``); the others
+    are appended to ``buf[n_buf:]`` as ``(row * n_cols + col) << d_bits | d``.
+    Stops early, before a position that could overflow ``buf``.
 
-    Returns ``(doc, pos, n_used)``: where to resume (``doc == n_docs`` when done)
-    and the table's new entry count.
+    Returns ``(pos, n_buf)``: where to resume (``pos == pos_end`` when done) and
+    the buffer's new fill.
     """
     window = weights.shape[0] - 1
+    limit = buf.shape[0] - 2 * window
     n_docs = offsets.shape[0] - 1
-    n_dense = dense.shape[0]
-    per_pos = 2 * window
-    while doc < n_docs:
+    # the document holding pos: last doc with offsets[doc] <= pos
+    lo = 0
+    hi = n_docs
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if offsets[mid] <= pos:
+            lo = mid
+        else:
+            hi = mid
+    doc = lo
+    while pos < pos_end:
+        while offsets[doc + 1] <= pos:
+            doc += 1
         end = offsets[doc + 1]
-        if pos < offsets[doc]:
-            pos = offsets[doc]
-        while pos < end:
-            if n_used + per_pos > max_used:
-                return doc, pos, n_used
+        stop = min(end, pos_end)
+        while pos < stop:
+            if n_buf > limit:
+                return pos, n_buf
             a = ids[pos]
             if a >= 0:
                 last = min(pos + window, end - 1)
@@ -182,20 +172,21 @@ def count_window_owned(
                         b = ids[j]
                         if b < 0:
                             continue
-                        w = weights[j - pos]
+                        d = j - pos
                         if a <= b:
-                            n_used += _add(a, b, w, n_cols, tid, n_threads, dense,
-                                           n_dense, table, bits)
+                            n_buf = _put(a, b, d, weights[d], n_cols, dense, row_start,
+                                         n_dense, buf, n_buf, d_bits)
                         else:
-                            n_used += _add(b, a, w, n_cols, tid, n_threads, dense,
-                                           n_dense, table, bits)
+                            n_buf = _put(b, a, d, weights[d], n_cols, dense, row_start,
+                                         n_dense, buf, n_buf, d_bits)
                 elif mode == MODE_ORDERED:
                     for j in range(pos + 1, last + 1):
                         b = ids[j]
                         if b < 0:
                             continue
-                        n_used += _add(a, b, weights[j - pos], n_cols, tid, n_threads,
-                                       dense, n_dense, table, bits)
+                        d = j - pos
+                        n_buf = _put(a, b, d, weights[d], n_cols, dense, row_start,
+                                     n_dense, buf, n_buf, d_bits)
                 else:
                     # MODE_CENTER: a at pos is the centre for its right contexts
                     # (distance <= its own width), and the left context of each
@@ -209,64 +200,218 @@ def count_window_owned(
                         w = weights[d]
                         if d <= windows[pos]:
                             col = b + n_words if right else b
-                            n_used += _add(a, col, w, n_cols, tid, n_threads, dense,
-                                           n_dense, table, bits)
+                            n_buf = _put(a, col, d, w, n_cols, dense, row_start,
+                                         n_dense, buf, n_buf, d_bits)
                         if d <= windows[j]:
-                            n_used += _add(b, a, w, n_cols, tid, n_threads, dense,
-                                           n_dense, table, bits)
+                            n_buf = _put(b, a, d, w, n_cols, dense, row_start,
+                                         n_dense, buf, n_buf, d_bits)
             pos += 1
-        doc += 1
-    return doc, pos, n_used
+    return pos, n_buf
 
 
 @njit(cache=True, nogil=True)
-def count_owned_rows(table, dense, n_cols, tid, n_threads, counts):
-    """Add to ``counts[row]`` the number of non-zeros thread ``tid`` holds per row."""
-    n_dense = dense.shape[0]
-    for r in range(tid, n_dense, n_threads):
-        c = 0
-        for j in range(n_dense):
-            if dense[r, j] != 0:
-                c += 1
-        counts[r] += c
-    for s in range(table.shape[0] // 2):
-        key = table[2 * s]
-        if key != -1 and table[2 * s + 1] != 0:
-            counts[key // n_cols] += 1
+def sort_reduce_pairs(buf, tmp, n, weights, d_bits, key_bits):
+    """Sort ``buf[:n]`` by key and sum the weights of equal keys, in place.
 
+    ``buf`` holds words ``key << d_bits | d`` with ``key < 2 ** key_bits``;
+    ``tmp`` (int64, length >= n) is scratch. Returns ``m``: the distinct keys,
+    increasing, are in ``buf[:m]`` and their summed weights in ``tmp[:m]``.
 
-@njit(cache=True, nogil=True)
-def fill_owned_rows(table, dense, n_cols, tid, n_threads, indptr, indices, data):
-    """Write thread ``tid``'s entries into its rows of a CSR, sorted by column.
-
-    ``indptr`` must already hold the final row pointers (from
-    :func:`count_owned_rows`); only rows owned by ``tid`` are written.
+    One MSD radix pass on the top key bits scatters into cache-sized buckets;
+    each bucket is then LSD radix-sorted on the remaining bits (insertion sort
+    when tiny) and reduced straight away.
     """
-    n_rows = indptr.shape[0] - 1
-    n_dense = dense.shape[0]
-    cursor = indptr[:-1].copy()
-    for r in range(tid, n_dense, n_threads):
-        p = cursor[r]
-        for j in range(n_dense):
-            v = dense[r, j]
-            if v != 0:
-                indices[p] = j
-                data[p] = v
-                p += 1
-        cursor[r] = p
-    for s in range(table.shape[0] // 2):
-        key = table[2 * s]
-        v = table[2 * s + 1]
-        if key != -1 and v != 0:
-            r = key // n_cols
-            p = cursor[r]
-            indices[p] = key - r * n_cols
-            data[p] = v
-            cursor[r] = p + 1
-    for r in range(tid, n_rows, n_threads):
-        lo = indptr[r]
-        hi = indptr[r + 1]
-        if hi - lo > 1:
-            order = np.argsort(indices[lo:hi], kind="mergesort")
-            indices[lo:hi] = indices[lo:hi][order]
-            data[lo:hi] = data[lo:hi][order]
+    if n == 0:
+        return 0
+    top = 1
+    while top < 14 and (np.int64(1) << (top + 10)) < n:
+        top += 1
+    top = min(top, key_bits)
+    rest = key_bits - top
+    shift = d_bits + rest
+    n_buckets = np.int64(1) << top
+    bounds = np.zeros(n_buckets + 1, dtype=np.int64)
+    for i in range(n):
+        bounds[(buf[i] >> shift) + 1] += 1
+    for b in range(n_buckets):
+        bounds[b + 1] += bounds[b]
+    cursor = bounds[:-1].copy()
+    for i in range(n):
+        x = buf[i]
+        b = x >> shift
+        tmp[cursor[b]] = x
+        cursor[b] += 1
+    # Data now in tmp. LSD on bits [d_bits, d_bits + rest) in n_pass digits.
+    n_pass = (rest + 10) // 11
+    digit = (rest + n_pass - 1) // n_pass if n_pass > 0 else 1
+    radix = np.int64(1) << digit
+    dmask = radix - 1
+    hist = np.zeros((max(n_pass, 1), radix), dtype=np.int64)
+    wmask = (np.int64(1) << d_bits) - 1
+    m = 0
+    for b in range(n_buckets):
+        lo = bounds[b]
+        hi = bounds[b + 1]
+        if hi == lo:
+            continue
+        src = tmp
+        if hi - lo <= 48 or n_pass == 0:
+            for i in range(lo + 1, hi):
+                x = tmp[i]
+                k = x >> d_bits
+                j = i - 1
+                while j >= lo and (tmp[j] >> d_bits) > k:
+                    tmp[j + 1] = tmp[j]
+                    j -= 1
+                tmp[j + 1] = x
+        else:
+            hist[:, :] = 0
+            for i in range(lo, hi):
+                x = tmp[i] >> d_bits
+                for p in range(n_pass):
+                    hist[p, (x >> (p * digit)) & dmask] += 1
+            dst = buf
+            for p in range(n_pass):
+                s = lo
+                for r in range(radix):
+                    c = hist[p, r]
+                    hist[p, r] = s
+                    s += c
+                sh = d_bits + p * digit
+                for i in range(lo, hi):
+                    x = src[i]
+                    r = (x >> sh) & dmask
+                    dst[hist[p, r]] = x
+                    hist[p, r] += 1
+                src, dst = dst, src
+        # Reduce src[lo:hi] into buf[m:] (keys) and tmp[m:] (sums). Safe in place:
+        # slot m + k is written only after every index <= it has been read.
+        x = src[lo]
+        key = x >> d_bits
+        acc = weights[x & wmask]
+        for i in range(lo + 1, hi):
+            x = src[i]
+            k = x >> d_bits
+            if k != key:
+                buf[m] = key
+                tmp[m] = acc
+                m += 1
+                key = k
+                acc = weights[x & wmask]
+            else:
+                acc += weights[x & wmask]
+        buf[m] = key
+        tmp[m] = acc
+        m += 1
+    return m
+
+
+@njit(cache=True, nogil=True)
+def merge_runs(keys1, vals1, keys2, vals2):
+    """Merge two sorted runs, summing equal keys; returns new ``(keys, values)``."""
+    n1 = keys1.shape[0]
+    n2 = keys2.shape[0]
+    keys = np.empty(n1 + n2, dtype=np.int64)
+    vals = np.empty(n1 + n2, dtype=np.int64)
+    i = 0
+    j = 0
+    m = 0
+    while i < n1 and j < n2:
+        k1 = keys1[i]
+        k2 = keys2[j]
+        if k1 < k2:
+            keys[m] = k1
+            vals[m] = vals1[i]
+            i += 1
+        elif k2 < k1:
+            keys[m] = k2
+            vals[m] = vals2[j]
+            j += 1
+        else:
+            keys[m] = k1
+            vals[m] = vals1[i] + vals2[j]
+            i += 1
+            j += 1
+        m += 1
+    while i < n1:
+        keys[m] = keys1[i]
+        vals[m] = vals1[i]
+        i += 1
+        m += 1
+    while j < n2:
+        keys[m] = keys2[j]
+        vals[m] = vals2[j]
+        j += 1
+        m += 1
+    return keys[:m].copy(), vals[:m].copy()
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _csr_put(fill, cursor, row, col, value, indices, data):
+    if fill:
+        p = cursor[row]
+        indices[p] = col
+        data[p] = value
+        cursor[row] = p + 1
+    else:
+        cursor[row] += 1
+
+
+@njit(cache=True, nogil=True)
+def emit_csr_entries(
+    dense, row_start, n_dense, keys, vals, row_lo, row_hi, mode, n_cols, n_words,
+    fill, own, mirror, indices, data,
+):
+    """Count (``fill=False``) or write (``fill=True``) the CSR entries of rows
+    ``[row_lo, row_hi)`` of the stored counts.
+
+    Stored entries are the dense block's rows and the sorted run ``(keys,
+    vals)`` (keys in ``[row_lo * n_cols, row_hi * n_cols)``). Each stored
+    ``(r, c, v)`` becomes an *own* entry of output row ``r`` and, in
+    ``MODE_CANONICAL`` (``c != r``) and ``MODE_ORDERED``, a *mirror* entry
+    ``(c, r, v)``; canonical diagonals are doubled, ordered own columns are
+    shifted by ``n_words``. Counting adds 1 to ``own[r]`` / ``mirror[c]``;
+    filling uses them as write cursors (advanced in place). An output row is its
+    mirror entries (columns ``r``, increasing when the row ranges of successive
+    calls are increasing) then its own entries, so the CSR comes out sorted.
+    """
+    canonical = mode == MODE_CANONICAL
+    ordered = mode == MODE_ORDERED
+    n = keys.shape[0]
+    p = 0
+    for r in range(row_lo, row_hi):
+        if r < n_dense:
+            base = row_start[r]
+            for c in range(r if canonical else 0, n_dense):
+                v = dense[base + c]
+                if v == 0:
+                    continue
+                if canonical:
+                    if c == r:
+                        _csr_put(fill, own, r, c, 2 * v, indices, data)
+                    else:
+                        _csr_put(fill, own, r, c, v, indices, data)
+                        _csr_put(fill, mirror, c, r, v, indices, data)
+                elif ordered:
+                    _csr_put(fill, own, r, c + n_words, v, indices, data)
+                    _csr_put(fill, mirror, c, r, v, indices, data)
+                else:
+                    _csr_put(fill, own, r, c, v, indices, data)
+        row_end = np.int64(r + 1) * n_cols
+        while p < n and keys[p] < row_end:
+            c = keys[p] - np.int64(r) * n_cols
+            v = vals[p]
+            p += 1
+            if v == 0:
+                continue
+            if canonical:
+                if c == r:
+                    _csr_put(fill, own, r, c, 2 * v, indices, data)
+                else:
+                    _csr_put(fill, own, r, c, v, indices, data)
+                    _csr_put(fill, mirror, c, r, v, indices, data)
+            elif ordered:
+                _csr_put(fill, own, r, c + n_words, v, indices, data)
+                _csr_put(fill, mirror, c, r, v, indices, data)
+            else:
+                _csr_put(fill, own, r, c, v, indices, data)

@@ -97,9 +97,25 @@ def _parse_memory(value) -> int:
 
 def _emit(result, as_json: bool, table: str | None = None) -> None:
     if as_json:
-        click.echo(json.dumps(result, indent=2, default=_json_default))
+        text = json.dumps(
+            _finite(result), indent=2, default=_json_default, allow_nan=False
+        )
+        click.echo(text)
     elif table is not None:
         click.echo(table)
+
+
+def _finite(obj):
+    """``obj`` with NaN and infinities as None (null): strict JSON has no NaN."""
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def _json_default(obj):

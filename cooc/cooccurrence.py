@@ -195,22 +195,47 @@ class WindowCounter:
         else:
             self.mode = K.MODE_CANONICAL if self.symmetric else K.MODE_ORDERED
             self.n_cols = self.n_words
+        # Buffered pairs are int64 words (row * n_cols + col) << d_bits | distance.
+        self._d_bits = self.window_size.bit_length()
+        self._key_bits = max(1, (self.n_words * self.n_cols - 1).bit_length())
+        if self._key_bits + self._d_bits > 62:
+            raise ValueError(
+                f"n_words={self.n_words!r} with window_size={self.window_size!r} is too "
+                "large to count (pair keys need more than 62 bits); lower max_size."
+            )
+        packed = self.mode == K.MODE_CANONICAL
+
+        def dense_len(k):
+            return k * (k + 1) // 2 if packed else k * k
+
         if n_dense is None:
-            n_dense = min(self.n_words, 4096, math.isqrt(max(self.memory // 4 // 8, 1)))
+            n_dense = min(self.n_words, self._DENSE_DEFAULT)
+            while n_dense > 0 and 4 * self.n_threads * 8 * dense_len(n_dense) > self.memory:
+                n_dense //= 2
         self.n_dense = int(min(max(n_dense, 0), self.n_words))
-        dense_bytes = 8 * self.n_dense**2
-        min_table = 16 * 2**12 * self.n_threads
-        if dense_bytes + min_table > self.memory:
+        k = self.n_dense
+        dense_bytes = self.n_threads * 8 * dense_len(k)
+        min_buffer = self._MIN_BUFFER + 2 * self.window_size
+        min_bytes = dense_bytes + self.n_threads * self._BYTES_PER_SLOT * min_buffer
+        if min_bytes > self.memory:
             raise ValueError(
                 f"memory={self.memory} bytes is below the minimum this build needs "
-                f"({dense_bytes + min_table} bytes); raise --memory."
+                f"({min_bytes} bytes); raise --memory."
             )
-        self._table_budget = (self.memory - dense_bytes) // self.n_threads
-        self._dense = np.zeros((self.n_dense, self.n_dense), dtype=np.int64)
-        self._bits = [12] * self.n_threads
-        self._tables = [np.full(2 << 12, -1, dtype=np.int64) for _ in range(self.n_threads)]
-        self._used = [0] * self.n_threads
-        self._spilled: list[sp.csr_matrix] = []
+        # Per thread: a buffer of 8-byte words, 8 more per word of sort scratch at
+        # flush time, and as much again left for the sorted runs.
+        self._buffer_cap = max(
+            min_buffer,
+            (self.memory - dense_bytes) // self.n_threads // self._BYTES_PER_SLOT,
+        )
+        r = np.arange(k, dtype=np.int64)
+        self._row_start = r * k - r * (r - 1) // 2 - r if packed else r * k
+        self._dense = [np.zeros(dense_len(k), dtype=np.int64) for _ in range(self.n_threads)]
+        self._buf = [self._new_buffer() for _ in range(self.n_threads)]
+        self._n_buf = [0] * self.n_threads
+        self._runs: list[list[tuple[np.ndarray, np.ndarray]]] = [
+            [] for _ in range(self.n_threads)
+        ]
         self.first_doc = int(first_doc)
         self.n_docs = 0
         self.n_tokens = 0
@@ -237,80 +262,157 @@ class WindowCounter:
             windows = np.empty(0, dtype=np.int32)
         if ids.shape[0] == 0:
             return self
-        self._run(lambda tid: self._count_thread(tid, ids, offsets, windows))
+        n = ids.shape[0]
+        n_parts = max(1, min(self.n_threads, n // self._MIN_TOKENS_PER_THREAD))
+        cuts = [n * t // n_parts for t in range(n_parts + 1)]
+        self._run(
+            lambda tid: self._count_part(tid, ids, offsets, windows, cuts[tid], cuts[tid + 1]),
+            n_parts,
+        )
         return self
 
-    def _run(self, fn):
-        if self.n_threads == 1:
-            return [fn(0)]
-        with ThreadPoolExecutor(self.n_threads) as pool:
-            return list(pool.map(fn, range(self.n_threads)))
+    # Tuning: dense block of the most frequent words (int64, per thread; the
+    # packed triangle of 2048 words is 16 MB), bytes per buffered pair (buffer +
+    # sort scratch + room for runs), smallest buffer, smallest slice per thread.
+    _DENSE_DEFAULT = 2048
+    _BYTES_PER_SLOT = 32
+    _MIN_BUFFER = 1024
+    _MIN_TOKENS_PER_THREAD = 1 << 15
+    _INITIAL_BUFFER = 1 << 16
 
-    def _count_thread(self, tid, ids, offsets, windows):
-        n_docs = offsets.shape[0] - 1
-        doc, pos = 0, 0
-        while True:
-            cap = 1 << self._bits[tid]
-            doc, pos, self._used[tid] = K.count_window_owned(
-                ids, offsets, doc, pos, self.weights, windows, self.mode, self.n_cols,
-                self.n_words, tid, self.n_threads, self._dense, self._tables[tid],
-                self._bits[tid], self._used[tid], int(cap * _MAX_LOAD),
+    def _new_buffer(self):
+        return np.empty(min(self._buffer_cap, self._INITIAL_BUFFER), dtype=np.int64)
+
+    def _run(self, fn, n_parts=None):
+        n_parts = self.n_threads if n_parts is None else n_parts
+        if n_parts == 1:
+            return [fn(0)]
+        with ThreadPoolExecutor(n_parts) as pool:
+            return list(pool.map(fn, range(n_parts)))
+
+    def _count_part(self, tid, ids, offsets, windows, pos, pos_end):
+        """Count the pairs whose left token lies in ``ids[pos:pos_end]`` into thread tid."""
+        while pos < pos_end:
+            pos, self._n_buf[tid] = K.count_window_pairs(
+                ids, offsets, pos, pos_end, self.weights, windows, self.mode, self.n_cols,
+                self.n_words, self._dense[tid], self._row_start, self.n_dense,
+                self._buf[tid], self._n_buf[tid], self._d_bits,
             )
-            if doc >= n_docs:
+            if pos >= pos_end:
                 return
-            if 16 * 2 * cap <= self._table_budget:
-                self._bits[tid] += 1
-                self._tables[tid] = K.table_rehash(self._tables[tid], self._bits[tid])
+            buf = self._buf[tid]
+            if buf.shape[0] < self._buffer_cap:
+                grown = np.empty(min(2 * buf.shape[0], self._buffer_cap), dtype=np.int64)
+                grown[: self._n_buf[tid]] = buf[: self._n_buf[tid]]
+                self._buf[tid] = grown
             else:
                 self._spill(tid)
 
     def _spill(self, tid):
-        """Move thread ``tid``'s table out to a compact sparse partial (exact)."""
-        table = self._tables[tid]
-        keys, vals = table[0::2], table[1::2]
-        keep = keys != -1
-        keys, vals = keys[keep], vals[keep]
-        part = sp.csr_matrix(
-            (vals, (keys // self.n_cols, keys % self.n_cols)),
-            shape=(self.n_words, self.n_cols),
-        )
-        self._spilled.append(part)
-        table.fill(-1)
-        self._used[tid] = 0
+        """Sort thread ``tid``'s buffer into a run (exact); merge runs LSM-style."""
+        n = self._n_buf[tid]
+        if n == 0:
+            return
+        buf = self._buf[tid]
+        tmp = np.empty(n, dtype=np.int64)
+        m = K.sort_reduce_pairs(buf, tmp, n, self.weights, self._d_bits, self._key_bits)
+        runs = self._runs[tid]
+        runs.append((buf[:m].copy(), tmp[:m].copy()))
+        del tmp
+        self._n_buf[tid] = 0
+        # Keep run sizes decreasing geometrically: O(log) runs, O(log) merges per pair.
+        while len(runs) >= 2 and runs[-2][0].shape[0] <= 2 * runs[-1][0].shape[0]:
+            b = runs.pop()
+            a = runs.pop()
+            runs.append(K.merge_runs(a[0], a[1], b[0], b[1]))
+
+    @property
+    def _spilled(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Every sorted run (partial counts moved out of the pair buffers)."""
+        return [run for runs in self._runs for run in runs]
 
     # -- results ----------------------------------------------------------------
     def result_counts(self) -> tuple[sp.csr_matrix, int]:
         """The exact integer counts (int64 CSR, final layout) and their ``scale``."""
-        counts = np.zeros((self.n_threads, self.n_words), dtype=np.int64)
-        self._run(
-            lambda tid: K.count_owned_rows(
-                self._tables[tid], self._dense, self.n_cols, tid, self.n_threads, counts[tid]
+        # 1. Buffers -> runs (then give the buffer memory back); dense blocks summed.
+        def flush(tid):
+            self._spill(tid)
+            self._buf[tid] = self._new_buffer()
+
+        self._run(flush)
+        dense = self._dense[0]
+        for other in self._dense[1:]:
+            dense += other
+            other.fill(0)
+        runs = self._spilled
+        n_words, n_cols, k = self.n_words, self.n_cols, self.n_dense
+
+        # 2. Split the rows into ranges of about equal work, one per thread.
+        row_keys = np.arange(n_words + 1, dtype=np.int64) * n_cols
+        starts = [np.searchsorted(keys, row_keys) for keys, _ in runs]
+        work = np.zeros(n_words + 1, dtype=np.int64)
+        for st in starts:
+            work[1:] += np.diff(st)
+        work[1 : k + 1] += (k - np.arange(k)) if self.mode == K.MODE_CANONICAL else k
+        np.cumsum(work, out=work)
+        total = int(work[-1])
+        n_parts = max(1, min(self.n_threads, total // (self._MIN_TOKENS_PER_THREAD * 8)))
+        bounds = np.searchsorted(work, [total * t // n_parts for t in range(n_parts + 1)])
+        bounds[0], bounds[-1] = 0, n_words
+        bounds = np.maximum.accumulate(bounds)
+
+        # 3. Per range: the runs' slices merged into one sorted piece.
+        def merged_piece(t):
+            lo, hi = bounds[t], bounds[t + 1]
+            parts = [
+                (keys[st[lo] : st[hi]], vals[st[lo] : st[hi]])
+                for (keys, vals), st in zip(runs, starts)
+            ]
+            parts = [p for p in parts if p[0].shape[0]]
+            while len(parts) > 1:
+                parts = [
+                    K.merge_runs(*parts[i], *parts[i + 1]) if i + 1 < len(parts) else parts[i]
+                    for i in range(0, len(parts), 2)
+                ]
+            if not parts:
+                return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+            return parts[0]
+
+        pieces = self._run(merged_piece, n_parts)
+        del runs, starts
+
+        # 4. Count entries per output row, then fill; rows come out sorted.
+        own = np.zeros(n_words, dtype=np.int64)
+        mirror = np.zeros((n_parts, n_words), dtype=np.int64)
+        no_idx, no_data = np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int64)
+
+        def emit(t, fill, own, mirror_t, indices, data):
+            keys, vals = pieces[t]
+            K.emit_csr_entries(
+                dense, self._row_start, k, keys, vals, bounds[t], bounds[t + 1], self.mode,
+                n_cols, n_words, fill, own, mirror_t, indices, data,
             )
-        )
-        indptr = np.zeros(self.n_words + 1, dtype=np.int64)
-        np.cumsum(counts.sum(axis=0), out=indptr[1:])
+
+        self._run(lambda t: emit(t, False, own, mirror[t], no_idx, no_data), n_parts)
+        n_mirror = mirror.sum(axis=0)
+        indptr = np.zeros(n_words + 1, dtype=np.int64)
+        np.cumsum(own + n_mirror, out=indptr[1:])
         nnz = int(indptr[-1])
+        own_cursor = indptr[:-1] + n_mirror
+        mirror_cursor = np.cumsum(mirror, axis=0)
+        mirror_cursor -= mirror
+        mirror_cursor += indptr[:-1]
+        del mirror, n_mirror
         indices = np.empty(nnz, dtype=np.int32)
         data = np.empty(nnz, dtype=np.int64)
         self._run(
-            lambda tid: K.fill_owned_rows(
-                self._tables[tid], self._dense, self.n_cols, tid, self.n_threads,
-                indptr, indices, data,
-            )
+            lambda t: emit(t, True, own_cursor, mirror_cursor[t], indices, data), n_parts
         )
         if nnz < np.iinfo(np.int32).max:
             indptr = indptr.astype(np.int32)
-        upper = sp.csr_matrix((data, indices, indptr), shape=(self.n_words, self.n_cols))
-        for part in self._spilled:
-            upper = upper + part
-        if self.mode == K.MODE_CANONICAL:
-            full = (upper + upper.T).tocsr()
-        elif self.mode == K.MODE_ORDERED:
-            full = sp.hstack([upper.T, upper], format="csr")
-        else:
-            full = upper
-        full.sort_indices()
-        full.eliminate_zeros()
+        out_cols = 2 * n_words if self.mode == K.MODE_ORDERED else n_cols
+        full = sp.csr_matrix((data, indices, indptr), shape=(n_words, out_cols))
+        full.has_sorted_indices = True
         return full, self.scale
 
     def result(self, dtype=np.float64) -> sp.csr_matrix:

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
 
 from cooc.svd import Embeddings
 
@@ -77,8 +75,8 @@ def load_similarity(path) -> pd.DataFrame:
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "sim.txt"
     >>> _ = path.write_text("# demo\\nTiger\\tcat\\t7.35\\n")
     >>> load_similarity(path)
-      word1 word2  score
-    0 tiger   cat   7.35
+       word1 word2  score
+    0  tiger   cat   7.35
     """
     rows = []
     for lineno, line in _read_lines(path):
@@ -88,7 +86,9 @@ def load_similarity(path) -> pd.DataFrame:
         fields = [f.strip() for f in fields]
         try:
             if len(fields) != 3 or not fields[0] or not fields[1]:
-                raise ValueError(f"expected 'word1<TAB>word2<TAB>score', got {line[:80]!r}")
+                raise ValueError(
+                    f"expected 'word1<TAB>word2<TAB>score', got {line[:80]!r}"
+                )
             score = float(fields[2])
             if not math.isfinite(score):
                 raise ValueError(f"score {fields[2]!r} is not finite")
@@ -150,7 +150,9 @@ def _word_rows(embeddings, limit=None):
 
 def _lookup(rows, words):
     """Row of each word, -1 where it is missing."""
-    return np.fromiter((rows.get(w, -1) for w in words), dtype=np.int64, count=len(words))
+    return np.fromiter(
+        (rows.get(w, -1) for w in words), dtype=np.int64, count=len(words)
+    )
 
 
 def _unit_rows(vectors):
@@ -162,10 +164,16 @@ def _unit_rows(vectors):
 
 
 def _spearman(x, y):
-    """Spearman's rho, NaN with fewer than two pairs or a constant input."""
+    """Spearman's rho (Pearson of average ranks, as scipy's ``spearmanr``).
+
+    NaN with fewer than two pairs or a constant input. Computed with pandas
+    to keep ``scipy.stats`` (slow to import) out of ``import cooc``.
+    """
     if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return float("nan")
-    return float(spearmanr(x, y).statistic)
+    rx = pd.Series(x).rank().to_numpy()
+    ry = pd.Series(y).rank().to_numpy()
+    return float(np.corrcoef(rx, ry)[0, 1])
 
 
 def evaluate_similarity(embeddings: Embeddings, pairs) -> dict:
@@ -210,7 +218,9 @@ def evaluate_similarity(embeddings: Embeddings, pairs) -> dict:
         pairs = load_similarity(pairs)
     missing = {"word1", "word2", "score"} - set(pairs.columns)
     if missing:
-        raise ValueError(f"pairs lacks column(s) {sorted(missing)}; use load_similarity().")
+        raise ValueError(
+            f"pairs lacks column(s) {sorted(missing)}; use load_similarity()."
+        )
     rows = _word_rows(embeddings)
     i = _lookup(rows, [str(w).lower() for w in pairs["word1"]])
     j = _lookup(rows, [str(w).lower() for w in pairs["word2"]])
@@ -251,7 +261,9 @@ def _answer_analogies(unit, a, b, c, method, batch_size):
     return predictions
 
 
-def evaluate_analogies(embeddings: Embeddings, questions, *, restrict_vocab=30000, method="3cosadd") -> dict:
+def evaluate_analogies(
+    embeddings: Embeddings, questions, *, restrict_vocab=30000, method="3cosadd"
+) -> dict:
     """Accuracy on word analogies ``a : b :: c : d``.
 
     Parameters
@@ -295,31 +307,54 @@ def evaluate_analogies(embeddings: Embeddings, questions, *, restrict_vocab=3000
     if method not in _ANALOGY_METHODS:
         raise ValueError(f"method={method!r} must be one of {list(_ANALOGY_METHODS)}.")
     if restrict_vocab is not None and (
-        isinstance(restrict_vocab, bool) or not isinstance(restrict_vocab, (int, np.integer)) or restrict_vocab < 1
+        isinstance(restrict_vocab, bool)
+        or not isinstance(restrict_vocab, (int, np.integer))
+        or restrict_vocab < 1
     ):
-        raise ValueError(f"restrict_vocab={restrict_vocab!r} must be None or an integer >= 1.")
+        raise ValueError(
+            f"restrict_vocab={restrict_vocab!r} must be None or an integer >= 1."
+        )
     if not isinstance(questions, pd.DataFrame):
         questions = load_analogies(questions)
     missing = {"section", "a", "b", "c", "d"} - set(questions.columns)
     if missing:
-        raise ValueError(f"questions lacks column(s) {sorted(missing)}; use load_analogies().")
-    n_rows = len(embeddings) if restrict_vocab is None else min(restrict_vocab, len(embeddings))
+        raise ValueError(
+            f"questions lacks column(s) {sorted(missing)}; use load_analogies()."
+        )
+    n_rows = (
+        len(embeddings)
+        if restrict_vocab is None
+        else min(restrict_vocab, len(embeddings))
+    )
     rows = _word_rows(embeddings, n_rows)
-    ids = {col: _lookup(rows, [str(w).lower() for w in questions[col]]) for col in "abcd"}
-    covered = np.all([ids[col] >= 0 for col in "abcd"], axis=0) if len(questions) else np.zeros(0, bool)
+    ids = {
+        col: _lookup(rows, [str(w).lower() for w in questions[col]]) for col in "abcd"
+    }
+    covered = (
+        np.all([ids[col] >= 0 for col in "abcd"], axis=0)
+        if len(questions)
+        else np.zeros(0, bool)
+    )
     correct = np.zeros(len(questions), dtype=bool)
     if covered.any():
         unit = _unit_rows(embeddings.vectors[:n_rows])
         batch_size = max(1, _BATCH_VALUES // max(n_rows, 1))
         predicted = _answer_analogies(
-            unit, ids["a"][covered], ids["b"][covered], ids["c"][covered], method, batch_size
+            unit,
+            ids["a"][covered],
+            ids["b"][covered],
+            ids["c"][covered],
+            method,
+            batch_size,
         )
         correct[covered] = predicted == ids["d"][covered]
     per_section = {}
     sections = questions["section"].to_numpy()
     for section in dict.fromkeys(sections):
         mask = (sections == section) & covered
-        per_section[section] = float(correct[mask].mean()) if mask.any() else float("nan")
+        per_section[section] = (
+            float(correct[mask].mean()) if mask.any() else float("nan")
+        )
     n_questions, n_covered = len(questions), int(covered.sum())
     return {
         "accuracy": float(correct[covered].mean()) if n_covered else float("nan"),
@@ -332,7 +367,7 @@ def evaluate_analogies(embeddings: Embeddings, questions, *, restrict_vocab=3000
 
 
 def _is_analogy_file(path):
-    """True if the first data line of ``path`` is a ``: section`` line or has four words."""
+    """True if the first data line of ``path`` is ``: section`` or four words."""
     for _, line in _read_lines(path):
         if line.startswith("#"):
             continue
@@ -351,7 +386,9 @@ def _expand_files(files):
     return paths
 
 
-def evaluate_all(embeddings: Embeddings, files, *, restrict_vocab=30000, method="3cosadd") -> pd.DataFrame:
+def evaluate_all(
+    embeddings: Embeddings, files, *, restrict_vocab=30000, method="3cosadd"
+) -> pd.DataFrame:
     """Evaluate on several benchmark files, similarity or analogy by content.
 
     Parameters
@@ -378,12 +415,48 @@ def evaluate_all(embeddings: Embeddings, files, *, restrict_vocab=30000, method=
     records = []
     for path in _expand_files(files):
         if _is_analogy_file(path):
-            r = evaluate_analogies(embeddings, load_analogies(path), restrict_vocab=restrict_vocab, method=method)
-            records.append(("analogy", "accuracy", r["accuracy"], r["coverage"], r["n_questions"], r["n_covered"], float("nan"), path))
+            r = evaluate_analogies(
+                embeddings,
+                load_analogies(path),
+                restrict_vocab=restrict_vocab,
+                method=method,
+            )
+            records.append(
+                (
+                    "analogy",
+                    "accuracy",
+                    r["accuracy"],
+                    r["coverage"],
+                    r["n_questions"],
+                    r["n_covered"],
+                    float("nan"),
+                    path,
+                )
+            )
         else:
             r = evaluate_similarity(embeddings, load_similarity(path))
-            records.append(("similarity", "spearman", r["spearman"], r["coverage"], r["n_pairs"], r["n_covered"], r["spearman_oov_zero"], path))
-    columns = ["task", "metric", "score", "coverage", "n_items", "n_covered", "spearman_oov_zero", "path"]
+            records.append(
+                (
+                    "similarity",
+                    "spearman",
+                    r["spearman"],
+                    r["coverage"],
+                    r["n_pairs"],
+                    r["n_covered"],
+                    r["spearman_oov_zero"],
+                    path,
+                )
+            )
+    columns = [
+        "task",
+        "metric",
+        "score",
+        "coverage",
+        "n_items",
+        "n_covered",
+        "spearman_oov_zero",
+        "path",
+    ]
     table = pd.DataFrame(records, columns=columns)
     table.insert(0, "dataset", [Path(p).stem for p in table["path"]])
     table["path"] = [os.fspath(p) for p in table["path"]]

@@ -9,6 +9,7 @@ truncated one.
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import tempfile
@@ -53,6 +54,12 @@ COOC_FORMAT_VERSION = 1
 
 
 def _encode_tokens(tokens) -> np.ndarray:
+    bad = next((t for t in tokens if "\n" in t), None)
+    if bad is not None:
+        raise ValueError(
+            f"token {bad!r} contains a line break and cannot be stored in a .cooc "
+            "file; clean the pre-tokenized input."
+        )
     joined = "\n".join(tokens)
     return np.frombuffer(joined.encode("utf-8"), dtype=np.uint8)
 
@@ -178,6 +185,17 @@ def export_pairs(cooc, path) -> int:
         with atomic_write(path, "wb") as fh:
             frame.to_parquet(fh, index=False)
     else:
+        tokens = cooc.vocabulary.tokens
+        bad = next((t for t in tokens if "\t" in t or "\n" in t or "\r" in t), None)
+        if bad is not None:
+            raise ValueError(
+                f"token {bad!r} contains a tab or line break and cannot be written as "
+                "TSV; export to .parquet instead."
+            )
         with atomic_write(path, "w", encoding="utf-8", newline="") as fh:
-            frame.to_csv(fh, sep="\t", header=False, index=False, float_format="%.10g")
+            # Plain TSV, tokens as they are (no CSV quoting of '"'), and no
+            # float_format: the shortest round-trip repr reads back exactly.
+            frame.to_csv(
+                fh, sep="\t", header=False, index=False, quoting=csv.QUOTE_NONE
+            )
     return len(frame)

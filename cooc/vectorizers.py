@@ -31,6 +31,14 @@ def _check_raw_documents(raw_documents, name):
             f"{name} expects an iterable of documents (strings or token lists), "
             "got a single string; wrap it in a list."
         )
+    ndim = getattr(raw_documents, "ndim", 1)
+    if ndim != 1:
+        # list(DataFrame) would be its column names, taken as documents.
+        raise TypeError(
+            f"{name} expects a 1-D sequence of documents, got a {ndim}-D "
+            f"{type(raw_documents).__name__}; select one column (in a "
+            "ColumnTransformer, 'text' rather than ['text'])."
+        )
     return list(raw_documents)
 
 

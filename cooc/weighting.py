@@ -9,6 +9,7 @@ applies it to others.
 from __future__ import annotations
 
 from numbers import Real
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,7 +33,9 @@ def _check_dtype(dtype):
     """Return ``dtype`` as a numpy float32/float64 dtype or raise ValueError."""
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype={dtype!r} is not supported; use np.float32 or np.float64.")
+        raise ValueError(
+            f"dtype={dtype!r} is not supported; use np.float32 or np.float64."
+        )
     return dtype
 
 
@@ -98,7 +101,9 @@ def _ppmi_csr_inplace(X, context_probs, shift):
         lo, hi = indptr[row_start], indptr[row_stop]
         if hi > lo:
             values = np.log(data[lo:hi], dtype=np.float64)
-            values -= np.repeat(log_rows[row_start:row_stop], np.diff(indptr[row_start : row_stop + 1]))
+            values -= np.repeat(
+                log_rows[row_start:row_stop], np.diff(indptr[row_start : row_stop + 1])
+            )
             values -= log_ctx[indices[lo:hi]]
             values -= log_shift
             # Unseen contexts give +inf (log 0 subtracted): no evidence, so 0.
@@ -204,7 +209,9 @@ def log_counts(counts, *, dtype=np.float32):
     array([[0.   , 0.693],
            [1.386, 0.   ]], dtype=float32)
     """
-    X = _as_count_csr(counts, "log_counts (counts)", dtype=_check_dtype(dtype), copy=True)
+    X = _as_count_csr(
+        counts, "log_counts (counts)", dtype=_check_dtype(dtype), copy=True
+    )
     np.log1p(X.data, out=X.data)
     return X
 
@@ -212,7 +219,10 @@ def log_counts(counts, *, dtype=np.float32):
 def _check_scalar_params(context_alpha, shift):
     """Validate the scalar PPMI parameters of the array function."""
     if not isinstance(context_alpha, Real) or not 0 <= context_alpha <= 1:
-        raise ValueError(f"context_alpha={context_alpha!r} must be a number in [0, 1]; 0.75 is usual.")
+        raise ValueError(
+            f"context_alpha={context_alpha!r} must be a number in [0, 1]; "
+            "0.75 is usual."
+        )
     if not isinstance(shift, Real) or not shift > 0:
         raise ValueError(f"shift={shift!r} must be a number > 0; use 1 for no shift.")
 
@@ -252,7 +262,8 @@ class PPMITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     Notes
     -----
     For a row ``w`` of ``X``,
-    ``transform(X)[w, c] = max(0, log(X[w, c] / sum_c' X[w, c'] / P_alpha(c)) - log(shift))``.
+    ``transform(X)[w, c] = max(0, log(X[w, c] / r_w / P_alpha(c)) - log(shift))``
+    with the row sum ``r_w = sum_c' X[w, c']``.
     Rows are weighted independently, so ``transform`` of a subset of rows
     equals the same rows of ``transform`` of the whole matrix. Entries in a
     context unseen during fit become 0. Sparse input gives CSR output, dense
@@ -274,7 +285,7 @@ class PPMITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
            [0.   , 0.693, 0.   ]], dtype=float32)
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "context_alpha": [Interval(Real, 0, 1, closed="both")],
         "shift": [Interval(Real, 0, None, closed="neither")],
     }
@@ -319,7 +330,9 @@ class PPMITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             CSR when ``X`` is sparse, dense otherwise; same float dtype as X.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False)
+        X = validate_data(
+            self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
+        )
         check_non_negative(X, "PPMITransformer.transform")
         dense = not sp.issparse(X)
         Xt = _as_count_csr(X, "PPMITransformer.transform", dtype=X.dtype, copy=True)

@@ -19,7 +19,7 @@ def ppmi_reference(counts, context_alpha=0.75, shift=1.0):
     C = np.asarray(counts, dtype=np.float64)
     row = C.sum(axis=1, keepdims=True)
     col = C.sum(axis=0, keepdims=True)
-    col_alpha = np.where(col > 0, col ** context_alpha, 0.0)  # unseen contexts: no mass
+    col_alpha = np.where(col > 0, col**context_alpha, 0.0)  # unseen contexts: no mass
     with np.errstate(divide="ignore", invalid="ignore"):
         pmi = np.log(C * col_alpha.sum() / (row * col_alpha)) - np.log(shift)
     return np.where((C > 0) & (pmi > 0), pmi, 0.0)
@@ -60,7 +60,9 @@ def test_ppmi_zero_rows_and_columns_stay_zero():
 def test_ppmi_known_values():
     counts = np.array([[4, 0, 1], [0, 2, 2], [1, 2, 0]])
     # PMI(0, 0) = log(4 * 12 / (5 * 5)) with alpha = 1.
-    assert ppmi(counts, context_alpha=1.0)[0, 0] == pytest.approx(np.log(48 / 25), rel=1e-6)
+    assert ppmi(counts, context_alpha=1.0)[0, 0] == pytest.approx(
+        np.log(48 / 25), rel=1e-6
+    )
     shifted = ppmi(counts, context_alpha=1.0, shift=1.5)
     assert shifted[0, 0] == pytest.approx(np.log(48 / 25 / 1.5), rel=1e-6)
     # log(2 * 12 / (4 * 3)) - log(1.5) > 0 but log(24 / 16) - log(1.5) = 0: not stored.
@@ -74,12 +76,18 @@ def test_ppmi_dtype_and_containers():
     assert isinstance(default, sp.csr_matrix) and default.dtype == np.float32
     assert ppmi(counts, dtype=np.float64).dtype == np.float64
     assert isinstance(ppmi(sp.csr_array(counts)), sp.csr_array)
-    assert_allclose(ppmi(counts.astype(np.float32)).toarray(), ppmi(sp.csc_matrix(counts)).toarray())
-    assert_allclose(default.toarray(), ppmi(counts, dtype=np.float64).toarray(), rtol=1e-6)
+    assert_allclose(
+        ppmi(counts.astype(np.float32)).toarray(), ppmi(sp.csc_matrix(counts)).toarray()
+    )
+    assert_allclose(
+        default.toarray(), ppmi(counts, dtype=np.float64).toarray(), rtol=1e-6
+    )
 
 
 def test_ppmi_canonicalises_duplicates_and_explicit_zeros():
-    coo = sp.coo_matrix(([1.0, 2.0, 0.0, 4.0], ([0, 0, 1, 1], [0, 0, 1, 0])), shape=(2, 2))
+    coo = sp.coo_matrix(
+        ([1.0, 2.0, 0.0, 4.0], ([0, 0, 1, 1], [0, 0, 1, 0])), shape=(2, 2)
+    )
     assert_allclose(ppmi(coo).toarray(), ppmi(coo.toarray()).toarray())
 
 
@@ -144,7 +152,9 @@ def counts():
     return C
 
 
-@pytest.mark.parametrize("params", [{}, {"context_alpha": 1.0}, {"context_alpha": 0.5, "shift": 3.0}])
+@pytest.mark.parametrize(
+    "params", [{}, {"context_alpha": 1.0}, {"context_alpha": 0.5, "shift": 3.0}]
+)
 @pytest.mark.parametrize("container", [np.asarray, sp.csr_matrix, sp.csr_array])
 def test_transformer_on_training_data_equals_ppmi(counts, params, container):
     X = container(counts)
@@ -214,9 +224,13 @@ def test_transformer_clone_and_feature_names(counts):
     est = clone(PPMITransformer(0.5, shift=2.0))
     assert est.get_params() == {"context_alpha": 0.5, "shift": 2.0}
     est.fit(counts)
-    assert list(est.get_feature_names_out()) == [f"x{i}" for i in range(counts.shape[1])]
+    assert list(est.get_feature_names_out()) == [
+        f"x{i}" for i in range(counts.shape[1])
+    ]
 
 
-@parametrize_with_checks([PPMITransformer(), PPMITransformer(context_alpha=1.0, shift=2.0)])
+@parametrize_with_checks(
+    [PPMITransformer(), PPMITransformer(context_alpha=1.0, shift=2.0)]
+)
 def test_sklearn_compatible(estimator, check):
     check(estimator)

@@ -1,0 +1,841 @@
+"""Every ``cooc`` command through click's CliRunner; outputs read back via cooc.io."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.stats
+
+from cooc.cli import cli
+from cooc.datasets import make_topic_corpus
+from cooc.io import load_cooc, read_cooc_meta
+from cooc.svd import Embeddings
+from cooc.vocab import Vocabulary
+from cooc.weighting import ppmi
+
+TINY_DOCS = [["a", "b", "a"], [], ["c"], ["b", "c", "b", "b"]]
+README = Path(__file__).resolve().parents[1] / "README.md"
+COMMANDS = sorted(cli.commands)
+
+
+def ok(result):
+    """Assert success; show stderr and the traceback when it is not."""
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    assert "Traceback" not in result.stderr
+    return result
+
+
+def bad_input(result, *needles):
+    """Assert exit code 2 and one ``Error:`` line holding every needle; no traceback."""
+    assert result.exit_code == 2, (
+        result.exit_code,
+        result.stdout,
+        result.stderr,
+        result.exception,
+    )
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stdout == ""
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1, result.stderr
+    for needle in needles:
+        assert needle in errors[0], (needle, errors[0])
+    return errors[0]
+
+
+def build(run_cli, corpus, out, *extra):
+    return ok(run_cli("build", corpus, "-o", out, "--min-count", "1", "-q", *extra))
+
+
+# -- vocab -----------------------------------------------------------------------------
+def test_vocab_counts_in_id_order(run_cli, tiny_corpus, tmp_path):
+    out = tmp_path / "vocab.tsv"
+    r = ok(run_cli("vocab", tiny_corpus, "-o", out, "--min-count", "1", "--json", "-q"))
+    assert json.loads(r.stdout) == {
+        "output": str(out),
+        "n_words": 3,
+        "n_tokens_in_vocabulary": 8,
+    }
+    assert r.stderr == ""
+    voc = Vocabulary.load(out)
+    assert voc.tokens == ["b", "a", "c"]  # count descending, then alphabetical
+    assert voc.counts.tolist() == [4, 2, 2]
+    assert out.read_text(encoding="utf-8") == "b\t4\na\t2\nc\t2\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "tokens"),
+    [
+        (["--min-count", "3"], ["b"]),
+        (["--min-count", "1", "--max-size", "2"], ["b", "a"]),
+    ],
+)
+def test_vocab_cutoffs(run_cli, tiny_corpus, tmp_path, args, tokens):
+    ok(run_cli("vocab", tiny_corpus, "-o", tmp_path / "v.tsv", "-q", *args))
+    assert Vocabulary.load(tmp_path / "v.tsv").tokens == tokens
+
+
+def test_vocab_progress_goes_to_stderr(run_cli, tiny_corpus, tmp_path):
+    r = ok(run_cli("vocab", tiny_corpus, "-o", tmp_path / "v.tsv", "--min-count", "1"))
+    assert "wrote 3 words" in r.stderr
+    assert "wrote" not in r.stdout
+    assert re.search(r"^n_words\s+3$", r.stdout, re.MULTILINE)
+
+
+# -- build -----------------------------------------------------------------------------
+def test_build_hand_count(run_cli, abc_corpus, tmp_path):
+    out = tmp_path / "abc.cooc"
+    r = build(
+        run_cli, abc_corpus, out, "--window", "1", "--weighting", "uniform", "--json"
+    )
+    assert r.stderr == ""  # --quiet
+    result = json.loads(r.stdout)  # stdout is nothing but the JSON record
+    assert result["shape"] == [3, 3]
+    assert result["nnz"] == 4
+    assert result["n_docs"] == 2
+    assert result["n_tokens"] == 5
+    assert result["output"] == str(out)
+    m = load_cooc(out)
+    assert m.vocabulary.tokens == ["a", "b", "c"]
+    assert m.vocabulary.counts.tolist() == [2, 2, 1]
+    # "a b a": a-b twice; "b c": b-c once; symmetric
+    np.testing.assert_array_equal(m.matrix.toarray(), [[0, 2, 0], [2, 0, 1], [0, 1, 0]])
+    assert m.params["window_size"] == 1
+    assert m.params["weighting"] == "uniform"
+    assert m.params["symmetric"] is True
+    assert m.stats["n_docs"] == 2
+    assert m.stats["n_tokens"] == 5
+    assert m.stats["n_oov"] == 0
+
+
+@pytest.mark.parametrize(
+    ("window", "weighting"), [(1, "uniform"), (2, "harmonic"), (3, "linear")]
+)
+def test_build_matches_reference(
+    run_cli, tiny_corpus, tmp_path, reference_counts, window, weighting
+):
+    out = tmp_path / "t.cooc"
+    build(run_cli, tiny_corpus, out, "--window", window, "--weighting", weighting)
+    m = load_cooc(out)
+    assert m.vocabulary.tokens == ["b", "a", "c"]
+    expected = reference_counts(TINY_DOCS, ["b", "a", "c"], window, weighting)
+    np.testing.assert_allclose(m.matrix.toarray(), expected, rtol=0, atol=1e-15)
+    assert m.stats["n_docs"] == 4  # the empty line is a document
+    assert m.stats["n_tokens"] == 8
+
+
+def test_build_tiny_window_1_by_hand(run_cli, tiny_corpus, tmp_path):
+    build(
+        run_cli,
+        tiny_corpus,
+        tmp_path / "t.cooc",
+        "--window",
+        "1",
+        "--weighting",
+        "uniform",
+    )
+    # ids b, a, c.  "a b a" -> a-b twice; "b c b b" -> b-c twice, b-b once (diagonal +2)
+    np.testing.assert_array_equal(
+        load_cooc(tmp_path / "t.cooc").matrix.toarray(),
+        [[2, 2, 2], [2, 0, 0], [2, 0, 0]],
+    )
+
+
+def test_build_directional(run_cli, tiny_corpus, tmp_path, reference_counts):
+    out = tmp_path / "d.cooc"
+    r = build(
+        run_cli,
+        tiny_corpus,
+        out,
+        "--window",
+        "1",
+        "--weighting",
+        "uniform",
+        "--directional",
+        "--json",
+    )
+    assert json.loads(r.stdout)["shape"] == [3, 6]
+    m = load_cooc(out)
+    expected = reference_counts(
+        TINY_DOCS, ["b", "a", "c"], 1, "uniform", symmetric=False
+    )
+    np.testing.assert_array_equal(m.matrix.toarray(), expected)
+    assert m.params["symmetric"] is False
+    # a's only neighbour is b, once on each side
+    assert m.matrix.toarray()[1].tolist() == [1, 0, 0, 1, 0, 0]
+
+
+@pytest.mark.parametrize(("oov", "diagonal"), [("drop", 4.0), ("gap", 2.0)])
+def test_build_out_of_vocabulary(run_cli, tiny_corpus, tmp_path, oov, diagonal):
+    out = tmp_path / "o.cooc"
+    ok(
+        run_cli(
+            "build",
+            tiny_corpus,
+            "-o",
+            out,
+            "--min-count",
+            "3",
+            "--window",
+            "1",
+            "--weighting",
+            "uniform",
+            "--oov",
+            oov,
+            "-q",
+        )
+    )
+    m = load_cooc(out)
+    assert m.vocabulary.tokens == ["b"]
+    assert m.stats["n_oov"] == 4
+    # drop: "b b b" is left of "b c b b" -> 2 pairs; gap: "b _ b b" -> 1 pair
+    assert m.matrix.toarray().tolist() == [[diagonal]]
+    assert m.params["oov"] == oov
+
+
+def test_build_with_vocab_from_stdin(run_cli, tiny_corpus, tmp_path):
+    ok(
+        run_cli(
+            "vocab", tiny_corpus, "-o", tmp_path / "v.tsv", "--min-count", "1", "-q"
+        )
+    )
+    build(run_cli, tiny_corpus, tmp_path / "file.cooc", "--window", "2")
+    ok(
+        run_cli(
+            "build",
+            "-",
+            "--vocab",
+            tmp_path / "v.tsv",
+            "-o",
+            tmp_path / "stdin.cooc",
+            "--window",
+            "2",
+            "-q",
+            input=tiny_corpus.read_text(encoding="utf-8"),
+        )
+    )
+    a, b = load_cooc(tmp_path / "file.cooc"), load_cooc(tmp_path / "stdin.cooc")
+    assert a.vocabulary == b.vocabulary
+    np.testing.assert_array_equal(a.matrix.toarray(), b.matrix.toarray())
+
+
+def test_build_stdin_without_vocab_is_refused(run_cli, tmp_path):
+    bad_input(
+        run_cli("build", "-", "-o", tmp_path / "x.cooc", input="a b\n"), "--vocab"
+    )
+
+
+def test_build_thread_count_does_not_change_result(run_cli, tiny_corpus, tmp_path):
+    build(run_cli, tiny_corpus, tmp_path / "1.cooc", "--threads", "1", "--window", "3")
+    build(run_cli, tiny_corpus, tmp_path / "2.cooc", "--threads", "2", "--window", "3")
+    np.testing.assert_array_equal(
+        load_cooc(tmp_path / "1.cooc").matrix.toarray(),
+        load_cooc(tmp_path / "2.cooc").matrix.toarray(),
+    )
+
+
+def test_build_progress_on_stderr_results_on_stdout(run_cli, tiny_corpus, tmp_path):
+    out = tmp_path / "t.cooc"
+    r = ok(
+        run_cli("build", tiny_corpus, "-o", out, "--min-count", "1", "--window", "1")
+    )
+    assert f"wrote {out}" in r.stderr
+    assert "tokens/s" in r.stderr
+    assert "wrote" not in r.stdout and "tokens/s" not in r.stdout
+    assert re.search(r"^nnz\s+5$", r.stdout, re.MULTILINE)
+    assert re.search(r"^n_docs\s+4$", r.stdout, re.MULTILINE)
+
+    r = ok(
+        run_cli(
+            "build",
+            tiny_corpus,
+            "-o",
+            out,
+            "--min-count",
+            "1",
+            "--window",
+            "1",
+            "--quiet",
+            "--json",
+        )
+    )
+    assert r.stderr == ""
+    assert json.loads(r.stdout)["nnz"] == 5
+
+
+def test_build_encoding_errors_replace(run_cli, tmp_path):
+    corpus = tmp_path / "bad.txt"
+    corpus.write_bytes(b"a b\n\xff a b\n")
+    build(run_cli, corpus, tmp_path / "r.cooc", "--encoding-errors", "replace")
+    m = load_cooc(tmp_path / "r.cooc")
+    assert m.vocabulary.tokens == ["a", "b"]
+    assert m.stats["n_docs"] == 2
+
+
+def test_build_jsonl_column(run_cli, tmp_path):
+    corpus = tmp_path / "docs.jsonl"
+    corpus.write_text(
+        '{"body": "a b a", "id": 1}\n{"body": "b c", "id": 2}\n', encoding="utf-8"
+    )
+    build(
+        run_cli,
+        corpus,
+        tmp_path / "j.cooc",
+        "--column",
+        "body",
+        "--window",
+        "1",
+        "--weighting",
+        "uniform",
+    )
+    np.testing.assert_array_equal(
+        load_cooc(tmp_path / "j.cooc").matrix.toarray(),
+        [[0, 2, 0], [2, 0, 1], [0, 1, 0]],
+    )
+
+
+# -- info ------------------------------------------------------------------------------
+def test_info(run_cli, abc_corpus, tmp_path):
+    out = tmp_path / "abc.cooc"
+    build(run_cli, abc_corpus, out, "--window", "1", "--weighting", "uniform")
+    r = ok(run_cli("info", out, "--json"))
+    info = json.loads(r.stdout)
+    assert info["file"] == str(out)
+    assert info["shape"] == [3, 3]
+    assert info["nnz"] == 4
+    assert info["density"] == pytest.approx(4 / 9)
+    assert info["total"] == 6.0
+    assert info["top_words"] == ["a", "b", "c"]
+    assert info["params"] == load_cooc(out).params
+    assert info["stats"]["n_tokens"] == 5
+    assert info["stats"]["n_docs"] == 2
+    assert r.stderr == ""
+
+    r = ok(run_cli("info", out))
+    assert re.search(r"^shape\s+3 x 3$", r.stdout, re.MULTILINE)
+    assert re.search(r"^window_size\s+1$", r.stdout, re.MULTILINE)
+    assert re.search(r"^top words\s+a b c$", r.stdout, re.MULTILINE)
+
+
+# -- export ----------------------------------------------------------------------------
+def test_export_tsv(run_cli, abc_corpus, tmp_path):
+    out = tmp_path / "abc.cooc"
+    build(run_cli, abc_corpus, out, "--window", "1", "--weighting", "uniform")
+    pairs = tmp_path / "pairs.tsv"
+    r = ok(run_cli("export", out, "-o", pairs))
+    assert r.stdout == ""
+    assert f"wrote 4 pairs to {pairs}" in r.stderr
+    rows = [line.split("\t") for line in pairs.read_text(encoding="utf-8").splitlines()]
+    assert {(a, b, float(v)) for a, b, v in rows} == {
+        ("a", "b", 2.0),
+        ("b", "a", 2.0),
+        ("b", "c", 1.0),
+        ("c", "b", 1.0),
+    }
+    assert len(rows) == 4
+
+    r = ok(run_cli("export", out, "-o", pairs, "-q"))
+    assert r.stderr == ""
+
+
+def test_export_matches_matrix_exactly(run_cli, tiny_corpus, tmp_path):
+    out = tmp_path / "t.cooc"
+    build(run_cli, tiny_corpus, out, "--window", "3", "--directional")  # 1/3 weights
+    ok(run_cli("export", out, "-o", tmp_path / "p.tsv", "-q"))
+    back = pd.read_csv(
+        tmp_path / "p.tsv", sep="\t", header=None, names=["word1", "word2", "value"]
+    )
+    m = load_cooc(out)
+    pd.testing.assert_frame_equal(
+        back, m.to_frame(), check_dtype=False, check_exact=True
+    )
+    assert set(back["word2"].str[:2]) == {"L:", "R:"}
+    assert (back["value"] == 11 / 6).any()  # b-b: 1 + 1/2 + 1/3, not a short decimal
+
+
+def test_export_keeps_tokens_verbatim(run_cli, tmp_path):
+    # Regression (tests/data/quotes.txt): '"quoted' was written CSV-quoted.
+    corpus = Path(__file__).parent / "data" / "quotes.txt"
+    out = tmp_path / "q.cooc"
+    build(run_cli, corpus, out, "--tokenizer", "whitespace", "--window", "1")
+    ok(run_cli("export", out, "-o", tmp_path / "q.tsv", "-q"))
+    lines = (tmp_path / "q.tsv").read_text(encoding="utf-8").splitlines()
+    assert sorted(lines) == ['"quoted"\tback\\slash\t1.0', 'back\\slash\t"quoted"\t1.0']
+
+
+def test_export_parquet(run_cli, tiny_corpus, tmp_path):
+    pytest.importorskip("pyarrow")
+    out = tmp_path / "t.cooc"
+    build(run_cli, tiny_corpus, out, "--window", "2")
+    ok(run_cli("export", out, "-o", tmp_path / "p.parquet", "-q"))
+    back = pd.read_parquet(tmp_path / "p.parquet")
+    pd.testing.assert_frame_equal(back, load_cooc(out).to_frame(), check_dtype=False)
+
+
+# -- embed -----------------------------------------------------------------------------
+@pytest.fixture
+def topic_cooc(tmp_path, run_cli):
+    docs, _ = make_topic_corpus(
+        60, doc_length=12, n_topics=3, words_per_topic=6, n_common=4, random_state=1
+    )
+    corpus = tmp_path / "topics.txt"
+    corpus.write_text("\n".join(docs) + "\n", encoding="utf-8")
+    out = tmp_path / "topics.cooc"
+    build(run_cli, corpus, out, "--window", "2")
+    return out
+
+
+def _align_signs(a, b):
+    """Flip columns of ``a`` to agree in sign with ``b`` (SVD signs are arbitrary)."""
+    return a * np.sign(np.sum(a * b, axis=0, keepdims=True))
+
+
+def test_embed_matches_dense_svd(run_cli, topic_cooc, tmp_path):
+    out = tmp_path / "vectors.txt"
+    r = ok(
+        run_cli(
+            "embed",
+            topic_cooc,
+            "-o",
+            out,
+            "--rank",
+            "4",
+            "--solver",
+            "arpack",
+            "--json",
+            "-q",
+        )
+    )
+    assert r.stderr == ""
+    result = json.loads(r.stdout)
+    m = load_cooc(topic_cooc)
+    weighted = ppmi(m.matrix, context_alpha=0.75).toarray().astype(np.float64)
+    u, s, _ = np.linalg.svd(weighted)
+    assert result["n_words"] == m.shape[0] == 22
+    assert result["rank"] == 4
+    np.testing.assert_allclose(result["top_singular_values"], s[:4], rtol=1e-4)
+    assert result["smallest_singular_value"] == pytest.approx(s[3], rel=1e-4)
+
+    emb = Embeddings.load(out)
+    assert emb.tokens == m.vocabulary.tokens
+    assert emb.dim == 4
+    expected = u[:, :4] * np.sqrt(s[:4])
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(_align_signs(emb.vectors, expected), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("suffix", [".bin", ".npz"])
+def test_embed_formats_agree(run_cli, topic_cooc, tmp_path, suffix):
+    ok(run_cli("embed", topic_cooc, "-o", tmp_path / "v.txt", "--rank", "3", "-q"))
+    ok(run_cli("embed", topic_cooc, "-o", tmp_path / f"v{suffix}", "--rank", "3", "-q"))
+    a, b = Embeddings.load(tmp_path / "v.txt"), Embeddings.load(tmp_path / f"v{suffix}")
+    assert a.tokens == b.tokens
+    np.testing.assert_array_equal(a.vectors, b.vectors)  # same seed, lossless formats
+    np.testing.assert_allclose(np.linalg.norm(a.vectors, axis=1), 1.0, rtol=1e-5)
+
+
+def test_embed_progress_and_options(run_cli, topic_cooc, tmp_path):
+    r = ok(
+        run_cli(
+            "embed",
+            topic_cooc,
+            "-o",
+            tmp_path / "v.npz",
+            "--rank",
+            "2",
+            "--power",
+            "0",
+            "--context",
+            "--weighting",
+            "log",
+        )
+    )
+    assert "rank 2" in r.stderr and "wrote 22 vectors" in r.stderr
+    assert re.search(r"^n_words\s+22$", r.stdout, re.MULTILINE)
+    assert Embeddings.load(tmp_path / "v.npz").dim == 2
+
+
+# -- similar ---------------------------------------------------------------------------
+@pytest.fixture
+def toy_vectors(tmp_path):
+    path = tmp_path / "toy.txt"
+    Embeddings(["cat", "dog", "car"], np.array([[1, 0.1], [1, 0.2], [0, 1]])).save(path)
+    return path
+
+
+def _cos(u, v):
+    u, v = np.asarray(u, np.float32), np.asarray(v, np.float32)
+    return float(u @ v / np.linalg.norm(u) / np.linalg.norm(v))
+
+
+def test_similar_json(run_cli, toy_vectors):
+    r = ok(run_cli("similar", toy_vectors, "cat", "car", "-k", "2", "--json"))
+    result = json.loads(r.stdout)
+    assert list(result) == ["cat", "car"]
+    assert [n["word"] for n in result["cat"]] == ["dog", "car"]
+    assert result["cat"][0]["cosine"] == pytest.approx(
+        _cos([1, 0.1], [1, 0.2]), abs=1e-6
+    )
+    assert result["cat"][1]["cosine"] == pytest.approx(_cos([1, 0.1], [0, 1]), abs=1e-6)
+    assert [n["word"] for n in result["car"]] == ["dog", "cat"]
+    assert r.stderr == ""
+
+
+def test_similar_table_and_case_fallback(run_cli, toy_vectors):
+    r = ok(run_cli("similar", toy_vectors, "CAT", "-k", "1"))
+    assert r.stdout == f"CAT: dog ({_cos([1, 0.1], [1, 0.2]):.3f})\n"
+
+
+def test_similar_on_embed_output(run_cli, topic_cooc, tmp_path):
+    ok(run_cli("embed", topic_cooc, "-o", tmp_path / "v.txt", "--rank", "4", "-q"))
+    r = ok(run_cli("similar", tmp_path / "v.txt", "t0w1", "-k", "3", "--json"))
+    neigh = json.loads(r.stdout)["t0w1"]
+    assert len(neigh) == 3
+    cosines = [n["cosine"] for n in neigh]
+    assert cosines == sorted(cosines, reverse=True)
+    assert all(n["word"] != "t0w1" for n in neigh)
+    emb = Embeddings.load(tmp_path / "v.txt")
+    assert cosines[0] == pytest.approx(
+        emb.similarity("t0w1", neigh[0]["word"]), abs=1e-6
+    )
+
+
+# -- evaluate --------------------------------------------------------------------------
+@pytest.fixture
+def royal_vectors(tmp_path):
+    path = tmp_path / "royal.txt"
+    Embeddings(
+        ["man", "woman", "king", "queen", "apple"],
+        np.array([[1, 0, 0], [0, 1, 0], [1, 0, 1], [0, 1, 1], [0, 0, -1]]),
+    ).save(path)
+    return path
+
+
+def test_evaluate(run_cli, royal_vectors, tmp_path):
+    sim = tmp_path / "sim.txt"
+    sim.write_text(
+        "# word1 word2 score\nman\twoman\t8\nking\tqueen\t7\nking\tapple\t1\n"
+        "man\tzebra\t5\n",
+        encoding="utf-8",
+    )
+    ana = tmp_path / "ana.txt"
+    ana.write_text(
+        ": royal\nman king woman queen\nman king zebra queen\n", encoding="utf-8"
+    )
+    r = ok(
+        run_cli(
+            "evaluate", royal_vectors, "--similarity", sim, "--analogy", ana, "--json"
+        )
+    )
+    rows = json.loads(r.stdout)
+    assert [(row["file"], row["task"]) for row in rows] == [
+        ("sim.txt", "similarity"),
+        ("ana.txt", "analogy 3cosadd"),
+        ("ana.txt", "analogy 3cosmul"),
+    ]
+    s = rows[0]
+    # covered cosines 0, 1/2, -1/sqrt(2) vs scores 8, 7, 1: ranks (2,3,1) vs (3,2,1)
+    assert s["score"] == pytest.approx(0.5)
+    assert s["coverage"] == 0.75
+    assert s["n"] == 4
+    expected_oov = scipy.stats.spearmanr(
+        [8, 7, 1, 5], [0, 0.5, -(2**-0.5), 0]
+    ).statistic
+    assert s["score_oov_zero"] == pytest.approx(expected_oov)
+    for row in rows[
+        1:
+    ]:  # king - man + woman = queen; the zebra question is not covered
+        assert row["score"] == 1.0
+        assert row["coverage"] == 0.5
+        assert row["score_oov_zero"] == 0.5
+        assert row["n"] == 2
+
+    r = ok(run_cli("evaluate", royal_vectors, "--similarity", sim))
+    assert "sim.txt" in r.stdout and "0.500" in r.stdout and "0.750" in r.stdout
+
+
+def _strict_json(text):
+    def refuse(constant):
+        raise AssertionError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_evaluate_json_is_strict_without_coverage(run_cli, toy_vectors):
+    # Regression: no covered pair gives rho = NaN, which was printed as a bare NaN
+    # (not JSON). Non-finite numbers are now null.
+    sim = Path(__file__).parent / "data" / "sim_uncovered.txt"
+    r = ok(run_cli("evaluate", toy_vectors, "--similarity", sim, "--json"))
+    rows = _strict_json(r.stdout)
+    assert rows == [
+        {
+            "file": "sim_uncovered.txt",
+            "task": "similarity",
+            "score": None,
+            "coverage": 0.0,
+            "score_oov_zero": None,
+            "n": 1,
+        }
+    ]
+    assert "NaN" in ok(run_cli("evaluate", toy_vectors, "--similarity", sim)).stdout
+
+
+# -- demo ------------------------------------------------------------------------------
+def test_demo_json(run_cli, tmp_path):
+    r = ok(
+        run_cli(
+            "demo", "--rank", "16", "--json", "--quiet", "--output-dir", tmp_path / "d"
+        )
+    )
+    assert r.stderr == ""
+    result = json.loads(r.stdout)
+    assert set(result) == {
+        "corpus",
+        "n_tokens",
+        "n_docs",
+        "n_words",
+        "nnz",
+        "build_seconds",
+        "embed_seconds",
+        "rank",
+        "neighbours",
+        "similarity",
+    }
+    assert result["corpus"] == ["jane_austen.txt.gz", "moby_dick.txt.gz", "sotu.txt.gz"]
+    assert result["rank"] == 16
+    assert result["n_tokens"] > 2_000_000
+    assert 1000 < result["n_words"] < result["n_tokens"]
+    assert result["nnz"] > result["n_words"]
+    assert {"whale", "ship", "sister"} <= set(result["neighbours"])
+    for word, neigh in result["neighbours"].items():
+        assert len(neigh) == 6
+        assert all(isinstance(n, str) and n != word for n, _ in neigh)
+        cosines = [c for _, c in neigh]
+        assert cosines == sorted(cosines, reverse=True)
+        assert all(-1.0 <= c <= 1.0 for c in cosines)
+    for scores in result["similarity"].values():
+        assert set(scores) == {"spearman", "coverage"}
+        assert 0 < scores["coverage"] <= 1
+    meta = read_cooc_meta(tmp_path / "d" / "demo.cooc")
+    assert meta["shape"] == [result["n_words"], result["n_words"]]
+    assert meta["nnz"] == result["nnz"]
+    assert (
+        (tmp_path / "d" / "demo_vectors.txt")
+        .read_text(encoding="utf-8")
+        .startswith(f"{result['n_words']} 16\n")
+    )
+
+
+# -- help, README ----------------------------------------------------------------------
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_has_an_example(run_cli, command):
+    r = ok(run_cli(command, "--help"))
+    assert "Example" in r.stdout
+    assert f"cooc {command}" in r.stdout
+    assert ok(run_cli(command, "-h")).stdout == r.stdout
+
+
+def test_top_level_help_lists_every_command(run_cli):
+    r = ok(run_cli("--help"))
+    for command in COMMANDS:
+        assert re.search(rf"^\s+{command}\s", r.stdout, re.MULTILINE), command
+
+
+def test_version(run_cli):
+    import cooc
+
+    assert cooc.__version__ in ok(run_cli("--version")).stdout
+
+
+def test_every_command_is_in_readme():
+    assert set(COMMANDS) == {
+        "vocab",
+        "build",
+        "info",
+        "export",
+        "embed",
+        "similar",
+        "evaluate",
+        "demo",
+    }
+    text = README.read_text(encoding="utf-8")
+    missing = [c for c in COMMANDS if f"cooc {c}" not in text]
+    assert not missing, f"README.md does not mention: {missing}"
+
+
+# -- bad input: exit code 2, one line naming the culprit -------------------------------
+def test_missing_corpus_file(run_cli, tmp_path):
+    bad_input(
+        run_cli("build", tmp_path / "nope.txt", "-o", tmp_path / "x.cooc", "-q"),
+        "nope.txt",
+    )
+    bad_input(
+        run_cli("vocab", tmp_path / "nope.txt", "-o", tmp_path / "v.tsv", "-q"),
+        "nope.txt",
+    )
+    assert not (tmp_path / "x.cooc").exists()
+
+
+@pytest.mark.parametrize("command", ["info", "export", "embed"])
+def test_missing_cooc_file(run_cli, tmp_path, command):
+    args = [command, tmp_path / "gone.cooc"] + (
+        ["-o", tmp_path / "o.txt"] if command != "info" else []
+    )
+    bad_input(run_cli(*args), "gone.cooc")
+
+
+def test_missing_output_folder(run_cli, tiny_corpus, tmp_path):
+    bad_input(
+        run_cli(
+            "build",
+            tiny_corpus,
+            "-o",
+            tmp_path / "no" / "x.cooc",
+            "--min-count",
+            "1",
+            "-q",
+        ),
+        "does not exist",
+    )
+
+
+def test_rank_too_large(run_cli, tiny_corpus, tmp_path):
+    out = tmp_path / "t.cooc"
+    build(run_cli, tiny_corpus, out)
+    bad_input(
+        run_cli("embed", out, "-o", tmp_path / "v.txt", "--rank", "3", "-q"),
+        "--rank",
+        "3 words",
+    )
+    assert not (tmp_path / "v.txt").exists()
+
+
+def test_unknown_word_in_similar(run_cli, toy_vectors):
+    bad_input(
+        run_cli("similar", toy_vectors, "cat", "zebra"), "'zebra'", str(toy_vectors)
+    )
+
+
+def test_similar_needs_a_word(run_cli, toy_vectors):
+    bad_input(run_cli("similar", toy_vectors), "WORDS")
+
+
+def test_truncated_cooc_file(run_cli, tiny_corpus, tmp_path):
+    out = tmp_path / "t.cooc"
+    build(run_cli, tiny_corpus, out)
+    cut = tmp_path / "cut.cooc"
+    cut.write_bytes(out.read_bytes()[: out.stat().st_size * 2 // 3])
+    for command in (
+        ["info", cut],
+        ["export", cut, "-o", tmp_path / "p.tsv"],
+        ["embed", cut, "-o", tmp_path / "v.txt", "--rank", "1", "-q"],
+    ):
+        bad_input(run_cli(*command), str(cut))
+    assert not (tmp_path / "p.tsv").exists()
+
+
+def test_flipped_bytes_in_cooc_file(run_cli, tiny_corpus, tmp_path):
+    out = tmp_path / "t.cooc"
+    build(run_cli, tiny_corpus, out)
+    raw = bytearray(out.read_bytes())
+    with zipfile.ZipFile(io.BytesIO(bytes(raw))) as zf:
+        infos = {i.filename: i for i in zf.infolist()}
+    for member in ("data.npy", "indices.npy", "tokens.npy"):
+        info = infos[member]
+        start = (
+            info.header_offset
+            + 30
+            + int.from_bytes(
+                raw[info.header_offset + 26 : info.header_offset + 28], "little"
+            )
+            + int.from_bytes(
+                raw[info.header_offset + 28 : info.header_offset + 30], "little"
+            )
+        )
+        flipped = bytearray(raw)
+        for k in range(start + info.compress_size - 3, start + info.compress_size):
+            flipped[k] ^= 0x5A
+        path = tmp_path / f"flipped-{member}.cooc"
+        path.write_bytes(bytes(flipped))
+        line = bad_input(run_cli("info", path), str(path))
+        assert "corrupt" in line
+
+
+def test_memory_too_small(run_cli, tiny_corpus, tmp_path):
+    bad_input(
+        run_cli(
+            "build",
+            tiny_corpus,
+            "-o",
+            tmp_path / "x.cooc",
+            "--min-count",
+            "1",
+            "--memory",
+            "1K",
+            "-q",
+        ),
+        "--memory",
+    )
+    bad_input(
+        run_cli("build", tiny_corpus, "-o", tmp_path / "x.cooc", "--memory", "lots"),
+        "--memory",
+        "'lots'",
+    )
+
+
+def test_invalid_utf8_corpus(run_cli, tmp_path):
+    corpus = tmp_path / "latin1.txt"
+    corpus.write_bytes("a b\ncaf\xe9 a\n".encode("latin-1"))
+    line = bad_input(
+        run_cli("build", corpus, "-o", tmp_path / "x.cooc", "--min-count", "1", "-q"),
+        "latin1.txt",
+        "line 2",
+    )
+    assert "--encoding-errors" in line
+    bad_input(
+        run_cli("vocab", corpus, "-o", tmp_path / "v.tsv", "-q"), "latin1.txt", "line 2"
+    )
+
+
+@pytest.mark.parametrize("window", ["0", "256", "-1", "two"])
+def test_bad_window(run_cli, tiny_corpus, tmp_path, window):
+    bad_input(
+        run_cli("build", tiny_corpus, "-o", tmp_path / "x.cooc", "--window", window),
+        "--window",
+    )
+
+
+def test_empty_vocabulary(run_cli, tiny_corpus, tmp_path):
+    bad_input(
+        run_cli("build", tiny_corpus, "-o", tmp_path / "x.cooc", "-q"), "min_count"
+    )
+
+
+def test_malformed_vocab_file(run_cli, tiny_corpus, tmp_path):
+    vocab = tmp_path / "v.tsv"
+    vocab.write_text("a\t2\nb two\n", encoding="utf-8")
+    bad_input(
+        run_cli(
+            "build", tiny_corpus, "--vocab", vocab, "-o", tmp_path / "x.cooc", "-q"
+        ),
+        "v.tsv:2",
+    )
+
+
+def test_malformed_vectors_file(run_cli, tmp_path):
+    vectors = tmp_path / "v.txt"
+    vectors.write_text("2 2\ncat 1 0\ndog 1\n", encoding="utf-8")
+    bad_input(run_cli("similar", vectors, "cat"), "v.txt:3")
+
+
+def test_evaluate_needs_a_benchmark(run_cli, toy_vectors, tmp_path):
+    bad_input(run_cli("evaluate", toy_vectors), "--similarity", "--analogy")
+    sim = tmp_path / "sim.txt"
+    sim.write_text("cat\tdog\n", encoding="utf-8")
+    bad_input(run_cli("evaluate", toy_vectors, "--similarity", sim), "sim.txt:1")
