@@ -24,8 +24,9 @@ $(VENV)/.bench-installed: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
 	touch $@
 
+# make bench BENCH_ARGS=--quick  (1M-token subset); see benchmarks/README.md
 bench: $(VENV)/.bench-installed
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -35,7 +35,9 @@ REPO = HERE.parent
 CORPUS_DIR = Path(
     os.environ.get("COOC_BENCH_CORPUS", REPO.parent / "shared" / "data" / "corpus")
 )
-CACHE = Path(os.environ.get("COOC_BENCH_CACHE", Path(tempfile.gettempdir()) / "cooc-bench"))
+CACHE = Path(
+    os.environ.get("COOC_BENCH_CACHE", Path(tempfile.gettempdir()) / "cooc-bench")
+)
 QUICK_TOKENS = 1_000_000
 VOCAB_SIZE = 50_000
 _MARK = "@@BENCH-RESULT@@ "
@@ -43,7 +45,7 @@ _MARK = "@@BENCH-RESULT@@ "
 
 # -- data ---------------------------------------------------------------------------
 def corpus_files() -> list[Path]:
-    """The real corpus: every ``*.txt.gz`` under ``CORPUS_DIR`` (one document per line)."""
+    """The real corpus: every ``*.txt.gz`` under ``CORPUS_DIR`` (a document a line)."""
     files = sorted(Path(p) for p in glob.glob(str(CORPUS_DIR / "*.txt.gz")))
     if not files:
         raise SystemExit(
@@ -64,7 +66,10 @@ def quick_files(n_tokens: int = QUICK_TOKENS) -> list[Path]:
     if out.exists():
         return [out]
     CACHE.mkdir(parents=True, exist_ok=True)
-    texts = [gzip.open(f, "rt", encoding="utf-8").read() for f in files]
+    texts = []
+    for f in files:
+        with gzip.open(f, "rt", encoding="utf-8") as fh:
+            texts.append(fh.read())
     total_tokens = encoded_corpus(quick=False)["n_tokens_raw"]
     fraction = min(1.0, n_tokens / max(total_tokens, 1))
     lines = []
@@ -100,7 +105,15 @@ def encoded_corpus(quick: bool, max_size: int = VOCAB_SIZE) -> dict:
     ``max_doc_len`` and ``tokens`` (the vocabulary, id order).
     """
     files = bench_files(quick)
-    stamp = [(str(f), f.stat().st_size, int(f.stat().st_mtime)) for f in files]
+    import cooc.corpus
+    import cooc.vocab
+
+    # re-encode when the corpus or cooc's tokenizer/vocabulary code changes
+    code = [cooc.corpus.__file__, cooc.vocab.__file__]
+    stamp = [
+        (str(f), Path(f).stat().st_size, Path(f).stat().st_mtime_ns)
+        for f in files + code
+    ]
     path = CACHE / f"ids-{_key(stamp, max_size)}.npz"
     if not path.exists():
         from cooc.corpus import iter_token_chunks
@@ -177,7 +190,7 @@ def reset_peak() -> bool:
 
 
 def peak_mib() -> float:
-    """Peak resident set size since the last :func:`reset_peak` (or process start), MiB."""
+    """Peak resident set since the last :func:`reset_peak` (or process start), MiB."""
     kib = _status_kib("VmHWM")
     if kib is None:
         kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
@@ -185,7 +198,7 @@ def peak_mib() -> float:
 
 
 def best_of(fn, repeat: int, max_seconds: float | None = None):
-    """Run ``fn()`` up to ``repeat`` times; return (best seconds, all seconds, last result).
+    """Run ``fn()`` up to ``repeat`` times; return (best s, all seconds, last result).
 
     With ``max_seconds``, stop early once another run would take the total past it
     (at least one run always happens).
@@ -225,8 +238,10 @@ class _Span:
         self.timer.seconds[self.name] = self.timer.seconds.get(self.name, 0.0) + dt
 
 
-# -- workers ----------------------------------------------------------------------------
-def run_worker(script: str | Path, task: str, timeout: float = 900, env=None, **params) -> dict:
+# -- workers --------------------------------------------------------------------------
+def run_worker(
+    script: str | Path, task: str, timeout: float = 900, env=None, **params
+) -> dict:
     """Run ``task`` of ``script`` in a fresh interpreter; return its JSON result.
 
     The worker's wall time (start-up and imports included) is added as
@@ -239,14 +254,19 @@ def run_worker(script: str | Path, task: str, timeout: float = 900, env=None, **
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=timeout, env=full_env, check=False
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=full_env,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}
     elapsed = time.perf_counter() - t0
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(_MARK):
-            out = json.loads(line[len(_MARK):])
+            out = json.loads(line[len(_MARK) :])
             out["process_seconds"] = elapsed
             return out
     tail = (proc.stderr or proc.stdout).strip().splitlines()[-6:]
@@ -254,12 +274,14 @@ def run_worker(script: str | Path, task: str, timeout: float = 900, env=None, **
 
 
 def worker_main(tasks: dict) -> bool:
-    """If this process is a worker (``--worker TASK PARAMS``), run the task and return True."""
+    """In a worker process (``--worker TASK PARAMS``): run the task, return True."""
     if len(sys.argv) < 2 or sys.argv[1] != "--worker":
         return False
     task, params = sys.argv[2], json.loads(sys.argv[3])
     result = tasks[task](**params)
-    result.setdefault("max_rss_process_mib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    result.setdefault(
+        "max_rss_process_mib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
     sys.stdout.write(_MARK + json.dumps(result, default=_json_default) + "\n")
     sys.stdout.flush()
     return True
@@ -315,14 +337,19 @@ def fmt(x, spec=".2f") -> str:
     return format(x, spec)
 
 
-def table(title: str, columns: list[str], rows: list[list], notes: list[str] = ()) -> str:
+def table(
+    title: str, columns: list[str], rows: list[list], notes: list[str] = ()
+) -> str:
     """A plain-text table: a one-line title, aligned columns, then notes."""
-    cells = [[str(c) for c in columns]] + [[("-" if v is None else str(v)) for v in r] for r in rows]
+    cells = [[str(c) for c in columns]] + [
+        [("-" if v is None else str(v)) for v in r] for r in rows
+    ]
     widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
 
     def line(r):
         return "  ".join(
-            v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths))
+            v.ljust(w) if i == 0 else v.rjust(w)
+            for i, (v, w) in enumerate(zip(r, widths, strict=True))
         )
 
     out = [f"== {title}", line(cells[0]), "  ".join("-" * w for w in widths)]
@@ -338,9 +365,14 @@ def machine_line() -> str:
         load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
         load = "?"
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = (
+        len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count()
+    )
     return (
-        f"machine: {platform.machine()} {cores} cores, python {platform.python_version()}, "
+        f"machine: {platform.machine()} {cores} cores, "
+        f"python {platform.python_version()}, "
         f"numpy {np.__version__}, numba {numba.__version__}; load average now {load}"
     )
 

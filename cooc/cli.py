@@ -241,8 +241,10 @@ def vocab(corpus, output, min_count, max_size, tokenizer, no_lowercase, column, 
               help="Keep left and right contexts apart (2 x vocabulary columns).")
 @click.option("--dynamic-window", is_flag=True,
               help="word2vec's sampled window widths (seeded by --seed).")
-@click.option("--subsample", type=click.FloatRange(0, 1, min_open=True, max_open=True),
-              default=None, help="Frequent-word subsampling threshold, e.g. 1e-5.")
+@click.option("--subsample", type=click.FloatRange(0, 1, max_open=True), default=0,
+              show_default=True,
+              help="Frequent-word subsampling threshold t, 0 for none. 1e-5 raised WS353 "
+                   "0.652 -> 0.687 on a 10M-token corpus but hurt a 2.7M-token one.")
 @click.option("--oov", type=click.Choice(["drop", "gap"]), default="drop", show_default=True,
               help="Out-of-vocabulary tokens: removed before windowing, or kept as gaps.")
 @click.option("--threads", type=click.IntRange(1), default=None,
@@ -281,7 +283,7 @@ def build(corpus, output, vocab_path, min_count, max_size, window, weighting, di
         tokenizer=tokenizer, lowercase=not no_lowercase, column=column,
         encoding_errors=encoding_errors, progress=progress, window_size=window,
         weighting=weighting, symmetric=not directional, dynamic_window=dynamic_window,
-        subsample=subsample, oov=oov, random_state=seed, n_jobs=threads,
+        subsample=subsample or None, oov=oov, random_state=seed, n_jobs=threads,
         memory=_parse_memory(memory),
     )
     progress.done()
@@ -371,8 +373,8 @@ def export(file, output, quiet):
               help="Shifted PPMI: subtract log(shift).")
 @click.option("--power", type=float, default=0.5, show_default=True,
               help="Eigenvalue weighting p: vectors are U * S**p.")
-@click.option("--context/--no-context", "add_context", default=False, show_default=True,
-              help="Add the context vectors (w + c).")
+@click.option("--context/--no-context", "add_context", default=None,
+              help="Add the context vectors (w + c) [default: on for symmetric matrices].")
 @click.option("--solver", type=click.Choice(["randomized", "arpack"]), default="randomized",
               show_default=True, help="Truncated SVD solver (arpack is the exact reference).")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)

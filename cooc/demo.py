@@ -20,7 +20,8 @@ def run_demo(*, rank=128, output_dir=None, progress=None) -> dict:
     paths = demo_corpus_paths()
     t0 = time.perf_counter()
     cooc = build_cooccurrence(
-        paths, min_count=5, window_size=5, weighting="harmonic", progress=progress
+        paths, min_count=5, window_size=5, weighting="harmonic",
+        progress=progress,
     )
     if progress is not None:
         progress.done()
@@ -56,7 +57,7 @@ def run_demo(*, rank=128, output_dir=None, progress=None) -> dict:
         f"vocabulary {cooc.shape[0]:,} (min_count 5)",
         f"  co-occurrence (window 5, harmonic): {cooc.nnz:,} non-zeros, built in {t_build:.2f} s "
         f"({cooc.stats['n_tokens'] / t_build / 1e6:.2f}M tokens/s, both passes)",
-        f"  PPMI (alpha 0.75) + truncated SVD rank {rank}: {t_embed:.2f} s",
+        f"  PPMI (alpha 0.75) + truncated SVD rank {rank} (p 0.5, w + c): {t_embed:.2f} s",
         "",
         "nearest neighbours (cosine):",
     ]

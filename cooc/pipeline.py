@@ -38,7 +38,7 @@ def embed_cooccurrence(
     shift: float = 1.0,
     power: float = 0.5,
     solver: str = "randomized",
-    add_context: bool = False,
+    add_context: bool | None = None,
     normalize: bool = True,
     random_state=0,
 ) -> tuple[Embeddings, np.ndarray]:
@@ -46,7 +46,11 @@ def embed_cooccurrence(
 
     Returns the :class:`~cooc.svd.Embeddings` (rows in vocabulary order, unit
     length when ``normalize``) and the singular values. ``add_context`` (w + c)
-    needs a symmetric matrix.
+    needs a symmetric matrix; None means on for symmetric matrices.
+
+    The defaults (PPMI with α 0.75, eigenvalue power 0.5, w + c) were the best
+    general setting on the 10.5M-token development corpus (see
+    ``benchmarks/README.md``).
     """
     n_words = len(cooc.vocabulary)
     if not isinstance(n_components, (int, np.integer)) or n_components < 1:
@@ -56,6 +60,8 @@ def embed_cooccurrence(
             f"n_components={n_components} must be < the matrix size {min(cooc.shape)} "
             f"(vocabulary of {n_words} words); lower --rank or min_count."
         )
+    if add_context is None:
+        add_context = cooc.shape[0] == cooc.shape[1]
     weighted = weight_cooccurrence(
         cooc, weighting=weighting, context_alpha=context_alpha, shift=shift
     )
