@@ -396,8 +396,10 @@ def _align_signs(a, b):
     return a * np.sign(np.sum(a * b, axis=0, keepdims=True))
 
 
-def test_embed_matches_dense_svd(run_cli, topic_cooc, tmp_path):
+@pytest.mark.parametrize("context", [None, "--context", "--no-context"])
+def test_embed_matches_dense_svd(run_cli, topic_cooc, tmp_path, context):
     out = tmp_path / "vectors.txt"
+    flags = [context] if context else []
     r = ok(
         run_cli(
             "embed",
@@ -410,13 +412,14 @@ def test_embed_matches_dense_svd(run_cli, topic_cooc, tmp_path):
             "arpack",
             "--json",
             "-q",
+            *flags,
         )
     )
     assert r.stderr == ""
     result = json.loads(r.stdout)
     m = load_cooc(topic_cooc)
     weighted = ppmi(m.matrix, context_alpha=0.75).toarray().astype(np.float64)
-    u, s, _ = np.linalg.svd(weighted)
+    u, s, vt = np.linalg.svd(weighted)
     assert result["n_words"] == m.shape[0] == 22
     assert result["rank"] == 4
     np.testing.assert_allclose(result["top_singular_values"], s[:4], rtol=1e-4)
@@ -426,6 +429,8 @@ def test_embed_matches_dense_svd(run_cli, topic_cooc, tmp_path):
     assert emb.tokens == m.vocabulary.tokens
     assert emb.dim == 4
     expected = u[:, :4] * np.sqrt(s[:4])
+    if context != "--no-context":  # w + c is the default for a symmetric matrix
+        expected = expected + vt[:4].T * np.sqrt(s[:4])
     expected /= np.linalg.norm(expected, axis=1, keepdims=True)
     np.testing.assert_allclose(_align_signs(emb.vectors, expected), expected, atol=1e-4)
 
