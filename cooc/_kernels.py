@@ -29,11 +29,18 @@ Storage per thread
   ``row_start[row] + col`` (the upper triangle packed in ``MODE_CANONICAL``, a
   full ``K * K`` square otherwise).
 * A pair buffer for everything else: one ``int64`` word per pair update,
-  ``(row * n_cols + col) << d_bits | distance``, appended sequentially. When it is
-  full it is radix-sorted by key and its duplicates summed into a sorted *run*:
-  ``(keys, values)``, both ``int64``, keys strictly increasing. Runs are merged
-  LSM-style (see ``merge_runs``) and, being in ``(row, col)`` order, turn into
-  CSR rows by a linear pass (``emit_csr_entries``) with no per-row sort.
+  ``(row * n_cols + col) << d_bits | distance``, appended sequentially (no
+  random access: a hash table's probes into a large table wait on DRAM). When
+  it is full, or for a result, it is sorted by key and its duplicates summed
+  into a sorted *run* (``sort_reduce_pairs``): ``(keys, values)``, both
+  ``int64``, keys strictly increasing. Runs are merged LSM-style
+  (``merge_runs``); being in ``(row, col)`` order, they become CSR rows in one
+  linear count pass and one fill pass (``emit_csr_entries``), with no per-row
+  sort and no transpose.
+
+Performance notes: the hot loops write their array updates inline; a helper
+taking arrays, even ``inline="always"``, costs a reference-count round trip
+per call (about 30x slower here).
 """
 
 import numpy as np
@@ -48,6 +55,9 @@ _INV_2_53 = 1.0 / 9007199254740992.0
 MODE_CANONICAL = 0  # symmetric, fixed window: key (min, max); result U + U.T
 MODE_ORDERED = 1  # directional, fixed window: key (left, right); result [R.T | R]
 MODE_CENTER = 2  # dynamic window: key (center, context column); result as stored
+
+_SLOT_BITS = 17  # sort_reduce_pairs: dense slots for a bucket's keys (1 MB, fits L2)
+_MAX_TOP_BITS = 15  # sort_reduce_pairs: at most 2**15 MSD buckets
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -103,16 +113,6 @@ def sample_windows(offsets, window, seed, doc_start):
 
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _put(row, col, d, w, n_cols, dense, row_start, n_dense, buf, n_buf, d_bits):
-    """Add one pair update: into ``dense`` if both ids < ``n_dense``, else append."""
-    if row < n_dense and col < n_dense:
-        dense[row_start[row] + col] += w
-        return n_buf
-    buf[n_buf] = ((np.int64(row) * n_cols + col) << d_bits) | d
-    return n_buf + 1
-
-
 @njit(cache=True, nogil=True)
 def count_window_pairs(
     ids,
@@ -166,6 +166,8 @@ def count_window_pairs(
                 return pos, n_buf
             a = ids[pos]
             if a >= 0:
+                # (The pair update is written out in each branch: a helper taking
+                # arrays costs a reference-count round trip per call.)
                 last = min(pos + window, end - 1)
                 if mode == MODE_CANONICAL:
                     for j in range(pos + 1, last + 1):
@@ -173,38 +175,49 @@ def count_window_pairs(
                         if b < 0:
                             continue
                         d = j - pos
-                        if a <= b:
-                            n_buf = _put(a, b, d, weights[d], n_cols, dense, row_start,
-                                         n_dense, buf, n_buf, d_bits)
+                        row = min(a, b)
+                        col = max(a, b)
+                        if col < n_dense:
+                            dense[row_start[row] + col] += weights[d]
                         else:
-                            n_buf = _put(b, a, d, weights[d], n_cols, dense, row_start,
-                                         n_dense, buf, n_buf, d_bits)
+                            buf[n_buf] = ((np.int64(row) * n_cols + col) << d_bits) | d
+                            n_buf += 1
                 elif mode == MODE_ORDERED:
                     for j in range(pos + 1, last + 1):
                         b = ids[j]
                         if b < 0:
                             continue
                         d = j - pos
-                        n_buf = _put(a, b, d, weights[d], n_cols, dense, row_start,
-                                     n_dense, buf, n_buf, d_bits)
+                        if a < n_dense and b < n_dense:
+                            dense[row_start[a] + b] += weights[d]
+                        else:
+                            buf[n_buf] = ((np.int64(a) * n_cols + b) << d_bits) | d
+                            n_buf += 1
                 else:
                     # MODE_CENTER: a at pos is the centre for its right contexts
                     # (distance <= its own width), and the left context of each
                     # right neighbour whose width reaches back to pos.
-                    right = n_cols > n_words
+                    shift = n_words if n_cols > n_words else 0
                     for j in range(pos + 1, last + 1):
                         b = ids[j]
                         if b < 0:
                             continue
                         d = j - pos
-                        w = weights[d]
                         if d <= windows[pos]:
-                            col = b + n_words if right else b
-                            n_buf = _put(a, col, d, w, n_cols, dense, row_start,
-                                         n_dense, buf, n_buf, d_bits)
+                            col = b + shift
+                            if a < n_dense and col < n_dense:
+                                dense[row_start[a] + col] += weights[d]
+                            else:
+                                key = np.int64(a) * n_cols + col
+                                buf[n_buf] = (key << d_bits) | d
+                                n_buf += 1
                         if d <= windows[j]:
-                            n_buf = _put(b, a, d, w, n_cols, dense, row_start,
-                                         n_dense, buf, n_buf, d_bits)
+                            if b < n_dense and a < n_dense:
+                                dense[row_start[b] + a] += weights[d]
+                            else:
+                                key = np.int64(b) * n_cols + a
+                                buf[n_buf] = (key << d_bits) | d
+                                n_buf += 1
             pos += 1
     return pos, n_buf
 
@@ -217,15 +230,19 @@ def sort_reduce_pairs(buf, tmp, n, weights, d_bits, key_bits):
     ``tmp`` (int64, length >= n) is scratch. Returns ``m``: the distinct keys,
     increasing, are in ``buf[:m]`` and their summed weights in ``tmp[:m]``.
 
-    One MSD radix pass on the top key bits scatters into cache-sized buckets;
-    each bucket is then LSD radix-sorted on the remaining bits (insertion sort
-    when tiny) and reduced straight away.
+    One MSD radix pass on the top key bits scatters into buckets. A bucket
+    holding many pairs for its key range (the rows of frequent words) is summed
+    into an L2-sized array of slots indexed by the remaining bits, then read out
+    in order; any other bucket is LSD radix-sorted on the remaining bits
+    (insertion sort when tiny) and reduced.
     """
     if n == 0:
         return 0
     top = 1
     while top < 14 and (np.int64(1) << (top + 10)) < n:
         top += 1
+    if n > (np.int64(1) << 20):
+        top = max(top, min(key_bits - _SLOT_BITS, _MAX_TOP_BITS))
     top = min(top, key_bits)
     rest = key_bits - top
     shift = d_bits + rest
@@ -248,6 +265,7 @@ def sort_reduce_pairs(buf, tmp, n, weights, d_bits, key_bits):
     dmask = radix - 1
     hist = np.zeros((max(n_pass, 1), radix), dtype=np.int64)
     wmask = (np.int64(1) << d_bits) - 1
+    slots = np.zeros(0, dtype=np.int64)
     m = 0
     for b in range(n_buckets):
         lo = bounds[b]
@@ -255,6 +273,23 @@ def sort_reduce_pairs(buf, tmp, n, weights, d_bits, key_bits):
         if hi == lo:
             continue
         src = tmp
+        if rest <= _SLOT_BITS and (hi - lo) * 8 >= (np.int64(1) << rest):
+            if slots.shape[0] == 0:
+                slots = np.zeros(np.int64(1) << rest, dtype=np.int64)
+            rmask = (np.int64(1) << rest) - 1
+            for i in range(lo, hi):
+                x = tmp[i]
+                slots[(x >> d_bits) & rmask] += weights[x & wmask]
+            # All of tmp[lo:hi] is read before anything is written at <= hi.
+            base = np.int64(b) << rest
+            for r in range(np.int64(1) << rest):
+                v = slots[r]
+                if v != 0:
+                    buf[m] = base + r
+                    tmp[m] = v
+                    m += 1
+                    slots[r] = 0
+            continue
         if hi - lo <= 48 or n_pass == 0:
             for i in range(lo + 1, hi):
                 x = tmp[i]
@@ -307,12 +342,11 @@ def sort_reduce_pairs(buf, tmp, n, weights, d_bits, key_bits):
 
 
 @njit(cache=True, nogil=True)
-def merge_runs(keys1, vals1, keys2, vals2):
-    """Merge two sorted runs, summing equal keys; returns new ``(keys, values)``."""
+def merge_runs(keys1, vals1, keys2, vals2, keys, vals):
+    """Merge two sorted runs, summing equal keys, into ``keys``/``vals`` (int64,
+    length >= both runs together); returns the merged length."""
     n1 = keys1.shape[0]
     n2 = keys2.shape[0]
-    keys = np.empty(n1 + n2, dtype=np.int64)
-    vals = np.empty(n1 + n2, dtype=np.int64)
     i = 0
     j = 0
     m = 0
@@ -343,30 +377,20 @@ def merge_runs(keys1, vals1, keys2, vals2):
         vals[m] = vals2[j]
         j += 1
         m += 1
-    return keys[:m].copy(), vals[:m].copy()
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _csr_put(fill, cursor, row, col, value, indices, data):
-    if fill:
-        p = cursor[row]
-        indices[p] = col
-        data[p] = value
-        cursor[row] = p + 1
-    else:
-        cursor[row] += 1
+    return m
 
 
 @njit(cache=True, nogil=True)
 def emit_csr_entries(
-    dense, row_start, n_dense, keys, vals, row_lo, row_hi, mode, n_cols, n_words,
-    fill, own, mirror, indices, data,
+    dense, row_start, n_dense, keys1, vals1, keys2, vals2, row_lo, row_hi, mode,
+    n_cols, n_words, fill, own, mirror, indices, data,
 ):
     """Count (``fill=False``) or write (``fill=True``) the CSR entries of rows
     ``[row_lo, row_hi)`` of the stored counts.
 
-    Stored entries are the dense block's rows and the sorted run ``(keys,
-    vals)`` (keys in ``[row_lo * n_cols, row_hi * n_cols)``). Each stored
+    Stored entries are the dense block's rows plus two sorted runs
+    ``(keys1, vals1)`` and ``(keys2, vals2)`` (either may be empty; keys in
+    ``[row_lo * n_cols, row_hi * n_cols)``), merged on the fly. Each stored
     ``(r, c, v)`` becomes an *own* entry of output row ``r`` and, in
     ``MODE_CANONICAL`` (``c != r``) and ``MODE_ORDERED``, a *mirror* entry
     ``(c, r, v)``; canonical diagonals are doubled, ordered own columns are
@@ -377,41 +401,95 @@ def emit_csr_entries(
     """
     canonical = mode == MODE_CANONICAL
     ordered = mode == MODE_ORDERED
-    n = keys.shape[0]
-    p = 0
+    n1 = keys1.shape[0]
+    n2 = keys2.shape[0]
+    p1 = 0
+    p2 = 0
     for r in range(row_lo, row_hi):
-        if r < n_dense:
-            base = row_start[r]
-            for c in range(r if canonical else 0, n_dense):
+        # Row r's stored entries: dense columns [c0, n_dense), then the runs'
+        # entries (columns >= n_dense), so columns increase throughout.
+        c0 = r if canonical else 0
+        n_d = n_dense - c0 if r < n_dense else 0
+        base = row_start[r] if r < n_dense else 0
+        row_key = np.int64(r) * n_cols
+        row_end = row_key + n_cols
+        i = 0
+        while True:
+            if i < n_d:
+                c = np.int64(c0 + i)
                 v = dense[base + c]
-                if v == 0:
-                    continue
-                if canonical:
-                    if c == r:
-                        _csr_put(fill, own, r, c, 2 * v, indices, data)
-                    else:
-                        _csr_put(fill, own, r, c, v, indices, data)
-                        _csr_put(fill, mirror, c, r, v, indices, data)
-                elif ordered:
-                    _csr_put(fill, own, r, c + n_words, v, indices, data)
-                    _csr_put(fill, mirror, c, r, v, indices, data)
+                i += 1
+            else:
+                in1 = p1 < n1 and keys1[p1] < row_end
+                in2 = p2 < n2 and keys2[p2] < row_end
+                if in1 and (not in2 or keys1[p1] <= keys2[p2]):
+                    c = keys1[p1] - row_key
+                    v = vals1[p1]
+                    if in2 and keys2[p2] == keys1[p1]:
+                        v += vals2[p2]
+                        p2 += 1
+                    p1 += 1
+                elif in2:
+                    c = keys2[p2] - row_key
+                    v = vals2[p2]
+                    p2 += 1
                 else:
-                    _csr_put(fill, own, r, c, v, indices, data)
-        row_end = np.int64(r + 1) * n_cols
-        while p < n and keys[p] < row_end:
-            c = keys[p] - np.int64(r) * n_cols
-            v = vals[p]
-            p += 1
+                    break
             if v == 0:
                 continue
-            if canonical:
-                if c == r:
-                    _csr_put(fill, own, r, c, 2 * v, indices, data)
-                else:
-                    _csr_put(fill, own, r, c, v, indices, data)
-                    _csr_put(fill, mirror, c, r, v, indices, data)
-            elif ordered:
-                _csr_put(fill, own, r, c + n_words, v, indices, data)
-                _csr_put(fill, mirror, c, r, v, indices, data)
+            own_col = c
+            own_val = v
+            mirrored = ordered or (canonical and c != r)
+            if ordered:
+                own_col = c + n_words
+            elif canonical and c == r:
+                own_val = 2 * v
+            if fill:
+                q = own[r]
+                indices[q] = own_col
+                data[q] = own_val
+                own[r] = q + 1
             else:
-                _csr_put(fill, own, r, c, v, indices, data)
+                own[r] += 1
+            if mirrored:
+                if fill:
+                    q = mirror[c]
+                    indices[q] = r
+                    data[q] = v
+                    mirror[c] = q + 1
+                else:
+                    mirror[c] += 1
+
+
+@njit(cache=True, nogil=True)
+def divide_counts_inplace(data, scale):
+    """Overwrite int64 ``data`` by ``float64(data) / scale``; return it as float64."""
+    out = data.view(np.float64)
+    for i in range(data.shape[0]):
+        out[i] = data[i] / scale
+    return out
+
+
+# -- linear algebra ------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def csr_dense_rows(indptr, indices, data, B, out, row_lo, row_hi):
+    """``out[i] = A[i] @ B`` for rows ``row_lo <= i < row_hi`` of a CSR ``A``.
+
+    ``B`` is C-contiguous ``(n_cols_A, k)`` of the dtype of ``data``; ``out``
+    ``(n_rows_A, k)`` is written in place. Each output row is summed in index
+    order, so the result does not depend on how rows are split among threads.
+    ``fastmath`` lets the inner loop over ``k`` vectorise (the order of the sum
+    over a row's non-zeros is unchanged).
+    """
+    k = B.shape[1]
+    for i in range(row_lo, row_hi):
+        o = out[i]
+        for c in range(k):
+            o[c] = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            v = data[p]
+            b = B[indices[p]]
+            for c in range(k):
+                o[c] += v * b[c]

@@ -129,10 +129,13 @@ class WindowCounter:
     n_jobs : int or None, default=None
         Threads; None means all available cores. The result does not depend on it.
     memory : int, default=2 GiB
-        Budget in bytes for the counting tables.
+        Budget in bytes for the counting storage: per thread, a dense block and
+        a buffer of pair updates (8 bytes each, plus 8 of scratch when it is
+        sorted). A full buffer is sorted into a compact run of distinct pairs
+        (16 bytes each); runs are kept in memory and merged as they accumulate.
     n_dense : int or None, default=None
         Size of the dense block for the most frequent words (ids below it);
-        None picks it from the vocabulary size and ``memory``.
+        None picks 512, or fewer when ``memory`` is small.
     first_doc : int, default=0
         Global number of the first document this counter sees. A shard of a
         corpus counted with the number of documents before it gives exactly its
@@ -200,8 +203,8 @@ class WindowCounter:
         self._key_bits = max(1, (self.n_words * self.n_cols - 1).bit_length())
         if self._key_bits + self._d_bits > 62:
             raise ValueError(
-                f"n_words={self.n_words!r} with window_size={self.window_size!r} is too "
-                "large to count (pair keys need more than 62 bits); lower max_size."
+                f"n_words={self.n_words!r} with window_size={self.window_size!r} is "
+                "too large to count (pair keys need more than 62 bits); lower max_size."
             )
         packed = self.mode == K.MODE_CANONICAL
 
@@ -210,7 +213,7 @@ class WindowCounter:
 
         if n_dense is None:
             n_dense = min(self.n_words, self._DENSE_DEFAULT)
-            while n_dense > 0 and 4 * self.n_threads * 8 * dense_len(n_dense) > self.memory:
+            while n_dense and 4 * self.n_threads * 8 * dense_len(n_dense) > self.memory:
                 n_dense //= 2
         self.n_dense = int(min(max(n_dense, 0), self.n_words))
         k = self.n_dense
@@ -230,7 +233,7 @@ class WindowCounter:
         )
         r = np.arange(k, dtype=np.int64)
         self._row_start = r * k - r * (r - 1) // 2 - r if packed else r * k
-        self._dense = [np.zeros(dense_len(k), dtype=np.int64) for _ in range(self.n_threads)]
+        self._dense = [np.zeros(dense_len(k), np.int64) for _ in range(self.n_threads)]
         self._buf = [self._new_buffer() for _ in range(self.n_threads)]
         self._n_buf = [0] * self.n_threads
         self._runs: list[list[tuple[np.ndarray, np.ndarray]]] = [
@@ -266,46 +269,41 @@ class WindowCounter:
         n_parts = max(1, min(self.n_threads, n // self._MIN_TOKENS_PER_THREAD))
         cuts = [n * t // n_parts for t in range(n_parts + 1)]
         self._run(
-            lambda tid: self._count_part(tid, ids, offsets, windows, cuts[tid], cuts[tid + 1]),
+            lambda t: self._count_part(t, ids, offsets, windows, cuts[t], cuts[t + 1]),
             n_parts,
         )
         return self
 
     # Tuning: dense block of the most frequent words (int64, per thread; the
-    # packed triangle of 2048 words is 16 MB), bytes per buffered pair (buffer +
+    # packed triangle of 512 words is 1 MB), bytes per buffered pair (buffer +
     # sort scratch + room for runs), smallest buffer, smallest slice per thread.
-    _DENSE_DEFAULT = 2048
+    _DENSE_DEFAULT = 512
     _BYTES_PER_SLOT = 32
     _MIN_BUFFER = 1024
     _MIN_TOKENS_PER_THREAD = 1 << 15
-    _INITIAL_BUFFER = 1 << 16
 
     def _new_buffer(self):
-        return np.empty(min(self._buffer_cap, self._INITIAL_BUFFER), dtype=np.int64)
+        # Allocated at full size: untouched pages cost no memory.
+        return np.empty(self._buffer_cap, dtype=np.int64)
 
     def _run(self, fn, n_parts=None):
+        """``[fn(0), ..., fn(n_parts - 1)]``, one thread each (kernels drop the GIL)."""
         n_parts = self.n_threads if n_parts is None else n_parts
-        if n_parts == 1:
-            return [fn(0)]
+        if n_parts <= 1:
+            return [fn(0)] if n_parts == 1 else []
         with ThreadPoolExecutor(n_parts) as pool:
             return list(pool.map(fn, range(n_parts)))
 
     def _count_part(self, tid, ids, offsets, windows, pos, pos_end):
-        """Count the pairs whose left token lies in ``ids[pos:pos_end]`` into thread tid."""
+        """Count into thread ``tid``'s storage the pairs whose left token lies in
+        ``ids[pos:pos_end]``, spilling its buffer whenever it fills up."""
         while pos < pos_end:
             pos, self._n_buf[tid] = K.count_window_pairs(
-                ids, offsets, pos, pos_end, self.weights, windows, self.mode, self.n_cols,
-                self.n_words, self._dense[tid], self._row_start, self.n_dense,
-                self._buf[tid], self._n_buf[tid], self._d_bits,
+                ids, offsets, pos, pos_end, self.weights, windows, self.mode,
+                self.n_cols, self.n_words, self._dense[tid], self._row_start,
+                self.n_dense, self._buf[tid], self._n_buf[tid], self._d_bits,
             )
-            if pos >= pos_end:
-                return
-            buf = self._buf[tid]
-            if buf.shape[0] < self._buffer_cap:
-                grown = np.empty(min(2 * buf.shape[0], self._buffer_cap), dtype=np.int64)
-                grown[: self._n_buf[tid]] = buf[: self._n_buf[tid]]
-                self._buf[tid] = grown
-            else:
+            if pos < pos_end:
                 self._spill(tid)
 
     def _spill(self, tid):
@@ -316,15 +314,46 @@ class WindowCounter:
         buf = self._buf[tid]
         tmp = np.empty(n, dtype=np.int64)
         m = K.sort_reduce_pairs(buf, tmp, n, self.weights, self._d_bits, self._key_bits)
-        runs = self._runs[tid]
-        runs.append((buf[:m].copy(), tmp[:m].copy()))
-        del tmp
+        # The buffer and the scratch become the run, shrunk in place (no copy);
+        # a fresh buffer takes over (its pages cost nothing until written).
+        self._buf[tid] = self._new_buffer()
         self._n_buf[tid] = 0
+        buf.resize(m, refcheck=False)
+        tmp.resize(m, refcheck=False)
+        runs = self._runs[tid]
+        runs.append((buf, tmp))
+        del buf, tmp
         # Keep run sizes decreasing geometrically: O(log) runs, O(log) merges per pair.
         while len(runs) >= 2 and runs[-2][0].shape[0] <= 2 * runs[-1][0].shape[0]:
             b = runs.pop()
             a = runs.pop()
-            runs.append(K.merge_runs(a[0], a[1], b[0], b[1]))
+            runs.append(self._merge_runs(a, b))
+
+    @staticmethod
+    def _merge_runs(a, b):
+        """Merge two sorted runs ``(keys, values)`` into a new one, summing equals."""
+        n = a[0].shape[0] + b[0].shape[0]
+        keys = np.empty(n, dtype=np.int64)
+        vals = np.empty(n, dtype=np.int64)
+        m = K.merge_runs(a[0], a[1], b[0], b[1], keys, vals)
+        keys.resize(m, refcheck=False)
+        vals.resize(m, refcheck=False)
+        return keys, vals
+
+    def __getstate__(self):
+        # Pickle only the filled part of each pair buffer.
+        state = self.__dict__.copy()
+        bufs = zip(self._buf, self._n_buf, strict=True)
+        state["_buf"] = [buf[:n].copy() for buf, n in bufs]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        filled, self._buf = self._buf, []
+        for part in filled:
+            buf = self._new_buffer()
+            buf[: part.shape[0]] = part
+            self._buf.append(buf)
 
     @property
     def _spilled(self) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -334,12 +363,13 @@ class WindowCounter:
     # -- results ----------------------------------------------------------------
     def result_counts(self) -> tuple[sp.csr_matrix, int]:
         """The exact integer counts (int64 CSR, final layout) and their ``scale``."""
-        # 1. Buffers -> runs (then give the buffer memory back); dense blocks summed.
-        def flush(tid):
-            self._spill(tid)
-            self._buf[tid] = self._new_buffer()
-
-        self._run(flush)
+        # 1. Buffers -> runs; dense blocks summed.
+        busy = [t for t in range(self.n_threads) if self._n_buf[t]]
+        if sum(self._n_buf) < self._MIN_TOKENS_PER_THREAD:
+            for t in busy:
+                self._spill(t)
+        else:
+            self._run(lambda i: self._spill(busy[i]), len(busy))
         dense = self._dense[0]
         for other in self._dense[1:]:
             dense += other
@@ -356,30 +386,36 @@ class WindowCounter:
         work[1 : k + 1] += (k - np.arange(k)) if self.mode == K.MODE_CANONICAL else k
         np.cumsum(work, out=work)
         total = int(work[-1])
-        n_parts = max(1, min(self.n_threads, total // (self._MIN_TOKENS_PER_THREAD * 8)))
-        bounds = np.searchsorted(work, [total * t // n_parts for t in range(n_parts + 1)])
+        n_parts = min(self.n_threads, total // (8 * self._MIN_TOKENS_PER_THREAD))
+        n_parts = max(n_parts, 1)
+        targets = [total * t // n_parts for t in range(n_parts + 1)]
+        bounds = np.searchsorted(work, targets)
         bounds[0], bounds[-1] = 0, n_words
         bounds = np.maximum.accumulate(bounds)
 
-        # 3. Per range: the runs' slices merged into one sorted piece.
-        def merged_piece(t):
+        # 3. Per range: the runs' slices, merged down to at most two sorted
+        #    pieces (the output pass merges two on the fly).
+        empty = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+
+        def range_pieces(t):
             lo, hi = bounds[t], bounds[t + 1]
             parts = [
                 (keys[st[lo] : st[hi]], vals[st[lo] : st[hi]])
-                for (keys, vals), st in zip(runs, starts)
+                for (keys, vals), st in zip(runs, starts, strict=True)
             ]
             parts = [p for p in parts if p[0].shape[0]]
-            while len(parts) > 1:
-                parts = [
-                    K.merge_runs(*parts[i], *parts[i + 1]) if i + 1 < len(parts) else parts[i]
-                    for i in range(0, len(parts), 2)
-                ]
-            if not parts:
-                return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-            return parts[0]
+            while len(parts) > 2:
+                parts.sort(key=lambda p: p[0].shape[0])
+                parts = [self._merge_runs(parts[0], parts[1]), *parts[2:]]
+            return [*parts, empty, empty][:2]
 
-        pieces = self._run(merged_piece, n_parts)
-        del runs, starts
+        pieces = self._run(range_pieces, n_parts)
+        if len(runs) > 2:
+            # The pieces (sorted runs) replace the runs they were merged from,
+            # which frees those before the output is built.
+            self._runs = [[p for two in pieces for p in two if p[0].shape[0]]]
+            self._runs += [[] for _ in range(self.n_threads - 1)]
+        runs = starts = None  # (free what the pieces no longer need)
 
         # 4. Count entries per output row, then fill; rows come out sorted.
         own = np.zeros(n_words, dtype=np.int64)
@@ -387,10 +423,11 @@ class WindowCounter:
         no_idx, no_data = np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int64)
 
         def emit(t, fill, own, mirror_t, indices, data):
-            keys, vals = pieces[t]
+            (keys1, vals1), (keys2, vals2) = pieces[t]
             K.emit_csr_entries(
-                dense, self._row_start, k, keys, vals, bounds[t], bounds[t + 1], self.mode,
-                n_cols, n_words, fill, own, mirror_t, indices, data,
+                dense, self._row_start, k, keys1, vals1, keys2, vals2, bounds[t],
+                bounds[t + 1], self.mode, n_cols, n_words, fill, own, mirror_t, indices,
+                data,
             )
 
         self._run(lambda t: emit(t, False, own, mirror[t], no_idx, no_data), n_parts)
@@ -402,11 +439,12 @@ class WindowCounter:
         mirror_cursor = np.cumsum(mirror, axis=0)
         mirror_cursor -= mirror
         mirror_cursor += indptr[:-1]
-        del mirror, n_mirror
+        mirror = n_mirror = None
         indices = np.empty(nnz, dtype=np.int32)
         data = np.empty(nnz, dtype=np.int64)
         self._run(
-            lambda t: emit(t, True, own_cursor, mirror_cursor[t], indices, data), n_parts
+            lambda t: emit(t, True, own_cursor, mirror_cursor[t], indices, data),
+            n_parts,
         )
         if nnz < np.iinfo(np.int32).max:
             indptr = indptr.astype(np.int32)
@@ -418,7 +456,11 @@ class WindowCounter:
     def result(self, dtype=np.float64) -> sp.csr_matrix:
         """Weighted co-occurrence counts as a CSR matrix of ``dtype``."""
         counts, scale = self.result_counts()
-        return _to_float(counts, scale, dtype)
+        # Same values as ``_to_float(counts, scale, dtype)``, without a second copy.
+        data = K.divide_counts_inplace(counts.data, float(scale))
+        out = sp.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape)
+        out.has_sorted_indices = True
+        return out.astype(dtype, copy=False)
 
     @property
     def stats(self) -> dict:

@@ -12,11 +12,14 @@ import logging
 import os
 import zipfile
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+import scipy.sparse as sp
+from scipy import linalg
 from scipy.sparse.linalg import svds
 from sklearn.base import (
     BaseEstimator,
@@ -34,6 +37,7 @@ from cooc._compat import (
     check_is_fitted,
     validate_data,
 )
+from cooc import _kernels
 from cooc.io import atomic_write
 
 __all__ = ["Embeddings", "SVDEmbedding", "svd_embed"]
@@ -66,13 +70,22 @@ def _check_n_components(n_components, shape):
         )
 
 
-def _svd_randomized(X, n_components, *, n_iter, n_oversamples, random_state):
-    """Randomized subspace iteration (Halko et al.), LU-normalised power steps."""
+def _svd_randomized(X, n_components, *, n_iter, n_oversamples, random_state, n_jobs=None):
+    """Randomized subspace iteration (Halko et al.), LU-normalised power steps.
+
+    Sparse input uses cooc's multi-threaded CSR x dense products (numba);
+    dense input goes to :func:`sklearn.utils.extmath.randomized_svd`.
+    """
     n_iter = _DEFAULT_N_ITER if n_iter is None else n_iter
     if n_oversamples is None:
         n_oversamples = _default_n_oversamples(n_components)
     # More than min(shape) random vectors cannot help: the range is then exact.
     n_oversamples = max(0, min(n_oversamples, min(X.shape) - n_components))
+    if sp.issparse(X):
+        return _randomized_sparse(
+            X, n_components, n_iter=n_iter, n_oversamples=n_oversamples,
+            random_state=random_state, n_jobs=n_jobs,
+        )
     return randomized_svd(
         X,
         n_components,
@@ -86,7 +99,62 @@ def _svd_randomized(X, n_components, *, n_iter, n_oversamples, random_state):
     )
 
 
-def _svd_arpack(X, n_components, *, n_iter, n_oversamples, random_state):
+def _n_threads(n_jobs):
+    from cooc.cooccurrence import _n_threads as n_threads
+
+    return n_threads(n_jobs)
+
+
+def spmm(A, B, *, n_jobs=None):
+    """``A @ B`` for a CSR matrix ``A`` and a C-contiguous dense ``B``, on threads.
+
+    Rows of the result are split into blocks of equal non-zero counts, one per
+    thread; each row is computed by one thread in a fixed order, so the result
+    does not depend on ``n_jobs``.
+    """
+    A = A.tocsr() if not sp.isspmatrix_csr(A) else A
+    B = np.ascontiguousarray(B, dtype=A.dtype)
+    out = np.empty((A.shape[0], B.shape[1]), dtype=A.dtype)
+    n_threads = max(1, min(_n_threads(n_jobs), A.shape[0]))
+    cuts = np.searchsorted(A.indptr, np.linspace(0, A.nnz, n_threads + 1)).astype(np.int64)
+    cuts[0], cuts[-1] = 0, A.shape[0]
+
+    def run(t):
+        _kernels.csr_dense_rows(A.indptr, A.indices, A.data, B, out, cuts[t], cuts[t + 1])
+
+    if n_threads == 1:
+        run(0)
+    else:
+        with ThreadPoolExecutor(n_threads) as pool:
+            list(pool.map(run, range(n_threads)))
+    return out
+
+
+def _randomized_sparse(X, n_components, *, n_iter, n_oversamples, random_state, n_jobs):
+    """Halko et al.'s randomized SVD with threaded sparse products.
+
+    The same steps as :func:`sklearn.utils.extmath.randomized_svd` with the LU
+    normaliser (and the same Gaussian test matrix for the same seed); only the
+    products ``X @ B`` and ``X.T @ B`` run on all cores.
+    """
+    X = X.tocsr()
+    Xt = X.T.tocsr()
+    n_random = n_components + n_oversamples
+    omega = random_state.normal(size=(X.shape[1], n_random)).astype(X.dtype, copy=False)
+    Y = spmm(X, omega, n_jobs=n_jobs)
+    for _ in range(n_iter):
+        Y = linalg.lu(Y, permute_l=True, check_finite=False)[0]
+        Z = spmm(Xt, Y, n_jobs=n_jobs)
+        Z = linalg.lu(Z, permute_l=True, check_finite=False)[0]
+        Y = spmm(X, Z, n_jobs=n_jobs)
+    Q = linalg.qr(Y, mode="economic", check_finite=False)[0]
+    Bt = spmm(Xt, Q, n_jobs=n_jobs)  # (Q.T @ X).T, shape (n_features, n_random)
+    Ub, S, Vbt = linalg.svd(Bt, full_matrices=False, check_finite=False)
+    U = Q @ Vbt.T
+    return U[:, :n_components], S[:n_components], Ub[:, :n_components].T
+
+
+def _svd_arpack(X, n_components, *, n_iter, n_oversamples, random_state, n_jobs=None):
     """ARPACK Lanczos (``scipy.sparse.linalg.svds``) in float64, sorted descending."""
     v0 = random_state.uniform(-1, 1, min(X.shape))
     X64 = X.astype(np.float64, copy=False)
@@ -100,7 +168,9 @@ def _svd_arpack(X, n_components, *, n_iter, n_oversamples, random_state):
 _SOLVERS = {"randomized": _svd_randomized, "arpack": _svd_arpack}
 
 
-def _truncated_svd(X, n_components, *, solver, n_iter, n_oversamples, random_state):
+def _truncated_svd(
+    X, n_components, *, solver, n_iter, n_oversamples, random_state, n_jobs=None
+):
     """Return ``U (n, k), S (k,), Vt (k, m)`` of ``X``, S descending, signs fixed.
 
     Signs follow :func:`sklearn.utils.extmath.svd_flip` with
@@ -123,6 +193,7 @@ def _truncated_svd(X, n_components, *, solver, n_iter, n_oversamples, random_sta
         n_iter=n_iter,
         n_oversamples=n_oversamples,
         random_state=random_state,
+        n_jobs=n_jobs,
     )
     U, Vt = svd_flip(
         np.array(U, dtype=X.dtype), np.array(Vt, dtype=X.dtype), u_based_decision=True
@@ -146,6 +217,7 @@ def svd_embed(
     add_context=False,
     random_state=None,
     dtype=np.float32,
+    n_jobs=None,
 ):
     """Embed the rows of a weighted co-occurrence matrix by truncated SVD.
 
@@ -183,6 +255,9 @@ def svd_embed(
         (ARPACK). Pass an int for reproducible output.
     dtype : {np.float32, np.float64}, default=np.float32
         Data type of the matrix during the computation and of the results.
+    n_jobs : int or None, default=None
+        Threads for the sparse products of the randomized solver (None: all
+        cores). The result does not depend on it.
 
     Returns
     -------
@@ -264,6 +339,7 @@ def svd_embed(
         n_iter=n_iter,
         n_oversamples=n_oversamples,
         random_state=random_state,
+        n_jobs=n_jobs,
     )
     scale = _scale_by_power(S, power)
     vectors = U * scale
@@ -293,6 +369,9 @@ class SVDEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         Power iterations of the randomized solver; None means 7.
     random_state : int, RandomState instance or None, default=None
         Seeds the solver. Pass an int for reproducible output.
+    n_jobs : int or None, default=None
+        Threads for the sparse products (None: all cores); no effect on the
+        result.
 
     Attributes
     ----------
@@ -337,6 +416,7 @@ class SVDEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         "solver": [StrOptions(set(_SOLVERS))],
         "n_iter": [Interval(Integral, 0, None, closed="left"), None],
         "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
     }
 
     def __init__(
@@ -347,7 +427,9 @@ class SVDEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         solver="randomized",
         n_iter=None,
         random_state=None,
+        n_jobs=None,
     ):
+        self.n_jobs = n_jobs
         self.n_components = n_components
         self.power = power
         self.solver = solver
@@ -399,6 +481,7 @@ class SVDEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             n_iter=self.n_iter,
             n_oversamples=None,
             random_state=self.random_state,
+            n_jobs=self.n_jobs,
         )
         self.components_ = Vt
         self.singular_values_ = S

@@ -1,6 +1,10 @@
 """Window counting against a brute-force pure-Python reference."""
 
+import pickle
+from contextlib import contextmanager
 from fractions import Fraction
+from itertools import pairwise
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -250,3 +254,180 @@ def test_cooccurrence_matrix_from_documents():
     assert ("the", "cat") in pairs and ("cat", "dog") not in pairs
     assert m.matrix.sum() == 2 * 4  # (the,cat)(the,sat)(cat,sat)(the,dog), both ways
     assert sp.isspmatrix_csr(m.matrix)
+
+
+# -- pair buffers, sorted runs and thread splits ------------------------------------
+@contextmanager
+def _split_everything():
+    """Split every chunk and every result build between all threads, however small."""
+    with mock.patch.object(WindowCounter, "_MIN_TOKENS_PER_THREAD", 1):
+        yield
+
+
+def _counts(n_words, ids, offsets, **params):
+    return WindowCounter(n_words, **params).update(ids, offsets).result_counts()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    docs=docs_strategy,
+    window=st.integers(1, 6),
+    symmetric=st.booleans(),
+    dynamic=st.booleans(),
+    oov=st.sampled_from(["drop", "gap"]),
+    n_jobs=st.sampled_from([2, 3, 5]),
+    n_dense=st.sampled_from([0, 2, 7]),
+    seed=st.integers(0, 50),
+)
+def test_split_threads_match_reference(
+    docs, window, symmetric, dynamic, oov, n_jobs, n_dense, seed
+):
+    # Cuts fall inside documents; every mode; dense and buffered pairs mixed.
+    ids, offsets = flatten(docs)
+    params = dict(
+        window_size=window, weighting="harmonic", symmetric=symmetric,
+        dynamic_window=dynamic, random_state=seed, oov=oov, n_dense=n_dense,
+    )
+    with _split_everything():
+        got, scale = _counts(7, ids, offsets, n_jobs=n_jobs, **params)
+    ref, ref_scale = _counts(7, ids, offsets, n_jobs=1, **params)
+    assert scale == ref_scale and got.dtype == np.int64
+    assert got.has_sorted_indices and (got != ref).nnz == 0
+    drop = oov == "drop"
+    ref_docs = [[t for t in d if t >= 0] for d in docs] if drop else docs
+    windows = None
+    if dynamic:
+        kept = offsets
+        if drop:
+            kept = K.filter_tokens(ids, offsets, np.empty(0), True, 0, 0)[1]
+        widths = K.sample_windows(kept, window, seed ^ 0x5A5A, 0)
+        windows = [list(widths[kept[k] : kept[k + 1]]) for k in range(len(ref_docs))]
+    expected = reference(ref_docs, 7, window, "harmonic", symmetric, windows)
+    np.testing.assert_allclose(got.toarray() / scale, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "symmetric, dynamic", [(True, False), (False, False), (True, True), (False, True)]
+)
+@pytest.mark.parametrize("n_jobs", [1, 3])
+def test_spilled_runs_are_exact_in_every_mode(symmetric, dynamic, n_jobs):
+    rng = np.random.default_rng(6)
+    ids = (rng.zipf(1.2, size=60000) % 900).astype(np.int32)
+    ids[rng.random(ids.size) < 0.05] = -1
+    offsets = np.unique(np.r_[0, rng.integers(0, ids.size, 300), ids.size])
+    params = dict(window_size=4, symmetric=symmetric, dynamic_window=dynamic, oov="gap")
+    whole, _ = _counts(900, ids, offsets, n_jobs=1, **params)
+    # A budget of a few thousand buffered pairs per thread forces many spills,
+    # LSM merges of runs, and runs merged again when the result is built.
+    spill = mock.patch.object(
+        WindowCounter, "_spill", autospec=True, side_effect=WindowCounter._spill
+    )
+    merge = mock.patch.object(
+        WindowCounter, "_merge_runs", side_effect=WindowCounter._merge_runs
+    )
+    with _split_everything(), spill as spills, merge as merges:
+        small = WindowCounter(900, n_jobs=n_jobs, memory=400_000, n_dense=16, **params)
+        cuts = np.linspace(0, len(offsets) - 1, 7).astype(int)
+        for lo, hi in pairwise(cuts):
+            chunk = ids[offsets[lo] : offsets[hi]]
+            small.update(chunk, offsets[lo : hi + 1] - offsets[lo])
+        assert small._spilled and small._buffer_cap < 20_000
+        assert spills.call_count >= 10 and merges.call_count >= 5
+        got, _ = small.result_counts()
+    assert got.has_sorted_indices and (got != whole).nnz == 0
+    # the counter stays usable: counting more after a result adds up exactly
+    small.update(ids, offsets)
+    again, _ = small.result_counts()
+    twice = WindowCounter(900, n_jobs=1, **params).update(ids, offsets)
+    assert (again != twice.update(ids, offsets).result_counts()[0]).nnz == 0
+
+
+def test_result_is_exact_scaled_counts():
+    rng = np.random.default_rng(7)
+    ids = (rng.zipf(1.3, size=20000) % 300).astype(np.int32)
+    counter = WindowCounter(300, window_size=7).update(ids)
+    counts, scale = counter.result_counts()
+    for dtype in (np.float64, np.float32):
+        got = counter.result(dtype)
+        expected = counts.astype(np.float64)
+        expected.data /= scale  # (sparse / scalar would multiply by 1 / scale)
+        expected = expected.astype(dtype)
+        assert got.dtype == dtype and got.has_sorted_indices
+        assert (got != expected).nnz == 0
+        assert np.array_equal(got.indptr, counts.indptr)
+
+
+def test_large_vocabulary_keys_beyond_32_bits():
+    # n_words * n_cols >= 2**32 (directional dynamic windows: 2 * n_words columns).
+    rng = np.random.default_rng(8)
+    n_words = 70000
+    big = np.array([0, 1, 2, 65000, 69998, 69999])
+    ids = rng.choice(big, size=3000).astype(np.int32)
+    params = dict(window_size=3, symmetric=False, dynamic_window=True, n_dense=2)
+    counter = WindowCounter(n_words, **params)
+    assert counter._key_bits > 32
+    got, _ = counter.update(ids).result_counts()
+    small_ids = np.searchsorted(big, ids).astype(np.int32)
+    ref = WindowCounter(6, **params).update(small_ids).result_counts()[0].tocoo()
+    cols = np.where(ref.col >= 6, big[ref.col % 6] + n_words, big[ref.col % 6])
+    expected = sp.csr_matrix((ref.data, (big[ref.row], cols)), shape=got.shape)
+    assert (got != expected).nnz == 0
+
+
+def _sum_by_key(keys, values):
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    sums = np.bincount(inverse.ravel(), weights=values, minlength=len(uniq))
+    return uniq, sums.astype(np.int64)
+
+
+@pytest.mark.parametrize(
+    "n, key_bits",
+    [(n, b) for n in [0, 1, 5, 47, 48, 49, 3000, 200_000] for b in [1, 7, 20, 33]]
+    # many MSD buckets: dense slots for the heavy ones, LSD for the rest
+    + [(1_500_000, 32)],
+)
+def test_sort_reduce_pairs_matches_numpy(n, key_bits):
+    rng = np.random.default_rng(n + key_bits)
+    d_bits = 3
+    weights = np.array([0, 8, 4, 2, 1, 3, 5, 7], dtype=np.int64)
+    if key_bits < 20:
+        keys = rng.integers(0, 2**key_bits, size=n)
+    else:  # skewed rows (frequent words) and uniform columns, like real pair keys
+        rows = rng.zipf(1.3, n) % 2 ** (key_bits - 16)
+        keys = (rows << 16) + rng.integers(0, 2**16, n)
+    keys = keys.astype(np.int64)
+    d = rng.integers(1, 8, size=n)
+    buf = (keys << d_bits) | d
+    tmp = np.empty(n, dtype=np.int64)
+    m = K.sort_reduce_pairs(buf, tmp, n, weights, d_bits, key_bits)
+    uniq, sums = _sum_by_key(keys, weights[d])
+    assert m == len(uniq)
+    np.testing.assert_array_equal(buf[:m], uniq)
+    np.testing.assert_array_equal(tmp[:m], sums)
+    # merging two runs sums equal keys and keeps them sorted
+    other, other_sums = _sum_by_key(keys[: n // 2], np.ones(n // 2))
+    out_k = np.empty(m + len(other), dtype=np.int64)
+    out_v = np.empty(m + len(other), dtype=np.int64)
+    mm = K.merge_runs(buf[:m].copy(), tmp[:m].copy(), other, other_sums, out_k, out_v)
+    want_k, want_v = _sum_by_key(np.r_[uniq, other], np.r_[sums, other_sums])
+    np.testing.assert_array_equal(out_k[:mm], want_k)
+    np.testing.assert_array_equal(out_v[:mm], want_v)
+
+
+def test_counter_pickles_midway_and_edge_cases():
+    rng = np.random.default_rng(9)
+    ids = (rng.zipf(1.3, size=8000) % 200).astype(np.int32)
+    whole, _ = _counts(200, ids, [0, 5000, 8000], window_size=3, n_jobs=2)
+    counter = WindowCounter(200, window_size=3, n_jobs=2, n_dense=8).update(ids[:5000])
+    blob = pickle.dumps(counter)
+    assert len(blob) < 200_000  # the filled part of the buffers, not their capacity
+    again = pickle.loads(blob).update(ids[5000:])
+    assert (again.result_counts()[0] != whole).nnz == 0
+    # nothing counted, a single word, all ids dense
+    empty, _ = WindowCounter(5).result_counts()
+    assert empty.shape == (5, 5) and empty.nnz == 0
+    assert WindowCounter(4, symmetric=False).result().shape == (4, 8)
+    one = count_window([0, 0, 0], None, 1, window_size=1, weighting="uniform")
+    assert one.toarray().tolist() == [[4.0]]
+    dense = count_window([0, 1, 2, 1], None, 3, window_size=2, n_dense=3)
+    assert (dense != count_window([0, 1, 2, 1], None, 3, window_size=2, n_dense=0)).nnz == 0
