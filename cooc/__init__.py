@@ -34,8 +34,8 @@ from cooc.vocab import Vocabulary, build_vocabulary
 from cooc.weighting import PPMITransformer, log_counts, ppmi
 
 __all__ = [
-    "CooccurrenceVectorizer",
     "CoocMatrix",
+    "CooccurrenceVectorizer",
     "DocumentVectorizer",
     "Embeddings",
     "PPMITransformer",

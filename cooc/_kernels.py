@@ -112,7 +112,6 @@ def sample_windows(offsets, window, seed, doc_start):
     return out
 
 
-
 @njit(cache=True, nogil=True)
 def count_window_pairs(
     ids,
@@ -382,8 +381,23 @@ def merge_runs(keys1, vals1, keys2, vals2, keys, vals):
 
 @njit(cache=True, nogil=True)
 def emit_csr_entries(
-    dense, row_start, n_dense, keys1, vals1, keys2, vals2, row_lo, row_hi, mode,
-    n_cols, n_words, fill, own, mirror, indices, data,
+    dense,
+    row_start,
+    n_dense,
+    keys1,
+    vals1,
+    keys2,
+    vals2,
+    row_lo,
+    row_hi,
+    mode,
+    n_cols,
+    n_words,
+    fill,
+    own,
+    mirror,
+    indices,
+    data,
 ):
     """Count (``fill=False``) or write (``fill=True``) the CSR entries of rows
     ``[row_lo, row_hi)`` of the stored counts.

@@ -35,7 +35,13 @@ def _errors(fn):
             return fn(*args, **kwargs)
         except click.ClickException:
             raise
-        except (ValueError, TypeError, KeyError, UnicodeError, FileNotFoundError) as exc:
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            UnicodeError,
+            FileNotFoundError,
+        ) as exc:
             msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
             raise BadInput(str(msg)) from None
         except ImportError as exc:
@@ -88,9 +94,13 @@ class Progress:
 def _parse_memory(value) -> int:
     if value is None:
         return None
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", str(value), re.IGNORECASE)
+    m = re.fullmatch(
+        r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", str(value), re.IGNORECASE
+    )
     if not m:
-        raise click.BadParameter(f"{value!r} is not a size like 512M or 2G.", param_hint="--memory")
+        raise click.BadParameter(
+            f"{value!r} is not a size like 512M or 2G.", param_hint="--memory"
+        )
     mult = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}[m.group(2).lower()]
     return int(float(m.group(1)) * mult)
 
@@ -140,15 +150,28 @@ def corpus_options(fn):
     """Options of the commands that read a corpus."""
     for opt in reversed(
         [
-            click.option("--tokenizer", type=click.Choice(["word", "whitespace"]), default="word",
-                         show_default=True,
-                         help="word: Unicode word regex, lowercased; whitespace: pre-tokenized text."),
-            click.option("--no-lowercase", is_flag=True, help="Keep the case of tokens."),
-            click.option("--column", default=None,
-                         help="Text column of JSONL/CSV/TSV/Parquet inputs [default: text]."),
-            click.option("--encoding-errors", type=click.Choice(["strict", "replace", "ignore"]),
-                         default="strict", show_default=True,
-                         help="What to do with invalid UTF-8: stop with the file and line, or repair."),
+            click.option(
+                "--tokenizer",
+                type=click.Choice(["word", "whitespace"]),
+                default="word",
+                show_default=True,
+                help="word: Unicode word regex, lowercased; whitespace: pre-tokenized text.",
+            ),
+            click.option(
+                "--no-lowercase", is_flag=True, help="Keep the case of tokens."
+            ),
+            click.option(
+                "--column",
+                default=None,
+                help="Text column of JSONL/CSV/TSV/Parquet inputs [default: text].",
+            ),
+            click.option(
+                "--encoding-errors",
+                type=click.Choice(["strict", "replace", "ignore"]),
+                default="strict",
+                show_default=True,
+                help="What to do with invalid UTF-8: stop with the file and line, or repair.",
+            ),
         ]
     ):
         fn = opt(fn)
@@ -156,7 +179,9 @@ def corpus_options(fn):
 
 
 def quiet_json_options(fn):
-    fn = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(fn)
+    fn = click.option(
+        "--json", "as_json", is_flag=True, help="Print the result as JSON."
+    )(fn)
     fn = click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")(fn)
     return fn
 
@@ -180,17 +205,41 @@ def cli():
 # -- vocab ----------------------------------------------------------------------------
 @cli.command(context_settings=CONTEXT_SETTINGS)
 @corpus_argument
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Vocabulary TSV to write (token<TAB>count, in id order).")
-@click.option("--min-count", type=click.IntRange(1), default=5, show_default=True,
-              help="Drop words seen fewer times.")
-@click.option("--max-size", type=click.IntRange(1), default=None,
-              help="Keep at most this many words (the most frequent).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Vocabulary TSV to write (token<TAB>count, in id order).",
+)
+@click.option(
+    "--min-count",
+    type=click.IntRange(1),
+    default=5,
+    show_default=True,
+    help="Drop words seen fewer times.",
+)
+@click.option(
+    "--max-size",
+    type=click.IntRange(1),
+    default=None,
+    help="Keep at most this many words (the most frequent).",
+)
 @corpus_options
 @quiet_json_options
 @_errors
-def vocab(corpus, output, min_count, max_size, tokenizer, no_lowercase, column, encoding_errors,
-          quiet, as_json):
+def vocab(
+    corpus,
+    output,
+    min_count,
+    max_size,
+    tokenizer,
+    no_lowercase,
+    column,
+    encoding_errors,
+    quiet,
+    as_json,
+):
     """Count the words of a corpus and write the vocabulary.
 
     CORPUS is one or more text files (one document per line, .gz allowed),
@@ -207,16 +256,24 @@ def vocab(corpus, output, min_count, max_size, tokenizer, no_lowercase, column, 
     progress = Progress(quiet)
 
     def chunks():
-        for chunk in iter_token_chunks(list(corpus), tokenizer=tokenizer, column=column,
-                                       lowercase=not no_lowercase,
-                                       encoding_errors=encoding_errors):
+        for chunk in iter_token_chunks(
+            list(corpus),
+            tokenizer=tokenizer,
+            column=column,
+            lowercase=not no_lowercase,
+            encoding_errors=encoding_errors,
+        ):
             progress("vocabulary", int(chunk.codes.shape[0]))
             yield chunk
 
     voc = build_vocabulary(chunks(), min_count=min_count, max_size=max_size)
     progress.done()
     voc.save(output)
-    result = {"output": str(output), "n_words": len(voc), "n_tokens_in_vocabulary": voc.n_tokens}
+    result = {
+        "output": str(output),
+        "n_words": len(voc),
+        "n_tokens_in_vocabulary": voc.n_tokens,
+    }
     progress.note(f"wrote {len(voc)} words to {output}")
     _emit(result, as_json, _kv_table(list(result.items())))
 
@@ -224,41 +281,116 @@ def vocab(corpus, output, min_count, max_size, tokenizer, no_lowercase, column, 
 # -- build ----------------------------------------------------------------------------
 @cli.command(context_settings=CONTEXT_SETTINGS)
 @corpus_argument
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="The .cooc file to write.")
-@click.option("--vocab", "vocab_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="Use this vocabulary TSV instead of counting one (one pass less).")
-@click.option("--min-count", type=click.IntRange(1), default=5, show_default=True,
-              help="Drop words seen fewer times (ignored with --vocab).")
-@click.option("--max-size", type=click.IntRange(1), default=None,
-              help="Keep at most this many words (ignored with --vocab).")
-@click.option("--window", type=click.IntRange(1, 255), default=5, show_default=True,
-              help="Largest distance between two counted words.")
-@click.option("--weighting", type=click.Choice(["harmonic", "uniform", "linear"]),
-              default="harmonic", show_default=True,
-              help="Weight of a pair at distance d: 1/d, 1 or (W-d+1)/W.")
-@click.option("--directional", is_flag=True,
-              help="Keep left and right contexts apart (2 x vocabulary columns).")
-@click.option("--dynamic-window", is_flag=True,
-              help="word2vec's sampled window widths (seeded by --seed).")
-@click.option("--subsample", type=click.FloatRange(0, 1, max_open=True), default=0,
-              show_default=True,
-              help="Frequent-word subsampling threshold t, 0 for none. 1e-5 raised WS353 "
-                   "0.652 -> 0.687 on a 10M-token corpus but hurt a 2.7M-token one.")
-@click.option("--oov", type=click.Choice(["drop", "gap"]), default="drop", show_default=True,
-              help="Out-of-vocabulary tokens: removed before windowing, or kept as gaps.")
-@click.option("--threads", type=click.IntRange(1), default=None,
-              help="Counting threads [default: all cores]. The result does not depend on it.")
-@click.option("--memory", default="2G", show_default=True,
-              help="Memory budget of the counting tables (e.g. 512M, 2G).")
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
-              help="Seed of subsampling and dynamic windows.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The .cooc file to write.",
+)
+@click.option(
+    "--vocab",
+    "vocab_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Use this vocabulary TSV instead of counting one (one pass less).",
+)
+@click.option(
+    "--min-count",
+    type=click.IntRange(1),
+    default=5,
+    show_default=True,
+    help="Drop words seen fewer times (ignored with --vocab).",
+)
+@click.option(
+    "--max-size",
+    type=click.IntRange(1),
+    default=None,
+    help="Keep at most this many words (ignored with --vocab).",
+)
+@click.option(
+    "--window",
+    type=click.IntRange(1, 255),
+    default=5,
+    show_default=True,
+    help="Largest distance between two counted words.",
+)
+@click.option(
+    "--weighting",
+    type=click.Choice(["harmonic", "uniform", "linear"]),
+    default="harmonic",
+    show_default=True,
+    help="Weight of a pair at distance d: 1/d, 1 or (W-d+1)/W.",
+)
+@click.option(
+    "--directional",
+    is_flag=True,
+    help="Keep left and right contexts apart (2 x vocabulary columns).",
+)
+@click.option(
+    "--dynamic-window",
+    is_flag=True,
+    help="word2vec's sampled window widths (seeded by --seed).",
+)
+@click.option(
+    "--subsample",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0,
+    show_default=True,
+    help="Frequent-word subsampling threshold t, 0 for none. 1e-5 raised WS353 "
+    "0.652 -> 0.687 on a 10M-token corpus but hurt a 2.7M-token one.",
+)
+@click.option(
+    "--oov",
+    type=click.Choice(["drop", "gap"]),
+    default="drop",
+    show_default=True,
+    help="Out-of-vocabulary tokens: removed before windowing, or kept as gaps.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1),
+    default=None,
+    help="Counting threads [default: all cores]. The result does not depend on it.",
+)
+@click.option(
+    "--memory",
+    default="2G",
+    show_default=True,
+    help="Memory budget of the counting tables (e.g. 512M, 2G).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Seed of subsampling and dynamic windows.",
+)
 @corpus_options
 @quiet_json_options
 @_errors
-def build(corpus, output, vocab_path, min_count, max_size, window, weighting, directional,
-          dynamic_window, subsample, oov, threads, memory, seed, tokenizer, no_lowercase, column,
-          encoding_errors, quiet, as_json):
+def build(
+    corpus,
+    output,
+    vocab_path,
+    min_count,
+    max_size,
+    window,
+    weighting,
+    directional,
+    dynamic_window,
+    subsample,
+    oov,
+    threads,
+    memory,
+    seed,
+    tokenizer,
+    no_lowercase,
+    column,
+    encoding_errors,
+    quiet,
+    as_json,
+):
     """Count word co-occurrences in a sliding window and write a .cooc file.
 
     CORPUS is one or more text files (one document per line, .gz allowed),
@@ -274,16 +406,30 @@ def build(corpus, output, vocab_path, min_count, max_size, window, weighting, di
     from cooc.vocab import Vocabulary
 
     if "-" in corpus and vocab_path is None:
-        raise BadInput("reading standard input needs --vocab (the corpus is read twice otherwise).")
+        raise BadInput(
+            "reading standard input needs --vocab (the corpus is read twice otherwise)."
+        )
     progress = Progress(quiet)
     t0 = time.perf_counter()
     voc = Vocabulary.load(vocab_path) if vocab_path else None
     cooc = build_cooccurrence(
-        list(corpus), vocabulary=voc, min_count=min_count, max_size=max_size,
-        tokenizer=tokenizer, lowercase=not no_lowercase, column=column,
-        encoding_errors=encoding_errors, progress=progress, window_size=window,
-        weighting=weighting, symmetric=not directional, dynamic_window=dynamic_window,
-        subsample=subsample or None, oov=oov, random_state=seed, n_jobs=threads,
+        list(corpus),
+        vocabulary=voc,
+        min_count=min_count,
+        max_size=max_size,
+        tokenizer=tokenizer,
+        lowercase=not no_lowercase,
+        column=column,
+        encoding_errors=encoding_errors,
+        progress=progress,
+        window_size=window,
+        weighting=weighting,
+        symmetric=not directional,
+        dynamic_window=dynamic_window,
+        subsample=subsample or None,
+        oov=oov,
+        random_state=seed,
+        n_jobs=threads,
         memory=_parse_memory(memory),
     )
     progress.done()
@@ -298,15 +444,19 @@ def build(corpus, output, vocab_path, min_count, max_size, window, weighting, di
         "seconds": round(seconds, 3),
         "tokens_per_second": round(cooc.stats["n_tokens"] / max(seconds, 1e-9)),
     }
-    progress.note(f"wrote {output}: {cooc.shape[0]} x {cooc.shape[1]}, {cooc.nnz} non-zeros, "
-                  f"{seconds:.1f} s")
+    progress.note(
+        f"wrote {output}: {cooc.shape[0]} x {cooc.shape[1]}, {cooc.nnz} non-zeros, "
+        f"{seconds:.1f} s"
+    )
     _emit(result, as_json, _kv_table(list(result.items())))
 
 
 # -- info / export --------------------------------------------------------------------
 @cli.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the metadata record as JSON.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the metadata record as JSON."
+)
 @_errors
 def info(file, as_json):
     """Print a summary of a .cooc file: shape, non-zeros, corpus and parameters.
@@ -330,8 +480,13 @@ def info(file, as_json):
         "params": cooc.params,
         "top_words": list(top),
     }
-    rows = [("file", file), ("shape", f"{m.shape[0]} x {m.shape[1]}"), ("nnz", m.nnz),
-            ("density", f"{result['density']:.3g}"), ("total weight", f"{result['total']:.6g}")]
+    rows = [
+        ("file", file),
+        ("shape", f"{m.shape[0]} x {m.shape[1]}"),
+        ("nnz", m.nnz),
+        ("density", f"{result['density']:.3g}"),
+        ("total weight", f"{result['total']:.6g}"),
+    ]
     rows += [(k, v) for k, v in cooc.stats.items()]
     rows += [(k, v) for k, v in cooc.params.items()]
     rows.append(("top words", " ".join(top)))
@@ -340,8 +495,13 @@ def info(file, as_json):
 
 @cli.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="pairs.tsv (word1<TAB>word2<TAB>value) or pairs.parquet.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="pairs.tsv (word1<TAB>word2<TAB>value) or pairs.parquet.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
 @_errors
 def export(file, output, quiet):
@@ -361,27 +521,78 @@ def export(file, output, quiet):
 # -- embed ----------------------------------------------------------------------------
 @cli.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="vectors.txt (word2vec text), vectors.bin (word2vec binary) or vectors.npz.")
-@click.option("--rank", type=click.IntRange(1), default=128, show_default=True,
-              help="Dimensions of the vectors (n_components in Python).")
-@click.option("--weighting", type=click.Choice(["ppmi", "log", "none"]), default="ppmi",
-              show_default=True, help="Weighting of the counts before the SVD.")
-@click.option("--alpha", type=click.FloatRange(0, 1), default=0.75, show_default=True,
-              help="Context-distribution smoothing of PPMI.")
-@click.option("--shift", type=click.FloatRange(1), default=1.0, show_default=True,
-              help="Shifted PPMI: subtract log(shift).")
-@click.option("--power", type=float, default=0.5, show_default=True,
-              help="Eigenvalue weighting p: vectors are U * S**p.")
-@click.option("--context/--no-context", "add_context", default=None,
-              help="Add the context vectors (w + c) [default: on for symmetric matrices].")
-@click.option("--solver", type=click.Choice(["randomized", "arpack"]), default="randomized",
-              show_default=True, help="Truncated SVD solver (arpack is the exact reference).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="vectors.txt (word2vec text), vectors.bin (word2vec binary) or vectors.npz.",
+)
+@click.option(
+    "--rank",
+    type=click.IntRange(1),
+    default=128,
+    show_default=True,
+    help="Dimensions of the vectors (n_components in Python).",
+)
+@click.option(
+    "--weighting",
+    type=click.Choice(["ppmi", "log", "none"]),
+    default="ppmi",
+    show_default=True,
+    help="Weighting of the counts before the SVD.",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1),
+    default=0.75,
+    show_default=True,
+    help="Context-distribution smoothing of PPMI.",
+)
+@click.option(
+    "--shift",
+    type=click.FloatRange(1),
+    default=1.0,
+    show_default=True,
+    help="Shifted PPMI: subtract log(shift).",
+)
+@click.option(
+    "--power",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="Eigenvalue weighting p: vectors are U * S**p.",
+)
+@click.option(
+    "--context/--no-context",
+    "add_context",
+    default=None,
+    help="Add the context vectors (w + c) [default: on for symmetric matrices].",
+)
+@click.option(
+    "--solver",
+    type=click.Choice(["randomized", "arpack"]),
+    default="randomized",
+    show_default=True,
+    help="Truncated SVD solver (arpack is the exact reference).",
+)
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @quiet_json_options
 @_errors
-def embed(file, output, rank, weighting, alpha, shift, power, add_context, solver, seed, quiet,
-          as_json):
+def embed(
+    file,
+    output,
+    rank,
+    weighting,
+    alpha,
+    shift,
+    power,
+    add_context,
+    solver,
+    seed,
+    quiet,
+    as_json,
+):
     """Turn a .cooc matrix into word vectors: PPMI weighting, then truncated SVD.
 
     Writes word2vec text format (readable by gensim's
@@ -400,15 +611,29 @@ def embed(file, output, rank, weighting, alpha, shift, power, add_context, solve
     cooc = load_cooc(file)
     progress.note(f"embedding {cooc.shape[0]} words, rank {rank} ({solver} SVD)")
     emb, s = embed_cooccurrence(
-        cooc, rank, weighting=weighting, context_alpha=alpha, shift=shift, power=power,
-        solver=solver, add_context=add_context, random_state=seed,
+        cooc,
+        rank,
+        weighting=weighting,
+        context_alpha=alpha,
+        shift=shift,
+        power=power,
+        solver=solver,
+        add_context=add_context,
+        random_state=seed,
     )
     emb.save(output)
     seconds = time.perf_counter() - t0
-    result = {"output": str(output), "n_words": len(emb), "rank": int(rank),
-              "seconds": round(seconds, 3), "top_singular_values": [float(x) for x in s[:5]],
-              "smallest_singular_value": float(s[-1])}
-    progress.note(f"wrote {len(emb)} vectors of {rank} dimensions to {output} in {seconds:.1f} s")
+    result = {
+        "output": str(output),
+        "n_words": len(emb),
+        "rank": int(rank),
+        "seconds": round(seconds, 3),
+        "top_singular_values": [float(x) for x in s[:5]],
+        "smallest_singular_value": float(s[-1]),
+    }
+    progress.note(
+        f"wrote {len(emb)} vectors of {rank} dimensions to {output} in {seconds:.1f} s"
+    )
     _emit(result, as_json, _kv_table(list(result.items())))
 
 
@@ -422,8 +647,15 @@ def _load_vectors(path):
 @cli.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("vectors", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("words", nargs=-1, required=True)
-@click.option("-k", "--top", "k", type=click.IntRange(1), default=10, show_default=True,
-              help="How many neighbours.")
+@click.option(
+    "-k",
+    "--top",
+    "k",
+    type=click.IntRange(1),
+    default=10,
+    show_default=True,
+    help="How many neighbours.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_errors
 def similar(vectors, words, k, as_json):
@@ -441,7 +673,10 @@ def similar(vectors, words, k, as_json):
             raise BadInput(f"word {word!r} is not in the vocabulary of {vectors}.")
         result[word] = [(w, float(s)) for w, s in emb.most_similar(key, k)]
     if as_json:
-        _emit({w: [{"word": n, "cosine": s} for n, s in v] for w, v in result.items()}, True)
+        _emit(
+            {w: [{"word": n, "cosine": s} for n, s in v] for w, v in result.items()},
+            True,
+        )
         return
     for word, neigh in result.items():
         click.echo(f"{word}: " + ", ".join(f"{n} ({s:.3f})" for n, s in neigh))
@@ -449,14 +684,27 @@ def similar(vectors, words, k, as_json):
 
 @cli.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("vectors", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--similarity", "sim_files", multiple=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Word-similarity file(s): word1<TAB>word2<TAB>score, # comments.")
-@click.option("--analogy", "analogy_files", multiple=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Analogy file(s) in the Google questions-words format.")
-@click.option("--restrict-vocab", type=click.IntRange(1), default=30000, show_default=True,
-              help="Analogies: candidates are the most frequent words only.")
+@click.option(
+    "--similarity",
+    "sim_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Word-similarity file(s): word1<TAB>word2<TAB>score, # comments.",
+)
+@click.option(
+    "--analogy",
+    "analogy_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Analogy file(s) in the Google questions-words format.",
+)
+@click.option(
+    "--restrict-vocab",
+    type=click.IntRange(1),
+    default=30000,
+    show_default=True,
+    help="Analogies: candidates are the most frequent words only.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_errors
 def evaluate(vectors, sim_files, analogy_files, restrict_vocab, as_json):
@@ -485,26 +733,49 @@ def evaluate(vectors, sim_files, analogy_files, restrict_vocab, as_json):
     rows = []
     for f in sim_files:
         r = evaluate_similarity(emb, load_similarity(f))
-        rows.append({"file": f.name, "task": "similarity", "score": r["spearman"],
-                     "coverage": r["coverage"], "score_oov_zero": r["spearman_oov_zero"],
-                     "n": r["n_pairs"]})
+        rows.append(
+            {
+                "file": f.name,
+                "task": "similarity",
+                "score": r["spearman"],
+                "coverage": r["coverage"],
+                "score_oov_zero": r["spearman_oov_zero"],
+                "n": r["n_pairs"],
+            }
+        )
     for f in analogy_files:
         q = load_analogies(f)
         for method in ("3cosadd", "3cosmul"):
             r = evaluate_analogies(emb, q, restrict_vocab=restrict_vocab, method=method)
-            rows.append({"file": f.name, "task": f"analogy {method}", "score": r["accuracy"],
-                         "coverage": r["coverage"], "score_oov_zero": r["accuracy"] * r["coverage"],
-                         "n": r["n_questions"]})
+            rows.append(
+                {
+                    "file": f.name,
+                    "task": f"analogy {method}",
+                    "score": r["accuracy"],
+                    "coverage": r["coverage"],
+                    "score_oov_zero": r["accuracy"] * r["coverage"],
+                    "n": r["n_questions"],
+                }
+            )
     frame = pd.DataFrame(rows)
     _emit(rows, as_json, _frame_table(frame))
 
 
 # -- demo -------------------------------------------------------------------------------
 @cli.command(context_settings=CONTEXT_SETTINGS)
-@click.option("--rank", type=click.IntRange(2), default=128, show_default=True,
-              help="Dimensions of the demo vectors.")
-@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Also keep the demo's .cooc and vectors here.")
+@click.option(
+    "--rank",
+    type=click.IntRange(2),
+    default=128,
+    show_default=True,
+    help="Dimensions of the demo vectors.",
+)
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also keep the demo's .cooc and vectors here.",
+)
 @quiet_json_options
 @_errors
 def demo(rank, output_dir, quiet, as_json):

@@ -48,7 +48,9 @@ _MAX_LOAD = 0.6
 _DEFAULT_MEMORY = 2 * 1024**3
 
 
-def window_weights(window_size: int, weighting: str = "harmonic") -> tuple[np.ndarray, int]:
+def window_weights(
+    window_size: int, weighting: str = "harmonic"
+) -> tuple[np.ndarray, int]:
     """Integer distance weights and their common denominator.
 
     Returns ``(weights, scale)``: ``weights[d] / scale`` is the weight of a pair
@@ -71,7 +73,9 @@ def window_weights(window_size: int, weighting: str = "harmonic") -> tuple[np.nd
             weights = np.array([0] + [scale // i for i in range(1, window_size + 1)])
         else:
             scale = _EXACT_SCALE_LIMIT
-            weights = np.array([0] + [round(scale / i) for i in range(1, window_size + 1)])
+            weights = np.array(
+                [0] + [round(scale / i) for i in range(1, window_size + 1)]
+            )
     weights = np.asarray(weights, dtype=np.int64)
     weights[0] = 0
     return weights, int(scale)
@@ -81,12 +85,16 @@ def _check_window(window_size):
     if isinstance(window_size, bool) or not isinstance(window_size, (int, np.integer)):
         raise TypeError(f"window_size must be an int, got {window_size!r}.")
     if window_size < 1:
-        raise ValueError(f"window_size={window_size!r} must be >= 1; use --window 5 or so.")
+        raise ValueError(
+            f"window_size={window_size!r} must be >= 1; use --window 5 or so."
+        )
 
 
 def _n_threads(n_jobs):
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-        os.cpu_count() or 1
+    available = (
+        len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else (os.cpu_count() or 1)
     )
     if n_jobs is None or n_jobs == 0:
         return available
@@ -160,8 +168,14 @@ class WindowCounter:
         n_dense=None,
         first_doc=0,
     ):
-        if isinstance(n_words, bool) or not isinstance(n_words, (int, np.integer)) or n_words < 1:
-            raise ValueError(f"n_words={n_words!r} must be a positive int (vocabulary size).")
+        if (
+            isinstance(n_words, bool)
+            or not isinstance(n_words, (int, np.integer))
+            or n_words < 1
+        ):
+            raise ValueError(
+                f"n_words={n_words!r} must be a positive int (vocabulary size)."
+            )
         self.n_words = int(n_words)
         self.weights, self.scale = window_weights(window_size, weighting)
         self.window_size = int(window_size)
@@ -175,9 +189,13 @@ class WindowCounter:
         self.keep_prob = np.empty(0, dtype=np.float64)
         if subsample is not None:
             if not (isinstance(subsample, (int, float)) and 0 < subsample < 1):
-                raise ValueError(f"subsample={subsample!r} must be a float in (0, 1), e.g. 1e-5.")
+                raise ValueError(
+                    f"subsample={subsample!r} must be a float in (0, 1), e.g. 1e-5."
+                )
             if word_counts is None:
-                raise ValueError("subsample needs word_counts (corpus counts per word id).")
+                raise ValueError(
+                    "subsample needs word_counts (corpus counts per word id)."
+                )
             wc = np.asarray(word_counts, dtype=np.float64)
             if wc.shape != (self.n_words,):
                 raise ValueError(
@@ -260,7 +278,9 @@ class WindowCounter:
             )
         self.n_counted += int(np.count_nonzero(ids >= 0))
         if self.dynamic_window:
-            windows = K.sample_windows(offsets, self.window_size, self.seed ^ 0x5A5A, doc_start)
+            windows = K.sample_windows(
+                offsets, self.window_size, self.seed ^ 0x5A5A, doc_start
+            )
         else:
             windows = np.empty(0, dtype=np.int32)
         if ids.shape[0] == 0:
@@ -299,9 +319,21 @@ class WindowCounter:
         ``ids[pos:pos_end]``, spilling its buffer whenever it fills up."""
         while pos < pos_end:
             pos, self._n_buf[tid] = K.count_window_pairs(
-                ids, offsets, pos, pos_end, self.weights, windows, self.mode,
-                self.n_cols, self.n_words, self._dense[tid], self._row_start,
-                self.n_dense, self._buf[tid], self._n_buf[tid], self._d_bits,
+                ids,
+                offsets,
+                pos,
+                pos_end,
+                self.weights,
+                windows,
+                self.mode,
+                self.n_cols,
+                self.n_words,
+                self._dense[tid],
+                self._row_start,
+                self.n_dense,
+                self._buf[tid],
+                self._n_buf[tid],
+                self._d_bits,
             )
             if pos < pos_end:
                 self._spill(tid)
@@ -425,8 +457,22 @@ class WindowCounter:
         def emit(t, fill, own, mirror_t, indices, data):
             (keys1, vals1), (keys2, vals2) = pieces[t]
             K.emit_csr_entries(
-                dense, self._row_start, k, keys1, vals1, keys2, vals2, bounds[t],
-                bounds[t + 1], self.mode, n_cols, n_words, fill, own, mirror_t, indices,
+                dense,
+                self._row_start,
+                k,
+                keys1,
+                vals1,
+                keys2,
+                vals2,
+                bounds[t],
+                bounds[t + 1],
+                self.mode,
+                n_cols,
+                n_words,
+                fill,
+                own,
+                mirror_t,
+                indices,
                 data,
             )
 
@@ -497,7 +543,9 @@ def _seed(random_state):
         return 0
     if isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(0, 2**31 - 1))
-    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+    if isinstance(random_state, (int, np.integer)) and not isinstance(
+        random_state, bool
+    ):
         if random_state < 0:
             raise ValueError(f"random_state={random_state!r} must be >= 0.")
         return int(random_state)
@@ -507,7 +555,9 @@ def _seed(random_state):
 def _check_corpus(ids, offsets, n_words):
     ids = np.asarray(ids)
     if ids.ndim != 1 or not (ids.size == 0 or np.issubdtype(ids.dtype, np.integer)):
-        raise TypeError(f"ids must be a 1-d integer array, got dtype {ids.dtype} ndim {ids.ndim}.")
+        raise TypeError(
+            f"ids must be a 1-d integer array, got dtype {ids.dtype} ndim {ids.ndim}."
+        )
     ids = np.ascontiguousarray(ids, dtype=np.int32)
     if offsets is None:
         offsets = np.array([0, ids.shape[0]], dtype=np.int64)
@@ -621,7 +671,9 @@ class CoocMatrix:
         coo = self.matrix.tocoo()
         rows = np.asarray(self.vocabulary.tokens, dtype=object)
         cols = np.asarray(self.context_names(), dtype=object)
-        return pd.DataFrame({"word1": rows[coo.row], "word2": cols[coo.col], "value": coo.data})
+        return pd.DataFrame(
+            {"word1": rows[coo.row], "word2": cols[coo.col], "value": coo.data}
+        )
 
     def save(self, path) -> None:
         from cooc.io import save_cooc
@@ -659,7 +711,9 @@ def merge(matrices: Sequence[CoocMatrix]) -> CoocMatrix:
         a = {k: v for k, v in m.params.items() if k not in skip}
         b = {k: v for k, v in first.params.items() if k not in skip}
         if a != b:
-            raise ValueError(f"cannot merge matrices counted with different parameters: {a} != {b}.")
+            raise ValueError(
+                f"cannot merge matrices counted with different parameters: {a} != {b}."
+            )
     total = first.integer_counts()
     for m in matrices[1:]:
         total = total + m.integer_counts()
@@ -677,8 +731,15 @@ def merge(matrices: Sequence[CoocMatrix]) -> CoocMatrix:
 
 
 _COUNTER_KEYS = (
-    "window_size", "weighting", "symmetric", "dynamic_window", "subsample", "oov",
-    "random_state", "n_jobs", "memory",
+    "window_size",
+    "weighting",
+    "symmetric",
+    "dynamic_window",
+    "subsample",
+    "oov",
+    "random_state",
+    "n_jobs",
+    "memory",
 )
 
 
@@ -727,9 +788,13 @@ def cooccurrence_matrix(
 
     _split_params(params)
     if isinstance(documents, (str, bytes)):
-        raise TypeError("documents must be an iterable of documents, not a single string.")
+        raise TypeError(
+            "documents must be an iterable of documents, not a single string."
+        )
     documents = list(documents)
-    chunks = list(chunks_from_documents(documents, tokenizer=tokenizer, lowercase=lowercase))
+    chunks = list(
+        chunks_from_documents(documents, tokenizer=tokenizer, lowercase=lowercase)
+    )
     if vocabulary is None:
         vocabulary = build_vocabulary(chunks, min_count=min_count, max_size=max_size)
     return _count_chunks(chunks, vocabulary, params, None)
@@ -766,6 +831,7 @@ def build_cooccurrence(
         encoding_errors=encoding_errors,
     )
     if vocabulary is None:
+
         def counted(chunks):
             for chunk in chunks:
                 if progress is not None:
@@ -773,9 +839,13 @@ def build_cooccurrence(
                 yield chunk
 
         vocabulary = build_vocabulary(
-            counted(iter_token_chunks(paths, **read)), min_count=min_count, max_size=max_size
+            counted(iter_token_chunks(paths, **read)),
+            min_count=min_count,
+            max_size=max_size,
         )
     step = None if progress is None else (lambda n: progress("counting", n))
     out = _count_chunks(iter_token_chunks(paths, **read), vocabulary, params, step)
-    out.stats["sources"] = [str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    out.stats["sources"] = [
+        str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)
+    ]
     return out

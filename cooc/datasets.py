@@ -42,7 +42,9 @@ def shared_data_dir() -> Path | None:
     if env:
         return Path(env) if Path(env).is_dir() else None
     here = Path(__file__).resolve()
-    candidates = [p / "shared" / "data" for p in [*here.parents, *Path.cwd().resolve().parents]]
+    candidates = [
+        p / "shared" / "data" for p in [*here.parents, *Path.cwd().resolve().parents]
+    ]
     candidates.insert(0, Path.cwd() / ".." / "shared" / "data")
     for cand in candidates:
         if (cand / "similarity").is_dir() or (cand / "corpus").is_dir():
@@ -90,7 +92,9 @@ def make_topic_corpus(
     for label in labels:
         topical = rng.random(doc_length) < 0.6
         words = [
-            f"t{label}w{rng.integers(words_per_topic)}" if t else f"c{rng.integers(n_common)}"
+            f"t{label}w{rng.integers(words_per_topic)}"
+            if t
+            else f"c{rng.integers(n_common)}"
             for t in topical
         ]
         docs.append(" ".join(words))

@@ -20,14 +20,19 @@ def run_demo(*, rank=128, output_dir=None, progress=None) -> dict:
     paths = demo_corpus_paths()
     t0 = time.perf_counter()
     cooc = build_cooccurrence(
-        paths, min_count=5, window_size=5, weighting="harmonic",
+        paths,
+        min_count=5,
+        window_size=5,
+        weighting="harmonic",
         progress=progress,
     )
     if progress is not None:
         progress.done()
     t_build = time.perf_counter() - t0
-    note(f"counted {cooc.stats['n_tokens']:,} tokens: {cooc.shape[0]:,} words, "
-         f"{cooc.nnz:,} non-zeros in {t_build:.1f} s")
+    note(
+        f"counted {cooc.stats['n_tokens']:,} tokens: {cooc.shape[0]:,} words, "
+        f"{cooc.nnz:,} non-zeros in {t_build:.1f} s"
+    )
     t1 = time.perf_counter()
     emb, _ = embed_cooccurrence(cooc, rank, random_state=0)
     t_embed = time.perf_counter() - t1
@@ -43,13 +48,16 @@ def run_demo(*, rank=128, output_dir=None, progress=None) -> dict:
 
     neighbours = {
         w: [(n, round(float(s), 3)) for n, s in emb.most_similar(w, 6)]
-        for w in DEMO_WORDS if w in emb
+        for w in DEMO_WORDS
+        if w in emb
     }
     scores = {}
     for name, path in similarity_files().items():
         r = evaluate_similarity(emb, load_similarity(path))
-        scores[name] = {"spearman": round(float(r["spearman"]), 4),
-                        "coverage": round(float(r["coverage"]), 4)}
+        scores[name] = {
+            "spearman": round(float(r["spearman"]), 4),
+            "coverage": round(float(r["coverage"]), 4),
+        }
 
     lines = [
         "cooc demo: Jane Austen + Moby-Dick + State of the Union (public domain, shipped)",
@@ -68,10 +76,14 @@ def run_demo(*, rank=128, output_dir=None, progress=None) -> dict:
     if scores:
         lines.append("word similarity (Spearman rho over covered pairs, coverage):")
         for name, r in scores.items():
-            lines.append(f"  {name:<10} rho {r['spearman']:.3f}   coverage {r['coverage']:.1%}")
+            lines.append(
+                f"  {name:<10} rho {r['spearman']:.3f}   coverage {r['coverage']:.1%}"
+            )
     else:
-        lines.append("word similarity: benchmark files not found (set COOC_DATA to a folder with "
-                     "similarity/wordsim353.txt ...); skipped.")
+        lines.append(
+            "word similarity: benchmark files not found (set COOC_DATA to a folder with "
+            "similarity/wordsim353.txt ...); skipped."
+        )
     return {
         "corpus": [p.name for p in paths],
         "n_tokens": cooc.stats["n_tokens"],

@@ -25,7 +25,9 @@ __all__ = ["atomic_write", "export_pairs", "load_cooc", "read_cooc_meta", "save_
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb", **open_kwargs) -> Iterator[IO]:
+def atomic_write(
+    path: str | os.PathLike, mode: str = "wb", **open_kwargs
+) -> Iterator[IO]:
     """Open a temporary file beside ``path``; rename it to ``path`` on success.
 
     On any exception (including ``KeyboardInterrupt``) the temporary file is
@@ -34,7 +36,9 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **open_kwargs) -> It
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise ValueError(f"output folder {str(folder)!r} does not exist; create it first.")
+        raise ValueError(
+            f"output folder {str(folder)!r} does not exist; create it first."
+        )
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, mode, **open_kwargs) as fh:
@@ -67,7 +71,9 @@ def _encode_tokens(tokens) -> np.ndarray:
 def _decode_tokens(buf: np.ndarray, n: int, path) -> list[str]:
     tokens = bytes(buf).decode("utf-8").split("\n") if n else []
     if len(tokens) != n:
-        raise ValueError(f"{path}: corrupt .cooc file (expected {n} tokens, found {len(tokens)}).")
+        raise ValueError(
+            f"{path}: corrupt .cooc file (expected {n} tokens, found {len(tokens)})."
+        )
     return tokens
 
 
@@ -98,7 +104,10 @@ def save_cooc(cooc, path) -> None:
         "n_words": len(cooc.vocabulary),
         "params": cooc.params,
         "stats": cooc.stats,
-        "crc32": {k: zlib.crc32(np.ascontiguousarray(v).view(np.uint8)) for k, v in arrays.items()},
+        "crc32": {
+            k: zlib.crc32(np.ascontiguousarray(v).view(np.uint8))
+            for k, v in arrays.items()
+        },
     }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     with atomic_write(path, "wb") as fh:
@@ -114,7 +123,9 @@ def read_cooc_meta(path) -> dict:
 def _open_npz(path):
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{str(path)!r} does not exist or is not a file; expected a .cooc file.")
+        raise ValueError(
+            f"{str(path)!r} does not exist or is not a file; expected a .cooc file."
+        )
     try:
         return np.load(path, allow_pickle=False)
     except Exception as exc:  # zipfile.BadZipFile, OSError, ValueError
@@ -127,9 +138,13 @@ def _read_meta(z, path) -> dict:
     try:
         meta = json.loads(bytes(z["meta"]).decode("utf-8"))
     except Exception:
-        raise ValueError(f"{str(path)!r} is not a .cooc file (no readable metadata).") from None
+        raise ValueError(
+            f"{str(path)!r} is not a .cooc file (no readable metadata)."
+        ) from None
     if meta.get("format") != COOC_FORMAT:
-        raise ValueError(f"{str(path)!r} is not a .cooc file (format {meta.get('format')!r}).")
+        raise ValueError(
+            f"{str(path)!r} is not a .cooc file (format {meta.get('format')!r})."
+        )
     if meta.get("format_version", 0) > COOC_FORMAT_VERSION:
         raise ValueError(
             f"{str(path)!r} was written by a newer cooc (format version "
@@ -154,14 +169,19 @@ def load_cooc(path):
                     f"{str(path)!r} is truncated or corrupt (array {key!r}: {exc})."
                 ) from None
             crc = meta.get("crc32", {}).get(key)
-            if crc is not None and zlib.crc32(
-                np.ascontiguousarray(arrays[key]).view(np.uint8)
-            ) != crc:
-                raise ValueError(f"{str(path)!r} is corrupt (checksum mismatch in {key!r}).")
+            if (
+                crc is not None
+                and zlib.crc32(np.ascontiguousarray(arrays[key]).view(np.uint8)) != crc
+            ):
+                raise ValueError(
+                    f"{str(path)!r} is corrupt (checksum mismatch in {key!r})."
+                )
     tokens = _decode_tokens(arrays["tokens"], int(meta["n_words"]), path)
     shape = tuple(meta["shape"])
     try:
-        matrix = sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=shape)
+        matrix = sp.csr_matrix(
+            (arrays["data"], arrays["indices"], arrays["indptr"]), shape=shape
+        )
     except ValueError as exc:
         raise ValueError(f"{str(path)!r} is corrupt ({exc}).") from None
     vocab = Vocabulary(tokens, arrays["counts"])

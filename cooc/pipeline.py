@@ -18,7 +18,9 @@ __all__ = ["WEIGHTING_SCHEMES", "embed_cooccurrence", "weight_cooccurrence"]
 WEIGHTING_SCHEMES = ("ppmi", "log", "none")
 
 
-def weight_cooccurrence(cooc: CoocMatrix, *, weighting="ppmi", context_alpha=0.75, shift=1.0):
+def weight_cooccurrence(
+    cooc: CoocMatrix, *, weighting="ppmi", context_alpha=0.75, shift=1.0
+):
     """Weighted matrix (float32 CSR) of a co-occurrence matrix."""
     if weighting == "ppmi":
         return ppmi(cooc.matrix, context_alpha=context_alpha, shift=shift)
@@ -54,7 +56,9 @@ def embed_cooccurrence(
     """
     n_words = len(cooc.vocabulary)
     if not isinstance(n_components, (int, np.integer)) or n_components < 1:
-        raise ValueError(f"n_components={n_components!r} must be a positive int (--rank).")
+        raise ValueError(
+            f"n_components={n_components!r} must be a positive int (--rank)."
+        )
     if n_components >= min(cooc.shape):
         raise ValueError(
             f"n_components={n_components} must be < the matrix size {min(cooc.shape)} "

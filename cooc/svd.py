@@ -30,6 +30,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.extmath import randomized_svd, safe_sparse_dot, svd_flip
 from sklearn.utils.validation import check_array
 
+from cooc import _kernels
 from cooc._compat import (
     Interval,
     StrOptions,
@@ -37,7 +38,6 @@ from cooc._compat import (
     check_is_fitted,
     validate_data,
 )
-from cooc import _kernels
 from cooc.io import atomic_write
 
 __all__ = ["Embeddings", "SVDEmbedding", "svd_embed"]
@@ -70,7 +70,9 @@ def _check_n_components(n_components, shape):
         )
 
 
-def _svd_randomized(X, n_components, *, n_iter, n_oversamples, random_state, n_jobs=None):
+def _svd_randomized(
+    X, n_components, *, n_iter, n_oversamples, random_state, n_jobs=None
+):
     """Randomized subspace iteration (Halko et al.), LU-normalised power steps.
 
     Sparse input uses cooc's multi-threaded CSR x dense products (numba);
@@ -83,8 +85,12 @@ def _svd_randomized(X, n_components, *, n_iter, n_oversamples, random_state, n_j
     n_oversamples = max(0, min(n_oversamples, min(X.shape) - n_components))
     if sp.issparse(X):
         return _randomized_sparse(
-            X, n_components, n_iter=n_iter, n_oversamples=n_oversamples,
-            random_state=random_state, n_jobs=n_jobs,
+            X,
+            n_components,
+            n_iter=n_iter,
+            n_oversamples=n_oversamples,
+            random_state=random_state,
+            n_jobs=n_jobs,
         )
     return randomized_svd(
         X,
@@ -116,11 +122,15 @@ def spmm(A, B, *, n_jobs=None):
     B = np.ascontiguousarray(B, dtype=A.dtype)
     out = np.empty((A.shape[0], B.shape[1]), dtype=A.dtype)
     n_threads = max(1, min(_n_threads(n_jobs), A.shape[0]))
-    cuts = np.searchsorted(A.indptr, np.linspace(0, A.nnz, n_threads + 1)).astype(np.int64)
+    cuts = np.searchsorted(A.indptr, np.linspace(0, A.nnz, n_threads + 1)).astype(
+        np.int64
+    )
     cuts[0], cuts[-1] = 0, A.shape[0]
 
     def run(t):
-        _kernels.csr_dense_rows(A.indptr, A.indices, A.data, B, out, cuts[t], cuts[t + 1])
+        _kernels.csr_dense_rows(
+            A.indptr, A.indices, A.data, B, out, cuts[t], cuts[t + 1]
+        )
 
     if n_threads == 1:
         run(0)

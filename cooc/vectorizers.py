@@ -10,6 +10,7 @@ each document to the (optionally TF-IDF-weighted) mean of its word vectors, so
 from __future__ import annotations
 
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -44,7 +45,9 @@ def _check_raw_documents(raw_documents, name):
 
 def _chunks(estimator, docs):
     return list(
-        chunks_from_documents(docs, tokenizer=estimator.tokenizer, lowercase=estimator.lowercase)
+        chunks_from_documents(
+            docs, tokenizer=estimator.tokenizer, lowercase=estimator.lowercase
+        )
     )
 
 
@@ -118,7 +121,7 @@ class CooccurrenceVectorizer(TransformerMixin, BaseEstimator):
     ['a', 'b', 'c']
     """
 
-    _parameter_constraints = dict(_COUNT_CONSTRAINTS)
+    _parameter_constraints: ClassVar[dict] = dict(_COUNT_CONSTRAINTS)
 
     def __init__(
         self,
@@ -167,7 +170,9 @@ class CooccurrenceVectorizer(TransformerMixin, BaseEstimator):
         )
         for chunk in chunks:
             counter.update(self.vocabulary_.encode_chunk(chunk), chunk.offsets)
-        return CoocMatrix(counter.result(), self.vocabulary_, counter.params, counter.stats)
+        return CoocMatrix(
+            counter.result(), self.vocabulary_, counter.params, counter.stats
+        )
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, raw_documents, y=None):
@@ -254,7 +259,7 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
     True
     """
 
-    _parameter_constraints = {
+    _parameter_constraints: ClassVar[dict] = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "embeddings": [Embeddings, None],
         "weighting": [StrOptions({"mean", "tfidf"})],
@@ -296,9 +301,15 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         """Sparse (n_docs, n_words) term counts over the embeddings' vocabulary."""
         mats = []
         for chunk in chunks:
-            table = np.array([vocab_index.get(t, -1) for t in chunk.uniques], dtype=np.int64)
-            ids = table[chunk.codes] if chunk.codes.size else np.empty(0, dtype=np.int64)
-            docs = np.repeat(np.arange(chunk.offsets.shape[0] - 1), np.diff(chunk.offsets))
+            table = np.array(
+                [vocab_index.get(t, -1) for t in chunk.uniques], dtype=np.int64
+            )
+            ids = (
+                table[chunk.codes] if chunk.codes.size else np.empty(0, dtype=np.int64)
+            )
+            docs = np.repeat(
+                np.arange(chunk.offsets.shape[0] - 1), np.diff(chunk.offsets)
+            )
             keep = ids >= 0
             mats.append(
                 sp.csr_matrix(
@@ -306,7 +317,11 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
                     shape=(chunk.offsets.shape[0] - 1, len(vocab_index)),
                 )
             )
-        return sp.vstack(mats, format="csr") if mats else sp.csr_matrix((0, len(vocab_index)))
+        return (
+            sp.vstack(mats, format="csr")
+            if mats
+            else sp.csr_matrix((0, len(vocab_index)))
+        )
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, raw_documents, y=None):
@@ -365,8 +380,10 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self)
-        return np.asarray([f"documentvectorizer{i}" for i in range(self.n_features_out_)],
-                          dtype=object)
+        return np.asarray(
+            [f"documentvectorizer{i}" for i in range(self.n_features_out_)],
+            dtype=object,
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -16,8 +16,8 @@ from cooc import _kernels as K
 from cooc.cooccurrence import (
     CoocMatrix,
     WindowCounter,
-    count_window,
     cooccurrence_matrix,
+    count_window,
     merge,
     window_weights,
 )
@@ -79,7 +79,9 @@ def test_documents_are_boundaries():
 
 
 docs_strategy = st.lists(
-    st.lists(st.integers(min_value=-1, max_value=6), max_size=12), min_size=1, max_size=6
+    st.lists(st.integers(min_value=-1, max_value=6), max_size=12),
+    min_size=1,
+    max_size=6,
 )
 
 
@@ -96,11 +98,20 @@ docs_strategy = st.lists(
 def test_matches_reference(docs, window, weighting, symmetric, oov, n_jobs, n_dense):
     ids, offsets = flatten(docs)
     got = count_window(
-        ids, offsets, 7, window_size=window, weighting=weighting, symmetric=symmetric,
-        oov=oov, n_jobs=n_jobs, n_dense=n_dense,
+        ids,
+        offsets,
+        7,
+        window_size=window,
+        weighting=weighting,
+        symmetric=symmetric,
+        oov=oov,
+        n_jobs=n_jobs,
+        n_dense=n_dense,
     ).toarray()
     ref_docs = [[t for t in d if t >= 0] for d in docs] if oov == "drop" else docs
-    np.testing.assert_allclose(got, reference(ref_docs, 7, window, weighting, symmetric), rtol=1e-12)
+    np.testing.assert_allclose(
+        got, reference(ref_docs, 7, window, weighting, symmetric), rtol=1e-12
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -112,11 +123,21 @@ def test_matches_reference(docs, window, weighting, symmetric, oov, n_jobs, n_de
     seed=st.integers(0, 1000),
     n_jobs=st.sampled_from([1, 2]),
 )
-def test_dynamic_window_matches_reference(docs, window, weighting, symmetric, seed, n_jobs):
+def test_dynamic_window_matches_reference(
+    docs, window, weighting, symmetric, seed, n_jobs
+):
     ids, offsets = flatten(docs)
     got = count_window(
-        ids, offsets, 7, window_size=window, weighting=weighting, symmetric=symmetric,
-        dynamic_window=True, random_state=seed, n_jobs=n_jobs, oov="gap",
+        ids,
+        offsets,
+        7,
+        window_size=window,
+        weighting=weighting,
+        symmetric=symmetric,
+        dynamic_window=True,
+        random_state=seed,
+        n_jobs=n_jobs,
+        oov="gap",
     ).toarray()
     widths = K.sample_windows(offsets, window, seed ^ 0x5A5A, 0)
     windows = [list(widths[offsets[k] : offsets[k + 1]]) for k in range(len(docs))]
@@ -129,33 +150,58 @@ def test_dynamic_window_matches_reference(docs, window, weighting, symmetric, se
 def test_dynamic_window_averages_to_linear():
     rng = np.random.default_rng(0)
     ids = rng.integers(0, 3, size=20000).astype(np.int32)
-    dyn = count_window(ids, None, 3, window_size=4, weighting="uniform", dynamic_window=True)
+    dyn = count_window(
+        ids, None, 3, window_size=4, weighting="uniform", dynamic_window=True
+    )
     lin = count_window(ids, None, 3, window_size=4, weighting="linear")
     np.testing.assert_allclose(dyn.toarray(), lin.toarray(), rtol=0.03)
 
 
 def test_subsampling_drops_frequent_words():
     rng = np.random.default_rng(1)
-    ids = np.where(rng.random(50000) < 0.5, 0, rng.integers(1, 50, 50000)).astype(np.int32)
+    ids = np.where(rng.random(50000) < 0.5, 0, rng.integers(1, 50, 50000)).astype(
+        np.int32
+    )
     counts = np.bincount(ids, minlength=50)
-    out, _ = K.filter_tokens(ids, np.array([0, ids.size]), np.minimum(1, np.sqrt(2e-2 / (counts / counts.sum()))), True, 7, 0)
+    out, _ = K.filter_tokens(
+        ids,
+        np.array([0, ids.size]),
+        np.minimum(1, np.sqrt(2e-2 / (counts / counts.sum()))),
+        True,
+        7,
+        0,
+    )
     kept0 = np.count_nonzero(out == 0) / counts[0]
     assert abs(kept0 - np.sqrt(2e-2 / 0.5)) < 0.01
     # rare words are always kept
     assert np.array_equal(np.bincount(out, minlength=50)[1:], counts[1:])
-    full = count_window(ids, None, 50, window_size=2, subsample=2e-2, word_counts=counts, random_state=7)
+    full = count_window(
+        ids, None, 50, window_size=2, subsample=2e-2, word_counts=counts, random_state=7
+    )
     expected = count_window(out, None, 50, window_size=2)
     assert (full != expected).nnz == 0
 
 
 @settings(max_examples=30, deadline=None)
-@given(docs=docs_strategy, cut=st.integers(0, 6), window=st.integers(1, 4), dynamic=st.booleans(),
-       subsample=st.sampled_from([None, 0.05]))
+@given(
+    docs=docs_strategy,
+    cut=st.integers(0, 6),
+    window=st.integers(1, 4),
+    dynamic=st.booleans(),
+    subsample=st.sampled_from([None, 0.05]),
+)
 def test_shards_sum_to_whole_exactly(docs, cut, window, dynamic, subsample):
     cut = min(cut, len(docs))
-    counts = np.bincount(np.array([t for d in docs for t in d if t >= 0] + [0]), minlength=7)
-    params = dict(window_size=window, weighting="harmonic", dynamic_window=dynamic,
-                  subsample=subsample, word_counts=counts if subsample else None)
+    counts = np.bincount(
+        np.array([t for d in docs for t in d if t >= 0] + [0]), minlength=7
+    )
+    params = dict(
+        window_size=window,
+        weighting="harmonic",
+        dynamic_window=dynamic,
+        subsample=subsample,
+        word_counts=counts if subsample else None,
+    )
     whole, _ = WindowCounter(7, **params).update(*flatten(docs)).result_counts()
     total = sp.csr_matrix((7, 7 if True else 14), dtype=np.int64)
     for first, part in [(0, docs[:cut]), (cut, docs[cut:])]:
@@ -194,8 +240,14 @@ def test_table_growth_and_spill_are_exact():
     ids = rng.integers(0, 3000, size=40000).astype(np.int32)
     ref = count_window(ids, None, 3000, window_size=3, weighting="uniform").toarray()
     # tiny budget: no dense block, table forced to spill many times
-    small = WindowCounter(3000, window_size=3, weighting="uniform", n_dense=0,
-                          memory=16 * 2**13 * 2, n_jobs=2)
+    small = WindowCounter(
+        3000,
+        window_size=3,
+        weighting="uniform",
+        n_dense=0,
+        memory=16 * 2**13 * 2,
+        n_jobs=2,
+    )
     for part in np.array_split(ids, 5):
         small.update(part)
     assert small._spilled, "expected the tiny budget to force spills"
@@ -246,7 +298,9 @@ def _vocab(n):
 
 
 def test_cooccurrence_matrix_from_documents():
-    m = cooccurrence_matrix(["the cat sat", "", "the dog"], window_size=2, weighting="uniform")
+    m = cooccurrence_matrix(
+        ["the cat sat", "", "the dog"], window_size=2, weighting="uniform"
+    )
     assert m.stats["n_docs"] == 3
     assert m.stats["n_tokens"] == 5
     frame = m.to_frame()
@@ -285,8 +339,13 @@ def test_split_threads_match_reference(
     # Cuts fall inside documents; every mode; dense and buffered pairs mixed.
     ids, offsets = flatten(docs)
     params = dict(
-        window_size=window, weighting="harmonic", symmetric=symmetric,
-        dynamic_window=dynamic, random_state=seed, oov=oov, n_dense=n_dense,
+        window_size=window,
+        weighting="harmonic",
+        symmetric=symmetric,
+        dynamic_window=dynamic,
+        random_state=seed,
+        oov=oov,
+        n_dense=n_dense,
     )
     with _split_everything():
         got, scale = _counts(7, ids, offsets, n_jobs=n_jobs, **params)
@@ -430,4 +489,6 @@ def test_counter_pickles_midway_and_edge_cases():
     one = count_window([0, 0, 0], None, 1, window_size=1, weighting="uniform")
     assert one.toarray().tolist() == [[4.0]]
     dense = count_window([0, 1, 2, 1], None, 3, window_size=2, n_dense=3)
-    assert (dense != count_window([0, 1, 2, 1], None, 3, window_size=2, n_dense=0)).nnz == 0
+    assert (
+        dense != count_window([0, 1, 2, 1], None, 3, window_size=2, n_dense=0)
+    ).nnz == 0
