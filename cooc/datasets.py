@@ -16,6 +16,7 @@ import numpy as np
 
 __all__ = [
     "demo_corpus_paths",
+    "load_emoji",
     "make_topic_corpus",
     "shared_data_dir",
     "similarity_files",
@@ -34,6 +35,40 @@ def demo_corpus_paths() -> list[Path]:
     folder = resources.files("cooc") / "data"
     names = ("jane_austen.txt.gz", "moby_dick.txt.gz", "sotu.txt.gz")
     return [Path(str(folder / name)) for name in names]
+
+
+def load_emoji(*, drop_flag_word: bool = True):
+    """The shipped emoji set: 1,906 images with their CLDR text and category.
+
+    Returns ``(images, frame)``: ``images`` uint8 ``(1906, 64, 64, 3)`` and a
+    pandas DataFrame with columns ``hexcode, label, tags, unicode_name,
+    category, subcategory`` and ``text`` (label + tags), row for row. The labels
+    and tags of flags contain the word "flag" ("flag: Chad"), which would give
+    the "Flags" category away; with ``drop_flag_word`` (default) the words
+    "flag" and "flags" are removed from ``tags`` and ``text`` (``label`` keeps
+    the original name).
+    Sources and licences: ``cooc/data/NOTICE.md``.
+
+    Examples
+    --------
+    >>> images, frame = load_emoji()
+    >>> images.shape, frame["category"].nunique()
+    ((1906, 64, 64, 3), 9)
+    """
+    import pandas as pd
+
+    folder = resources.files("cooc") / "data"
+    with np.load(str(folder / "emoji.npz"), allow_pickle=False) as z:
+        images = z["images"]
+    frame = pd.read_csv(str(folder / "emoji.csv"), keep_default_na=False, dtype=str)
+    frame["text"] = (frame["label"] + " " + frame["tags"]).str.strip()
+    if drop_flag_word:
+        # "flag"/"flags" appear in every label ("flag: Chad") and tag list of the
+        # Flags category: a give-away, removed from the text used for learning.
+        pattern = r"(?i)\bflags?\b:?"
+        for col in ("tags", "text"):
+            frame[col] = frame[col].str.replace(pattern, " ", regex=True).str.split().str.join(" ")
+    return images, frame
 
 
 def shared_data_dir() -> Path | None:
