@@ -12,6 +12,10 @@ The public API on one screen::
 
     # scikit-learn estimators
     CooccurrenceVectorizer, PPMITransformer, SVDEmbedding, DocumentVectorizer
+
+    # images and text together
+    build_joint(texts, visual_codes, visual_offsets) -> CoocMatrix over words + vw:k
+    JointEmbedding                                  -> one space for words and visual words
 """
 
 __version__ = "0.1.0"
@@ -27,6 +31,7 @@ from cooc.cooccurrence import (
 from cooc.corpus import iter_documents, iter_token_chunks, tokenize
 from cooc.evaluate import evaluate_analogies, evaluate_similarity
 from cooc.io import load_cooc, save_cooc
+from cooc.multimodal import JointEmbedding, build_joint, count_joint
 from cooc.pipeline import embed_cooccurrence
 from cooc.svd import Embeddings, SVDEmbedding, svd_embed
 from cooc.vectorizers import CooccurrenceVectorizer, DocumentVectorizer
@@ -38,14 +43,17 @@ __all__ = [
     "CooccurrenceVectorizer",
     "DocumentVectorizer",
     "Embeddings",
+    "JointEmbedding",
     "PPMITransformer",
     "SVDEmbedding",
     "Vocabulary",
     "WindowCounter",
     "__version__",
     "build_cooccurrence",
+    "build_joint",
     "build_vocabulary",
     "cooccurrence_matrix",
+    "count_joint",
     "count_window",
     "embed_cooccurrence",
     "evaluate_analogies",

@@ -507,3 +507,64 @@ def csr_dense_rows(indptr, indices, data, B, out, row_lo, row_hi):
             b = B[indices[p]]
             for c in range(k):
                 o[c] += v * b[c]
+
+
+# -- multimodal: visual words that are spatial neighbours ---------------------------
+
+
+@njit(cache=True, nogil=True)
+def count_spatial_pairs(
+    codes, offsets, rows, cols, radius, pos, pos_end, n_visual, buf, n_buf
+):
+    """Append the ordered pairs of neighbouring patches whose first patch lies in
+    ``codes[pos:pos_end]``.
+
+    ``codes`` (int32, ``[0, n_visual)``) are the patches' visual words, split
+    into images by ``offsets`` (int64); ``rows``/``cols`` (int64) are their grid
+    positions, sorted by ``(row, col)`` within each image. Patches ``p != q`` of
+    one image are neighbours when ``max(|drow|, |dcol|) <= radius``; each such
+    ``(p, q)`` appends ``(codes[p] * n_visual + codes[q]) << 1 | 1`` to
+    ``buf[n_buf:]`` (the word layout of ``sort_reduce_pairs`` with ``d_bits=1``).
+    Stops early, before a patch whose pairs might not fit (``buf`` must hold
+    more words than the largest image has patches).
+
+    Returns ``(pos, n_buf)``: where to resume and the buffer's new fill.
+    """
+    cap = buf.shape[0]
+    n_docs = offsets.shape[0] - 1
+    lo = 0
+    hi = n_docs
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if offsets[mid] <= pos:
+            lo = mid
+        else:
+            hi = mid
+    doc = lo
+    while pos < pos_end:
+        while offsets[doc + 1] <= pos:
+            doc += 1
+        start = offsets[doc]
+        end = offsets[doc + 1]
+        if n_buf + (end - start) > cap:
+            return pos, n_buf
+        r = rows[pos]
+        c = cols[pos]
+        key = np.int64(codes[pos]) * n_visual
+        # first patch of the image whose row is >= r - radius
+        a = start
+        b = end
+        while a < b:
+            mid = (a + b) // 2
+            if rows[mid] < r - radius:
+                a = mid + 1
+            else:
+                b = mid
+        q = a
+        while q < end and rows[q] <= r + radius:
+            if q != pos and abs(cols[q] - c) <= radius:
+                buf[n_buf] = ((key + codes[q]) << 1) | 1
+                n_buf += 1
+            q += 1
+        pos += 1
+    return pos, n_buf
