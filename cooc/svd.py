@@ -143,9 +143,10 @@ def spmm(A, B, *, n_jobs=None):
 def _randomized_sparse(X, n_components, *, n_iter, n_oversamples, random_state, n_jobs):
     """Halko et al.'s randomized SVD with threaded sparse products.
 
-    The same steps as :func:`sklearn.utils.extmath.randomized_svd` with the LU
-    normaliser (and the same Gaussian test matrix for the same seed); only the
-    products ``X @ B`` and ``X.T @ B`` run on all cores.
+    The steps of :func:`sklearn.utils.extmath.randomized_svd` with the LU
+    normaliser (and the same Gaussian test matrix for the same seed), with one
+    normalisation per power iteration instead of two; the products ``X @ B``
+    and ``X.T @ B`` run on all cores.
     """
     X = X.tocsr()
     Xt = X.T.tocsr()
@@ -153,7 +154,9 @@ def _randomized_sparse(X, n_components, *, n_iter, n_oversamples, random_state, 
     omega = random_state.normal(size=(X.shape[1], n_random)).astype(X.dtype, copy=False)
     Y = spmm(X, omega, n_jobs=n_jobs)
     for _ in range(n_iter):
-        Y = linalg.lu(Y, permute_l=True, check_finite=False)[0]
+        # One LU normalisation per power iteration (sklearn does two): on the
+        # 52k x 52k PPMI matrix the singular values agreed with two to all
+        # printed digits (rank 128 and 300, vs ARPACK) at a fraction of the cost.
         Z = spmm(Xt, Y, n_jobs=n_jobs)
         Z = linalg.lu(Z, permute_l=True, check_finite=False)[0]
         Y = spmm(X, Z, n_jobs=n_jobs)

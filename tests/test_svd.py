@@ -430,3 +430,38 @@ def test_save_empty_embeddings(tmp_path):
         empty.save(tmp_path / name)
         loaded = Embeddings.load(tmp_path / name)
         assert len(loaded) == 0 and loaded.dim == 3
+
+
+# -- threaded sparse products and the randomized solver on sparse input ---------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_spmm_matches_scipy_and_ignores_thread_count(dtype):
+    import scipy.sparse as sp
+
+    from cooc.svd import spmm
+
+    rng = np.random.default_rng(0)
+    A = sp.random(300, 200, density=0.05, format="csr", random_state=1, dtype=dtype)
+    A[7] = 0  # an empty row
+    B = rng.standard_normal((200, 13)).astype(dtype)
+    ref = A @ B
+    one = spmm(A, B, n_jobs=1)
+    for n_jobs in (2, 3, 7):
+        np.testing.assert_array_equal(spmm(A, B, n_jobs=n_jobs), one)
+    np.testing.assert_allclose(
+        one,
+        ref,
+        rtol=1e-5 if dtype == np.float32 else 1e-12,
+        atol=1e-5 if dtype == np.float32 else 1e-12,
+    )
+
+
+def test_sparse_randomized_matches_dense_svd_and_is_deterministic():
+    import scipy.sparse as sp
+
+    X = sp.random(120, 90, density=0.2, format="csr", random_state=3, dtype=np.float64)
+    vec1, s1 = svd_embed(X, 10, power=1.0, random_state=0, dtype=np.float64, n_jobs=1)
+    vec2, s2 = svd_embed(X, 10, power=1.0, random_state=0, dtype=np.float64, n_jobs=3)
+    np.testing.assert_array_equal(vec1, vec2)
+    np.testing.assert_array_equal(s1, s2)
+    s_ref = np.linalg.svd(X.toarray(), compute_uv=False)[:10]
+    np.testing.assert_allclose(s1, s_ref, rtol=1e-6)
