@@ -668,6 +668,7 @@ def test_every_command_is_in_readme():
         "similar",
         "evaluate",
         "demo",
+        "quantize",
     }
     text = README.read_text(encoding="utf-8")
     missing = [c for c in COMMANDS if f"cooc {c}" not in text]
@@ -844,3 +845,44 @@ def test_evaluate_needs_a_benchmark(run_cli, toy_vectors, tmp_path):
     sim = tmp_path / "sim.txt"
     sim.write_text("cat\tdog\n", encoding="utf-8")
     bad_input(run_cli("evaluate", toy_vectors, "--similarity", sim), "sim.txt:1")
+
+
+def test_quantize_npz_writes_one_row_per_image(run_cli, tmp_path):
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(30, 16, 16, 3), dtype=np.uint8)
+    np.savez(tmp_path / "imgs.npz", images=images)
+    out = tmp_path / "codes.tsv"
+    r = ok(
+        run_cli(
+            "quantize",
+            tmp_path / "imgs.npz",
+            "-o",
+            out,
+            "--words",
+            "4",
+            "--patch-size",
+            "8",
+            "--step",
+            "4",
+            "--json",
+            "-q",
+        )
+    )
+    result = json.loads(r.stdout)
+    frame = pd.read_csv(out, sep="\t")
+    assert list(frame.columns) == ["image", "visual_words"]
+    assert frame["image"].tolist() == [f"imgs.npz[{i}]" for i in range(30)]
+    per_image = [len(v.split()) for v in frame["visual_words"]]
+    assert per_image == [9] * 30  # a 3 x 3 grid of 8-pixel patches, step 4
+    assert result["n_patches"] == 270 and result["n_images"] == 30
+    tokens = {t for v in frame["visual_words"] for t in v.split()}
+    assert tokens <= {"vw0", "vw1", "vw2", "vw3"}
+
+
+def test_quantize_bad_archive_key(run_cli, tmp_path):
+    np.savez(tmp_path / "imgs.npz", pictures=np.zeros((2, 8, 8), dtype=np.uint8))
+    r = run_cli("quantize", tmp_path / "imgs.npz", "-o", tmp_path / "c.tsv")
+    assert r.exit_code == 2
+    assert "no array 'images'" in r.stderr and "--key" in r.stderr
