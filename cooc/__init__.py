@@ -16,6 +16,7 @@ The public API on one screen::
     # images and text together
     build_joint(texts, visual_codes, visual_offsets) -> CoocMatrix over words + vw:k
     JointEmbedding                                  -> one space for words and visual words
+    VisualWords, ModalityFusion, LateFusionClassifier, make_early_fusion, make_classifier
 """
 
 __version__ = "0.1.0"
@@ -29,12 +30,15 @@ from cooc.cooccurrence import (
     merge,
 )
 from cooc.corpus import iter_documents, iter_token_chunks, tokenize
+from cooc.classify import evaluate_classifier, load_model, make_classifier, save_model
 from cooc.evaluate import evaluate_analogies, evaluate_similarity
+from cooc.fusion import LateFusionClassifier, ModalityFusion, make_early_fusion
 from cooc.io import load_cooc, save_cooc
 from cooc.multimodal import JointEmbedding, build_joint, count_joint
 from cooc.pipeline import embed_cooccurrence
 from cooc.svd import Embeddings, SVDEmbedding, svd_embed
 from cooc.vectorizers import CooccurrenceVectorizer, DocumentVectorizer
+from cooc.vision import VisualWords
 from cooc.vocab import Vocabulary, build_vocabulary
 from cooc.weighting import PPMITransformer, log_counts, ppmi
 
@@ -44,8 +48,11 @@ __all__ = [
     "DocumentVectorizer",
     "Embeddings",
     "JointEmbedding",
+    "LateFusionClassifier",
+    "ModalityFusion",
     "PPMITransformer",
     "SVDEmbedding",
+    "VisualWords",
     "Vocabulary",
     "WindowCounter",
     "__version__",
@@ -56,15 +63,20 @@ __all__ = [
     "count_joint",
     "count_window",
     "embed_cooccurrence",
+    "evaluate_classifier",
     "evaluate_analogies",
     "evaluate_similarity",
     "iter_documents",
     "iter_token_chunks",
     "load_cooc",
+    "load_model",
     "log_counts",
+    "make_classifier",
+    "make_early_fusion",
     "merge",
     "ppmi",
     "save_cooc",
+    "save_model",
     "svd_embed",
     "tokenize",
 ]
