@@ -948,3 +948,255 @@ def quantize(
     }
     progress.note(f"wrote {output} in {seconds:.1f} s")
     _emit(result, as_json, _kv_table(list(result.items())))
+
+
+# -- fit / predict ----------------------------------------------------------------------
+_MODEL_TYPES = (
+    "cooc.models.MultimodalClassifier",
+    "cooc.models.MultimodalFeatures",
+    "cooc.vision.VisualWords",
+)
+
+
+def _read_table(path: Path):
+    import pandas as pd
+
+    suffix = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
+    try:
+        if suffix in (".csv", ".csv.gz"):
+            return pd.read_csv(path, keep_default_na=True)
+        if suffix in (".tsv", ".tsv.gz"):
+            return pd.read_csv(path, sep="\t")
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        if suffix in (".jsonl", ".json", ".ndjson"):
+            return pd.read_json(path, lines=True)
+    except Exception as exc:
+        raise BadInput(f"{path}: cannot read the table ({exc}).") from None
+    raise BadInput(f"{path}: expected a .csv, .tsv, .parquet or .jsonl table.")
+
+
+def _items(data, text_column, image_column, images_npz, key, need_label=None):
+    """The table as a DataFrame with a text column and an image column of arrays."""
+    frame = _read_table(data)
+    wanted = [c for c in (text_column, need_label) if c]
+    if image_column and images_npz is None:
+        wanted.append(image_column)
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        raise BadInput(
+            f"{data}: no column(s) {missing}; the table has {list(frame.columns)}."
+        )
+    out = frame.copy()
+    if images_npz is not None:
+        arrays, _ = _read_images([images_npz], key=key)
+        if len(arrays) != len(frame):
+            raise BadInput(
+                f"{images_npz} holds {len(arrays)} images but {data} has {len(frame)} "
+                "rows; they must match row for row."
+            )
+        out[image_column] = list(arrays)
+    elif image_column:
+        from cooc.vision import load_images
+
+        paths = frame[image_column]
+        present = [i for i, p in enumerate(paths) if isinstance(p, str) and p.strip()]
+        base = data.parent
+        files = [
+            Path(paths[i]) if Path(paths[i]).is_absolute() else base / paths[i]
+            for i in present
+        ]
+        column = [None] * len(frame)
+        if files:
+            for i, array in zip(present, load_images(files), strict=True):
+                column[i] = array
+        out[image_column] = column
+    return frame, out
+
+
+@cli.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Model file to write (skops format, safe to load).",
+)
+@click.option("--label-column", required=True, help="Column with the class labels.")
+@click.option("--text-column", default="text", show_default=True)
+@click.option(
+    "--image-column",
+    default="image",
+    show_default=True,
+    help="Column of image file paths (relative to the table), or the column "
+    "name to give the --images array.",
+)
+@click.option(
+    "--images",
+    "images_npz",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A .npz of an image array, row for row with the table.",
+)
+@click.option(
+    "--key", default="images", show_default=True, help="Array name in --images."
+)
+@click.option(
+    "--fusion",
+    type=click.Choice(["late", "early", "text", "image"]),
+    default="late",
+    show_default=True,
+    help="Late/early fusion with learned modality weights, or one modality.",
+)
+@click.option(
+    "--rule",
+    type=click.Choice(["mean", "product", "vote"]),
+    default="mean",
+    show_default=True,
+    help="How late fusion combines the modalities.",
+)
+@click.option(
+    "--classifier",
+    type=click.Choice(["logreg", "linear_svm", "forest"]),
+    default="logreg",
+    show_default=True,
+)
+@click.option(
+    "--words",
+    type=click.IntRange(2),
+    default=512,
+    show_default=True,
+    help="Visual words of the image features.",
+)
+@click.option(
+    "--cv",
+    type=click.IntRange(2),
+    default=5,
+    show_default=True,
+    help="Folds of the modality-weight search.",
+)
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@quiet_json_options
+@_errors
+def fit(
+    data,
+    output,
+    label_column,
+    text_column,
+    image_column,
+    images_npz,
+    key,
+    fusion,
+    rule,
+    classifier,
+    words,
+    cv,
+    seed,
+    quiet,
+    as_json,
+):
+    """Train a text + image classifier on a table and save it.
+
+    DATA is a CSV/TSV/Parquet/JSONL table with a text column, a label column
+    and an image column of file paths (or --images with an array archive).
+    Missing texts or images are allowed.
+
+    \b
+    Example:
+      cooc fit items.csv --label-column category --images images.npz -o model.skops
+      cooc predict model.skops items.csv --images images.npz -o predictions.csv
+    """
+    from cooc.classify import save_model
+    from cooc.models import MultimodalClassifier
+
+    progress = Progress(quiet)
+    t0 = time.perf_counter()
+    frame, items = _items(
+        data, text_column, image_column, images_npz, key, label_column
+    )
+    y = frame[label_column].astype(str).to_numpy()
+    progress.note(f"training on {len(frame)} items ({fusion} fusion, {classifier})")
+    model = MultimodalClassifier(
+        text_column,
+        image_column,
+        fusion=fusion,
+        rule=rule,
+        classifier=classifier,
+        n_visual_words=words,
+        cv=cv,
+        random_state=seed,
+    ).fit(items, y)
+    save_model(model, output, metadata={"label_column": label_column})
+    seconds = time.perf_counter() - t0
+    result = {
+        "output": str(output),
+        "n_items": len(frame),
+        "classes": list(model.classes_),
+        "train_accuracy": float((model.predict(items) == y).mean()),
+        "seconds": round(seconds, 3),
+    }
+    progress.note(f"wrote {output} in {seconds:.1f} s")
+    _emit(result, as_json, _kv_table(list(result.items())))
+
+
+@cli.command(context_settings=CONTEXT_SETTINGS)
+@click.argument(
+    "model_path",
+    metavar="MODEL",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="CSV of predictions: prediction + one proba_ column per class.",
+)
+@click.option(
+    "--images",
+    "images_npz",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A .npz of images, row for row.",
+)
+@click.option("--key", default="images", show_default=True)
+@quiet_json_options
+@_errors
+def predict(model_path, data, output, images_npz, key, quiet, as_json):
+    """Predict the labels of a table with a model from cooc fit.
+
+    \b
+    Example:
+      cooc predict model.skops items.csv --images images.npz -o predictions.csv
+    """
+    import pandas as pd
+
+    from cooc.classify import load_model
+    from cooc.io import atomic_write
+
+    model, meta = load_model(model_path, trusted=_MODEL_TYPES)
+    _, items = _items(
+        data,
+        None,
+        model.image_column if images_npz is None else model.image_column,
+        images_npz,
+        key,
+    )
+    if model.text_column not in items.columns:
+        items[model.text_column] = None
+    proba = model.predict_proba(items)
+    pred = model.classes_[np.argmax(proba, axis=1)]
+    out = pd.DataFrame({"prediction": pred})
+    for j, c in enumerate(model.classes_):
+        out[f"proba_{c}"] = proba[:, j]
+    with atomic_write(output, "w", encoding="utf-8", newline="") as fh:
+        out.to_csv(fh, index=False)
+    result = {"output": str(output), "n_items": len(out)}
+    label = (meta or {}).get("label_column")
+    frame = _read_table(data)
+    if label and label in frame.columns:
+        result["accuracy"] = float((frame[label].astype(str).to_numpy() == pred).mean())
+    Progress(quiet).note(f"wrote {len(out)} predictions to {output}")
+    _emit(result, as_json, _kv_table(list(result.items())))

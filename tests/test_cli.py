@@ -669,6 +669,8 @@ def test_every_command_is_in_readme():
         "evaluate",
         "demo",
         "quantize",
+        "fit",
+        "predict",
     }
     text = README.read_text(encoding="utf-8")
     missing = [c for c in COMMANDS if f"cooc {c}" not in text]
@@ -886,3 +888,87 @@ def test_quantize_bad_archive_key(run_cli, tmp_path):
     r = run_cli("quantize", tmp_path / "imgs.npz", "-o", tmp_path / "c.tsv")
     assert r.exit_code == 2
     assert "no array 'images'" in r.stderr and "--key" in r.stderr
+
+
+def test_fit_predict_round_trip(run_cli, tmp_path):
+    import pandas as pd
+
+    from cooc.datasets import make_topic_corpus
+
+    docs, labels = make_topic_corpus(40, n_topics=2, random_state=0)
+    rng = np.random.default_rng(0)
+    # images carry the label too: bright for topic 1, dark for topic 0
+    images = (
+        rng.integers(0, 60, size=(40, 12, 12, 3)) + 150 * labels[:, None, None, None]
+    )
+    np.savez(tmp_path / "imgs.npz", images=images.astype(np.uint8))
+    docs[3] = ""  # a missing text
+    pd.DataFrame({"text": docs, "label": labels}).to_csv(
+        tmp_path / "items.csv", index=False
+    )
+    model = tmp_path / "model.skops"
+    r = ok(
+        run_cli(
+            "fit",
+            tmp_path / "items.csv",
+            "--label-column",
+            "label",
+            "--images",
+            tmp_path / "imgs.npz",
+            "--words",
+            "4",
+            "--cv",
+            "2",
+            "-o",
+            model,
+            "--json",
+            "-q",
+        )
+    )
+    assert json.loads(r.stdout)["classes"] == ["0", "1"]
+    r = ok(
+        run_cli(
+            "predict",
+            model,
+            tmp_path / "items.csv",
+            "--images",
+            tmp_path / "imgs.npz",
+            "-o",
+            tmp_path / "pred.csv",
+            "--json",
+            "-q",
+        )
+    )
+    assert json.loads(r.stdout)["accuracy"] >= 0.9
+    pred = pd.read_csv(tmp_path / "pred.csv")
+    assert list(pred.columns) == ["prediction", "proba_0", "proba_1"]
+    np.testing.assert_allclose(pred[["proba_0", "proba_1"]].sum(axis=1), 1.0, rtol=1e-9)
+
+
+def test_fit_rejects_one_class_and_unknown_column(run_cli, tmp_path):
+    import pandas as pd
+
+    pd.DataFrame({"text": ["a b", "b c", "c d"], "label": ["x", "x", "x"]}).to_csv(
+        tmp_path / "t.csv", index=False
+    )
+    r = run_cli(
+        "fit",
+        tmp_path / "t.csv",
+        "--label-column",
+        "label",
+        "--image-column",
+        "",
+        "-o",
+        tmp_path / "m.skops",
+    )
+    assert r.exit_code == 2 and "single class" in r.stderr
+    r = run_cli(
+        "fit",
+        tmp_path / "t.csv",
+        "--label-column",
+        "category",
+        "-o",
+        tmp_path / "m.skops",
+    )
+    assert r.exit_code == 2 and "category" in r.stderr
+    assert not (tmp_path / "m.skops").exists()
