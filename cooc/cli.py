@@ -1014,6 +1014,20 @@ def _items(data, text_column, image_column, images_npz, key, need_label=None):
     return frame, out
 
 
+def image_array_options(fn):
+    """``--images`` (a .npz array archive, row for row with the table) and ``--key``."""
+    fn = click.option(
+        "--key", default="images", show_default=True, help="Array name in --images."
+    )(fn)
+    return click.option(
+        "--images",
+        "images_npz",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="A .npz of an image array, row for row with the table.",
+    )(fn)
+
+
 @cli.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -1032,16 +1046,7 @@ def _items(data, text_column, image_column, images_npz, key, need_label=None):
     help="Column of image file paths (relative to the table), or the column "
     "name to give the --images array.",
 )
-@click.option(
-    "--images",
-    "images_npz",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="A .npz of an image array, row for row with the table.",
-)
-@click.option(
-    "--key", default="images", show_default=True, help="Array name in --images."
-)
+@image_array_options
 @click.option(
     "--fusion",
     type=click.Choice(["late", "early", "text", "image"]),
@@ -1154,14 +1159,7 @@ def fit(
     required=True,
     help="CSV of predictions: prediction + one proba_ column per class.",
 )
-@click.option(
-    "--images",
-    "images_npz",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="A .npz of images, row for row.",
-)
-@click.option("--key", default="images", show_default=True)
+@image_array_options
 @quiet_json_options
 @_errors
 def predict(model_path, data, output, images_npz, key, quiet, as_json):
