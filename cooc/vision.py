@@ -580,6 +580,19 @@ def extract_patches(
 
 
 # -- codebook -----------------------------------------------------------------------
+def _unique_rows(desc):
+    """Distinct rows of ``desc`` (first-seen order) and their counts as float32.
+
+    Flat patches all get the same descriptor; clustering them as one weighted
+    sample keeps MiniBatchKMeans from spending several codewords on that point.
+    """
+    desc = np.ascontiguousarray(desc)
+    rows = desc.view(np.dtype((np.void, desc.dtype.itemsize * desc.shape[1])))
+    _, first, counts = np.unique(rows.ravel(), return_index=True, return_counts=True)
+    order = np.argsort(first)
+    return desc[first[order]], counts[order].astype(np.float32)
+
+
 def _whitening_scale(pca):
     """1 / sqrt(var_j + reg * mean variance per input dimension), float64 (k,)."""
     ev = np.asarray(pca.explained_variance_, dtype=np.float64)
@@ -715,6 +728,10 @@ class VisualWords(TransformerMixin, BaseEstimator):
     than the same in numpy) on chunks of about 16 MB of descriptors:
     O(n_patches × n_words × n_components) time, memory bounded by the chunk.
 
+    Identical descriptors (every flat patch of one colour gives the same one)
+    are clustered as one sample weighted by its count, so the codebook does
+    not spend several words on copies of that point.
+
     In ``partial_fit`` the PCA is updated with every batch; the codewords
     learnt so far are carried into the new PCA space (through the descriptor
     space) before the k-means update. After ``fit`` (a plain PCA),
@@ -836,8 +853,8 @@ class VisualWords(TransformerMixin, BaseEstimator):
     def _check_enough(self, n_samples):
         if n_samples < self.n_words:
             raise ValueError(
-                f"only {n_samples} patches to learn n_words={self.n_words} visual "
-                "words from; lower n_words, or pass more or larger images, a "
+                f"only {n_samples} distinct patches to learn n_words={self.n_words} "
+                "visual words from; lower n_words, or pass more or larger images, a "
                 "smaller step or a larger max_patches."
             )
 
@@ -878,20 +895,22 @@ class VisualWords(TransformerMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         desc = self._sample(images, rng)
-        self._check_enough(desc.shape[0])
+        n_patches = desc.shape[0]
         k = self._n_components(desc.shape[1])
+        unique, weights = _unique_rows(desc)
+        self._check_enough(unique.shape[0])
         pca = None
         if self._uses_pca():
             pca = PCA(n_components=k, random_state=seed).fit(desc)
-        Z = _project(desc, _projection(pca, self.whiten))
         del desc
-        kmeans = self._kmeans(seed).fit(Z)
+        Z = _project(unique, _projection(pca, self.whiten))
+        kmeans = self._kmeans(seed).fit(Z, sample_weight=weights)
         self.pca_ = pca
         self.kmeans_ = kmeans
         self.codebook_ = kmeans.cluster_centers_.astype(np.float32, copy=False)
         self.n_words_ = int(self.codebook_.shape[0])
         self.n_channels_ = int(images.shape[3])
-        self.n_patches_seen_ = int(Z.shape[0])
+        self.n_patches_seen_ = int(n_patches)
         self._rng = rng
         return self
 
@@ -923,9 +942,10 @@ class VisualWords(TransformerMixin, BaseEstimator):
             self._check_channels(images)
             rng = self._rng
         desc = self._sample(images, rng)
+        unique, weights = _unique_rows(desc)
         if first:
             # nothing is stored before these checks pass
-            self._check_enough(desc.shape[0])
+            self._check_enough(unique.shape[0])
             k = self._n_components(desc.shape[1])
             if self._uses_pca() and desc.shape[0] < k:
                 raise ValueError(
@@ -948,18 +968,20 @@ class VisualWords(TransformerMixin, BaseEstimator):
             self.kmeans_.cluster_centers_ = _reproject_centers(
                 self.kmeans_.cluster_centers_, old, _projection(self.pca_, self.whiten)
             )
-        Z = _project(desc, _projection(self.pca_, self.whiten))
+        n_patches = desc.shape[0]
         del desc
+        Z = _project(unique, _projection(self.pca_, self.whiten))
         order = rng.permutation(Z.shape[0])
         # the first mini-batch initialises the centres: give it at least n_words
         first_size = max(self.batch_size, self.n_words) if first else self.batch_size
         bounds = [0, *range(first_size, Z.shape[0], self.batch_size), Z.shape[0]]
         for lo, hi in itertools.pairwise(bounds):
             if hi > lo:
-                self.kmeans_.partial_fit(Z[order[lo:hi]])
+                batch = order[lo:hi]
+                self.kmeans_.partial_fit(Z[batch], sample_weight=weights[batch])
         self.codebook_ = self.kmeans_.cluster_centers_.astype(np.float32, copy=False)
         self.n_words_ = int(self.codebook_.shape[0])
-        self.n_patches_seen_ += int(Z.shape[0])
+        self.n_patches_seen_ += int(n_patches)
         return self
 
     # -- encoding ---------------------------------------------------------------------

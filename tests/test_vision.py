@@ -390,9 +390,28 @@ def test_partial_fit_over_batches_gives_a_working_codebook():
     assert fitted.pca_ is pca and fitted.n_patches_seen_ == 60 * 49
 
 
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_flat_patches_get_one_codeword(method):
+    # most patches are flat (identical descriptors): they are clustered as one
+    # weighted sample, so no codewords are spent on copies of that point
+    images = striped_images(30, seed=3)
+    images[:, :, :10] = 255
+    vw = getattr(small_vw(n_words=24, descriptor="raw", batch_size=256), method)(images)
+    C = vw.codebook_
+    dist = ((C[:, None] - C[None]) ** 2).sum(-1) + np.diag(np.full(24, np.inf))
+    assert dist.min() > 1e-6
+    codes = vw.encode(images)[0]
+    # 4x4 patches at step 2, pixel columns 0-9 white: grid columns 0-3 are flat
+    _, _, positions = extract_patches(images[:1], patch_size=4, step=2)
+    is_flat = np.tile(positions[:, 1] <= 3, 30)
+    assert np.unique(codes[is_flat]).size == 1
+
+
 def test_partial_fit_first_batch_too_small():
     vw = small_vw(n_words=16)
-    with pytest.raises(ValueError, match=r"only 9 patches to learn n_words=16"):
+    with pytest.raises(
+        ValueError, match=r"only 9 distinct patches to learn n_words=16"
+    ):
         vw.partial_fit(striped_images(1, size=8))
     with pytest.raises(NotFittedError):  # a failed first call leaves no state
         vw.transform(striped_images(1))
@@ -478,7 +497,7 @@ def test_image_size_resizes_first(images):
         (dict(image_size=2.5), "image_size"),
         (dict(grayscale="yes"), "grayscale"),
         (dict(n_pca=500), re.escape("n_pca=500 must be <= the descriptor size 48")),
-        (dict(n_words=2000), "only 1176 patches to learn n_words=2000"),
+        (dict(n_words=2000), "only 1176 distinct patches to learn n_words=2000"),
         (dict(patch_size=20), "smaller than patch_size=20"),
     ],
 )
