@@ -729,8 +729,10 @@ class VisualWords(TransformerMixin, BaseEstimator):
     O(n_patches × n_words × n_components) time, memory bounded by the chunk.
 
     Identical descriptors (every flat patch of one colour gives the same one)
-    are clustered as one sample weighted by its count, so the codebook does
-    not spend several words on copies of that point.
+    are clustered as one sample weighted by its count, and ``MiniBatchKMeans``
+    runs without reassigning small clusters to random patches
+    (``reassignment_ratio=0``): both keep the codebook from spending several
+    words on copies of one point.
 
     In ``partial_fit`` the PCA is updated with every batch; the codewords
     learnt so far are carried into the new PCA space (through the descriptor
@@ -864,6 +866,9 @@ class VisualWords(TransformerMixin, BaseEstimator):
             batch_size=self.batch_size,
             random_state=seed,
             n_init="auto",
+            # no reassignment of small clusters to random patches: with many
+            # repeated patches it parks several words on one point
+            reassignment_ratio=0.0,
         )
 
     def _check_channels(self, images):
