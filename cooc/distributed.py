@@ -1,0 +1,1003 @@
+"""Counting and SVD beyond one process: shards on Dask, and out of core on disk.
+
+Three back ends share one idea: cut the corpus into shards, count each shard
+with the same :class:`~cooc.cooccurrence.WindowCounter` (told the global number
+of its first document), and add the integer partial counts. Integer sums do
+not depend on their order, so every back end gives exactly the matrix of
+:func:`cooc.cooccurrence.build_cooccurrence`, bit for bit.
+
+* :func:`build_vocabulary_dask` and :func:`build_cooccurrence_dask` count the
+  shards as Dask tasks on a ``distributed`` cluster (a scheduler address, a
+  :class:`distributed.Client`, or a :class:`distributed.LocalCluster` started
+  for the call) and add the partial results in a tree of Dask tasks. A worker
+  lost mid-build costs only its tasks: the scheduler reruns them elsewhere.
+* :func:`build_cooccurrence_out_of_core` works on one machine within a memory
+  budget: partial matrices are written to a spill folder and merged in passes,
+  row band by row band, and the ``.cooc`` file is written as a stream.
+* :func:`svd_embed_dask` runs the randomized SVD of
+  :func:`cooc.svd.svd_embed` with the sparse matrix split into row blocks held
+  by the workers; only dense ``(n, k)`` blocks travel.
+
+``distributed`` is an optional dependency (``pip install "cooc[dask]"``): this
+module imports it inside the functions that need it, never at import time.
+
+Shards
+------
+A shard is a whole file, or, for uncompressed plain text (one document per
+line), a byte range cut just after a newline. Compressed files and tables
+(JSONL, CSV, TSV, Parquet) are never cut. Shards are numbered in reading
+order; the documents before a shard give its first global document number,
+which subsampling and dynamic windows need (they are drawn from a hash of the
+seed, the global document number and the position).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import logging
+import os
+import shutil
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from cooc import _kernels as K
+
+__all__ = [
+    "OutOfCoreResult",
+    "Shard",
+    "build_cooccurrence_dask",
+    "build_cooccurrence_out_of_core",
+    "build_vocabulary_dask",
+    "dask_client",
+    "embed_cooccurrence_dask",
+    "plan_shards",
+    "svd_embed_dask",
+]
+
+logger = logging.getLogger(__name__)
+
+_INSTALL_HINT = 'the Dask engine needs dask.distributed: pip install "cooc[dask]"'
+# Bytes read at a time while looking for the newline after a cut point.
+_SCAN = 1 << 16
+_BOM = b"\xef\xbb\xbf"
+# Reruns of a task that raised (I/O hiccups); a lost worker is handled by the
+# scheduler itself (its tasks are rescheduled, see "allowed-failures").
+_RETRIES = 1
+
+
+def _import_distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise ImportError(_INSTALL_HINT) from None
+    return distributed
+
+
+# -- shards ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Shard:
+    """One piece of a corpus: a whole file, or bytes ``[start, end)`` of a text file.
+
+    Attributes
+    ----------
+    path : str
+        The file.
+    start, end : int
+        Byte range for plain uncompressed text; ``end == -1`` means the whole
+        file (any format). A range starts at the beginning of a line and ends
+        just after a newline or at the end of the file.
+    """
+
+    path: str
+    start: int = 0
+    end: int = -1
+
+    @property
+    def whole(self) -> bool:
+        return self.end < 0
+
+    def __str__(self) -> str:
+        return self.path if self.whole else f"{self.path}[{self.start}:{self.end}]"
+
+
+def _splittable(path) -> bool:
+    from cooc.corpus import _file_format
+
+    return _file_format(path) == ("text", None)
+
+
+def _line_start_after(fh, pos: int, size: int) -> int:
+    """The first line start at or after ``pos`` (``size`` if there is none).
+
+    A line that starts with a UTF-8 byte-order mark is skipped: the reader
+    drops a mark at the start of a range, which would change that line.
+    """
+    while 0 < pos < size:
+        fh.seek(pos - 1)
+        scanned = pos - 1
+        while True:
+            data = fh.read(_SCAN)
+            if not data:
+                return size
+            cut = data.find(b"\n")
+            if cut >= 0:
+                pos = scanned + cut + 1
+                break
+            scanned += len(data)
+        fh.seek(pos)
+        if fh.read(len(_BOM)) != _BOM:
+            return pos
+        pos += 1
+    return min(pos, size)
+
+
+def plan_shards(paths, n_shards: int | None = None) -> list[Shard]:
+    """Cut a corpus into about ``n_shards`` shards, in reading order.
+
+    Parameters
+    ----------
+    paths : str, path-like or iterable of them
+        As for :func:`cooc.corpus.resolve_paths`; standard input (``"-"``) cannot
+        be sharded.
+    n_shards : int, default=None
+        Wanted number of shards; None means one per file. Files are never
+        merged; uncompressed plain-text files are cut at line boundaries into
+        pieces of about equal size when more shards than files are asked for.
+
+    Returns
+    -------
+    list of Shard
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "a.txt").write_text("one line\\nanother line\\nthird\\n")
+    >>> [str(s) for s in plan_shards([folder / "a.txt"], n_shards=2)]  # doctest: +ELLIPSIS
+    ['...a.txt[0:21]', '...a.txt[21:27]']
+    """
+    from cooc.corpus import resolve_paths
+
+    if n_shards is not None and (
+        isinstance(n_shards, bool) or not isinstance(n_shards, int) or n_shards < 1
+    ):
+        raise ValueError(f"n_shards={n_shards!r} must be a positive int (--shards).")
+    files = resolve_paths(paths)
+    if "-" in files:
+        raise ValueError(
+            "standard input ('-') cannot be split into shards; save it to a file "
+            "first or use --engine local."
+        )
+    files = [str(f) for f in files]
+    if n_shards is None or n_shards <= len(files):
+        return [Shard(f) for f in files]
+    sizes = {f: os.path.getsize(f) for f in files if _splittable(f)}
+    total = sum(sizes.values())
+    extra = n_shards - (len(files) - len(sizes))
+    shards: list[Shard] = []
+    for f in files:
+        size = sizes.get(f, 0)
+        pieces = max(1, round(extra * size / total)) if size else 1
+        if pieces == 1:
+            shards.append(Shard(f))
+            continue
+        with open(f, "rb") as fh:
+            cuts = [_line_start_after(fh, size * j // pieces, size) for j in range(pieces)]
+        cuts = sorted(set([0, *cuts[1:], size]))
+        shards.extend(Shard(f, a, b) for a, b in itertools.pairwise(cuts) if b > a)
+    return shards
+
+
+class _ByteRange:
+    """Read-only view of bytes ``[start, end)`` of a binary file."""
+
+    def __init__(self, path, start: int, end: int):
+        self._fh = open(path, "rb")  # noqa: SIM115 - closed in __exit__
+        self._fh.seek(start)
+        self._left = end - start
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0 or size > self._left:
+            size = self._left
+        data = self._fh.read(size)
+        self._left -= len(data)
+        return data
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._fh.close()
+
+
+def _read_options(tokenizer, column, lowercase, chunk_size, encoding_errors) -> dict:
+    from cooc.corpus import _check_chunk_size, _check_encoding_errors, _check_tokenizer
+
+    _check_tokenizer(tokenizer)
+    _check_encoding_errors(encoding_errors)
+    _check_chunk_size(chunk_size)
+    return dict(
+        tokenizer=tokenizer,
+        column=column,
+        lowercase=lowercase,
+        chunk_size=chunk_size,
+        encoding_errors=encoding_errors,
+    )
+
+
+def _shard_blocks(shard: Shard, read: dict) -> Iterator:
+    """Blocks of a shard as :func:`cooc.corpus._iter_blocks` yields them."""
+    from cooc.corpus import _iter_blocks, _iter_text_blocks
+
+    if shard.whole:
+        yield from _iter_blocks(
+            [shard.path],
+            column=read["column"],
+            encoding_errors=read["encoding_errors"],
+            chunk_size=read["chunk_size"],
+        )
+        return
+    name = f"{shard.path} (bytes {shard.start}-{shard.end}; line numbers from there)"
+    with _ByteRange(shard.path, shard.start, shard.end) as stream:
+        yield from _iter_text_blocks(
+            stream, name, read["chunk_size"], read["encoding_errors"]
+        )
+
+
+def iter_shard_chunks(shard: Shard, read: dict) -> Iterator:
+    """Token chunks of one shard (whole documents, in order)."""
+    from cooc.corpus import _chunk_from_text, _join_documents, iter_token_chunks
+
+    if shard.whole:
+        yield from iter_token_chunks([shard.path], **read)
+        return
+    # The grouping of iter_token_chunks; chunk bounds do not change any count.
+    pending: list[str] = []
+    size = 0
+    for block in _shard_blocks(shard, read):
+        if not isinstance(block, str):  # pragma: no cover - ranges are plain text
+            block = _join_documents(block)
+        if pending and size + len(block) > read["chunk_size"]:
+            yield _chunk_from_text("\n".join(pending), read["tokenizer"], read["lowercase"])
+            pending, size = [], 0
+        pending.append(block)
+        size += len(block) + 1
+    if pending:
+        yield _chunk_from_text("\n".join(pending), read["tokenizer"], read["lowercase"])
+
+
+def count_shard_documents(shard: Shard, read: dict) -> int:
+    """Number of documents in a shard, without tokenizing it."""
+    n = 0
+    for block in _shard_blocks(shard, read):
+        n += block.count("\n") + 1 if isinstance(block, str) else len(block)
+    return n
+
+
+# -- tasks (run on the workers; module-level so they pickle by reference) -------------
+def _vocab_task(shard: Shard, read: dict):
+    """``(tokens, counts, n_docs, n_tokens)`` of one shard."""
+    from cooc.vocab import _count_arrays
+
+    stats = [0, 0]
+
+    def chunks():
+        for chunk in iter_shard_chunks(shard, read):
+            stats[0] += chunk.n_docs
+            stats[1] += chunk.n_tokens
+            yield chunk
+
+    tokens, counts = _count_arrays(chunks())
+    return tokens, counts, stats[0], stats[1]
+
+
+def _vocab_merge(a, b):
+    from cooc.vocab import _merge_counts
+
+    tokens, counts = _merge_counts([a[0], b[0]], [a[1], b[1]])
+    return tokens, counts, a[2] + b[2], a[3] + b[3]
+
+
+def _vocab_stats(part) -> tuple[int, int]:
+    return part[2], part[3]
+
+
+def _docs_task(shard: Shard, read: dict) -> int:
+    return count_shard_documents(shard, read)
+
+
+def _task_threads(n_jobs, per_host: dict) -> int:
+    """Numba threads for one task: ``n_jobs``, else the cores of this host shared
+    by all worker threads on it."""
+    if n_jobs is not None:
+        return n_jobs
+    from distributed import get_worker
+    from distributed.comm import get_address_host
+
+    from cooc.cooccurrence import _n_threads
+
+    worker = get_worker()
+    threads = per_host.get(get_address_host(worker.address), worker.state.nthreads)
+    return max(1, _n_threads(None) // max(1, threads))
+
+
+def _count_task(shard: Shard, read: dict, vocabulary, params: dict, first_doc: int,
+                per_host: dict):
+    """Exact integer counts of one shard: ``(int64 CSR, scale, stats)``."""
+    from cooc.cooccurrence import WindowCounter
+
+    params = dict(params)
+    params["n_jobs"] = _task_threads(params.get("n_jobs"), per_host)
+    counter = WindowCounter(
+        len(vocabulary),
+        word_counts=vocabulary.counts if params.get("subsample") else None,
+        first_doc=first_doc,
+        **params,
+    )
+    for chunk in iter_shard_chunks(shard, read):
+        counter.update(vocabulary.encode_chunk(chunk), chunk.offsets)
+    counts, scale = counter.result_counts()
+    return counts, scale, counter.stats
+
+
+def _count_merge(a, b):
+    """Sum two partial results of ``_count_task`` (int64, exact)."""
+    total = a[0] + b[0]
+    stats = {k: a[2][k] + b[2][k] for k in a[2]}
+    return total, a[1], stats
+
+
+def _count_stats(part) -> dict:
+    return part[2]
+
+
+def _tree_reduce(client, futures: list, fn: Callable, key_prefix: str):
+    """Add up ``futures`` pairwise, level by level, as Dask tasks; one future back."""
+    level = list(futures)
+    depth = 0
+    while len(level) > 1:
+        depth += 1
+        nxt = [
+            client.submit(fn, a, b, retries=_RETRIES, key=f"{key_prefix}-{depth}-{i}-{_token(a, b)}")
+            for i, (a, b) in enumerate(zip(level[0::2], level[1::2], strict=False))
+        ]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0]
+
+
+def _token(*futures) -> str:
+    from dask.base import tokenize
+
+    return tokenize(*[f.key for f in futures])
+
+
+def _report(client, futures: list, stage: str, tokens_of, progress) -> None:
+    """Call ``progress(stage, n_tokens)`` as each future finishes."""
+    if progress is None:
+        return
+    distributed = _import_distributed()
+    for future in distributed.as_completed(futures):
+        progress(stage, int(tokens_of(future.result())))
+
+
+# -- clients --------------------------------------------------------------------------
+def _cores() -> int:
+    from cooc.cooccurrence import _n_threads
+
+    return _n_threads(None)
+
+
+@contextlib.contextmanager
+def dask_client(scheduler=None, *, n_workers: int | None = None, quiet: bool = False):
+    """A :class:`distributed.Client`: the one given, one connected to ``scheduler``
+    (an address such as ``"tcp://host:8786"``), or one on a
+    :class:`distributed.LocalCluster` of ``n_workers`` single-threaded worker
+    processes (default: one per core), closed on exit.
+
+    Raises
+    ------
+    ImportError
+        When ``distributed`` is not installed.
+    ValueError
+        When the scheduler cannot be reached (the connect timeout is
+        ``distributed.comm.timeouts.connect`` of the Dask configuration).
+    """
+    distributed = _import_distributed()
+    if isinstance(scheduler, distributed.Client):
+        yield scheduler
+        return
+    if scheduler is not None:
+        try:
+            client = distributed.Client(scheduler, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ValueError(
+                f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); start one "
+                "with `dask scheduler` or leave out --scheduler for a local cluster."
+            ) from None
+        with client:
+            yield client
+        return
+    if n_workers is not None and n_workers < 1:
+        raise ValueError(f"n_workers={n_workers!r} must be >= 1 (--workers).")
+    cluster = distributed.LocalCluster(
+        n_workers=n_workers or _cores(),
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=_dashboard_address(),
+        silence_logs=logging.ERROR if quiet else logging.WARNING,
+    )
+    with cluster, distributed.Client(cluster, set_as_default=False) as client:
+        yield client
+
+
+def _dashboard_address():
+    """``":0"`` (any free port) when the dashboard can run (needs bokeh), else None."""
+    try:
+        import bokeh  # noqa: F401
+    except ImportError:
+        return None
+    return ":0"
+
+
+def describe_client(client) -> str:
+    """One line: workers, threads and the dashboard link when there is one."""
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    threads = sum(w["nthreads"] for w in workers.values())
+    text = f"dask: {len(workers)} workers, {threads} threads at {client.scheduler.address}"
+    link = getattr(client, "dashboard_link", None) if _dashboard_address() else None
+    return f"{text}; dashboard {link}" if link else text
+
+
+def _threads_per_host(client) -> dict:
+    """Worker threads per host address, to share each host's cores among them."""
+    from distributed.comm import get_address_host
+
+    out: dict = {}
+    for addr, w in client.scheduler_info(n_workers=-1)["workers"].items():
+        host = get_address_host(addr)
+        out[host] = out.get(host, 0) + int(w["nthreads"])
+    return out
+
+
+# -- vocabulary -----------------------------------------------------------------------
+def _select_vocabulary(tokens, counts, min_count, max_size):
+    """The rows of :func:`cooc.vocab.build_vocabulary`, from merged counts."""
+    from cooc.vocab import _check_params, _select
+
+    _check_params(min_count, max_size)
+    vocab = _select(tokens, counts, min_count, max_size)
+    if len(vocab) == 0:
+        if len(tokens) == 0:
+            raise ValueError(
+                "vocabulary is empty: the corpus has no tokens; check the input "
+                "files, the column and the tokenizer."
+            )
+        raise ValueError(
+            f"vocabulary is empty after {min_count=!r}: the most frequent of the "
+            f"{len(tokens)} distinct tokens occurs {int(counts.max())} times; "
+            "lower min_count."
+        )
+    return vocab
+
+
+def _vocabulary_pass(client, shards, read, progress):
+    """Vocabulary counts of every shard, merged in a tree; and per-shard stats."""
+    parts = [
+        client.submit(_vocab_task, s, read, retries=_RETRIES, key=f"cooc-vocab-{i}-{_tok(s, read)}")
+        for i, s in enumerate(shards)
+    ]
+    stats = [client.submit(_vocab_stats, p, key=f"cooc-vstats-{p.key}") for p in parts]
+    total = _tree_reduce(client, parts, _vocab_merge, "cooc-vocab-merge")
+    del parts
+    _report(client, stats, "vocabulary", lambda s: s[1], progress)
+    tokens, counts, _, _ = total.result()
+    n_docs = [s[0] for s in client.gather(stats)]
+    return tokens, counts, n_docs
+
+
+def _tok(*args) -> str:
+    from dask.base import tokenize
+
+    return tokenize(*args)
+
+
+def build_vocabulary_dask(
+    paths,
+    *,
+    min_count: int = 1,
+    max_size: int | None = None,
+    tokenizer: str = "word",
+    lowercase: bool = True,
+    column: str | None = None,
+    encoding_errors: str = "strict",
+    chunk_size: int = 1 << 24,
+    n_shards: int | None = None,
+    client=None,
+    scheduler=None,
+    n_workers: int | None = None,
+    progress: Callable[[str, int], None] | None = None,
+):
+    """Count the words of a corpus on Dask: the vocabulary of
+    :func:`cooc.vocab.build_vocabulary`, exactly.
+
+    Each shard (see :func:`plan_shards`) is counted by one task; the per-shard
+    counts are merged by a tree of tasks. ``client`` (a
+    :class:`distributed.Client`) or ``scheduler`` (an address) choose the
+    cluster; with neither a :class:`distributed.LocalCluster` of ``n_workers``
+    processes runs for the call.
+    """
+    read = _read_options(tokenizer, column, lowercase, chunk_size, encoding_errors)
+    from cooc.vocab import _check_params
+
+    _check_params(min_count, max_size)
+    shards = plan_shards(paths, n_shards)
+    with dask_client(client or scheduler, n_workers=n_workers) as cl:
+        tokens, counts, _ = _vocabulary_pass(cl, shards, read, progress)
+    return _select_vocabulary(tokens, counts, min_count, max_size)
+
+
+# -- counting -------------------------------------------------------------------------
+def _finish_counts(counts, scale) -> sp.csr_matrix:
+    """Float64 CSR in the layout of ``WindowCounter.result`` (same kernel, same bits)."""
+    counts = counts.tocsr()
+    counts.sum_duplicates()  # also sorts the indices
+    data = K.divide_counts_inplace(np.ascontiguousarray(counts.data, dtype=np.int64), float(scale))
+    indices = counts.indices.astype(np.int32, copy=False)
+    indptr = counts.indptr.astype(
+        np.int32 if counts.nnz < np.iinfo(np.int32).max else np.int64, copy=False
+    )
+    out = sp.csr_matrix((data, indices, indptr), shape=counts.shape)
+    out.has_sorted_indices = True
+    return out
+
+
+def _counter_params(vocabulary, params: dict):
+    """Validate the counting parameters on the client; their record for the result."""
+    from cooc.cooccurrence import WindowCounter, _split_params
+
+    _split_params(params)
+    check = dict(params, n_jobs=1, memory=None)
+    counter = WindowCounter(
+        len(vocabulary),
+        word_counts=vocabulary.counts if params.get("subsample") else None,
+        n_dense=0,
+        **check,
+    )
+    return counter.params
+
+
+def _sources(paths) -> list[str]:
+    return [str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+
+
+def build_cooccurrence_dask(
+    paths,
+    *,
+    vocabulary=None,
+    min_count: int = 1,
+    max_size: int | None = None,
+    tokenizer: str = "word",
+    lowercase: bool = True,
+    column: str | None = None,
+    encoding_errors: str = "strict",
+    chunk_size: int = 1 << 24,
+    n_shards: int | None = None,
+    client=None,
+    scheduler=None,
+    n_workers: int | None = None,
+    progress: Callable[[str, int], None] | None = None,
+    **params,
+):
+    """Count window co-occurrences on Dask: exactly :func:`build_cooccurrence`.
+
+    The corpus is cut into shards (:func:`plan_shards`). Without
+    ``vocabulary``, a first pass counts the words of every shard (and its
+    documents); then each shard is counted by a task with the shared
+    vocabulary and the global number of its first document, and the integer
+    partial matrices are added by a tree of tasks. When neither subsampling
+    nor dynamic windows are asked for, document numbers do not matter and a
+    given vocabulary means a single pass.
+
+    Parameters
+    ----------
+    paths : str, path-like or iterable of them
+        The corpus, as for :func:`build_cooccurrence` (but not standard input).
+    vocabulary, min_count, max_size, tokenizer, lowercase, column, encoding_errors, chunk_size
+        As for :func:`build_cooccurrence`.
+    n_shards : int, default=None
+        About how many shards; None means one per file.
+    client : distributed.Client, default=None
+        The cluster to use.
+    scheduler : str, default=None
+        Address of a running scheduler, when no ``client`` is given. With
+        neither, a :class:`distributed.LocalCluster` of ``n_workers``
+        single-threaded processes (one per core by default) runs for the call.
+    progress : callable, default=None
+        ``progress(stage, n_tokens)``, called as shards finish.
+    **params
+        Counting parameters of :class:`~cooc.cooccurrence.WindowCounter`.
+        ``n_jobs`` is the numba threads of each task (default: the host's cores
+        shared among its worker threads); ``memory`` is the budget of each task.
+
+    Returns
+    -------
+    CoocMatrix
+    """
+    from cooc.cooccurrence import CoocMatrix
+
+    read = _read_options(tokenizer, column, lowercase, chunk_size, encoding_errors)
+    if vocabulary is not None:
+        record = _counter_params(vocabulary, params)
+    else:
+        from cooc.vocab import _check_params
+
+        _check_params(min_count, max_size)
+        from cooc.cooccurrence import _split_params
+
+        _split_params(params)
+    shards = plan_shards(paths, n_shards)
+    random = bool(params.get("subsample")) or bool(params.get("dynamic_window"))
+    with dask_client(client or scheduler, n_workers=n_workers) as cl:
+        n_docs = None
+        if vocabulary is None:
+            tokens, counts, n_docs = _vocabulary_pass(cl, shards, read, progress)
+            vocabulary = _select_vocabulary(tokens, counts, min_count, max_size)
+            del tokens, counts
+            record = _counter_params(vocabulary, params)
+        elif random:
+            futures = [
+                cl.submit(_docs_task, s, read, retries=_RETRIES, key=f"cooc-docs-{i}-{_tok(s, read)}")
+                for i, s in enumerate(shards)
+            ]
+            n_docs = cl.gather(futures)
+        first_docs = (
+            np.concatenate([[0], np.cumsum(n_docs)[:-1]]).tolist()
+            if random
+            else [0] * len(shards)
+        )
+        [voc] = cl.scatter([vocabulary], broadcast=True, hash=False)
+        per_host = _threads_per_host(cl)
+        counter_params = {k: v for k, v in params.items()}
+        parts = [
+            cl.submit(
+                _count_task,
+                s,
+                read,
+                voc,
+                counter_params,
+                int(first),
+                per_host,
+                retries=_RETRIES,
+                key=f"cooc-count-{i}-{_tok(s, read, voc.key, counter_params, int(first))}",
+            )
+            for i, (s, first) in enumerate(zip(shards, first_docs, strict=True))
+        ]
+        stats = [cl.submit(_count_stats, p, key=f"cooc-cstats-{p.key}") for p in parts]
+        total = _tree_reduce(cl, parts, _count_merge, "cooc-count-merge")
+        del parts
+        _report(cl, stats, "counting", lambda s: s["n_tokens"], progress)
+        counts, scale, stats = total.result()
+        del total
+    matrix = _finish_counts(counts, scale)
+    del counts
+    stats = {k: int(v) for k, v in stats.items()}
+    stats["vocabulary_size"] = len(vocabulary)
+    stats["sources"] = _sources(paths)
+    return CoocMatrix(matrix, vocabulary, record, stats)
+
+
+# -- out of core ----------------------------------------------------------------------
+@dataclass
+class OutOfCoreResult:
+    """What :func:`build_cooccurrence_out_of_core` wrote: the file and its record.
+
+    The matrix itself stays on disk (load it with :func:`cooc.io.load_cooc`).
+    """
+
+    path: Path
+    shape: tuple
+    nnz: int
+    params: dict
+    stats: dict
+    n_partials: int
+    n_passes: int
+
+    def save(self, path) -> None:
+        """Copy the written file to ``path`` (nothing to do for the same path)."""
+        if Path(path).resolve() != Path(self.path).resolve():
+            from cooc.io import atomic_write
+
+            with open(self.path, "rb") as src, atomic_write(path, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+
+
+class _Partial:
+    """Integer counts on disk: raw ``indptr`` (int64), ``indices`` (int32), ``data`` (int64)."""
+
+    def __init__(self, stem: Path, n_rows: int, n_cols: int, nnz: int):
+        self.stem, self.n_rows, self.n_cols, self.nnz = stem, n_rows, n_cols, nnz
+
+    def file(self, name: str) -> Path:
+        return self.stem.with_name(f"{self.stem.name}.{name}")
+
+    @classmethod
+    def write(cls, stem: Path, counts: sp.csr_matrix) -> _Partial:
+        counts.indptr.astype(np.int64).tofile(stem.with_name(f"{stem.name}.indptr"))
+        counts.indices.astype(np.int32, copy=False).tofile(stem.with_name(f"{stem.name}.indices"))
+        counts.data.astype(np.int64, copy=False).tofile(stem.with_name(f"{stem.name}.data"))
+        return cls(stem, counts.shape[0], counts.shape[1], int(counts.nnz))
+
+    def indptr(self) -> np.ndarray:
+        return np.fromfile(self.file("indptr"), dtype=np.int64)
+
+    def rows(self, indptr, lo: int, hi: int) -> sp.csr_matrix:
+        """Rows ``[lo, hi)`` as an int64 CSR of shape ``(hi - lo, n_cols)``."""
+        a, b = int(indptr[lo]), int(indptr[hi])
+        indices = np.fromfile(self.file("indices"), np.int32, b - a, offset=4 * a)
+        data = np.fromfile(self.file("data"), np.int64, b - a, offset=8 * a)
+        return sp.csr_matrix(
+            (data, indices, indptr[lo : hi + 1] - a), shape=(hi - lo, self.n_cols)
+        )
+
+    def remove(self) -> None:
+        for name in ("indptr", "indices", "data"):
+            with contextlib.suppress(FileNotFoundError):
+                self.file(name).unlink()
+
+
+def _bands(row_nnz: np.ndarray, max_nnz: int) -> list[tuple[int, int]]:
+    """Split rows into consecutive ranges of at most ``max_nnz`` entries (at least a row)."""
+    ends = np.concatenate([[0], np.cumsum(row_nnz)])
+    bands, lo, n = [], 0, len(row_nnz)
+    while lo < n:
+        hi = int(np.searchsorted(ends, ends[lo] + max_nnz, side="right")) - 1
+        hi = min(max(hi, lo + 1), n)
+        bands.append((lo, hi))
+        lo = hi
+    return bands
+
+
+def _merge_partials(parts: Sequence[_Partial], stem: Path, band_nnz: int) -> _Partial:
+    """Sum partials band by band into a new one; memory O(band_nnz)."""
+    indptrs = [p.indptr() for p in parts]
+    n_rows, n_cols = parts[0].n_rows, parts[0].n_cols
+    upper = sum(np.diff(ip) for ip in indptrs)
+    out_nnz = np.zeros(n_rows, dtype=np.int64)
+    with open(f"{stem}.indices", "wb") as fi, open(f"{stem}.data", "wb") as fd:
+        for lo, hi in _bands(upper, band_nnz):
+            total = parts[0].rows(indptrs[0], lo, hi)
+            for p, ip in zip(parts[1:], indptrs[1:], strict=True):
+                total = total + p.rows(ip, lo, hi)
+            total.sum_duplicates()
+            out_nnz[lo:hi] = np.diff(total.indptr)
+            total.indices.astype(np.int32, copy=False).tofile(fi)
+            total.data.astype(np.int64, copy=False).tofile(fd)
+            del total
+    indptr = np.concatenate([[0], np.cumsum(out_nnz)]).astype(np.int64)
+    indptr.tofile(f"{stem}.indptr")
+    return _Partial(stem, n_rows, n_cols, int(indptr[-1]))
+
+
+def _write_npy_member(zf: zipfile.ZipFile, name: str, dtype, n: int, blocks) -> int:
+    """Write one ``.npy`` member of length ``n`` from an iterator of arrays; its CRC-32."""
+    dtype = np.dtype(dtype)
+    crc = 0
+    written = 0
+    with zf.open(f"{name}.npy", "w", force_zip64=True) as out:
+        header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (n,)}
+        np.lib.format.write_array_header_1_0(out, header)
+        for block in blocks:
+            block = np.ascontiguousarray(block, dtype=dtype)
+            raw = block.view(np.uint8)
+            crc = zlib.crc32(raw, crc)
+            out.write(raw.data)
+            written += block.shape[0]
+    if written != n:  # pragma: no cover - internal invariant
+        raise RuntimeError(f"wrote {written} of {n} values of {name}; please report this.")
+    return crc
+
+
+def _write_cooc_stream(path, part: _Partial, scale: int, vocabulary, params, stats, block: int):
+    """Write a ``.cooc`` file (the layout of :func:`cooc.io.save_cooc`) from a
+    partial on disk, ``block`` entries at a time."""
+    from cooc import __version__
+    from cooc.io import COOC_FORMAT, COOC_FORMAT_VERSION, _encode_tokens, atomic_write
+
+    def chunks(name, dtype, convert=None):
+        with open(part.file(name), "rb") as fh:
+            while True:
+                values = np.fromfile(fh, dtype=dtype, count=block)
+                if values.shape[0] == 0:
+                    return
+                yield convert(values) if convert else values
+
+    small = {
+        "tokens": _encode_tokens(vocabulary.tokens),
+        "counts": np.asarray(vocabulary.counts, dtype=np.int64),
+    }
+    crc = {}
+    with atomic_write(path, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+        crc["indptr"] = _write_npy_member(zf, "indptr", np.int64, part.n_rows + 1, chunks("indptr", np.int64))
+        crc["indices"] = _write_npy_member(zf, "indices", np.int32, part.nnz, chunks("indices", np.int32))
+        crc["data"] = _write_npy_member(
+            zf, "data", np.float64, part.nnz,
+            chunks("data", np.int64, lambda v: K.divide_counts_inplace(v, float(scale))),
+        )
+        for name, arr in small.items():
+            crc[name] = _write_npy_member(zf, name, arr.dtype, arr.shape[0], [arr])
+        meta = {
+            "format": COOC_FORMAT,
+            "format_version": COOC_FORMAT_VERSION,
+            "cooc_version": __version__,
+            "shape": [part.n_rows, part.n_cols],
+            "nnz": part.nnz,
+            "n_words": len(vocabulary),
+            "params": params,
+            "stats": stats,
+            "crc32": crc,
+        }
+        raw = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+        _write_npy_member(zf, "meta", np.uint8, raw.shape[0], [raw])
+
+
+def _counter_bytes(counter) -> int:
+    """Bytes held by a counter's sorted runs and filled buffers (its growing part)."""
+    runs = sum(k.nbytes + v.nbytes for k, v in counter._spilled)
+    return runs + 8 * sum(counter._n_buf)
+
+
+def build_cooccurrence_out_of_core(
+    paths,
+    output,
+    *,
+    memory: int,
+    spill_dir=None,
+    vocabulary=None,
+    min_count: int = 1,
+    max_size: int | None = None,
+    tokenizer: str = "word",
+    lowercase: bool = True,
+    column: str | None = None,
+    encoding_errors: str = "strict",
+    fan_in: int = 8,
+    progress: Callable[[str, int], None] | None = None,
+    **params,
+) -> OutOfCoreResult:
+    """Count window co-occurrences within a memory budget and write a ``.cooc`` file.
+
+    The corpus is read in small chunks and counted by one
+    :class:`~cooc.cooccurrence.WindowCounter` at a time; whenever the counter's
+    tables reach their share of ``memory``, its exact integer counts are
+    written to ``spill_dir`` as a partial matrix and a new counter goes on
+    from the next document (told its global number). Partials are then summed
+    ``fan_in`` at a time, row band by row band, in passes until one is left,
+    and that one is written as the ``.cooc`` file in blocks. The file holds
+    exactly the matrix :func:`~cooc.cooccurrence.build_cooccurrence` gives.
+
+    Parameters
+    ----------
+    paths : str, path-like or iterable of them
+        The corpus (standard input needs ``vocabulary``: it is read once).
+    output : path
+        The ``.cooc`` file to write (atomically).
+    memory : int
+        Budget in bytes for the data of the build (chunks, counting tables,
+        merge bands); the interpreter and its libraries come on top.
+    spill_dir : path, default=None
+        Folder for the partial matrices (a temporary folder inside it is used
+        and removed); None means the system's temporary folder.
+    fan_in : int, default=8
+        Partials merged at once in one pass.
+    Other parameters
+        As for :func:`~cooc.cooccurrence.build_cooccurrence`.
+
+    Returns
+    -------
+    OutOfCoreResult
+    """
+    from cooc.cooccurrence import WindowCounter, _split_params
+    from cooc.corpus import iter_token_chunks
+    from cooc.vocab import build_vocabulary
+
+    _split_params(params)
+    params = dict(params)
+    params.pop("memory", None)
+    memory = int(memory)
+    if memory < 16 * 2**20:
+        raise ValueError(f"memory={memory!r} bytes is too small for an out-of-core build; use at least 16M.")
+    if fan_in < 2:
+        raise ValueError(f"fan_in={fan_in!r} must be >= 2.")
+    chunk_size = int(min(max(memory // 128, 1 << 16), 1 << 24))
+    read = _read_options(tokenizer, column, lowercase, chunk_size, encoding_errors)
+    if vocabulary is None:
+
+        def counted(chunks):
+            for chunk in chunks:
+                if progress is not None:
+                    progress("vocabulary", int(chunk.n_tokens))
+                yield chunk
+
+        vocabulary = build_vocabulary(
+            counted(iter_token_chunks(paths, **read)), min_count=min_count, max_size=max_size
+        )
+    counter_memory = memory // 4
+    runs_limit = memory // 8
+    band_nnz = max(1 << 16, memory // 64)
+
+    def new_counter(first_doc):
+        return WindowCounter(
+            len(vocabulary),
+            word_counts=vocabulary.counts if params.get("subsample") else None,
+            memory=counter_memory,
+            first_doc=first_doc,
+            **params,
+        )
+
+    spill_root = Path(spill_dir) if spill_dir is not None else Path(tempfile.gettempdir())
+    if not spill_root.is_dir():
+        raise ValueError(f"spill folder {str(spill_root)!r} does not exist; create it first.")
+    work = Path(tempfile.mkdtemp(prefix="cooc-spill-", dir=spill_root))
+    try:
+        totals = {"n_docs": 0, "n_tokens": 0, "n_oov": 0, "n_counted": 0}
+        parts: list[_Partial] = []
+        counter = new_counter(0)
+        record = counter.params
+        scale = counter.scale
+
+        def spill(counter):
+            counts, _ = counter.result_counts()
+            for k in totals:
+                totals[k] += counter.stats[k]
+            parts.append(_Partial.write(work / f"run-{len(parts):05d}", counts))
+            logger.info("spilled partial %d: %d non-zeros", len(parts), counts.nnz)
+
+        for chunk in iter_token_chunks(paths, **read):
+            counter.update(vocabulary.encode_chunk(chunk), chunk.offsets)
+            if progress is not None:
+                progress("counting", int(chunk.n_tokens))
+            if _counter_bytes(counter) > runs_limit:
+                spill(counter)
+                counter = new_counter(totals["n_docs"])
+        spill(counter)
+        del counter
+        n_partials = len(parts)
+        n_passes = 0
+        while len(parts) > 1:
+            n_passes += 1
+            merged = []
+            for g in range(0, len(parts), fan_in):
+                group = parts[g : g + fan_in]
+                if len(group) == 1:
+                    merged.append(group[0])
+                    continue
+                merged.append(_merge_partials(group, work / f"pass{n_passes}-{g:05d}", band_nnz))
+                for p in group:
+                    p.remove()
+            if progress is not None:
+                progress(f"merging (pass {n_passes})", 0)
+            parts = merged
+        stats = dict(totals, vocabulary_size=len(vocabulary), sources=_sources(paths))
+        _write_cooc_stream(output, parts[0], scale, vocabulary, record, stats, band_nnz)
+        final = parts[0]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return OutOfCoreResult(
+        Path(output),
+        (final.n_rows, final.n_cols),
+        final.nnz,
+        record,
+        stats,
+        n_partials,
+        n_passes,
+    )
