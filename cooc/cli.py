@@ -189,6 +189,61 @@ def quiet_json_options(fn):
 corpus_argument = click.argument("corpus", nargs=-1, required=True)
 
 
+def dask_options(fn):
+    """--engine, --scheduler and --workers (commands that can run on Dask)."""
+    for opt in reversed(
+        [
+            click.option(
+                "--engine",
+                type=click.Choice(["local", "dask"]),
+                default="local",
+                show_default=True,
+                help='Run in this process, or on a Dask cluster (pip install "cooc[dask]").',
+            ),
+            click.option(
+                "--scheduler",
+                default=None,
+                metavar="ADDRESS",
+                help="Dask scheduler, e.g. tcp://host:8786 [default: a local cluster "
+                "for the run].",
+            ),
+            click.option(
+                "--workers",
+                type=click.IntRange(1),
+                default=None,
+                help="Worker processes of the local cluster [default: one per core].",
+            ),
+        ]
+    ):
+        fn = opt(fn)
+    return fn
+
+
+shards_option = click.option(
+    "--shards",
+    type=click.IntRange(1),
+    default=None,
+    help="With --engine dask: about this many shards (plain text files are cut at "
+    "line boundaries) [default: one per file].",
+)
+
+
+def _dask_client(engine, scheduler, workers, quiet, progress, **local_only):
+    """The Dask client of ``--engine dask`` (closed with the command), else None."""
+    if engine != "dask":
+        given = {"--scheduler": scheduler, "--workers": workers, **local_only}
+        wrong = [k for k, v in given.items() if v is not None]
+        if wrong:
+            raise BadInput(f"{wrong[0]} needs --engine dask.")
+        return None
+    from cooc.distributed import dask_client, describe_client
+
+    ctx = click.get_current_context()
+    client = ctx.with_resource(dask_client(scheduler, n_workers=workers, quiet=quiet))
+    progress.note(describe_client(client))
+    return client
+
+
 @click.group(context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="cooc")
 def cli():
@@ -227,6 +282,8 @@ def cli():
 )
 @corpus_options
 @quiet_json_options
+@dask_options
+@shards_option
 @_errors
 def vocab(
     corpus,
@@ -239,6 +296,10 @@ def vocab(
     encoding_errors,
     quiet,
     as_json,
+    engine,
+    scheduler,
+    workers,
+    shards,
 ):
     """Count the words of a corpus and write the vocabulary.
 
@@ -266,7 +327,24 @@ def vocab(
             progress("vocabulary", int(chunk.codes.shape[0]))
             yield chunk
 
-    voc = build_vocabulary(chunks(), min_count=min_count, max_size=max_size)
+    client = _dask_client(engine, scheduler, workers, quiet, progress, **{"--shards": shards})
+    if client is not None:
+        from cooc.distributed import build_vocabulary_dask
+
+        voc = build_vocabulary_dask(
+            list(corpus),
+            min_count=min_count,
+            max_size=max_size,
+            tokenizer=tokenizer,
+            lowercase=not no_lowercase,
+            column=column,
+            encoding_errors=encoding_errors,
+            n_shards=shards,
+            client=client,
+            progress=progress,
+        )
+    else:
+        voc = build_vocabulary(chunks(), min_count=min_count, max_size=max_size)
     progress.done()
     voc.save(output)
     result = {
@@ -366,8 +444,17 @@ def vocab(
     show_default=True,
     help="Seed of subsampling and dynamic windows.",
 )
+@click.option(
+    "--spill-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Out of core: keep to --memory for the whole build by spilling partial "
+    "matrices to this folder and merging them in passes.",
+)
 @corpus_options
 @quiet_json_options
+@dask_options
+@shards_option
 @_errors
 def build(
     corpus,
@@ -390,6 +477,11 @@ def build(
     encoding_errors,
     quiet,
     as_json,
+    spill_dir,
+    engine,
+    scheduler,
+    workers,
+    shards,
 ):
     """Count word co-occurrences in a sliding window and write a .cooc file.
 
@@ -412,6 +504,21 @@ def build(
     progress = Progress(quiet)
     t0 = time.perf_counter()
     voc = Vocabulary.load(vocab_path) if vocab_path else None
+    client = _dask_client(engine, scheduler, workers, quiet, progress, **{"--shards": shards})
+    if client is not None:
+        if spill_dir is not None:
+            raise BadInput("--spill-dir works with --engine local (Dask spills by itself).")
+        from cooc.distributed import build_cooccurrence_dask
+
+        build_cooccurrence = functools.partial(
+            build_cooccurrence_dask, client=client, n_shards=shards
+        )
+    elif spill_dir is not None:
+        from cooc.distributed import build_cooccurrence_out_of_core
+
+        build_cooccurrence = functools.partial(
+            build_cooccurrence_out_of_core, output=output, spill_dir=spill_dir
+        )
     cooc = build_cooccurrence(
         list(corpus),
         vocabulary=voc,
@@ -578,6 +685,7 @@ def export(file, output, quiet):
 )
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @quiet_json_options
+@dask_options
 @_errors
 def embed(
     file,
@@ -592,6 +700,9 @@ def embed(
     seed,
     quiet,
     as_json,
+    engine,
+    scheduler,
+    workers,
 ):
     """Turn a .cooc matrix into word vectors: PPMI weighting, then truncated SVD.
 
@@ -610,6 +721,11 @@ def embed(
     t0 = time.perf_counter()
     cooc = load_cooc(file)
     progress.note(f"embedding {cooc.shape[0]} words, rank {rank} ({solver} SVD)")
+    client = _dask_client(engine, scheduler, workers, quiet, progress)
+    if client is not None:
+        from cooc.distributed import embed_cooccurrence_dask
+
+        embed_cooccurrence = functools.partial(embed_cooccurrence_dask, client=client)
     emb, s = embed_cooccurrence(
         cooc,
         rank,

@@ -387,7 +387,7 @@ def _report(client, futures: list, stage: str, tokens_of, progress) -> None:
     if progress is None:
         return
     distributed = _import_distributed()
-    for future in distributed.as_completed(futures):
+    for future in distributed.as_completed(futures, loop=client.loop):
         progress(stage, int(tokens_of(future.result())))
 
 
@@ -1001,3 +1001,220 @@ def build_cooccurrence_out_of_core(
         n_partials,
         n_passes,
     )
+
+
+# -- SVD ------------------------------------------------------------------------------
+def _block_task(block):
+    """A row block and its transpose, both CSR (the two products need both)."""
+    return block, block.T.tocsr()
+
+
+def _block_threads() -> int:
+    from distributed import get_worker
+
+    from cooc.cooccurrence import _n_threads
+
+    worker = get_worker()
+    return max(1, _n_threads(None) // max(1, worker.state.nthreads))
+
+
+def _mul_task(block, right):
+    """``X_i @ right`` for the row block ``X_i``: shape (block rows, k)."""
+    from cooc.svd import spmm
+
+    return spmm(block[0], right, n_jobs=_block_threads())
+
+
+def _tmul_task(block, rows):
+    """``X_i.T @ rows`` (``rows`` is the block's part of a tall matrix): (n_cols, k)."""
+    from cooc.svd import spmm
+
+    return spmm(block[1], rows, n_jobs=_block_threads())
+
+
+def _add_task(a, b):
+    return a + b
+
+
+def _row_cuts(matrix: sp.csr_matrix, n_blocks: int) -> np.ndarray:
+    """Row bounds of ``n_blocks`` blocks of about equal non-zeros."""
+    n_blocks = max(1, min(n_blocks, matrix.shape[0]))
+    cuts = np.searchsorted(matrix.indptr, np.linspace(0, matrix.nnz, n_blocks + 1))
+    cuts[0], cuts[-1] = 0, matrix.shape[0]
+    return np.unique(np.maximum.accumulate(cuts))
+
+
+def _randomized_blocks(client, X, n_components, *, n_iter, n_oversamples, random_state, n_blocks):
+    """The steps of :func:`cooc.svd._randomized_sparse` with ``X`` held by the
+    workers in row blocks: ``X @ B`` is computed block by block, ``X.T @ Y`` as
+    a tree sum of the blocks' ``X_i.T @ Y_i``; the small dense steps (LU, QR,
+    the SVD of ``B``) run on the client."""
+    from scipy import linalg
+
+    cuts = _row_cuts(X, n_blocks)
+    pieces = [X[a:b] for a, b in itertools.pairwise(cuts)]
+    sent = client.scatter(pieces, hash=False)
+    blocks = [client.submit(_block_task, s, pure=False) for s in sent]
+    del sent, pieces
+    n_random = n_components + n_oversamples
+    omega = random_state.normal(size=(X.shape[1], n_random)).astype(X.dtype, copy=False)
+
+    def times(right):
+        [r] = client.scatter([right], broadcast=True, hash=False)
+        return [client.submit(_mul_task, b, r, pure=False) for b in blocks]
+
+    def t_times(tall_parts):
+        parts = [client.submit(_tmul_task, b, t, pure=False) for b, t in zip(blocks, tall_parts, strict=True)]
+        return _tree_reduce_impure(client, parts, _add_task).result()
+
+    Y = times(omega)
+    for _ in range(n_iter):
+        Z = t_times(Y)
+        Z = linalg.lu(Z, permute_l=True, check_finite=False)[0]
+        Y = times(Z)
+    Y = np.vstack(client.gather(Y))
+    Q = linalg.qr(Y, mode="economic", check_finite=False)[0]
+    del Y
+    q_parts = client.scatter([Q[a:b] for a, b in itertools.pairwise(cuts)], hash=False)
+    Bt = t_times(q_parts)
+    Ub, S, Vbt = linalg.svd(Bt, full_matrices=False, check_finite=False)
+    U = Q @ Vbt.T
+    return U[:, :n_components], S[:n_components], Ub[:, :n_components].T
+
+
+def _tree_reduce_impure(client, futures, fn):
+    level = list(futures)
+    while len(level) > 1:
+        nxt = [client.submit(fn, a, b, pure=False) for a, b in zip(level[0::2], level[1::2], strict=False)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0]
+
+
+def svd_embed_dask(
+    matrix,
+    n_components=128,
+    *,
+    power=0.5,
+    n_iter=None,
+    n_oversamples=None,
+    add_context=False,
+    random_state=None,
+    dtype=np.float32,
+    n_blocks=None,
+    client=None,
+    scheduler=None,
+    n_workers=None,
+):
+    """:func:`cooc.svd.svd_embed` (randomized solver) with the matrix row-blocked
+    across Dask workers.
+
+    The sparse matrix is cut into ``n_blocks`` row blocks of about equal
+    non-zeros (default: two per worker thread), which the workers keep; each
+    product with the matrix or its transpose is one task per block (the
+    transposed products are added in a tree), and the dense steps run on the
+    client. Same Gaussian test matrix for the same seed, same steps: the
+    result equals :func:`~cooc.svd.svd_embed`'s up to float rounding (sums are
+    taken in another order).
+    """
+    from sklearn.utils import check_random_state
+    from sklearn.utils.extmath import svd_flip
+    from sklearn.utils.validation import check_array
+
+    from cooc.svd import (
+        _DEFAULT_N_ITER,
+        _check_n_components,
+        _default_n_oversamples,
+        _scale_by_power,
+    )
+
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype={dtype!r} is not supported; use np.float32 or np.float64.")
+    if not isinstance(power, (int, float)) or not power >= 0:
+        raise ValueError(f"power={power!r} must be a number >= 0; 0.5 is usual.")
+    X = check_array(matrix, accept_sparse=["csr", "csc"], dtype=dtype, input_name="matrix")
+    X = sp.csr_matrix(X)
+    _check_n_components(n_components, X.shape)
+    if add_context and X.shape[0] != X.shape[1]:
+        raise ValueError(
+            f"add_context=True needs a square word-by-word matrix, got shape {X.shape}; "
+            "use add_context=False."
+        )
+    n_iter = _DEFAULT_N_ITER if n_iter is None else n_iter
+    if n_oversamples is None:
+        n_oversamples = _default_n_oversamples(n_components)
+    n_oversamples = max(0, min(n_oversamples, min(X.shape) - n_components))
+    rs = check_random_state(random_state)
+    with dask_client(client or scheduler, n_workers=n_workers) as cl:
+        if n_blocks is None:
+            workers = cl.scheduler_info(n_workers=-1)["workers"]
+            n_blocks = 2 * max(1, sum(w["nthreads"] for w in workers.values()))
+        U, S, Vt = _randomized_blocks(
+            cl, X, n_components, n_iter=n_iter, n_oversamples=n_oversamples,
+            random_state=rs, n_blocks=n_blocks,
+        )
+    U, Vt = svd_flip(np.array(U, dtype=dtype), np.array(Vt, dtype=dtype), u_based_decision=True)
+    S = np.asarray(S, dtype=dtype)
+    scale = _scale_by_power(S, power)
+    vectors = U * scale
+    if add_context:
+        vectors += Vt.T * scale
+    return vectors, S
+
+
+def embed_cooccurrence_dask(
+    cooc,
+    n_components: int = 128,
+    *,
+    weighting: str = "ppmi",
+    context_alpha: float = 0.75,
+    shift: float = 1.0,
+    power: float = 0.5,
+    solver: str = "randomized",
+    add_context: bool | None = None,
+    normalize: bool = True,
+    random_state=0,
+    n_blocks=None,
+    client=None,
+    scheduler=None,
+    n_workers=None,
+):
+    """:func:`cooc.pipeline.embed_cooccurrence` with the SVD on Dask
+    (:func:`svd_embed_dask`); the weighting runs on the client."""
+    from cooc.pipeline import weight_cooccurrence
+    from cooc.svd import Embeddings
+
+    if solver != "randomized":
+        raise ValueError(
+            f"solver={solver!r}: the Dask engine runs the randomized solver only; "
+            "use --solver randomized or --engine local."
+        )
+    if not isinstance(n_components, (int, np.integer)) or n_components < 1:
+        raise ValueError(f"n_components={n_components!r} must be a positive int (--rank).")
+    if n_components >= min(cooc.shape):
+        raise ValueError(
+            f"n_components={n_components} must be < the matrix size {min(cooc.shape)} "
+            f"(vocabulary of {len(cooc.vocabulary)} words); lower --rank or min_count."
+        )
+    if add_context is None:
+        add_context = cooc.shape[0] == cooc.shape[1]
+    weighted = weight_cooccurrence(
+        cooc, weighting=weighting, context_alpha=context_alpha, shift=shift
+    )
+    vectors, singular_values = svd_embed_dask(
+        weighted,
+        n_components,
+        power=power,
+        add_context=add_context,
+        random_state=random_state,
+        n_blocks=n_blocks,
+        client=client,
+        scheduler=scheduler,
+        n_workers=n_workers,
+    )
+    emb = Embeddings(list(cooc.vocabulary.tokens), vectors)
+    if normalize:
+        emb = emb.normalized()
+    return emb, singular_values
