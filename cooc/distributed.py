@@ -311,6 +311,10 @@ def _vocab_stats(part) -> tuple[int, int]:
     return part[2], part[3]
 
 
+def _identity(value):
+    return value
+
+
 def _docs_task(shard: Shard, read: dict) -> int:
     return count_shard_documents(shard, read)
 
@@ -666,9 +670,11 @@ def build_cooccurrence_dask(
             if random
             else [0] * len(shards)
         )
-        [voc] = cl.scatter([vocabulary], broadcast=True, hash=False)
+        # A task, not scattered data: if the workers holding it are lost, the
+        # scheduler can make it again.
+        voc = cl.submit(_identity, vocabulary, key=f"cooc-vocabulary-{_tok(vocabulary.tokens, vocabulary.counts)}")
         per_host = _threads_per_host(cl)
-        counter_params = {k: v for k, v in params.items()}
+        counter_params = dict(params)
         parts = [
             cl.submit(
                 _count_task,
