@@ -198,7 +198,8 @@ def dask_options(fn):
                 type=click.Choice(["local", "dask"]),
                 default="local",
                 show_default=True,
-                help='Run in this process, or on a Dask cluster (pip install "cooc[dask]").',
+                help="Run in this process, or on a Dask cluster "
+                '(pip install "cooc[dask]").',
             ),
             click.option(
                 "--scheduler",
@@ -327,7 +328,9 @@ def vocab(
             progress("vocabulary", int(chunk.codes.shape[0]))
             yield chunk
 
-    client = _dask_client(engine, scheduler, workers, quiet, progress, **{"--shards": shards})
+    client = _dask_client(
+        engine, scheduler, workers, quiet, progress, **{"--shards": shards}
+    )
     if client is not None:
         from cooc.distributed import build_vocabulary_dask
 
@@ -504,10 +507,14 @@ def build(
     progress = Progress(quiet)
     t0 = time.perf_counter()
     voc = Vocabulary.load(vocab_path) if vocab_path else None
-    client = _dask_client(engine, scheduler, workers, quiet, progress, **{"--shards": shards})
+    client = _dask_client(
+        engine, scheduler, workers, quiet, progress, **{"--shards": shards}
+    )
     if client is not None:
         if spill_dir is not None:
-            raise BadInput("--spill-dir works with --engine local (Dask spills by itself).")
+            raise BadInput(
+                "--spill-dir works with --engine local (Dask spills by itself)."
+            )
         from cooc.distributed import build_cooccurrence_dask
 
         build_cooccurrence = functools.partial(
@@ -975,7 +982,13 @@ def _read_images(inputs, key="images", size=None):
     show_default=True,
     help="Size of the visual-word codebook (k-means clusters).",
 )
-@click.option("--patch-size", type=click.IntRange(2), default=8, show_default=True)
+@click.option(
+    "--patch-size",
+    type=click.IntRange(2),
+    default=12,
+    show_default=True,
+    help="Side of the square patches, in pixels.",
+)
 @click.option(
     "--step",
     type=click.IntRange(1),
@@ -992,10 +1005,11 @@ def _read_images(inputs, key="images", size=None):
 @click.option("--gray", is_flag=True, help="Grayscale patches instead of colour.")
 @click.option(
     "--descriptor",
-    type=click.Choice(["raw", "hog"]),
-    default="raw",
+    type=click.Choice(["raw", "hog", "hog+color"]),
+    default="hog+color",
     show_default=True,
-    help="Normalised pixels, or gradient-orientation histograms.",
+    help="Normalised pixels, gradient-orientation histograms, or those plus "
+    "mean cell colours.",
 )
 @click.option(
     "--key", default="images", show_default=True, help="Array name inside a .npz input."
@@ -1165,8 +1179,8 @@ def image_array_options(fn):
 @image_array_options
 @click.option(
     "--fusion",
-    type=click.Choice(["late", "early", "text", "image"]),
-    default="late",
+    type=click.Choice(["early", "late", "text", "image"]),
+    default="early",
     show_default=True,
     help="Late/early fusion with learned modality weights, or one modality.",
 )
@@ -1179,8 +1193,8 @@ def image_array_options(fn):
 )
 @click.option(
     "--classifier",
-    type=click.Choice(["logreg", "linear_svm", "forest"]),
-    default="logreg",
+    type=click.Choice(["linear_svm", "logreg", "forest"]),
+    default="linear_svm",
     show_default=True,
 )
 @click.option(

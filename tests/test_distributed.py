@@ -84,7 +84,7 @@ def corpus(tmp_path_factory):
     return write_corpus(tmp_path_factory.mktemp("corpus"), np.random.default_rng(5))
 
 
-# -- without a cluster ------------------------------------------------------------------
+# -- without a cluster -----------------------------------------------------------
 def test_core_never_imports_distributed():
     code = (
         "import sys, cooc, cooc.cli, cooc.distributed, cooc.pipeline; "
@@ -136,7 +136,12 @@ def test_out_of_core_equals_in_memory(corpus, tmp_path, monkeypatch, params):
     monkeypatch.setattr(D, "_counter_bytes", lambda counter: 1 << 62)
     out = tmp_path / "ooc.cooc"
     result = D.build_cooccurrence_out_of_core(
-        corpus, out, memory=16 * 2**20, spill_dir=tmp_path, min_count=2, fan_in=2,
+        corpus,
+        out,
+        memory=16 * 2**20,
+        spill_dir=tmp_path,
+        min_count=2,
+        fan_in=2,
         **params,
     )
     assert result.n_partials >= 4 and result.n_passes >= 2
@@ -148,8 +153,21 @@ def test_out_of_core_equals_in_memory(corpus, tmp_path, monkeypatch, params):
 def test_out_of_core_cli(run_cli, corpus, tmp_path):
     expected = build_cooccurrence(corpus, min_count=2, window_size=3)
     out = tmp_path / "cli.cooc"
-    r = run_cli("build", *corpus, "-o", out, "--min-count", 2, "--window", 3,
-                "--memory", "64M", "--spill-dir", tmp_path, "-q")
+    r = run_cli(
+        "build",
+        *corpus,
+        "-o",
+        out,
+        "--min-count",
+        2,
+        "--window",
+        3,
+        "--memory",
+        "64M",
+        "--spill-dir",
+        tmp_path,
+        "-q",
+    )
     assert r.exit_code == 0, r.output
     assert_same(expected, load_cooc(out))
 
@@ -168,7 +186,7 @@ def test_missing_distributed_is_one_clear_line(run_cli, corpus, tmp_path, monkey
     assert len(r.output.strip().splitlines()) == 1
 
 
-# -- on a LocalCluster ------------------------------------------------------------------
+# -- on a LocalCluster -----------------------------------------------------------
 @pytest.fixture(scope="module")
 def client():
     distributed = pytest.importorskip("distributed")
@@ -184,7 +202,9 @@ def client():
 @pytest.mark.parametrize("params", PARAMS, ids=IDS)
 def test_dask_build_equals_single_machine(client, corpus, params):
     expected = build_cooccurrence(corpus, min_count=2, **params)
-    got = D.build_cooccurrence_dask(corpus, min_count=2, n_shards=11, client=client, **params)
+    got = D.build_cooccurrence_dask(
+        corpus, min_count=2, n_shards=11, client=client, **params
+    )
     assert_same(expected, got)
 
 
@@ -192,7 +212,9 @@ def test_dask_build_with_given_vocabulary(client, corpus):
     voc = build_vocabulary(list(iter_documents(corpus)), min_count=3)
     params = dict(window_size=5, dynamic_window=True, subsample=1e-3)
     expected = build_cooccurrence(corpus, vocabulary=voc, **params)
-    got = D.build_cooccurrence_dask(corpus, vocabulary=voc, n_shards=7, client=client, **params)
+    got = D.build_cooccurrence_dask(
+        corpus, vocabulary=voc, n_shards=7, client=client, **params
+    )
     assert_same(expected, got)
 
 
@@ -233,28 +255,81 @@ def test_dask_svd_agrees_with_single_machine(client, corpus):
 
 def test_cli_on_dask(client, run_cli, corpus, tmp_path):
     address = client.scheduler.address
-    expected = build_cooccurrence(corpus, min_count=2, window_size=4, dynamic_window=True)
+    expected = build_cooccurrence(
+        corpus, min_count=2, window_size=4, dynamic_window=True
+    )
     out = tmp_path / "d.cooc"
-    r = run_cli("build", *corpus, "-o", out, "--min-count", 2, "--window", 4,
-                "--dynamic-window", "--engine", "dask", "--scheduler", address,
-                "--shards", 9)
+    r = run_cli(
+        "build",
+        *corpus,
+        "-o",
+        out,
+        "--min-count",
+        2,
+        "--window",
+        4,
+        "--dynamic-window",
+        "--engine",
+        "dask",
+        "--scheduler",
+        address,
+        "--shards",
+        9,
+    )
     assert r.exit_code == 0, r.output
     assert "dask: 2 workers" in r.stderr
     got = load_cooc(out)
     got.stats["sources"] = expected.stats["sources"]
     assert_same(expected, got)
 
-    r = run_cli("vocab", *corpus, "-o", tmp_path / "v.tsv", "--min-count", 2,
-                "--engine", "dask", "--scheduler", address, "--shards", 5, "-q")
+    r = run_cli(
+        "vocab",
+        *corpus,
+        "-o",
+        tmp_path / "v.tsv",
+        "--min-count",
+        2,
+        "--engine",
+        "dask",
+        "--scheduler",
+        address,
+        "--shards",
+        5,
+        "-q",
+    )
     assert r.exit_code == 0 and r.stderr == ""
     assert Vocabulary.load(tmp_path / "v.tsv") == expected.vocabulary
 
-    r = run_cli("embed", out, "--rank", 8, "-o", tmp_path / "v.npz", "--engine", "dask",
-                "--scheduler", address, "-q", "--json")
+    r = run_cli(
+        "embed",
+        out,
+        "--rank",
+        8,
+        "-o",
+        tmp_path / "v.npz",
+        "--engine",
+        "dask",
+        "--scheduler",
+        address,
+        "-q",
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["rank"] == 8
-    r = run_cli("embed", out, "--rank", 8, "-o", tmp_path / "v.npz", "--engine", "dask",
-                "--scheduler", address, "--solver", "arpack")
+    r = run_cli(
+        "embed",
+        out,
+        "--rank",
+        8,
+        "-o",
+        tmp_path / "v.npz",
+        "--engine",
+        "dask",
+        "--scheduler",
+        address,
+        "--solver",
+        "arpack",
+    )
     assert r.exit_code == 2 and "randomized" in r.output
 
 
@@ -262,8 +337,16 @@ def test_unreachable_scheduler_is_bad_input(run_cli, corpus, tmp_path):
     dask = pytest.importorskip("dask")
     pytest.importorskip("distributed")
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
-        r = run_cli("build", *corpus, "-o", tmp_path / "x.cooc", "--engine", "dask",
-                    "--scheduler", "tcp://127.0.0.1:9")
+        r = run_cli(
+            "build",
+            *corpus,
+            "-o",
+            tmp_path / "x.cooc",
+            "--engine",
+            "dask",
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+        )
     assert r.exit_code == 2
     assert "cannot reach the Dask scheduler" in r.output
     assert len(r.output.strip().splitlines()) == 1
@@ -271,15 +354,21 @@ def test_unreachable_scheduler_is_bad_input(run_cli, corpus, tmp_path):
 
 def test_killed_worker_still_gives_the_same_matrix(client, tmp_path):
     """SIGKILL one worker process while shards are being counted."""
-    files = write_corpus(tmp_path, np.random.default_rng(11), n_files=4, n_docs=4000)[:4]
+    files = write_corpus(tmp_path, np.random.default_rng(11), n_files=4, n_docs=4000)[
+        :4
+    ]
     voc = build_vocabulary(list(iter_documents(files)), min_count=2)
     params = dict(window_size=10, dynamic_window=True, subsample=1e-3)
     expected = build_cooccurrence(files, vocabulary=voc, **params)
     n_shards = 40
     with ThreadPoolExecutor(1) as pool:
         job = pool.submit(
-            D.build_cooccurrence_dask, files, vocabulary=voc, n_shards=n_shards,
-            client=client, **params,
+            D.build_cooccurrence_dask,
+            files,
+            vocabulary=voc,
+            n_shards=n_shards,
+            client=client,
+            **params,
         )
         victim = None
         deadline = time.monotonic() + 60
@@ -296,6 +385,7 @@ def test_killed_worker_still_gives_the_same_matrix(client, tmp_path):
         got = job.result(timeout=120)
     assert_same(expected, got)
     client.wait_for_workers(2, timeout=60)
+    assert pid not in client.run(os.getpid).values()  # the nanny started a new one
 
 
 def test_real_scheduler_and_two_workers_on_loopback(tmp_path, corpus):
@@ -308,9 +398,19 @@ def test_real_scheduler_and_two_workers_on_loopback(tmp_path, corpus):
     info = tmp_path / "scheduler.json"
     procs = [
         subprocess.Popen(
-            [dask_cli, "scheduler", "--host", "127.0.0.1", "--port", "0",
-             "--no-dashboard", "--scheduler-file", str(info)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                dask_cli,
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(info),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
     ]
     try:
@@ -321,27 +421,53 @@ def test_real_scheduler_and_two_workers_on_loopback(tmp_path, corpus):
         procs += [
             subprocess.Popen(
                 [dask_cli, "worker", address, "--nthreads", "1", "--no-dashboard"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             for _ in range(2)
         ]
         out = tmp_path / "loop.cooc"
         run = subprocess.run(
-            [cooc_cli, "build", *map(str, corpus), "-o", str(out), "--min-count", "2",
-             "--subsample", "1e-3", "--engine", "dask", "--scheduler", address,
-             "--shards", "8", "--json"],
-            capture_output=True, text=True, timeout=120, check=False,
+            [
+                cooc_cli,
+                "build",
+                *map(str, corpus),
+                "-o",
+                str(out),
+                "--min-count",
+                "2",
+                "--subsample",
+                "1e-3",
+                "--engine",
+                "dask",
+                "--scheduler",
+                address,
+                "--shards",
+                "8",
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         assert run.returncode == 0, run.stderr
     finally:
         for p in procs:
             p.terminate()
+        deadline = time.monotonic() + 20
         for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
+            if p.poll() is None and _wait(p, deadline - time.monotonic()) is None:
                 p.kill()
     expected = build_cooccurrence(corpus, min_count=2, subsample=1e-3)
     got = load_cooc(out)
     got.stats["sources"] = expected.stats["sources"]
     assert_same(expected, got)
+
+
+def _wait(proc, seconds):
+    """``proc``'s exit code, or None if it is still running after ``seconds``."""
+    try:
+        return proc.wait(timeout=max(seconds, 0.1))
+    except subprocess.TimeoutExpired:
+        return None
