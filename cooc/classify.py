@@ -63,7 +63,7 @@ MODEL_FORMAT_VERSION = 1
 
 
 # -- pipelines ------------------------------------------------------------------------
-def make_classifier(kind="logreg", *, random_state=None, **params):
+def make_classifier(kind="logreg", *, scale=True, random_state=None, **params):
     """A ready classification pipeline for dense features such as embeddings.
 
     Parameters
@@ -76,6 +76,10 @@ def make_classifier(kind="logreg", *, random_state=None, **params):
         ``predict_proba`` for ROC-AUC and late fusion while predicting what the
         SVM fitted on all the data predicts.
         ``"forest"``: ``RandomForestClassifier`` (no scaling).
+    scale : bool, default=True
+        Put a ``StandardScaler`` before the linear models. Turn it off for
+        sparse features that are already on one scale, such as TF-IDF rows
+        (a scaler cannot centre a sparse matrix).
     random_state : int, RandomState instance or None, default=None
         Seeds the classifier.
     **params
@@ -106,7 +110,7 @@ def make_classifier(kind="logreg", *, random_state=None, **params):
     if kind == "logreg":
         est = LogisticRegression(max_iter=1000, random_state=random_state)
         est.set_params(**params)
-        return Pipeline([("scale", StandardScaler()), ("clf", est)])
+        return _with_scaler(est, scale)
     if kind == "linear_svm":
         est = LinearSVC(max_iter=5000, random_state=random_state)
         est.set_params(**params)
@@ -116,12 +120,17 @@ def make_classifier(kind="logreg", *, random_state=None, **params):
         calibrated = CalibratedClassifierCV(
             est, method=_CALIBRATION, cv=3, ensemble=False
         )
-        return Pipeline([("scale", StandardScaler()), ("clf", calibrated)])
+        return _with_scaler(calibrated, scale)
     if kind == "forest":
         est = RandomForestClassifier(random_state=random_state)
         est.set_params(**params)
         return Pipeline([("clf", est)])
     raise ValueError(f"kind={kind!r} is not one of {KINDS!r}; use 'logreg'.")
+
+
+def _with_scaler(est, scale):
+    steps = [("scale", StandardScaler())] if scale else []
+    return Pipeline([*steps, ("clf", est)])
 
 
 # -- evaluation -----------------------------------------------------------------------

@@ -31,6 +31,7 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -53,7 +54,7 @@ from sklearn.preprocessing import (
     RobustScaler,
     StandardScaler,
 )
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, get_tags
 from sklearn.utils.multiclass import check_classification_targets
 
 from cooc._compat import (
@@ -184,20 +185,54 @@ def _block_columns(name, columns, all_columns, feature_names):
 
 
 def _block_slices(blocks, X):
-    """The columns of each block of ``X`` (a list of 2-D arrays)."""
+    """The columns of each block of ``X`` (a list of 2-D arrays or CSR matrices)."""
+    if sp.issparse(X):
+        return [X[:, idx].tocsr() for _, idx in blocks]
     return [X[:, idx] for _, idx in blocks]
 
 
+def _sparse_missing_rows(Xb):
+    """Rows of a CSR block that store at least one value and only NaN."""
+    stored = np.diff(Xb.indptr)
+    rows = np.repeat(np.arange(Xb.shape[0]), stored)
+    n_nan = np.bincount(rows[np.isnan(Xb.data)], minlength=Xb.shape[0])
+    return (stored > 0) & (n_nan == stored)
+
+
 def _missing_mask(X, blocks):
-    """Boolean ``(n_samples, n_blocks)``: True where the row's block is all NaN."""
+    """Boolean ``(n_samples, n_blocks)``: True where the row's block is all NaN.
+
+    For a sparse ``X`` a block is missing in a row when the row stores values
+    in the block and every one of them is NaN (one stored NaN is enough to
+    mark a missing modality; the implicit zeros do not count).
+    """
     mask = np.empty((X.shape[0], len(blocks)), dtype=bool)
     for b, (_, idx) in enumerate(blocks):
-        mask[:, b] = np.isnan(X[:, idx]).all(axis=1)
+        if sp.issparse(X):
+            mask[:, b] = _sparse_missing_rows(X[:, idx].tocsr())
+        else:
+            mask[:, b] = np.isnan(X[:, idx]).all(axis=1)
     return mask
 
 
+def _zero_nan(Xb):
+    """A CSR copy of ``Xb`` with its stored NaN removed (they become zeros)."""
+    Xb = sp.csr_matrix(Xb, copy=True)
+    nan = np.isnan(Xb.data)
+    if nan.any():
+        Xb.data[nan] = 0
+        Xb.eliminate_zeros()
+    return Xb
+
+
 def _nan_column_means(Xp):
-    """Column means (float64) ignoring NaN; 0 for an all-NaN column."""
+    """Column means (float64) ignoring NaN; 0 for an all-NaN column.
+
+    Sparse blocks: stored NaN count as 0 (a present sparse block should hold
+    none; a missing one is dropped before this is called).
+    """
+    if sp.issparse(Xp):
+        return np.asarray(_zero_nan(Xp).mean(axis=0), dtype=np.float64).ravel()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # mean of an all-NaN column
         mean = np.nanmean(np.asarray(Xp, dtype=np.float64), axis=0)
@@ -205,7 +240,13 @@ def _nan_column_means(Xp):
 
 
 def _fill_nan(Xb, mean):
-    """Replace NaN in ``Xb`` by the column means (a copy when there are any)."""
+    """Replace NaN in ``Xb`` by the column means (a copy when there are any).
+
+    Sparse blocks get their stored NaN replaced by 0 instead (see
+    :func:`_nan_column_means`).
+    """
+    if sp.issparse(Xb):
+        return _zero_nan(Xb)
     nan = np.isnan(Xb)
     if not nan.any():
         return Xb
@@ -219,8 +260,9 @@ def missing_modalities(X, blocks=None):
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
-        The modalities side by side; a missing modality is a block of NaN.
+    X : array-like or sparse matrix of shape (n_samples, n_features)
+        The modalities side by side; a missing modality is a block of NaN
+        (sparse: a block whose stored values in the row are all NaN).
     blocks : list of (str, columns) or dict, default=None
         The columns of each modality (see :class:`ModalityFusion`). None is one
         block of all columns.
@@ -240,6 +282,9 @@ def missing_modalities(X, blocks=None):
            [ True, False],
            [False,  True]])
     """
+    if sp.issparse(X):
+        X = sp.csr_matrix(X, dtype=np.float64)
+        return _missing_mask(X, _resolve_blocks(blocks, X.shape[1]))
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2:
         raise ValueError(
@@ -528,6 +573,7 @@ class ModalityFusion(TransformerMixin, BaseEstimator):
         X = validate_data(
             self,
             X,
+            accept_sparse="csr",
             dtype=[np.float64, np.float32],
             ensure_all_finite="allow-nan",
             reset=False,
@@ -574,8 +620,23 @@ class ModalityFusion(TransformerMixin, BaseEstimator):
     # -- internals --------------------------------------------------------------------
     def _fit(self, X):
         X = validate_data(
-            self, X, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan"
+            self,
+            X,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            ensure_all_finite="allow-nan",
         )
+        sparse = sp.issparse(X)
+        if sparse and self.impute == "project":
+            raise ValueError(
+                "impute='project' needs dense X (a ridge projection onto a sparse "
+                "block would be dense); use impute='mean' or 'zero', or pass X.toarray()."
+            )
+        if sparse and self.noise > 0:
+            raise ValueError(
+                f"noise={self.noise!r} would make the sparse fused matrix dense; use "
+                "noise=0 or pass X.toarray()."
+            )
         self.blocks_ = _resolve_blocks(
             self.blocks, X.shape[1], getattr(self, "feature_names_in_", None)
         )
@@ -597,8 +658,11 @@ class ModalityFusion(TransformerMixin, BaseEstimator):
             self.means_.append(mean)
             Xp = _fill_nan(Xb[present].astype(np.float64), mean)
             if self.scaling == "standard":
-                scaler = StandardScaler().fit(Xp)
+                # sparse: scaled to unit variance but not centred (keeps it sparse)
+                scaler = StandardScaler(with_mean=not sparse).fit(Xp)
                 norms[b] = 1.0 / math.sqrt(Xb.shape[1])
+            elif self.scaling == "l2" and sparse:
+                scaler = Normalizer().fit(Xp)
             elif self.scaling == "l2":
                 scaler = Pipeline(
                     [("center", StandardScaler(with_std=False)), ("l2", Normalizer())]
@@ -642,8 +706,28 @@ class ModalityFusion(TransformerMixin, BaseEstimator):
             return np.hstack([S[o] for o in others])
         return np.hstack([S[o] / math.sqrt(S[o].shape[1]) for o in others])
 
+    def _scaled_sparse_blocks(self, X, missing):
+        """Sparse path of :meth:`_scaled_blocks` (no projection)."""
+        S = []
+        for b, Xb in enumerate(_block_slices(self.blocks_, X)):
+            Xb = _zero_nan(Xb.astype(np.float64))  # drops the NaN of missing rows
+            scaler = self.scalers_[b]
+            if scaler is not None:
+                Xb = sp.csr_matrix(scaler.transform(Xb))
+            absent = missing[:, b]
+            if self.impute == "mean" and absent.any():
+                fill = self.means_[b][None, :]
+                if scaler is not None:
+                    fill = scaler.transform(fill)
+                indicator = sp.csr_matrix(absent.astype(np.float64)[:, None])
+                Xb = Xb + indicator @ sp.csr_matrix(fill)
+            S.append(Xb.tocsr())
+        return S
+
     def _scaled_blocks(self, X, missing, *, project):
         """Each block scaled (float64), missing rows imputed; no weights."""
+        if sp.issparse(X):
+            return self._scaled_sparse_blocks(X, missing)
         S = []
         for b, Xb in enumerate(_block_slices(self.blocks_, X)):
             Xb = np.array(Xb, dtype=np.float64)
@@ -673,12 +757,20 @@ class ModalityFusion(TransformerMixin, BaseEstimator):
         if missing is None:
             missing = _missing_mask(X, self.blocks_)
         S = self._scaled_blocks(X, missing, project=True)
+        if sp.issparse(X):
+            Z = sp.hstack(
+                [s * f for s, f in zip(S, self.block_scales_, strict=True)],
+                format="csr",
+            )
+            return Z.astype(X.dtype, copy=False)
         Z = np.hstack([s * f for s, f in zip(S, self.block_scales_, strict=True)])
         return Z.astype(X.dtype, copy=False)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
+        # a ridge projection or dense noise would densify the output
+        tags.input_tags.sparse = self.impute != "project" and not self.noise
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 
@@ -1108,7 +1200,12 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
             The fitted classifier.
         """
         X, y = validate_data(
-            self, X, y, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan"
+            self,
+            X,
+            y,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            ensure_all_finite="allow-nan",
         )
         check_classification_targets(y)
         self.classes_, y_enc = np.unique(y, return_inverse=True)
@@ -1227,6 +1324,7 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
             X,
             dtype=[np.float64, np.float32],
             ensure_all_finite="allow-nan",
+            accept_sparse="csr",
             reset=False,
         )
         present = ~_missing_mask(X, self.blocks_)
@@ -1259,4 +1357,13 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
+        ests = (
+            [est for _, est in self.estimators]
+            if _is_named_list(self.estimators)
+            else [self.estimators]
+        )
+        try:
+            tags.input_tags.sparse = all(get_tags(e).input_tags.sparse for e in ests)
+        except (TypeError, AttributeError, ValueError):
+            tags.input_tags.sparse = False
         return tags

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import VotingClassifier
@@ -475,3 +476,86 @@ def test_late_fusion_vote_works_without_predict_proba(rng):
     clf.fit(X, y)
     assert clf.weights_[0] >= 0.8
     assert clf.score(X, y) > 0.8
+
+
+# -- sparse input ---------------------------------------------------------------------
+def sparse_with_markers(X, blocks):
+    """CSR copy of X where a missing (all-NaN) block keeps one NaN, in its first column."""
+    X = X.copy()
+    mask = missing_modalities(X, blocks)
+    for b, (_, cols) in enumerate(blocks):
+        idx = np.arange(X.shape[1])[cols]
+        X[np.ix_(mask[:, b], idx)] = 0.0
+        X[mask[:, b], idx[0]] = np.nan
+    return sp.csr_matrix(X)
+
+
+def test_missing_modalities_sparse_reads_stored_nan():
+    X = sp.csr_matrix(np.array([[1.0, 0, 3], [np.nan, 0, 0], [0, 0, np.nan]]))
+    mask = missing_modalities(X, {"t": [0, 1], "i": [2]})
+    # row 0 block t stores a value; row 2 block t stores nothing: present (zeros)
+    assert_array_equal(mask, [[False, False], [True, False], [False, True]])
+
+
+@pytest.mark.parametrize("impute", ["mean", "zero"])
+def test_fusion_sparse_matches_dense_without_scaling(rng, impute):
+    X, _, blocks = two_modalities(rng, n=40)
+    X_missing, _, _ = drop_blocks(X, blocks, rng)
+    S = sparse_with_markers(X_missing, blocks)
+    dense = ModalityFusion(blocks, scaling="none", impute=impute, weights=[2, 0.5])
+    sparse = clone(dense)
+    expected = dense.fit_transform(X_missing)
+    got = sparse.fit_transform(S)
+    assert sp.issparse(got)
+    if impute == "mean":
+        # means over the rows that have the block: identical in both layouts
+        assert_allclose(got.toarray(), expected, atol=1e-12)
+    else:
+        zero_dense = np.nan_to_num(X_missing) * np.r_[[2.0] * 3, [0.5] * 4]
+        assert_allclose(got.toarray(), zero_dense, atol=1e-12)
+    assert_allclose(sparse.transform(S).toarray(), got.toarray())
+
+
+def test_fusion_sparse_standard_and_l2_scaling(rng):
+    X = np.abs(rng.normal(size=(30, 5)))
+    X[X < 0.5] = 0.0
+    S = sp.csr_matrix(X)
+    blocks = [("t", [0, 1]), ("i", [2, 3, 4])]
+    Z = ModalityFusion(blocks).fit_transform(S).toarray()
+    # sparse input is scaled to unit variance but not centred
+    expected = np.hstack([X[:, :2] / X[:, :2].std(axis=0) / np.sqrt(2),
+                          X[:, 2:] / X[:, 2:].std(axis=0) / np.sqrt(3)])
+    assert_allclose(Z, expected, atol=1e-12)
+    Z = ModalityFusion(blocks, scaling="l2").fit_transform(S).toarray()
+    nonzero = np.linalg.norm(X[:, :2], axis=1) > 0
+    assert_allclose(np.linalg.norm(Z[nonzero, :2], axis=1), 1)
+
+
+def test_fusion_sparse_refuses_projection_and_noise(rng):
+    S = sp.csr_matrix(np.eye(6))
+    with pytest.raises(ValueError, match="impute='project' needs dense X"):
+        ModalityFusion(TWO, impute="project").fit(S)
+    with pytest.raises(ValueError, match="noise=0.1 would make the sparse"):
+        ModalityFusion(TWO, noise=0.1).fit(S)
+
+
+def test_late_fusion_sparse_matches_dense(rng):
+    X, y, blocks = two_modalities(rng, n=120)
+    X_missing, _, _ = drop_blocks(X, blocks, rng)
+    S = sparse_with_markers(X_missing, blocks)
+    est = LogisticRegression(tol=1e-10, max_iter=1000)
+    dense = LateFusionClassifier(est, blocks, cv=3, random_state=0).fit(X_missing, y)
+    sparse = LateFusionClassifier(est, blocks, cv=3, random_state=0).fit(S, y)
+    assert_allclose(sparse.weights_, dense.weights_)
+    assert_allclose(sparse.predict_proba(S), dense.predict_proba(X_missing), atol=1e-6)
+
+
+def test_early_fusion_sparse_learns_the_same_weights(rng):
+    X, y, blocks = two_modalities(rng, n=160, noise_b=True)
+    est = LogisticRegression(tol=1e-10, max_iter=1000)
+    kw = dict(weight_steps=2, scaling="none", cv=3, random_state=0)
+    dense = make_early_fusion(est, blocks, **kw).fit(X, y)
+    sparse = make_early_fusion(est, blocks, **kw).fit(sp.csr_matrix(X), y)
+    assert sparse.best_params_ == dense.best_params_
+    assert_allclose(sparse.cv_results_["mean_test_score"],
+                    dense.cv_results_["mean_test_score"])
