@@ -915,6 +915,29 @@ def _write_cooc_stream(
         _write_npy_member(zf, "meta", np.uint8, raw.shape[0], [raw])
 
 
+def _hand_back_freed_memory() -> None:
+    """Make freed memory go back to the system, so the budget holds for RSS too.
+
+    glibc serves blocks below a moving threshold (up to 32 MB) from its heap,
+    where freed space stays with the process; fixing the threshold at 256 KiB
+    maps large arrays on their own. Arrow's pool (used by the tokenizer) keeps
+    freed blocks too: ask it to release them.
+    """
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            libc.mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD
+            libc.mallopt(-1, 1024 * 1024)  # M_TRIM_THRESHOLD
+    with contextlib.suppress(ImportError, AttributeError):
+        import pyarrow
+
+        pyarrow.default_memory_pool().release_unused()
+
+
 def _counter_bytes(counter) -> int:
     """Bytes held by a counter's sorted runs and filled buffers (its growing part)."""
     runs = sum(k.nbytes + v.nbytes for k, v in counter._spilled)
@@ -985,6 +1008,7 @@ def build_cooccurrence_out_of_core(
         )
     if fan_in < 2:
         raise ValueError(f"fan_in={fan_in!r} must be >= 2.")
+    _hand_back_freed_memory()
     chunk_size = int(min(max(memory // 128, 1 << 16), 1 << 24))
     read = _read_options(tokenizer, column, lowercase, chunk_size, encoding_errors)
     if vocabulary is None:
@@ -1033,6 +1057,7 @@ def build_cooccurrence_out_of_core(
             for k in totals:
                 totals[k] += counter.stats[k]
             parts.append(_Partial.write(work / f"run-{len(parts):05d}", counts))
+            _hand_back_freed_memory()
             logger.info("spilled partial %d: %d non-zeros", len(parts), counts.nnz)
 
         for chunk in iter_token_chunks(paths, **read):
