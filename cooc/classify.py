@@ -286,6 +286,10 @@ def trusted_types():
         "sklearn.calibration._TemperatureScaling",
         # tree_ of every DecisionTreeClassifier in a RandomForestClassifier
         "sklearn.tree._tree.Tree",
+        # what `cooc fit` saves (named as strings: cooc.models imports this module)
+        "cooc.models.MultimodalClassifier",
+        "cooc.models.MultimodalFeatures",
+        "cooc.vision.VisualWords",
     ]
     return sorted({_name(obj) for obj in public} | set(private))
 

@@ -23,6 +23,7 @@ that of the best single modality.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import logging
 import math
@@ -1011,6 +1012,14 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
     cv_results_ : dict of str -> ndarray
         ``"weights"`` (n_candidates, n_blocks), ``"accuracy"`` and
         ``"log_loss"`` of every candidate (``weights="learn"`` only).
+    oof_proba_ : ndarray of shape (n_blocks, n_samples, n_classes)
+        Out-of-fold class probabilities of each modality (zeros where the
+        modality is missing), from which the weights were learned
+        (``weights="learn"`` with two or more blocks only; see
+        :meth:`with_rule`).
+    oof_present_ : ndarray of shape (n_samples, n_blocks), dtype=bool
+    oof_y_ : ndarray of shape (n_samples,)
+        The encoded training labels.
     n_features_in_ : int
         Number of columns of ``X`` seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -1286,23 +1295,64 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
             self.modality_scores_[names[b]] = float(
                 np.mean(P[b][rows].argmax(axis=1) == y_enc[rows])
             )
+        self.oof_proba_ = P
+        self.oof_present_ = present
+        self.oof_y_ = y_enc
+        self._search_weights(self.rule)
+        logger.info(
+            "late fusion weights %s: OOF accuracy %.4f (single modalities %s)",
+            dict(zip(names, self.weights_.round(3).tolist(), strict=True)),
+            self.cv_results_["accuracy"].max(),
+            self.modality_scores_,
+        )
+
+    def _search_weights(self, rule):
+        """Pick the grid weights that combine the OOF probabilities best under ``rule``."""
+        P, present, y_enc = self.oof_proba_, self.oof_present_, self.oof_y_
+        n_blocks = P.shape[0]
         grid = simplex_grid(n_blocks, _default_steps(n_blocks, late=True))
         acc = np.empty(len(grid))
         loss = np.empty(len(grid))
         for g, w in enumerate(grid):
-            proba = _combine(P, present, w, self.rule, self.class_prior_)
+            proba = _combine(P, present, w, rule, self.class_prior_)
             acc[g], loss[g] = _scores(proba, y_enc)
         # Best accuracy, then lowest log-loss, then weights closest to uniform.
         spread = np.abs(grid - 1.0 / n_blocks).sum(axis=1)
         best = np.lexsort((spread, np.round(loss, 12), -acc))[0]
         self.weights_ = grid[best].copy()
         self.cv_results_ = {"weights": grid, "accuracy": acc, "log_loss": loss}
-        logger.info(
-            "late fusion weights %s: OOF accuracy %.4f (single modalities %s)",
-            dict(zip(names, self.weights_.round(3).tolist(), strict=True)),
-            acc[best],
-            self.modality_scores_,
-        )
+
+    def with_rule(self, rule):
+        """A fitted copy that combines with another ``rule``, weights re-learned.
+
+        The per-modality classifiers are shared, not refitted, and the new
+        weights are searched on the out-of-fold probabilities stored at fit,
+        so comparing the mean, product and vote rules costs one fit.
+
+        Parameters
+        ----------
+        rule : {"mean", "product", "vote"}
+
+        Returns
+        -------
+        LateFusionClassifier
+            A shallow copy with ``rule`` set and ``weights_``/``cv_results_``
+            re-learned (``weights="learn"``) or kept (fixed weights).
+        """
+        check_is_fitted(self)
+        if rule not in ("mean", "product", "vote"):
+            raise ValueError(
+                f"rule={rule!r} is not one of 'mean', 'product', 'vote'."
+            )
+        if rule != "vote" and not all(
+            hasattr(est, "predict_proba") for est in self.estimators_
+        ):
+            raise ValueError(f"rule={rule!r} needs predict_proba from every estimator.")
+        other = copy.copy(self)
+        other.rule = rule
+        if hasattr(self, "oof_proba_"):
+            other._search_weights(rule)
+        return other
 
     def predict_proba(self, X):
         """Combine the probabilities of the modalities present in each row.

@@ -595,7 +595,15 @@ def test_evaluate_json_is_strict_without_coverage(run_cli, toy_vectors):
 def test_demo_json(run_cli, tmp_path):
     r = ok(
         run_cli(
-            "demo", "--rank", "16", "--json", "--quiet", "--output-dir", tmp_path / "d"
+            "demo",
+            "--only",
+            "text",
+            "--rank",
+            "16",
+            "--json",
+            "--quiet",
+            "--output-dir",
+            tmp_path / "d",
         )
     )
     assert r.stderr == ""
@@ -635,6 +643,41 @@ def test_demo_json(run_cli, tmp_path):
         .read_text(encoding="utf-8")
         .startswith(f"{result['n_words']} 16\n")
     )
+
+
+def test_demo_multimodal_on_a_subset(run_cli, monkeypatch):
+    import cooc.datasets
+
+    full = cooc.datasets.load_emoji
+
+    def subset(**kwargs):
+        images, frame = full(**kwargs)
+        keep = np.random.default_rng(0).permutation(len(frame))[:180]
+        keep.sort()
+        return images[keep], frame.iloc[keep].reset_index(drop=True)
+
+    monkeypatch.setattr(cooc.datasets, "load_emoji", subset)
+    r = ok(run_cli("demo", "--only", "multimodal", "--folds", "2", "--json", "-q"))
+    result = json.loads(r.stdout)
+    assert result["n_items"] == 180 and result["n_splits"] == 2
+    models = result["models"]
+    assert set(models) == {
+        "text", "image", "early", "late mean", "late product", "late vote", "joint"
+    }
+    for name, m in models.items():
+        assert 0 <= m["macro_f1"] <= 1 and 0 <= m["accuracy"] <= 1, name
+        assert len(m["weights"]) == 2
+    for w in models["early"]["weights"]:
+        assert max(w.values()) == 1.0  # the early grid keeps the strongest block at 1
+    for w in models["late mean"]["weights"]:
+        assert sum(w.values()) == pytest.approx(1.0)
+    assert result["best_single"] in ("text", "image")
+    # text is far above chance even on 90 training items
+    assert models["text"]["accuracy"] > 2 * result["majority_rate"]
+    hits = result["word_to_images"]
+    assert hits and all(len(v) == 3 for v in hits.values())
+    r = ok(run_cli("demo", "--only", "multimodal", "--folds", "2", "-q"))
+    assert "early fusion" in r.stdout and "cross-modal neighbours" in r.stdout
 
 
 # -- help, README ----------------------------------------------------------------------

@@ -559,3 +559,18 @@ def test_early_fusion_sparse_learns_the_same_weights(rng):
     assert sparse.best_params_ == dense.best_params_
     assert_allclose(sparse.cv_results_["mean_test_score"],
                     dense.cv_results_["mean_test_score"])
+
+
+@pytest.mark.parametrize("rule", ["product", "vote"])
+def test_late_fusion_with_rule_equals_a_fit_with_that_rule(rng, rule):
+    X, y, blocks = two_modalities(rng, n=120)
+    X_missing, _, _ = drop_blocks(X, blocks, rng)
+    base = LateFusionClassifier(LR(), blocks, cv=3, random_state=0).fit(X_missing, y)
+    switched = base.with_rule(rule)
+    direct = LateFusionClassifier(LR(), blocks, rule=rule, cv=3, random_state=0)
+    direct.fit(X_missing, y)
+    assert switched.rule == rule and base.rule == "mean"
+    assert_allclose(switched.weights_, direct.weights_)
+    assert_allclose(switched.predict_proba(X_missing), direct.predict_proba(X_missing))
+    with pytest.raises(ValueError, match="rule='max'"):
+        base.with_rule("max")

@@ -1,0 +1,133 @@
+"""Tests for cooc.models: MultimodalFeatures and MultimodalClassifier."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from cooc.classify import load_model, save_model
+from cooc.datasets import make_topic_corpus
+from cooc.fusion import missing_modalities
+from cooc.models import MultimodalClassifier, MultimodalFeatures, learned_weights
+
+
+@pytest.fixture(scope="module")
+def items():
+    """60 items, 3 topics; text and image both carry the topic, the image weakly."""
+    docs, labels = make_topic_corpus(60, n_topics=3, doc_length=6, random_state=1)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 80, size=(60, 16, 16, 3))
+    images[..., 0] += 80 * labels[:, None, None]  # redder for a higher topic
+    frame = pd.DataFrame({"text": docs, "image": list(images.astype(np.uint8))})
+    return frame, labels
+
+
+def small(**params):
+    return dict(n_visual_words=4, patch_size=8, step=4, random_state=0, **params)
+
+
+def test_features_blocks_and_text_block_match_tfidf(items):
+    frame, _ = items
+    features = MultimodalFeatures(**small()).fit(frame)
+    X = features.transform(frame)
+    assert sp.issparse(X) and X.shape == (60, features.n_features_out_)
+    word = TfidfVectorizer(sublinear_tf=True).fit(frame["text"])
+    char = TfidfVectorizer(sublinear_tf=True, analyzer="char_wb", ngram_range=(2, 5))
+    char.fit(frame["text"])
+    expected = sp.hstack([word.transform(frame["text"]), char.transform(frame["text"])])
+    assert_allclose(X[:, features.blocks_["text"]].toarray(), expected.toarray())
+    image = X[:, features.blocks_["image"]].toarray()
+    assert image.shape[1] == 4
+    assert_allclose(np.linalg.norm(image, axis=1), 1.0)  # TF-IDF rows, L2-normalised
+    names = features.get_feature_names_out()
+    assert names.size == X.shape[1] and names[-1] == "image:vw3"
+    assert names[0].startswith("text:") and any(n.startswith("char:") for n in names)
+
+
+def test_features_mark_missing_modalities(items):
+    frame, _ = items
+    features = MultimodalFeatures(**small(char_ngrams=None)).fit(frame)
+    part = frame.iloc[:4].copy()
+    part.loc[part.index[1], "text"] = "   "
+    part.loc[part.index[2], "image"] = None
+    X = features.transform(part)
+    assert_array_equal(
+        missing_modalities(X, features.blocks_),
+        [[False, False], [True, False], [False, True], [False, False]],
+    )
+    # the complete rows are unchanged by the missing ones
+    full = features.transform(frame.iloc[[0, 3]])
+    assert_allclose(X[[0, 3]].toarray(), full.toarray())
+
+
+def test_features_with_one_modality_only(items):
+    frame, _ = items
+    features = MultimodalFeatures(**small()).fit(frame[["text"]])
+    assert features.blocks_["image"].stop == features.blocks_["image"].start
+    assert features.transform(frame[["text"]]).shape[0] == 60
+    with pytest.raises(ValueError, match="lacks both"):
+        MultimodalFeatures(**small()).fit(pd.DataFrame({"text": [None, " "]}))
+    with pytest.raises(ValueError, match="char_ngrams"):
+        MultimodalFeatures(**small(char_ngrams=(3, 1))).fit(frame)
+
+
+@pytest.mark.parametrize("fusion", ["early", "late", "text", "image"])
+def test_classifier_fusions_fit_predict_and_round_trip(items, fusion, tmp_path):
+    frame, y = items
+    model = MultimodalClassifier(fusion=fusion, cv=2, **small()).fit(frame, y)
+    proba = model.predict_proba(frame)
+    assert proba.shape == (60, 3)
+    assert_allclose(proba.sum(axis=1), 1.0)
+    assert_array_equal(model.predict(frame), model.classes_[proba.argmax(axis=1)])
+    floor = 0.5 if fusion == "image" else 0.8  # chance is 1/3
+    assert (model.predict(frame) == y).mean() > floor
+    expected = {"early": 2, "late": 2, "text": 1, "image": 1}[fusion]
+    assert len(model.weights_) == expected
+    path = tmp_path / "m.skops"
+    save_model(model, path)
+    loaded, _ = load_model(path)
+    assert_allclose(loaded.predict_proba(frame), proba)
+
+
+def test_classifier_handles_missing_modalities_at_fit_and_predict(items):
+    frame, y = items
+    holes = frame.copy()
+    holes.loc[holes.index[:10], "text"] = None
+    holes.loc[holes.index[10:20], "image"] = None
+    for fusion in ("early", "late"):
+        model = MultimodalClassifier(fusion=fusion, cv=2, **small()).fit(holes, y)
+        pred = model.predict(holes)
+        assert (pred == y).mean() > 0.7
+        only_image = model.predict(frame.assign(text=None))
+        assert only_image.shape == (60,)
+
+
+def test_late_fusion_switches_off_a_useless_modality(items):
+    frame, y = items
+    noise = frame.copy()
+    rng = np.random.default_rng(5)
+    noise["image"] = list(rng.integers(0, 256, size=(60, 16, 16, 3)).astype(np.uint8))
+    model = MultimodalClassifier(fusion="late", cv=3, **small()).fit(noise, y)
+    # text alone is perfect out of fold, so the images cannot add anything
+    assert learned_weights(model.model_, ["text", "image"])["text"] >= 0.5
+    assert (model.predict(noise) == y).mean() == 1.0
+
+
+def test_classifier_is_deterministic_and_clonable(items):
+    frame, y = items
+    a = MultimodalClassifier(cv=2, **small()).fit(frame, y)
+    b = clone(a).fit(frame, y)
+    assert_allclose(a.predict_proba(frame), b.predict_proba(frame))
+
+
+def test_classifier_errors(items):
+    frame, y = items
+    with pytest.raises(ValueError, match="60 rows but 59 labels"):
+        MultimodalClassifier(**small()).fit(frame, y[:-1])
+    with pytest.raises(ValueError, match="single class"):
+        MultimodalClassifier(**small()).fit(frame, np.zeros(60))
+    with pytest.raises(TypeError, match="pandas DataFrame"):
+        MultimodalClassifier(**small()).fit(np.zeros((60, 2)), y)
