@@ -902,6 +902,13 @@ class VisualWords(TransformerMixin, BaseEstimator):
         desc = self._sample(images, rng)
         n_patches = desc.shape[0]
         k = self._n_components(desc.shape[1])
+        if k > n_patches:
+            if self.n_pca is not None:
+                raise ValueError(
+                    f"n_pca={self.n_pca!r} needs at least that many patches, but the "
+                    f"images give {n_patches}; lower n_pca or pass more images."
+                )
+            k = n_patches  # a full rotation needs no more components than samples
         unique, weights = _unique_rows(desc)
         self._check_enough(unique.shape[0])
         pca = None

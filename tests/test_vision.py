@@ -532,3 +532,14 @@ def test_emoji_subset():
     assert_array_equal(
         np.bincount(codes[: offsets[1]], minlength=64), counts[0].toarray()[0]
     )
+
+
+def test_fewer_patches_than_descriptor_dimensions():
+    # 6 images of one 12-pixel patch each: 6 samples, 100+ descriptor dimensions
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, size=(6, 12, 12, 3)).astype(np.uint8)
+    vw = VisualWords(3, random_state=0).fit(images)
+    assert vw.pca_.n_components_ == 6
+    assert vw.transform(images).sum() == 6
+    with pytest.raises(ValueError, match="n_pca=8 needs at least that many patches"):
+        VisualWords(3, n_pca=8, random_state=0).fit(images)
