@@ -1144,45 +1144,74 @@ def _row_cuts(matrix: sp.csr_matrix, n_blocks: int) -> np.ndarray:
     return np.unique(np.maximum.accumulate(cuts))
 
 
+class _BlockOperator:
+    """``X @ B`` and ``X.T @ B`` for a CSR ``X`` kept by the workers in row blocks.
+
+    Each product is one task per block: ``X_i @ B`` (stacked on the client), or
+    ``X_i.T @ B_i`` for the block's rows of ``B``, added up by a tree of tasks.
+    Only dense ``(n, k)`` blocks travel; the sparse blocks are sent once.
+    """
+
+    def __init__(self, client, X: sp.csr_matrix, n_blocks: int):
+        self.client = client
+        self.cuts = _row_cuts(X, n_blocks)
+        pieces = [X[a:b] for a, b in itertools.pairwise(self.cuts)]
+        sent = client.scatter(pieces, hash=False)
+        self.blocks = [client.submit(_block_task, s, pure=False) for s in sent]
+
+    def times(self, B):
+        [b] = self.client.scatter([np.ascontiguousarray(B)], broadcast=True, hash=False)
+        parts = [self.client.submit(_mul_task, x, b, pure=False) for x in self.blocks]
+        return np.vstack(self.client.gather(parts))
+
+    def t_times(self, B):
+        B = np.ascontiguousarray(B)
+        rows = self.client.scatter(
+            [B[a:b] for a, b in itertools.pairwise(self.cuts)], hash=False
+        )
+        parts = [
+            self.client.submit(_tmul_task, x, r, pure=False)
+            for x, r in zip(self.blocks, rows, strict=True)
+        ]
+        return _tree_reduce_impure(self.client, parts, _add_task).result()
+
+
 def _randomized_blocks(
     client, X, n_components, *, n_iter, n_oversamples, random_state, n_blocks
 ):
-    """The steps of :func:`cooc.svd._randomized_sparse` with ``X`` held by the
-    workers in row blocks: ``X @ B`` is computed block by block, ``X.T @ Y`` as
-    a tree sum of the blocks' ``X_i.T @ Y_i``; the small dense steps (LU, QR,
-    the SVD of ``B``) run on the client."""
+    """The local randomized solver of :mod:`cooc.svd`, its sparse products on Dask.
+
+    When :mod:`cooc.svd` drives its solver through a pair of product functions
+    (``_randomized_operator_svd``), the very same driver runs here with the
+    block products; otherwise the steps of its ``_randomized_sparse``
+    (LU-normalised power iterations, QR, SVD of the small side) are repeated.
+    """
     from scipy import linalg
 
-    cuts = _row_cuts(X, n_blocks)
-    pieces = [X[a:b] for a, b in itertools.pairwise(cuts)]
-    sent = client.scatter(pieces, hash=False)
-    blocks = [client.submit(_block_task, s, pure=False) for s in sent]
-    del sent, pieces
+    from cooc import svd
+
+    op = _BlockOperator(client, X, n_blocks)
+    driver = getattr(svd, "_randomized_operator_svd", None)
+    if driver is not None:
+        return driver(
+            op.times,
+            op.t_times,
+            X.shape,
+            X.dtype,
+            n_components,
+            n_iter=n_iter,
+            n_oversamples=n_oversamples,
+            random_state=random_state,
+        )
     n_random = n_components + n_oversamples
     omega = random_state.normal(size=(X.shape[1], n_random)).astype(X.dtype, copy=False)
-
-    def times(right):
-        [r] = client.scatter([right], broadcast=True, hash=False)
-        return [client.submit(_mul_task, b, r, pure=False) for b in blocks]
-
-    def t_times(tall_parts):
-        parts = [
-            client.submit(_tmul_task, b, t, pure=False)
-            for b, t in zip(blocks, tall_parts, strict=True)
-        ]
-        return _tree_reduce_impure(client, parts, _add_task).result()
-
-    Y = times(omega)
+    Y = op.times(omega)
     for _ in range(n_iter):
-        Z = t_times(Y)
-        Z = linalg.lu(Z, permute_l=True, check_finite=False)[0]
-        Y = times(Z)
-    Y = np.vstack(client.gather(Y))
+        Z = linalg.lu(op.t_times(Y), permute_l=True, check_finite=False)[0]
+        Y = op.times(Z)
     Q = linalg.qr(Y, mode="economic", check_finite=False)[0]
     del Y
-    q_parts = client.scatter([Q[a:b] for a, b in itertools.pairwise(cuts)], hash=False)
-    Bt = t_times(q_parts)
-    Ub, S, Vbt = linalg.svd(Bt, full_matrices=False, check_finite=False)
+    Ub, S, Vbt = linalg.svd(op.t_times(Q), full_matrices=False, check_finite=False)
     U = Q @ Vbt.T
     return U[:, :n_components], S[:n_components], Ub[:, :n_components].T
 
