@@ -18,7 +18,13 @@ Data: the 1,906 shipped emoji images (64 x 64 RGB, ``cooc.datasets.load_emoji``)
    200,000 sampled, ``PCA`` + ``MiniBatchKMeans.fit``);
 4. the default ``VisualWords`` (histogram-of-gradients + colour descriptor,
    12 x 12 patches): fit and transform throughput (no sklearn peer computes
-   this descriptor).
+   this descriptor);
+5. ``joint``: the joint word / visual-word co-occurrence matrix of the paired
+   (text, image) emoji items, replicated x20 (x4 with ``--quick``; always all
+   1,906 images): ``cooc.multimodal.count_joint`` on pre-encoded ids vs the
+   scipy composition ``T.T @ V``, ``V.T @ V - diag(patches per visual word)``
+   and the numpy window counter of ``bench_counting.py``, checked equal;
+   ``build_joint`` (tokenizing and vocabulary included) as an extra row.
 
 Every measurement runs in a fresh interpreter (see ``common.py``); times are the
 best of N runs after one warm-up call; memory is the peak resident set during
@@ -192,7 +198,209 @@ def w_assign(quick, name, method, repeat, max_seconds):
     return _strip(s, n_patches=int(Z.shape[0]), dim=int(Z.shape[1]))
 
 
+# -- joint co-occurrence matrix -------------------------------------------------------
+JOINT_TIMES = {True: 4, False: 20}  # replication of the 1,906 emoji items
+JOINT_WINDOW = 5  # word x word block: window 5, harmonic 1/d weights (the defaults)
+
+
+def _joint_codes_path():
+    import cooc.vision
+
+    # refit when the visual-word code changes
+    f = Path(cooc.vision.__file__)
+    key = common._key(str(f), f.stat().st_size, f.stat().st_mtime_ns)
+    return common.CACHE / f"vision-joint-codes-{key}.npz"
+
+
+def w_joint_codes():
+    """Fit the default VisualWords on the 1,906 emoji once; cache their codes."""
+    path = _joint_codes_path()
+    if path.exists():
+        return {"cached": True}
+    from cooc.datasets import load_emoji
+    from cooc.vision import VisualWords
+
+    images, _ = load_emoji()
+    t0 = time.perf_counter()
+    vw = VisualWords(random_state=0).fit(images)
+    codes, offsets, _ = vw.encode(images)
+    common.CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, codes=codes, offsets=offsets, n_visual=vw.n_words_)
+    Path(tmp).replace(path)
+    return {"cached": False, "fit_encode_seconds": time.perf_counter() - t0}
+
+
+def _joint_data(quick):
+    """The replicated items: texts, word ids (cooc's tokenizer), visual codes."""
+    from cooc.datasets import load_emoji
+    from cooc.multimodal import _encode_texts
+
+    _, frame = load_emoji()
+    texts = frame["text"].tolist()
+    # tokenizing + vocabulary, outside the timing of the rows fed with ids
+    vocab, ids, offsets = _encode_texts(texts, None, tokenizer="word", lowercase=True)
+    with np.load(_joint_codes_path()) as z:
+        codes, voffsets, n_visual = z["codes"], z["offsets"], int(z["n_visual"])
+    times = JOINT_TIMES[bool(quick)]
+    ids, offsets = common.tile_corpus(ids, offsets, times)
+    codes, voffsets = common.tile_corpus(codes, voffsets, times)
+    return {
+        "texts": texts * times,
+        "ids": ids,
+        "offsets": offsets,
+        "n_words": len(vocab),
+        "codes": codes,
+        "voffsets": voffsets,
+        "n_visual": n_visual,
+        "times": times,
+    }
+
+
+def numpy_joint(ids, offsets, n_words, codes, voffsets, n_visual, window):
+    """The joint matrix from scipy products and the numpy window counter."""
+    import scipy.sparse as sp
+    from bench_counting import numpy_window
+
+    def item_counts(values, bounds, n_cols):
+        n_items = bounds.shape[0] - 1
+        rows = np.repeat(np.arange(n_items), np.diff(bounds))
+        data = np.ones(values.shape[0], dtype=np.int64)
+        return sp.csr_matrix((data, (rows, values)), shape=(n_items, n_cols))
+
+    T = item_counts(ids, offsets, n_words)  # items x words
+    V = item_counts(codes, voffsets, n_visual)  # items x visual words
+    cross = (T.T @ V).astype(np.float64)
+    # a patch never pairs with itself: a visual word seen c times in an image
+    # gives c * (c - 1) pairs, so subtract c from the c * c of V.T @ V
+    per_word = np.asarray(V.sum(axis=0)).ravel()
+    visual = (V.T @ V - sp.diags(per_word, dtype=np.int64)).astype(np.float64)
+    text = numpy_window(ids, offsets, n_words, window)
+    return sp.bmat([[text, cross], [cross.T, visual]], format="csr")
+
+
+def _first_items(d, k):
+    """The id arrays of the first ``k`` items (all when k is None)."""
+    if k is None:
+        return d
+    o, vo = d["offsets"][: k + 1], d["voffsets"][: k + 1]
+    return {
+        **d,
+        "texts": d["texts"][:k],
+        "ids": d["ids"][: o[-1]],
+        "offsets": o,
+        "codes": d["codes"][: vo[-1]],
+        "voffsets": vo,
+    }
+
+
+def _same_matrix(a, b):
+    """Same non-zero pattern and np.allclose values; returns max |a - b|."""
+    a, b = (_sorted_csr(m) for m in (a, b))
+    assert a.shape == b.shape, (a.shape, b.shape)
+    assert np.array_equal(a.indptr, b.indptr), "different non-zeros per row"
+    assert np.array_equal(a.indices, b.indices), "different non-zero columns"
+    assert np.allclose(a.data, b.data, rtol=1e-12, atol=0), "different values"
+    return float(np.abs(a.data - b.data).max(initial=0.0))
+
+
+def _sorted_csr(m):
+    import scipy.sparse as sp
+
+    m = sp.csr_matrix(m, dtype=np.float64, copy=True)
+    m.sum_duplicates()
+    m.eliminate_zeros()
+    m.sort_indices()
+    return m
+
+
+def w_joint(quick, method, repeat, max_seconds, n_jobs=None):
+    from cooc.multimodal import build_joint, count_joint
+
+    full = _joint_data(quick)
+    W = JOINT_WINDOW
+
+    def fn(k=None):
+        d = _first_items(full, k)
+        if method == "count_joint":  # pre-encoded ids, as the numpy peer
+            return count_joint(
+                d["ids"],
+                d["offsets"],
+                d["n_words"],
+                d["codes"],
+                d["voffsets"],
+                d["n_visual"],
+                window_size=W,
+                n_jobs=n_jobs,
+            )
+        if method == "build_joint":  # raw texts: tokenizing + vocabulary timed
+            return build_joint(
+                d["texts"],
+                d["codes"],
+                d["voffsets"],
+                n_visual=d["n_visual"],
+                window_size=W,
+                n_jobs=n_jobs,
+            ).matrix
+        return numpy_joint(
+            d["ids"],
+            d["offsets"],
+            d["n_words"],
+            d["codes"],
+            d["voffsets"],
+            d["n_visual"],
+            W,
+        )
+
+    fn(50)  # warm-up on the first 50 items: numba compilation, imports
+    s = common.timed_section(fn, repeat, max_seconds)
+    out = {
+        "n_items": len(full["texts"]),
+        "times": full["times"],
+        "n_tokens": int(full["ids"].shape[0]),
+        "n_patches": int(full["codes"].shape[0]),
+        "n_words": full["n_words"],
+        "n_visual": full["n_visual"],
+        "nnz": int(s["out"].nnz),
+    }
+    if method == "numpy":
+        # after the timed runs: the numpy/scipy matrix must equal cooc's
+        ref = s["out"]
+        s["out"] = None
+        worst = max(
+            _same_matrix(
+                ref,
+                count_joint(
+                    full["ids"],
+                    full["offsets"],
+                    full["n_words"],
+                    full["codes"],
+                    full["voffsets"],
+                    full["n_visual"],
+                    window_size=W,
+                ),
+            ),
+            _same_matrix(
+                ref,
+                build_joint(
+                    full["texts"],
+                    full["codes"],
+                    full["voffsets"],
+                    n_visual=full["n_visual"],
+                    window_size=W,
+                ).matrix,
+            ),
+        )
+        out["check"] = (
+            "checked: numpy/scipy matrix == count_joint == build_joint (same "
+            f"non-zeros, np.allclose values, max |difference| {worst:.2g})"
+        )
+    return _strip(s, **out)
+
+
 WORKERS = {
+    "joint_codes": w_joint_codes,
+    "joint": w_joint,
     "fit_cooc": w_fit_cooc,
     "fit_sklearn": w_fit_sklearn,
     "transform_cooc": w_transform_cooc,
@@ -382,11 +590,87 @@ def section_default(args):
     )
 
 
+def section_joint(args):
+    prep = common.run_worker(SCRIPT, "joint_codes")
+    if _err(prep):
+        return f"== joint: VisualWords fit failed: {prep['error']}\n"
+    res = {
+        "count2": _run("joint", args, method="count_joint", n_jobs=2),
+        "count1": _run("joint", args, method="count_joint", n_jobs=1),
+        "build": _run("joint", args, method="build_joint", n_jobs=2),
+        "numpy": _run("joint", args, method="numpy"),
+    }
+    ref = res["numpy"].get("seconds")
+    rows = []
+    for key, label in (
+        ("count2", "cooc count_joint, n_jobs=2"),
+        ("count1", "cooc count_joint, n_jobs=1"),
+        ("numpy", "numpy/scipy: T.T@V, V.T@V - diag, numpy window"),
+        ("build", "cooc build_joint (+ tokenize, vocabulary), n_jobs=2"),
+    ):
+        r = res[key]
+        if _err(r):
+            rows.append([label, "error: " + r["error"][:70]] + [None] * 6)
+            continue
+        rows.append(
+            [
+                label,
+                fmt(ref / r["seconds"] if ref else None, ".2f") + "x",
+                human(r["n_items"] / r["seconds"]),
+                fmt(r["seconds"], ".3f"),
+                fmt(r["extra_mib"], ".0f"),
+                fmt(r["peak_mib"], ".0f"),
+                _runs(r),
+                human(r["nnz"]),
+            ]
+        )
+    r = next((r for r in res.values() if not _err(r)), {})
+    check = res["numpy"].get("check") or "agreement not checked (numpy row failed)"
+    fit = (
+        "codes cached from an earlier run"
+        if prep.get("cached")
+        else f"fit + encode took {prep['fit_encode_seconds']:.0f} s"
+    )
+    return table(
+        f"joint co-occurrence matrix: the 1,906 emoji (text, image) items x"
+        f"{r.get('times', '?')} = {human(r.get('n_items', 0))} items, "
+        f"{human(r.get('n_tokens', 0))} tokens, {human(r.get('n_patches', 0))} "
+        f"patches; {r.get('n_words', '?')} words + {r.get('n_visual', '?')} visual "
+        f"words; window {JOINT_WINDOW} harmonic, all patch pairs",
+        [
+            "method",
+            "speed-up",
+            "items/s",
+            "seconds",
+            "extra MiB",
+            "peak MiB",
+            "runs",
+            "nnz",
+        ],
+        rows,
+        [
+            "speed-up = numpy/scipy seconds / method seconds; the first three rows "
+            "take the same word ids and visual codes (tokenizing outside the "
+            "timing), build_joint starts from the raw texts",
+            "visual codes: the default VisualWords (hog+color, 12x12, step 4, 1024 "
+            f"words) fitted once on the 1,906 images, outside the timing ({fit}); "
+            "the items are replicated, not re-encoded",
+            "count_joint builds the word x visual and (without spatial_radius) the "
+            "visual x visual blocks with these same scipy products, and the emoji "
+            "texts are short (window block: a few ms), so both sides spend most "
+            "of their time in the same sparse products: expect ratios near 1, "
+            "and read the spread against the load average",
+            check,
+        ],
+    )
+
+
 SECTIONS = {
     "quantize": section_quantize,
     "assign": section_assign,
     "fit": section_fit,
     "default": section_default,
+    "joint": section_joint,
 }
 
 
