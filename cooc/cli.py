@@ -237,6 +237,8 @@ def _dask_client(engine, scheduler, workers, quiet, progress, **local_only):
         if wrong:
             raise BadInput(f"{wrong[0]} needs --engine dask.")
         return None
+    if scheduler is not None and workers is not None:
+        raise BadInput("--workers sizes the local cluster; leave it out with --scheduler.")
     from cooc.distributed import dask_client, describe_client
 
     ctx = click.get_current_context()

@@ -176,6 +176,40 @@ def test_dask_options_need_the_dask_engine(run_cli, corpus, tmp_path):
     r = run_cli("build", *corpus, "-o", tmp_path / "x.cooc", "--shards", 3)
     assert r.exit_code == 2
     assert "--shards needs --engine dask" in r.output
+    r = run_cli("embed", tmp_path / "x.cooc", "-o", tmp_path / "v.npz", "--workers", 2)
+    assert r.exit_code == 2
+    r = run_cli(
+        "vocab",
+        *corpus,
+        "-o",
+        tmp_path / "v.tsv",
+        "--engine",
+        "dask",
+        "--scheduler",
+        "tcp://127.0.0.1:9",
+        "--workers",
+        2,
+    )
+    assert r.exit_code == 2
+    assert "--workers sizes the local cluster" in r.output
+
+
+def test_out_of_core_spills_by_itself_under_a_small_budget(tmp_path):
+    """No monkeypatching: 16 MiB leave 2 MiB to the counting tables, which a
+    corpus of 3000 distinct words in 20k documents overflows many times."""
+    files = write_corpus(
+        tmp_path / "big",
+        np.random.default_rng(3),
+        n_files=2,
+        n_docs=10000,
+        n_words=3000,
+    )[:2]
+    params = dict(window_size=8, dynamic_window=True, subsample=1e-3)
+    expected = build_cooccurrence(files, **params)
+    out = tmp_path / "o.cooc"
+    result = D.build_cooccurrence_out_of_core(files, out, memory=16 * 2**20, **params)
+    assert result.n_partials > 1
+    assert_same(expected, load_cooc(out))
 
 
 def test_missing_distributed_is_one_clear_line(run_cli, corpus, tmp_path, monkeypatch):
