@@ -980,7 +980,9 @@ def build_cooccurrence_out_of_core(
         The ``.cooc`` file to write (atomically).
     memory : int
         Budget in bytes for the data of the build (chunks, counting tables,
-        merge bands); the interpreter and its libraries come on top.
+        merge bands); the interpreter and its libraries come on top, and so
+        does the table of distinct words of the vocabulary pass (it is not
+        spilled; pass ``vocabulary`` to skip that pass).
     spill_dir : path, default=None
         Folder for the partial matrices (a temporary folder inside it is used
         and removed); None means the system's temporary folder.
