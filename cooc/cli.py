@@ -986,7 +986,10 @@ def _read_images(inputs, key="images", size=None):
         except Exception as exc:
             raise BadInput(f"{path}: not a readable .npz archive ({exc}).") from None
         names = [f"{path.name}[{i}]" for i in range(len(images))]
-        return check_images(images), names
+        try:
+            return check_images(images), names
+        except (ValueError, TypeError) as exc:
+            raise BadInput(f"{path}: {exc}") from None
     files = [
         p
         for p in resolve_paths(inputs)

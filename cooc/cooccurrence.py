@@ -838,11 +838,25 @@ def build_cooccurrence(
                     progress("vocabulary", int(chunk.codes.shape[0]))
                 yield chunk
 
-        vocabulary = build_vocabulary(
-            counted(iter_token_chunks(paths, **read)),
-            min_count=min_count,
-            max_size=max_size,
-        )
+        try:
+            vocabulary = build_vocabulary(
+                counted(iter_token_chunks(paths, **read)),
+                min_count=min_count,
+                max_size=max_size,
+            )
+        except ValueError as err:
+            if "the corpus has no tokens" not in str(err):
+                raise
+            names = [
+                str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)
+            ]
+            shown = ", ".join(names[:3]) + (
+                f" and {len(names) - 3} more" if len(names) > 3 else ""
+            )
+            raise ValueError(
+                f"vocabulary is empty: {shown} hold(s) no tokens; check the input "
+                "files, the column and the tokenizer."
+            ) from None
     step = None if progress is None else (lambda n: progress("counting", n))
     out = _count_chunks(iter_token_chunks(paths, **read), vocabulary, params, step)
     out.stats["sources"] = [

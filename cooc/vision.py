@@ -159,7 +159,7 @@ def load_images(paths, *, size=None, mode="RGB"):
             raise ValueError(
                 f"image {os.fspath(path)!r} is {arr.shape[0]}x{arr.shape[1]} "
                 f"(height x width) but {os.fspath(first)!r} is "
-                f"{out.shape[1]}x{out.shape[2]}; pass size= to resize them all."
+                f"{out.shape[1]}x{out.shape[2]}; pass size= (--image-size in the CLI) to resize them all."
             )
         out[i] = arr
     return out

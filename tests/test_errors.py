@@ -1,0 +1,329 @@
+"""Every bad input of the README's "Errors and guarantees" table, run end to end.
+
+Each row of ``CASES`` builds its input in a fresh folder, runs one ``cooc``
+command and checks: exit code 2, exactly one ``Error:`` line on stderr that
+contains the expected words, no traceback, nothing on stdout and no output
+file left behind. ``python -m tests.test_errors`` prints the Markdown table
+the README holds; ``test_readme_table_is_current`` keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+
+DATA = Path(__file__).parent / "data"
+README = Path(__file__).parents[1] / "README.md"
+TABLE_START = "<!-- errors-table:start -->"
+TABLE_END = "<!-- errors-table:end -->"
+
+
+@dataclass(frozen=True)
+class Case:
+    what: str  # the bad input, as the README row says it
+    setup: Callable[[Path], list]  # builds files in the folder, returns the CLI args
+    needles: tuple  # words the error line must contain
+    output: str = "out"  # output path that must not exist afterwards
+
+
+def corpus(tmp: Path, text="a b a\nb c\n", name="c.txt") -> Path:
+    path = tmp / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def built(tmp: Path) -> Path:
+    """A small valid .cooc file."""
+    from cooc.cooccurrence import cooccurrence_matrix
+
+    docs = [["a", "b", "a", "c"], ["b", "c", "d"], ["a", "d"]] * 3
+    path = tmp / "m.cooc"
+    cooccurrence_matrix(docs, window_size=2).save(path)
+    return path
+
+
+def vectors(tmp: Path) -> Path:
+    path = tmp / "v.txt"
+    path.write_text("3 2\na 1 0\nb 0 1\nc 1 1\n", encoding="utf-8")
+    return path
+
+
+def truncated_cooc(tmp):
+    path = built(tmp)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return ["info", path]
+
+
+def corrupted_cooc(tmp):
+    path = built(tmp)
+    # change one value of the stored matrix, keeping the archive readable
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    name = next(n for n in members if "data" in n)
+    raw = bytearray(members[name])
+    raw[-1] ^= 0xFF
+    members[name] = bytes(raw)
+    with zipfile.ZipFile(path, "w") as z:
+        for n, b in members.items():
+            z.writestr(n, b)
+    return ["embed", path, "--rank", "2", "-o", tmp / "out.txt"]
+
+
+def newer_cooc(tmp):
+    path = built(tmp)
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    name = next(n for n in members if "meta" in n)
+    arr = np.load(io.BytesIO(members[name]), allow_pickle=False)
+    meta = json.loads(bytes(arr).decode("utf-8"))
+    meta["format_version"] = 99
+    buf = io.BytesIO()
+    np.save(buf, np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+    members[name] = buf.getvalue()
+    with zipfile.ZipFile(path, "w") as z:
+        for n, b in members.items():
+            z.writestr(n, b)
+    return ["info", path]
+
+
+def cut_gzip() -> bytes:
+    """The first half of a gzip stream of 2,000 distinct words."""
+    words = " ".join(f"w{i}" for i in range(2000)).encode()
+    data = gzip.compress(words + b"\n")
+    return data[: len(data) // 2]
+
+
+def pngs(tmp, sizes) -> Path:
+    """A folder of PNG files a.png, b.png, ... of the given (height, width)."""
+    from PIL import Image
+
+    folder = tmp / "pics"
+    folder.mkdir()
+    for name, (h, w) in zip("abcdefgh", sizes):
+        Image.fromarray(np.zeros((h, w, 3), dtype=np.uint8)).save(folder / f"{name}.png")
+    return folder
+
+
+def npz(tmp, images, name="imgs.npz"):
+    np.savez(tmp / name, images=images)
+    return tmp / name
+
+
+def table(tmp, rows, name="items.csv"):
+    import pandas as pd
+
+    pd.DataFrame(rows).to_csv(tmp / name, index=False)
+    return tmp / name
+
+
+CASES = [
+    Case(
+        "corpus file does not exist",
+        lambda t: ["build", t / "missing.txt", "-o", t / "out"],
+        ("missing.txt",),
+    ),
+    Case(
+        "corpus directory holds no files",
+        lambda t: (t / "empty_dir").mkdir() or ["build", t / "empty_dir", "-o", t / "out"],
+        ("empty_dir",),
+    ),
+    Case(
+        "empty corpus file",
+        lambda t: ["build", corpus(t, ""), "-o", t / "out"],
+        ("c.txt",),
+    ),
+    Case(
+        "invalid UTF-8 (default --encoding-errors strict)",
+        lambda t: (t / "bad.txt").write_bytes(b"good line\nbad \xff\xfe byte\n")
+        and ["build", t / "bad.txt", "-o", t / "out"],
+        ("bad.txt", "line 2"),
+    ),
+    Case(
+        "binary file (NUL bytes)",
+        lambda t: (t / "blob.txt").write_bytes(bytes(range(256)) * 8)
+        and ["build", t / "blob.txt", "-o", t / "out"],
+        ("blob.txt",),
+    ),
+    Case(
+        "gzip file that is cut short",
+        lambda t: (t / "cut.txt.gz").write_bytes(cut_gzip())
+        and ["build", t / "cut.txt.gz", "-o", t / "out"],
+        ("cut.txt.gz",),
+    ),
+    Case(
+        "empty vocabulary after --min-count",
+        lambda t: ["build", corpus(t), "--min-count", "50", "-o", t / "out"],
+        ("min_count=50",),
+    ),
+    Case(
+        "--window 0",
+        lambda t: ["build", corpus(t), "--window", "0", "-o", t / "out"],
+        ("--window",),
+    ),
+    Case(
+        "--memory below what the build needs",
+        lambda t: ["build", corpus(t), "--min-count", "1", "--memory", "1K",
+                   "-o", t / "out"],
+        ("--memory",),
+    ),
+    Case(
+        "unknown --column in a CSV corpus",
+        lambda t: ["build", table(t, {"body": ["a b", "c d"]}), "--column", "text",
+                   "-o", t / "out"],
+        ("text", "body"),
+    ),
+    Case(
+        "--rank not below the matrix size",
+        lambda t: ["embed", built(t), "--rank", "4", "-o", t / "out"],
+        ("--rank",),
+    ),
+    Case(
+        "truncated .cooc file",
+        truncated_cooc,
+        ("m.cooc",),
+    ),
+    Case(
+        "corrupted .cooc file (checksum mismatch)",
+        corrupted_cooc,
+        ("m.cooc", "checksum"),
+    ),
+    Case(
+        ".cooc file from a newer format version",
+        newer_cooc,
+        ("m.cooc", "newer"),
+    ),
+    Case(
+        "vectors file cut short",
+        lambda t: (t / "v.txt").write_text("3 2\na 1 0\nb 0", encoding="utf-8")
+        and ["similar", t / "v.txt", "a"],
+        ("v.txt",),
+    ),
+    Case(
+        "word not in the vectors",
+        lambda t: ["similar", vectors(t), "zebra"],
+        ("zebra",),
+    ),
+    Case(
+        "images of different sizes",
+        lambda t: ["quantize", pngs(t, [(16, 16), (20, 12)]), "-o", t / "out"],
+        ("b.png", "--image-size"),
+    ),
+    Case(
+        "images holding NaN",
+        lambda t: ["quantize", npz(t, np.full((3, 16, 16), np.nan)), "-o", t / "out"],
+        ("NaN",),
+    ),
+    Case(
+        "images of zero size",
+        lambda t: ["quantize", npz(t, np.zeros((3, 0, 16))), "-o", t / "out"],
+        ("imgs.npz",),
+    ),
+    Case(
+        "fewer images than table rows",
+        lambda t: ["fit", table(t, {"text": ["a b", "b c", "c d"], "label": [0, 1, 0]}),
+                   "--label-column", "label", "--images",
+                   npz(t, np.zeros((2, 16, 16), dtype=np.uint8)), "-o", t / "out"],
+        ("images", "3"),
+    ),
+    Case(
+        "label column with one class",
+        lambda t: ["fit", table(t, {"text": ["a b", "b c", "c d"], "label": ["x"] * 3}),
+                   "--label-column", "label", "--image-column", "", "-o", t / "out"],
+        ("single class",),
+    ),
+    Case(
+        "unknown label column",
+        lambda t: ["fit", table(t, {"text": ["a b", "b c"], "label": ["x", "y"]}),
+                   "--label-column", "category", "-o", t / "out"],
+        ("category",),
+    ),
+    Case(
+        "model file that is not a model",
+        lambda t: (t / "m.skops").write_bytes(b"PK\x03\x04 not really")
+        and ["predict", t / "m.skops", table(t, {"text": ["a"]}), "-o", t / "out"],
+        ("m.skops",),
+    ),
+]
+
+
+def run_case(case: Case, tmp: Path, run_cli):
+    args = case.setup(tmp)
+    result = run_cli(*args)
+    return args, result
+
+
+def error_line(result):
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    return errors[0] if len(errors) == 1 else None
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.what for c in CASES])
+def test_bad_input_gives_one_line_and_exit_2(case, tmp_path, run_cli):
+    args, result = run_case(case, tmp_path, run_cli)
+    assert result.exit_code == 2, (result.exit_code, result.stderr, result.exception)
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stdout == ""
+    line = error_line(result)
+    assert line is not None, result.stderr
+    for needle in case.needles:
+        assert needle in line, (needle, line)
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(case.output)]
+    assert leftovers == [], leftovers
+
+
+def _shown(args, tmp):
+    """The command line as the README shows it (folder names dropped)."""
+    parts = []
+    for a in args:
+        s = str(a)
+        parts.append(Path(s).name if s.startswith(str(tmp)) else s)
+    return "cooc " + " ".join(parts)
+
+
+def markdown_table(run_cli_factory) -> str:
+    """Run every case and format the README table from the messages."""
+    import tempfile
+
+    rows = ["| bad input | command | message (exit code 2) |", "| --- | --- | --- |"]
+    for case in CASES:
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            args, result = run_case(case, tmp, run_cli_factory())
+            line = error_line(result) or "(no single error line)"
+            line = line.replace(str(tmp) + "/", "").replace(str(tmp), ".")
+            line = line.replace("|", "\\|")
+            rows.append(f"| {case.what} | `{_shown(args, tmp)}` | {line} |")
+    return "\n".join(rows)
+
+
+def _runner():
+    from click.testing import CliRunner
+
+    from cooc.cli import cli
+
+    runner = CliRunner()
+    return lambda *a: runner.invoke(cli, [str(x) for x in a])
+
+
+def test_readme_table_is_current():
+    text = README.read_text(encoding="utf-8")
+    assert TABLE_START in text and TABLE_END in text, "README lacks the errors table"
+    current = text.split(TABLE_START)[1].split(TABLE_END)[0].strip()
+    assert current == markdown_table(_runner).strip(), (
+        "README errors table is stale; regenerate with python -m tests.test_errors"
+    )
+
+
+if __name__ == "__main__":
+    print(markdown_table(_runner))
