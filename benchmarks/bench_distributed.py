@@ -203,11 +203,13 @@ class LoopbackCluster:
     def close(self):
         for p in self.procs:
             p.terminate()
+        deadline = time.monotonic() + 30
         for p in self.procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
+            while p.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if p.poll() is None:
                 p.kill()
+                p.wait()
 
 
 def main(argv=None) -> int:
@@ -377,9 +379,11 @@ def main(argv=None) -> int:
                     ],
                     rows,
                     [
-                        f"floor (cooc build on a one-line corpus): {floor:.0f} MiB peak RSS",
+                        f"floor (cooc build on a one-line corpus): {floor:.0f} MiB "
+                        "peak RSS",
                         *notes,
-                        f"load average (1 min) at start {load_start:.2f}, now {load_average():.2f}",
+                        f"load average (1 min) at start {load_start:.2f}, "
+                        f"now {load_average():.2f}",
                     ],
                 ),
                 flush=True,
@@ -424,7 +428,7 @@ def main(argv=None) -> int:
                 s1 = np.array(json.loads(local["stdout"])["top_singular_values"])
                 s2 = np.array(json.loads(dist["stdout"])["top_singular_values"])
                 a, b = np.load(work / "v1.npz"), np.load(work / "v2.npz")
-                key = [k for k in a.files if a[k].dtype.kind == "f"][0]
+                key = next(k for k in a.files if a[k].dtype.kind == "f")
                 cos = np.abs(np.sum(a[key] * b[key], axis=1))
                 for name, r in [
                     ("local randomized SVD", local),
@@ -457,7 +461,8 @@ def main(argv=None) -> int:
                         svd_rows,
                         [
                             f"top singular values, max relative difference "
-                            f"{np.max(np.abs(s1 - s2) / s1):.1e}; word vectors: min |cosine| "
+                            f"{np.max(np.abs(s1 - s2) / s1):.1e}; "
+                            "word vectors: min |cosine| "
                             f"{cos.min():.5f}, median {np.median(cos):.6f}",
                             f"load average (1 min) now {load_average():.2f}",
                         ],

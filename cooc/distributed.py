@@ -924,12 +924,11 @@ def _hand_back_freed_memory() -> None:
     freed blocks too: ask it to release them.
     """
     import ctypes
-    import ctypes.util
     import sys
 
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            libc = ctypes.CDLL(None)  # the process's own symbols: glibc's mallopt
             libc.mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD
             libc.mallopt(-1, 1024 * 1024)  # M_TRIM_THRESHOLD
     with contextlib.suppress(ImportError, AttributeError):
