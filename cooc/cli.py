@@ -224,8 +224,8 @@ shards_option = click.option(
     "--shards",
     type=click.IntRange(1),
     default=None,
-    help="With --engine dask: about this many shards (plain text files are cut at "
-    "line boundaries) [default: one per file].",
+    help="With --engine dask (or build --checkpoint): about this many shards (plain "
+    "text files are cut at line boundaries) [default: one per file].",
 )
 
 
@@ -238,7 +238,9 @@ def _dask_client(engine, scheduler, workers, quiet, progress, **local_only):
             raise BadInput(f"{wrong[0]} needs --engine dask.")
         return None
     if scheduler is not None and workers is not None:
-        raise BadInput("--workers sizes the local cluster; leave it out with --scheduler.")
+        raise BadInput(
+            "--workers sizes the local cluster; leave it out with --scheduler."
+        )
     from cooc.distributed import dask_client, describe_client
 
     ctx = click.get_current_context()
@@ -258,6 +260,21 @@ def cli():
       cooc embed corpus.cooc --rank 128 -o vectors.txt
       cooc similar vectors.txt whale
     """
+    _exit_cleanly_on_sigterm()
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit(143), so temporary files are removed on the way out."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
 
 
 # -- vocab ----------------------------------------------------------------------------
@@ -456,6 +473,13 @@ def vocab(
     help="Out of core: keep to --memory for the whole build by spilling partial "
     "matrices to this folder and merging them in passes.",
 )
+@click.option(
+    "--checkpoint",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Resumable build: keep each finished shard in this folder; rerunning the "
+    "same command after an interruption continues from there.",
+)
 @corpus_options
 @quiet_json_options
 @dask_options
@@ -483,6 +507,7 @@ def build(
     quiet,
     as_json,
     spill_dir,
+    checkpoint,
     engine,
     scheduler,
     workers,
@@ -497,6 +522,7 @@ def build(
     \b
     Example:
       cooc build corpus/*.txt.gz -o corpus.cooc --window 5 --min-count 5
+      cooc build corpus/*.txt.gz -o corpus.cooc --checkpoint corpus.ckpt
       cooc info corpus.cooc
     """
     from cooc.cooccurrence import build_cooccurrence
@@ -510,8 +536,32 @@ def build(
     t0 = time.perf_counter()
     voc = Vocabulary.load(vocab_path) if vocab_path else None
     client = _dask_client(
-        engine, scheduler, workers, quiet, progress, **{"--shards": shards}
+        engine,
+        scheduler,
+        workers,
+        quiet,
+        progress,
+        **({"--shards": shards} if checkpoint is None else {}),
     )
+    taken = {"vocabulary": 0, "counting": 0}  # shards found in --checkpoint
+    if checkpoint is not None and (client is not None or spill_dir is not None):
+        raise BadInput(
+            "--checkpoint works with --engine local and without --spill-dir."
+        )
+    if checkpoint is not None:
+        if "-" in corpus:
+            raise BadInput("--checkpoint cannot resume standard input ('-').")
+        from cooc.checkpoint import build_cooccurrence_resumable
+
+        def resumed_note(stage, i, resumed):
+            taken[stage] += int(resumed)
+
+        build_cooccurrence = functools.partial(
+            build_cooccurrence_resumable,
+            checkpoint=checkpoint,
+            n_shards=shards,
+            on_shard=resumed_note,
+        )
     if client is not None:
         if spill_dir is not None:
             raise BadInput(
@@ -549,6 +599,11 @@ def build(
         memory=_parse_memory(memory),
     )
     progress.done()
+    if any(taken.values()):
+        progress.note(
+            f"resumed from {checkpoint}: {taken['vocabulary']} word-count and "
+            f"{taken['counting']} pair-count shard(s) were already done"
+        )
     cooc.save(output)
     seconds = time.perf_counter() - t0
     result = {

@@ -170,7 +170,9 @@ def evaluate_multimodal(
 
     def record(name, y_true, y_pred, weights=None):
         acc, f1 = _scores(y_true, y_pred)
-        entry = results.setdefault(name, {"accuracy": [], "macro_f1": [], "weights": []})
+        entry = results.setdefault(
+            name, {"accuracy": [], "macro_f1": [], "weights": []}
+        )
         entry["accuracy"].append(float(acc))
         entry["macro_f1"].append(float(f1))
         entry["weights"].append(weights)
@@ -194,7 +196,12 @@ def evaluate_multimodal(
             cv=5,
             random_state=random_state,
         ).fit(F[train], y[train])
-        record("early", y[test], early.predict(F[test]), learned_weights(early, list(blocks)))
+        record(
+            "early",
+            y[test],
+            early.predict(F[test]),
+            learned_weights(early, list(blocks)),
+        )
         late = fusion_model(
             blocks, fusion="late", rule="mean", cv=5, random_state=random_state
         ).fit(F[train], y[train])
@@ -238,7 +245,9 @@ def cross_modal_neighbours(
     from cooc.vision import VisualWords
 
     labels = list(labels)
-    counts = VisualWords(512, random_state=random_state).fit_transform(np.asarray(images))
+    counts = VisualWords(512, random_state=random_state).fit_transform(
+        np.asarray(images)
+    )
     joint = JointEmbedding(n_components, random_state=random_state).fit(
         list(texts), visual=counts
     )
@@ -284,7 +293,12 @@ def run_multimodal_demo(*, n_splits=5, random_state=0, progress=None) -> dict:
     t0 = time.perf_counter()
     note(f"emoji: {len(y)} items, {n_splits}-fold cross-validation of 7 models")
     results = evaluate_multimodal(
-        texts, images, y, n_splits=n_splits, random_state=random_state, progress=progress
+        texts,
+        images,
+        y,
+        n_splits=n_splits,
+        random_state=random_state,
+        progress=progress,
     )
     words, pictures = cross_modal_neighbours(
         texts, images, frame["label"], random_state=random_state
@@ -342,7 +356,8 @@ def run_multimodal_demo(*, n_splits=5, random_state=0, progress=None) -> dict:
         )
     for label, hits in pictures.items():
         lines.append(
-            f"  image of {label!r} -> words " + ", ".join(f"{w} {s:.2f}" for w, s in hits)
+            f"  image of {label!r} -> words "
+            + ", ".join(f"{w} {s:.2f}" for w, s in hits)
         )
     lines.append(f"  ({seconds:.0f} s)")
     return {

@@ -247,7 +247,9 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
         parts = []
         width = self.blocks_["text"].stop - self.blocks_["text"].start
         if width:
-            rows = np.array([i for i, t in enumerate(texts) if t is not None], dtype=int)
+            rows = np.array(
+                [i for i, t in enumerate(texts) if t is not None], dtype=int
+            )
             block = self._text_block([texts[i] for i in rows]) if rows.size else None
             parts.append(self._place(block, rows, n, width))
         width = self.blocks_["image"].stop - self.blocks_["image"].start

@@ -12,12 +12,10 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import re
-import shutil
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -110,8 +108,10 @@ def pngs(tmp, sizes) -> Path:
 
     folder = tmp / "pics"
     folder.mkdir()
-    for name, (h, w) in zip("abcdefgh", sizes):
-        Image.fromarray(np.zeros((h, w, 3), dtype=np.uint8)).save(folder / f"{name}.png")
+    for name, (h, w) in zip("abcdefgh", sizes, strict=False):
+        Image.fromarray(np.zeros((h, w, 3), dtype=np.uint8)).save(
+            folder / f"{name}.png"
+        )
     return folder
 
 
@@ -135,7 +135,9 @@ CASES = [
     ),
     Case(
         "corpus directory holds no files",
-        lambda t: (t / "empty_dir").mkdir() or ["build", t / "empty_dir", "-o", t / "out"],
+        lambda t: (
+            (t / "empty_dir").mkdir() or ["build", t / "empty_dir", "-o", t / "out"]
+        ),
         ("empty_dir",),
     ),
     Case(
@@ -145,20 +147,26 @@ CASES = [
     ),
     Case(
         "invalid UTF-8 (default --encoding-errors strict)",
-        lambda t: (t / "bad.txt").write_bytes(b"good line\nbad \xff\xfe byte\n")
-        and ["build", t / "bad.txt", "-o", t / "out"],
+        lambda t: (
+            (t / "bad.txt").write_bytes(b"good line\nbad \xff\xfe byte\n")
+            and ["build", t / "bad.txt", "-o", t / "out"]
+        ),
         ("bad.txt", "line 2"),
     ),
     Case(
         "binary file (NUL bytes)",
-        lambda t: (t / "blob.txt").write_bytes(bytes(range(256)) * 8)
-        and ["build", t / "blob.txt", "-o", t / "out"],
+        lambda t: (
+            (t / "blob.txt").write_bytes(bytes(range(256)) * 8)
+            and ["build", t / "blob.txt", "-o", t / "out"]
+        ),
         ("blob.txt",),
     ),
     Case(
         "gzip file that is cut short",
-        lambda t: (t / "cut.txt.gz").write_bytes(cut_gzip())
-        and ["build", t / "cut.txt.gz", "-o", t / "out"],
+        lambda t: (
+            (t / "cut.txt.gz").write_bytes(cut_gzip())
+            and ["build", t / "cut.txt.gz", "-o", t / "out"]
+        ),
         ("cut.txt.gz",),
     ),
     Case(
@@ -173,14 +181,28 @@ CASES = [
     ),
     Case(
         "--memory below what the build needs",
-        lambda t: ["build", corpus(t), "--min-count", "1", "--memory", "1K",
-                   "-o", t / "out"],
+        lambda t: [
+            "build",
+            corpus(t),
+            "--min-count",
+            "1",
+            "--memory",
+            "1K",
+            "-o",
+            t / "out",
+        ],
         ("--memory",),
     ),
     Case(
         "unknown --column in a CSV corpus",
-        lambda t: ["build", table(t, {"body": ["a b", "c d"]}), "--column", "text",
-                   "-o", t / "out"],
+        lambda t: [
+            "build",
+            table(t, {"body": ["a b", "c d"]}),
+            "--column",
+            "text",
+            "-o",
+            t / "out",
+        ],
         ("text", "body"),
     ),
     Case(
@@ -205,8 +227,10 @@ CASES = [
     ),
     Case(
         "vectors file cut short",
-        lambda t: (t / "v.txt").write_text("3 2\na 1 0\nb 0", encoding="utf-8")
-        and ["similar", t / "v.txt", "a"],
+        lambda t: (
+            (t / "v.txt").write_text("3 2\na 1 0\nb 0", encoding="utf-8")
+            and ["similar", t / "v.txt", "a"]
+        ),
         ("v.txt",),
     ),
     Case(
@@ -231,27 +255,50 @@ CASES = [
     ),
     Case(
         "fewer images than table rows",
-        lambda t: ["fit", table(t, {"text": ["a b", "b c", "c d"], "label": [0, 1, 0]}),
-                   "--label-column", "label", "--images",
-                   npz(t, np.zeros((2, 16, 16), dtype=np.uint8)), "-o", t / "out"],
+        lambda t: [
+            "fit",
+            table(t, {"text": ["a b", "b c", "c d"], "label": [0, 1, 0]}),
+            "--label-column",
+            "label",
+            "--images",
+            npz(t, np.zeros((2, 16, 16), dtype=np.uint8)),
+            "-o",
+            t / "out",
+        ],
         ("images", "3"),
     ),
     Case(
         "label column with one class",
-        lambda t: ["fit", table(t, {"text": ["a b", "b c", "c d"], "label": ["x"] * 3}),
-                   "--label-column", "label", "--image-column", "", "-o", t / "out"],
+        lambda t: [
+            "fit",
+            table(t, {"text": ["a b", "b c", "c d"], "label": ["x"] * 3}),
+            "--label-column",
+            "label",
+            "--image-column",
+            "",
+            "-o",
+            t / "out",
+        ],
         ("single class",),
     ),
     Case(
         "unknown label column",
-        lambda t: ["fit", table(t, {"text": ["a b", "b c"], "label": ["x", "y"]}),
-                   "--label-column", "category", "-o", t / "out"],
+        lambda t: [
+            "fit",
+            table(t, {"text": ["a b", "b c"], "label": ["x", "y"]}),
+            "--label-column",
+            "category",
+            "-o",
+            t / "out",
+        ],
         ("category",),
     ),
     Case(
         "model file that is not a model",
-        lambda t: (t / "m.skops").write_bytes(b"PK\x03\x04 not really")
-        and ["predict", t / "m.skops", table(t, {"text": ["a"]}), "-o", t / "out"],
+        lambda t: (
+            (t / "m.skops").write_bytes(b"PK\x03\x04 not really")
+            and ["predict", t / "m.skops", table(t, {"text": ["a"]}), "-o", t / "out"]
+        ),
         ("m.skops",),
     ),
 ]
@@ -270,7 +317,7 @@ def error_line(result):
 
 @pytest.mark.parametrize("case", CASES, ids=[c.what for c in CASES])
 def test_bad_input_gives_one_line_and_exit_2(case, tmp_path, run_cli):
-    args, result = run_case(case, tmp_path, run_cli)
+    _, result = run_case(case, tmp_path, run_cli)
     assert result.exit_code == 2, (result.exit_code, result.stderr, result.exception)
     assert "Traceback" not in result.stderr + result.stdout
     assert result.stdout == ""
