@@ -1400,7 +1400,7 @@ def predict(model_path, data, output, images_npz, key, quiet, as_json):
     _, items = _items(
         data,
         None,
-        model.image_column if images_npz is None else model.image_column,
+        model.image_column,
         images_npz,
         key,
     )
