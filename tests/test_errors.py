@@ -141,6 +141,11 @@ CASES = [
         ("empty_dir",),
     ),
     Case(
+        "a folder where a file is expected",
+        lambda t: (t / "folder.cooc").mkdir() or ["info", t / "folder.cooc"],
+        ("folder.cooc", "directory"),
+    ),
+    Case(
         "empty corpus file",
         lambda t: ["build", corpus(t, ""), "-o", t / "out"],
         ("c.txt",),
@@ -232,6 +237,12 @@ CASES = [
             and ["similar", t / "v.txt", "a"]
         ),
         ("v.txt",),
+    ),
+    Case(
+        "vectors .npz that is not a vectors archive",
+        lambda t: np.savez(t / "v.npz", other=np.zeros(3))
+        or ["similar", t / "v.npz", "a"],
+        ("v.npz",),
     ),
     Case(
         "word not in the vectors",
