@@ -465,3 +465,89 @@ def test_sparse_randomized_matches_dense_svd_and_is_deterministic():
     np.testing.assert_array_equal(s1, s2)
     s_ref = np.linalg.svd(X.toarray(), compute_uv=False)[:10]
     np.testing.assert_allclose(s1, s_ref, rtol=1e-6)
+
+
+# -- the shifted subspace iteration and its Gram-based orthonormalisation -------------
+def test_randomized_flat_spectrum_float32_sparse_close_to_exact():
+    # A slowly decaying spectrum (like PPMI's) in float32 CSR: the default
+    # solver gets the top singular values to a fraction of a percent.
+    s_true = np.linspace(10.0, 4.0, 60) ** 2 / 10
+    X = sp.csr_matrix(matrix_with_spectrum(400, 300, s_true, seed=4).astype(np.float32))
+    _, s = svd_embed(X, 10, random_state=0)
+    assert s.dtype == np.float32
+    assert_allclose(s, s_true[:10], rtol=5e-3)
+
+
+def test_shift_makes_power_iterations_count_more():
+    # Same number of products: with the shift, the smallest wanted singular
+    # value comes out closer to the truth than without it.
+    from cooc import svd
+
+    s_true = 1.0 / np.arange(1, 81) ** 0.3
+    X = sp.csr_matrix(matrix_with_spectrum(500, 400, s_true, seed=5))
+    kwargs = dict(n_iter=4, n_oversamples=5, random_state=np.random.RandomState(0))
+    _, s, _ = svd._svd_randomized(X, 20, **kwargs)
+    shifted_err = abs(s[-1] - s_true[19]) / s_true[19]
+    # the unshifted iteration, for comparison: plain Halko steps by hand
+    rng = np.random.RandomState(0)
+    Q = np.linalg.qr(X @ rng.normal(size=(400, 25)))[0]
+    for _ in range(4):
+        Q = np.linalg.qr(X @ (X.T @ Q))[0]
+    plain = np.linalg.svd(Q.T @ X.toarray(), compute_uv=False)[:20]
+    plain_err = abs(plain[-1] - s_true[19]) / s_true[19]
+    assert shifted_err < 0.7 * plain_err
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_eig_svd_and_small_side_svd(dtype):
+    from cooc import svd
+
+    ops = svd._DenseOps(None)
+    s_true = np.geomspace(500.0, 1.0, 30)  # ratio 500: accepted in both dtypes
+    B = matrix_with_spectrum(700, 30, s_true, seed=6).astype(dtype)
+    U, S, V = svd._eig_svd(B, ops)
+    assert U.dtype == dtype and S.dtype == np.float64
+    assert_allclose(S, s_true, rtol=1e-2 if dtype == np.float32 else 1e-8)
+    # the refined version is accurate to about the dtype's precision per value
+    U, S, V = svd._small_side_svd(B, 5, ops)
+    assert U.shape == (700, 5)
+    assert_allclose(S, s_true, rtol=2e-4 if dtype == np.float32 else 1e-10)
+    assert_allclose(U.T @ U, np.eye(5), atol=1e-4 if dtype == np.float32 else 1e-10)
+    Ur, Sr, Vtr = np.linalg.svd(B.astype(np.float64), full_matrices=False)
+    best = (Ur[:, :5] * Sr[:5]) @ Vtr[:5]  # the best rank-5 approximation
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    assert_allclose((U * S[:5]) @ V[:, :5].T, best, atol=tol * s_true[0])
+
+
+def test_eig_svd_refuses_ill_conditioned_blocks_and_solver_falls_back():
+    from cooc import svd
+
+    ops = svd._DenseOps(None)
+    B = matrix_with_spectrum(200, 10, np.geomspace(1e4, 1.0, 10), seed=7)
+    assert svd._eig_svd(B.astype(np.float32), ops) is None  # ratio 1e4 > 1e3
+    assert svd._eig_svd(B, ops) is not None  # fine in float64
+    # the solver then uses LU / LAPACK's SVD and still gets the right answer
+    s_true = np.geomspace(1e4, 1.0, 12)
+    X = sp.csr_matrix(matrix_with_spectrum(150, 120, s_true, seed=8))
+    _, s = svd_embed(X, 6, random_state=0, dtype=np.float64)
+    assert_allclose(s, s_true[:6], rtol=1e-8)
+    _, s32 = svd_embed(X, 6, random_state=0)
+    assert_allclose(s32, s_true[:6], rtol=1e-4)
+
+
+def test_dense_ops_do_not_depend_on_the_pool():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cooc import svd
+
+    rng = np.random.default_rng(9)
+    Y = rng.standard_normal((1001, 17)).astype(np.float32)
+    W = rng.standard_normal((17, 5))
+    serial = svd._DenseOps(None)
+    with ThreadPoolExecutor(3) as pool:
+        threaded = svd._DenseOps(pool)
+        assert_array_equal(threaded.gram(Y), serial.gram(Y))
+        assert_array_equal(threaded.matmul(Y, W), serial.matmul(Y, W))
+    exact = Y.astype(np.float64).T @ Y
+    assert_allclose(serial.gram(Y), exact, atol=1e-5 * np.abs(exact).max())
+    assert serial.matmul(Y, W).dtype == np.float32
