@@ -478,7 +478,8 @@ def vocab(
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Resumable build: keep each finished shard in this folder; rerunning the "
-    "same command after an interruption continues from there.",
+    "same command after an interruption continues from there (the folder is kept; "
+    "delete it when done).",
 )
 @corpus_options
 @quiet_json_options
