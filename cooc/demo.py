@@ -62,18 +62,22 @@ def run_demo(*, rank=128, output_dir=None, progress=None) -> dict:
         }
 
     lines = [
-        "cooc demo: Jane Austen + Moby-Dick + State of the Union (public domain, shipped)",
+        "cooc demo: Jane Austen + Moby-Dick + State of the Union "
+        "(public domain, shipped)",
         f"  tokens {cooc.stats['n_tokens']:,}   documents {cooc.stats['n_docs']:,}   "
         f"vocabulary {cooc.shape[0]:,} (min_count 5)",
-        f"  co-occurrence (window 5, harmonic): {cooc.nnz:,} non-zeros, built in {t_build:.2f} s "
+        f"  co-occurrence (window 5, harmonic): {cooc.nnz:,} non-zeros, built in "
+        f"{t_build:.2f} s "
         f"({cooc.stats['n_tokens'] / t_build / 1e6:.2f}M tokens/s, both passes)",
-        f"  PPMI (alpha 0.75) + truncated SVD rank {rank} (p 0.5, w + c): {t_embed:.2f} s",
+        f"  PPMI (alpha 0.75) + truncated SVD rank {rank} (p 0.5, w + c): "
+        f"{t_embed:.2f} s",
         "",
         "nearest neighbours (cosine):",
     ]
     width = max(len(w) for w in neighbours) if neighbours else 0
     for w, neigh in neighbours.items():
-        lines.append(f"  {w:<{width}}  " + ", ".join(f"{n} {s:.2f}" for n, s in neigh))
+        shown = ", ".join(f"{n} {s:.2f}" for n, s in neigh)
+        lines.append(f"  {w:<{width}}  {shown}")
     lines.append("")
     if scores:
         lines.append("word similarity (Spearman rho over covered pairs, coverage):")
@@ -83,8 +87,8 @@ def run_demo(*, rank=128, output_dir=None, progress=None) -> dict:
             )
     else:
         lines.append(
-            "word similarity: benchmark files not found (set COOC_DATA to a folder with "
-            "similarity/wordsim353.txt ...); skipped."
+            "word similarity: benchmark files not found (set COOC_DATA to a folder "
+            "with similarity/wordsim353.txt ...); skipped."
         )
     return {
         "corpus": [p.name for p in paths],
@@ -328,7 +332,8 @@ def run_multimodal_demo(*, n_splits=5, random_state=0, progress=None) -> dict:
         f"  from the text (they name the Flags category). Stratified {n_splits}-fold "
         f"CV, seed {random_state}; majority class {majority:.1%}.",
         "",
-        f"  {'model':<{width}}  {'accuracy':>13}  {'macro-F1':>13}  weights (text, image)",
+        f"  {'model':<{width}}  {'accuracy':>13}  {'macro-F1':>13}  "
+        "weights (text, image)",
     ]
     for name, label in MODEL_LABELS.items():
         r = summary[name]
