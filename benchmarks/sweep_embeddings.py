@@ -13,16 +13,25 @@ The settings come in groups (``--plan``):
     window 2 .. 10, harmonic / uniform / linear distance weights, word2vec's
     dynamic window, frequent-word subsampling, at PPMI alpha 0.75, rank 300,
     eigenvalue power p 0 and 0.5, vectors w and w + c.
+``windows``
+    wider windows (15, 20), and windows 5 to 15 with milder subsampling,
+    p 0, 0.25 and 0.5, w + c, rank 300 (after reading ``counting``).
 ``weighting``
-    on window 2, 3 and 5 counts: PPMI context smoothing alpha (0.75, 1), shift
-    (1, 2, 5), p in {0, 0.25, 0.5, 1}, w or w + c (also with unit rows before
-    the sum), rank 300 and 500.
+    on the two best matrices of ``windows`` (window 10 and 15, subsampling
+    1e-4): PPMI context smoothing alpha (0.75, 1), shift (1, 2, 5), p in
+    {0, 0.25, 0.5}, w + c with or without unit rows before the sum, rank 300
+    and 500.
 ``final``
-    combinations of the best of both around the chosen defaults.
+    around the best of the above: windows 8 to 15 with subsampling 2e-4 and
+    3e-4, ranks 300, 500 and 700; windows 10 to 20 without subsampling at
+    rank 500.
+``seeds``
+    the chosen defaults (window 15, rank 500) and their neighbours p 0 and 0.25
+    with four seeds of the randomized SVD (seed 0 is the default's).
 
 A matrix is counted once per counting setting and cached in the bench cache
 folder (``.cooc``); one SVD at the largest rank of a group serves every rank,
-power and w / w + c row of a (matrix, alpha, shift): a rank-r row uses the top
+power and w / w + c row of a (matrix, alpha, shift, seed): a rank-r row uses the top
 r components of that decomposition. Scores are cached too (``--fresh``
 recomputes them); the ``cached`` column says which rows come from an earlier
 run. The defaults are checked end to end, through the CLI, by
@@ -91,14 +100,64 @@ PLANS = {
             _grid([300], [0.0, 0.5], ["w", "w+c"]),
         )
     ],
-    "weighting": [
+    "windows": [
         (
-            [C(2), C(3), C(5)],
-            [(0.75, 1.0), (1.0, 1.0), (0.75, 2.0), (0.75, 5.0)],
-            _grid([300, 500], [0.0, 0.25, 0.5, 1.0], ["w", "w+c", "w+c unit"]),
+            [
+                C(15),
+                C(20),
+                C(10, "uniform"),
+                C(5, subsample=3e-5),
+                C(5, subsample=3e-4),
+                C(8, subsample=1e-4),
+                C(10, subsample=1e-4),
+                C(15, subsample=1e-4),
+            ],
+            [(0.75, 1.0)],
+            _grid([300], [0.0, 0.25, 0.5], ["w+c"]),
         )
     ],
-    "final": [],  # filled in by hand once the first two plans have been read
+    "weighting": [
+        (
+            [C(10, subsample=1e-4), C(15, subsample=1e-4)],
+            [(0.75, 1.0), (1.0, 1.0), (0.75, 2.0), (0.75, 5.0)],
+            _grid([300, 500], [0.0, 0.25, 0.5], ["w+c", "w+c unit"]),
+        )
+    ],
+    "final": [
+        (
+            [
+                C(8, subsample=2e-4),
+                C(10, subsample=2e-4),
+                C(10, subsample=3e-4),
+                C(15, subsample=2e-4),
+                C(15, subsample=3e-4),
+            ],
+            [(0.75, 1.0)],
+            _grid([300, 500], [0.0, 0.25, 0.5], ["w+c"]),
+        ),
+        (
+            [C(10, subsample=1e-4), C(10, subsample=2e-4)],
+            [(0.75, 1.0)],
+            _grid([700], [0.0, 0.25, 0.5], ["w+c"]),
+        ),
+        (
+            [C(10), C(15), C(20)],
+            [(0.75, 1.0)],
+            _grid([500], [0.0, 0.1, 0.25], ["w+c"]),
+        ),
+        (
+            [C(15, subsample=3e-4)],
+            [(0.75, 1.0)],
+            _grid([500], [0.1], ["w+c"]),
+        ),
+    ],
+    "seeds": [
+        (
+            [C(15)],
+            [(0.75, 1.0, seed) for seed in range(4)],
+            _grid([500], [0.0, 0.1, 0.25], ["w+c"]),
+        )
+    ],
 }
 
 
@@ -178,8 +237,10 @@ def run_plan(plan, files, args, results, cache):
                 continue
             m, build_s = counted(files, c, args.quick)
             tokens = list(m.vocabulary.tokens)
-            for alpha, shift in weights:
-                need = [e for (w, e) in todo if w == (alpha, shift)]
+            for weight in weights:
+                alpha, shift = weight[:2]
+                seed = weight[2] if len(weight) > 2 else 0
+                need = [e for (w, e) in todo if w == weight]
                 if need:
                     X = ppmi(m.matrix, context_alpha=alpha, shift=shift)
                     t0 = time.perf_counter()
@@ -189,12 +250,12 @@ def run_plan(plan, files, args, results, cache):
                         solver="randomized",
                         n_iter=None,
                         n_oversamples=None,
-                        random_state=0,
+                        random_state=seed,
                     )
                     svd_s = time.perf_counter() - t0
                     del X
                 for e in embeds:
-                    key = _row_key(args, c, (alpha, shift), e)
+                    key = _row_key(args, c, weight, e)
                     if e not in need:
                         results.append({**cache[key], "cached": True})
                         continue
@@ -203,6 +264,7 @@ def run_plan(plan, files, args, results, cache):
                         "counting": label_counting(c),
                         "alpha": alpha,
                         "shift": shift,
+                        "seed": seed,
                         **e,
                         **embedding_eval.score(emb),
                         "build_s": build_s,
@@ -249,6 +311,7 @@ def _cells(r):
         r["counting"],
         fmt(r["alpha"], "g"),
         fmt(r["shift"], "g"),
+        r.get("seed", 0),
         r["rank"],
         fmt(r["power"], "g"),
         r["vectors"],
@@ -258,7 +321,7 @@ def _cells(r):
         fmt(_mean_sim(r), ".3f"),
         fmt(r["analogy"], ".3f"),
         "yes" if _meets(r) else "",
-        fmt(r["build_s"], ".0f") if r["build_s"] is not None else "cached",
+        fmt(r["build_s"], ".0f") if r["build_s"] is not None else "disk",
         fmt(r["svd_s"], ".0f"),
         "yes" if r.get("cached") else "",
     ]
@@ -268,6 +331,7 @@ COLUMNS = [
     "counting",
     "alpha",
     "shift",
+    "seed",
     "rank",
     "p",
     "vectors",
@@ -296,7 +360,7 @@ def main(argv=None):
     )
     p.add_argument(
         "--plan",
-        default="counting,weighting,final",
+        default=",".join(PLANS),
         help=f"comma-separated subset of {','.join(PLANS)}",
     )
     p.add_argument("--fresh", action="store_true", help="ignore cached scores")
@@ -322,7 +386,8 @@ def main(argv=None):
                     "rho on the covered pairs (coverage is the same for every row: "
                     "same vocabulary); analogy = 3CosAdd accuracy, top 30k words",
                     "svd s = one randomized SVD at the largest rank of the group, "
-                    "shared by its rows; build s = counting, once per counting setting",
+                    "shared by its rows; build s = counting, once per counting setting "
+                    "('disk': the matrix was counted by an earlier run)",
                     f"load average now: {embedding_eval.load_text()}",
                 ],
             ),

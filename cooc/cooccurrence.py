@@ -43,6 +43,11 @@ __all__ = [
 
 WEIGHTINGS = ("harmonic", "uniform", "linear")
 OOV_MODES = ("drop", "gap")
+# Window of `build_cooccurrence` and `cooc build` when none is given: with
+# harmonic (1/d) weights, 15 gave the best word vectors of the windows 2-20
+# tried on the 10.5M-token development corpus (benchmarks/sweep_embeddings.py).
+# The array-level `WindowCounter` and `count_window` keep 5.
+DEFAULT_WINDOW = 15
 _EXACT_SCALE_LIMIT = 1 << 32
 _MAX_LOAD = 0.6
 _DEFAULT_MEMORY = 2 * 1024**3
@@ -812,16 +817,20 @@ def build_cooccurrence(
     encoding_errors: str = "strict",
     chunk_size: int = 1 << 24,
     progress: Callable[[str, int], None] | None = None,
+    window_size: int = DEFAULT_WINDOW,
     **params,
 ) -> CoocMatrix:
     """Count window co-occurrences of corpus files, streaming in bounded chunks.
 
     Two passes when no ``vocabulary`` is given (count words, then pairs); one
     otherwise. ``progress(stage, n_tokens)`` is called after every chunk.
+    Other keyword arguments are those of :class:`WindowCounter`; the window
+    defaults to ``DEFAULT_WINDOW`` (15) here, as in ``cooc build``.
     """
     from cooc.corpus import iter_token_chunks
     from cooc.vocab import build_vocabulary
 
+    params["window_size"] = window_size
     _split_params(params)
     read = dict(
         tokenizer=tokenizer,

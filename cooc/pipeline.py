@@ -13,9 +13,31 @@ from cooc.cooccurrence import CoocMatrix
 from cooc.svd import Embeddings, svd_embed
 from cooc.weighting import log_counts, ppmi
 
-__all__ = ["WEIGHTING_SCHEMES", "embed_cooccurrence", "weight_cooccurrence"]
+__all__ = [
+    "DEFAULT_POWER",
+    "DEFAULT_RANK",
+    "WEIGHTING_SCHEMES",
+    "default_rank",
+    "embed_cooccurrence",
+    "weight_cooccurrence",
+]
 
 WEIGHTING_SCHEMES = ("ppmi", "log", "none")
+
+# The defaults of `cooc embed` and `embed_cooccurrence`, chosen with
+# benchmarks/sweep_embeddings.py on the 10.5M-token development corpus (window
+# 15 counts, see `cooc.cooccurrence.DEFAULT_WINDOW`): rank 500 and eigenvalue
+# power 0.1 were the only setting among those tried that reached WordSim-353
+# >= 0.65, SimLex-999 >= 0.31 and MEN >= 0.70 together, for each of four SVD
+# seeds (0.660-0.669, 0.310-0.313, 0.700-0.703). Rank 300 loses about 0.01 on
+# SimLex; power 0.25-0.5 gains on MEN and WS353 and loses on SimLex.
+DEFAULT_RANK = 500
+DEFAULT_POWER = 0.1
+
+
+def default_rank(shape) -> int:
+    """``DEFAULT_RANK``, or ``min(shape) - 1`` for a smaller matrix."""
+    return max(1, min(DEFAULT_RANK, min(shape) - 1))
 
 
 def weight_cooccurrence(
@@ -33,12 +55,12 @@ def weight_cooccurrence(
 
 def embed_cooccurrence(
     cooc: CoocMatrix,
-    n_components: int = 128,
+    n_components: int | None = None,
     *,
     weighting: str = "ppmi",
     context_alpha: float = 0.75,
     shift: float = 1.0,
-    power: float = 0.5,
+    power: float = DEFAULT_POWER,
     solver: str = "randomized",
     add_context: bool | None = None,
     normalize: bool = True,
@@ -47,14 +69,18 @@ def embed_cooccurrence(
     """Word vectors from a co-occurrence matrix: weighting, then truncated SVD.
 
     Returns the :class:`~cooc.svd.Embeddings` (rows in vocabulary order, unit
-    length when ``normalize``) and the singular values. ``add_context`` (w + c)
-    needs a symmetric matrix; None means on for symmetric matrices.
+    length when ``normalize``) and the singular values. ``n_components`` None
+    means :func:`default_rank` (500, or one less than the vocabulary size when
+    that is smaller). ``add_context`` (w + c) needs a symmetric matrix; None
+    means on for symmetric matrices.
 
-    The defaults (PPMI with α 0.75, eigenvalue power 0.5, w + c) were the best
-    general setting on the 10.5M-token development corpus (see
-    ``benchmarks/README.md``).
+    The defaults (PPMI with α 0.75 and no shift, rank 500, eigenvalue power
+    0.1, w + c) were the best general setting on the 10.5M-token development
+    corpus (see ``benchmarks/README.md`` and ``DEFAULT_RANK``).
     """
     n_words = len(cooc.vocabulary)
+    if n_components is None:
+        n_components = default_rank(cooc.shape)
     if not isinstance(n_components, (int, np.integer)) or n_components < 1:
         raise ValueError(
             f"n_components={n_components!r} must be a positive int (--rank)."

@@ -16,6 +16,7 @@ import scipy.stats
 from cooc.cli import cli
 from cooc.datasets import make_topic_corpus
 from cooc.io import load_cooc, read_cooc_meta
+from cooc.pipeline import DEFAULT_POWER
 from cooc.svd import Embeddings
 from cooc.vocab import Vocabulary
 from cooc.weighting import ppmi
@@ -428,9 +429,10 @@ def test_embed_matches_dense_svd(run_cli, topic_cooc, tmp_path, context):
     emb = Embeddings.load(out)
     assert emb.tokens == m.vocabulary.tokens
     assert emb.dim == 4
-    expected = u[:, :4] * np.sqrt(s[:4])
+    scale = s[:4] ** DEFAULT_POWER  # the default eigenvalue power of `cooc embed`
+    expected = u[:, :4] * scale
     if context != "--no-context":  # w + c is the default for a symmetric matrix
-        expected = expected + vt[:4].T * np.sqrt(s[:4])
+        expected = expected + vt[:4].T * scale
     expected /= np.linalg.norm(expected, axis=1, keepdims=True)
     np.testing.assert_allclose(_align_signs(emb.vectors, expected), expected, atol=1e-4)
 
@@ -1015,3 +1017,32 @@ def test_fit_rejects_one_class_and_unknown_column(run_cli, tmp_path):
     )
     assert r.exit_code == 2 and "category" in r.stderr
     assert not (tmp_path / "m.skops").exists()
+
+
+# -- the defaults chosen by benchmarks/sweep_embeddings.py ----------------------------
+def test_build_and_embed_defaults_agree_with_the_library(run_cli, tmp_path):
+    from cooc.cooccurrence import DEFAULT_WINDOW, build_cooccurrence
+    from cooc.pipeline import DEFAULT_RANK, embed_cooccurrence
+
+    docs, _ = make_topic_corpus(40, doc_length=20, random_state=2)
+    corpus = tmp_path / "docs.txt"
+    corpus.write_text("\n".join(docs) + "\n", encoding="utf-8")
+    out = tmp_path / "d.cooc"
+    build(run_cli, corpus, out)
+    assert DEFAULT_WINDOW == 15 and DEFAULT_RANK == 500
+    meta = read_cooc_meta(out)
+    library = build_cooccurrence([corpus], min_count=1)
+    assert meta["params"] == library.params
+    assert meta["params"]["window_size"] == DEFAULT_WINDOW
+    assert (load_cooc(out).matrix != library.matrix).nnz == 0
+
+    # no --rank: 500, or one less than the vocabulary when that is smaller
+    vectors = tmp_path / "v.npz"
+    r = ok(run_cli("embed", out, "-o", vectors, "--json", "-q"))
+    n_words = library.shape[0]
+    assert json.loads(r.stdout)["rank"] == min(DEFAULT_RANK, n_words - 1)
+    emb, _ = embed_cooccurrence(library)
+    assert emb.dim == min(DEFAULT_RANK, n_words - 1)
+    np.testing.assert_allclose(
+        np.abs(Embeddings.load(vectors).vectors), np.abs(emb.vectors), atol=1e-5
+    )
