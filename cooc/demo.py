@@ -11,7 +11,7 @@ import numpy as np
 from cooc.cooccurrence import build_cooccurrence
 from cooc.datasets import demo_corpus_paths, similarity_files
 from cooc.evaluate import evaluate_similarity, load_similarity
-from cooc.pipeline import embed_cooccurrence
+from cooc.pipeline import DEFAULT_POWER, embed_cooccurrence
 
 DEMO_WORDS = ("whale", "ship", "sister", "love", "war", "president", "money")
 
@@ -69,7 +69,7 @@ def run_demo(*, rank=128, output_dir=None, progress=None) -> dict:
         f"  co-occurrence (window 5, harmonic): {cooc.nnz:,} non-zeros, built in "
         f"{t_build:.2f} s "
         f"({cooc.stats['n_tokens'] / t_build / 1e6:.2f}M tokens/s, both passes)",
-        f"  PPMI (alpha 0.75) + truncated SVD rank {rank} (p 0.5, w + c): "
+        f"  PPMI (alpha 0.75) + truncated SVD rank {rank} (p {DEFAULT_POWER}, w + c): "
         f"{t_embed:.2f} s",
         "",
         "nearest neighbours (cosine):",
