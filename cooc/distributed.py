@@ -1316,12 +1316,12 @@ def svd_embed_dask(
 
 def embed_cooccurrence_dask(
     cooc,
-    n_components: int = 128,
+    n_components: int | None = None,
     *,
     weighting: str = "ppmi",
     context_alpha: float = 0.75,
     shift: float = 1.0,
-    power: float = 0.5,
+    power: float | None = None,
     solver: str = "randomized",
     add_context: bool | None = None,
     normalize: bool = True,
@@ -1333,6 +1333,13 @@ def embed_cooccurrence_dask(
 ):
     """:func:`cooc.pipeline.embed_cooccurrence` with the SVD on Dask
     (:func:`svd_embed_dask`); the weighting runs on the client."""
+    from cooc.pipeline import DEFAULT_POWER, default_rank
+
+    # the same defaults as cooc.pipeline.embed_cooccurrence (and cooc embed)
+    if n_components is None:
+        n_components = default_rank(cooc.shape)
+    if power is None:
+        power = DEFAULT_POWER
     from cooc.pipeline import weight_cooccurrence
     from cooc.svd import Embeddings
 

@@ -193,6 +193,8 @@ CASES = [
             "1",
             "--memory",
             "1K",
+            "--window",
+            "5",
             "-o",
             t / "out",
         ],
