@@ -12,6 +12,8 @@ CSR) of the window-5 co-occurrence counts of the real corpus
   number of power iterations as cooc, and with its own default of 7;
 * scikit-learn ``TruncatedSVD(algorithm="randomized")``, same oversampling and
   iterations as cooc;
+* ``randomized_svd`` again with OpenBLAS limited to one thread (threadpoolctl),
+  in case BLAS threads fighting over a loaded machine are what makes it slow;
 * scipy ``svds`` (ARPACK, float64): the reference the errors are measured
   against. Its singular values are cached in the bench cache folder, since
   ARPACK takes minutes at rank 300; the table says when the row is cached.
@@ -87,7 +89,13 @@ def cooc_defaults(k: int) -> tuple[int, int]:
 # =====================================================================================
 # workers (each runs in its own process)
 # =====================================================================================
-def w_svd(method, path, k, n_iter, n_oversamples, n_jobs, repeat, max_seconds):
+def w_svd(
+    method, path, k, n_iter, n_oversamples, n_jobs, repeat, max_seconds, blas=None
+):
+    if blas is not None:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=blas, user_api="blas")
     X = _ppmi(path)
     if method == "cooc":
         from cooc.svd import svd_embed
@@ -197,6 +205,13 @@ def rank_table(path: Path, k: int, args) -> str:
         ("sklearn randomized_svd, same n_iter", "randomized_svd", n_iter, n_over, None),
         ("sklearn randomized_svd, n_iter=7", "randomized_svd", 7, n_over, None),
         ("sklearn TruncatedSVD, same n_iter", "TruncatedSVD", n_iter, n_over, None),
+        (
+            "sklearn randomized_svd, same n_iter, 1 BLAS thread",
+            "randomized_svd",
+            n_iter,
+            n_over,
+            "blas1",
+        ),
     ]
     if args.skip_sklearn:
         runs = runs[:2]
@@ -204,6 +219,7 @@ def rank_table(path: Path, k: int, args) -> str:
     reference = ref.get("singular_values")
     results = []
     for label, method, it, over, n_jobs in runs:
+        blas = 1 if n_jobs == "blas1" else None
         out = common.run_worker(
             SCRIPT,
             "svd",
@@ -211,7 +227,8 @@ def rank_table(path: Path, k: int, args) -> str:
             method=method,
             n_iter=it,
             n_oversamples=over,
-            n_jobs=n_jobs,
+            n_jobs=None if blas else n_jobs,
+            blas=blas,
             **base,
         )
         results.append((label, it, over, out))
@@ -244,6 +261,9 @@ def rank_table(path: Path, k: int, args) -> str:
         "clock; 'x time' = seconds / cooc 2 threads (2.0 = half as fast as cooc)",
         "err = relative error of the singular value vs ARPACK in %, positive = too "
         "small (randomized methods underestimate); 'k-th' is the smallest of the k",
+        "sklearn uses scipy's one-threaded sparse products and OpenBLAS threads for "
+        "its LU/QR/SVD steps; the '1 BLAS thread' row limits those to one thread "
+        "(on a loaded 2-core machine OpenBLAS's waiting threads can slow it down)",
         f"load average after the table: {embedding_eval.load_text()}",
     ]
     if ref.get("cached"):

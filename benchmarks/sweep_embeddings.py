@@ -27,14 +27,20 @@ The settings come in groups (``--plan``):
     rank 500.
 ``seeds``
     the chosen defaults (window 15, rank 500) and their neighbours p 0 and 0.25
-    with four seeds of the randomized SVD (seed 0 is the default's).
+    with four seeds of the randomized SVD (seed 0 is the default's); and the
+    runner-up (window 15 with subsampling 3e-4) with three subsampling seeds.
+``solver``
+    the same with cheaper randomized SVDs (power iterations / oversamples
+    4/100, 3/100, 2/100 instead of svd_embed's 6 / k/2), four seeds each:
+    how much accuracy of the SVD the word vectors need.
 
 A matrix is counted once per counting setting and cached in the bench cache
 folder (``.cooc``); one SVD at the largest rank of a group serves every rank,
-power and w / w + c row of a (matrix, alpha, shift, seed): a rank-r row uses the top
-r components of that decomposition. Scores are cached too (``--fresh``
-recomputes them); the ``cached`` column says which rows come from an earlier
-run. The defaults are checked end to end, through the CLI, by
+power and w / w + c row of a (matrix, alpha, shift, SVD seed and settings): a
+rank-r row uses the top r components of that decomposition; the ``svd`` column
+gives the power iterations / oversamples of the randomized SVD. Scores are
+cached too (``--fresh`` recomputes them); the ``cached`` column says which rows
+come from an earlier run. The defaults are checked end to end, through the CLI, by
 ``bench_word2vec.py``.
 """
 
@@ -58,14 +64,17 @@ TARGETS = {"WS353": 0.65, "SimLex": 0.31, "MEN": 0.70}
 MIN_COUNT = 5
 
 
-def C(window=5, weighting="harmonic", dynamic=False, subsample=None):
-    """A counting setting (the options of ``cooc build``)."""
-    return {
+def C(window=5, weighting="harmonic", dynamic=False, subsample=None, seed=0):
+    """A counting setting (the options of ``cooc build``; ``seed`` is --seed)."""
+    c = {
         "window": window,
         "weighting": weighting,
         "dynamic": dynamic,
         "subsample": subsample,
     }
+    if seed:  # absent for seed 0, so the keys of earlier rows stay valid
+        c["seed"] = seed
+    return c
 
 
 def E(rank=300, power=0.5, vectors="w+c"):
@@ -156,6 +165,22 @@ PLANS = {
             [C(15)],
             [(0.75, 1.0, seed) for seed in range(4)],
             _grid([500], [0.0, 0.1, 0.25], ["w+c"]),
+        ),
+        (
+            [C(15, subsample=3e-4, seed=seed) for seed in range(3)],
+            [(0.75, 1.0)],
+            _grid([500], [0.0, 0.1, 0.25], ["w+c"]),
+        ),
+    ],
+    "solver": [
+        (
+            [C(15)],
+            [
+                (0.75, 1.0, seed, n_iter, n_over)
+                for n_iter, n_over in ((4, 100), (3, 100), (2, 100))
+                for seed in range(4)
+            ],
+            _grid([500], [0.1], ["w+c"]),
         )
     ],
 }
@@ -167,6 +192,8 @@ def label_counting(c) -> str:
         parts.append("dyn")
     if c["subsample"]:
         parts.append(f"sub{c['subsample']:g}")
+    if c.get("seed"):
+        parts.append(f"seed{c['seed']}")
     return " ".join(parts)
 
 
@@ -190,7 +217,7 @@ def counted(files, c, quick):
         weighting=c["weighting"],
         dynamic_window=c["dynamic"],
         subsample=c["subsample"],
-        random_state=0,
+        random_state=c.get("seed", 0),
     )
     seconds = time.perf_counter() - t0
     common.CACHE.mkdir(parents=True, exist_ok=True)
@@ -240,6 +267,8 @@ def run_plan(plan, files, args, results, cache):
             for weight in weights:
                 alpha, shift = weight[:2]
                 seed = weight[2] if len(weight) > 2 else 0
+                # None: svd_embed's defaults (6 iterations, max(32, k // 2))
+                n_iter, n_over = weight[3:5] if len(weight) > 3 else (None, None)
                 need = [e for (w, e) in todo if w == weight]
                 if need:
                     X = ppmi(m.matrix, context_alpha=alpha, shift=shift)
@@ -248,8 +277,8 @@ def run_plan(plan, files, args, results, cache):
                         X,
                         rmax,
                         solver="randomized",
-                        n_iter=None,
-                        n_oversamples=None,
+                        n_iter=n_iter,
+                        n_oversamples=n_over,
                         random_state=seed,
                     )
                     svd_s = time.perf_counter() - t0
@@ -265,6 +294,7 @@ def run_plan(plan, files, args, results, cache):
                         "alpha": alpha,
                         "shift": shift,
                         "seed": seed,
+                        "svd": f"{n_iter}/{n_over}" if n_iter is not None else "6/k/2",
                         **e,
                         **embedding_eval.score(emb),
                         "build_s": build_s,
@@ -312,6 +342,7 @@ def _cells(r):
         fmt(r["alpha"], "g"),
         fmt(r["shift"], "g"),
         r.get("seed", 0),
+        r.get("svd", "6/k/2"),
         r["rank"],
         fmt(r["power"], "g"),
         r["vectors"],
@@ -332,6 +363,7 @@ COLUMNS = [
     "alpha",
     "shift",
     "seed",
+    "svd",
     "rank",
     "p",
     "vectors",
