@@ -487,26 +487,44 @@ def divide_counts_inplace(data, scale):
 # -- linear algebra ------------------------------------------------------------------
 
 
+# Width of the column panels of `csr_dense_panels`: 64 float32 columns are
+# 256 bytes (four cache lines, four AVX-512 registers) per row of B, so the
+# panel of a 50,000-row B (13 MB) stays in a shared L3 cache while every row of
+# A gathers from it. Measured on the PPMI matrix of the development corpus
+# (52k x 52k, 25M non-zeros, B of 768 columns): 1.7-2x faster than gathering
+# whole rows of B from DRAM; 16 and 32 were slower, 128 and 256 no better.
+PANEL = 64
+
+
 @njit(cache=True, nogil=True, fastmath=True)
-def csr_dense_rows(indptr, indices, data, B, out, row_lo, row_hi):
+def csr_dense_panels(indptr, indices, data, panels, out, row_lo, row_hi):
     """``out[i] = A[i] @ B`` for rows ``row_lo <= i < row_hi`` of a CSR ``A``.
 
-    ``B`` is C-contiguous ``(n_cols_A, k)`` of the dtype of ``data``; ``out``
-    ``(n_rows_A, k)`` is written in place. Each output row is summed in index
+    ``B`` arrives cut into column panels: ``panels[g]`` is the C-contiguous
+    ``(n_cols_A, PANEL)`` block of columns ``g * PANEL ...`` of ``B`` (the last
+    one zero-padded); ``out`` ``(n_rows_A, k)`` is written in place. All rows
+    are done for one panel before the next, so the gathered rows of ``B`` come
+    from cache. Each output entry is summed over the row's non-zeros in index
     order, so the result does not depend on how rows are split among threads.
-    ``fastmath`` lets the inner loop over ``k`` vectorise (the order of the sum
-    over a row's non-zeros is unchanged).
+    ``fastmath`` lets the loop over the panel's columns vectorise (the order of
+    each sum is unchanged).
     """
-    k = B.shape[1]
-    for i in range(row_lo, row_hi):
-        o = out[i]
-        for c in range(k):
-            o[c] = 0.0
-        for p in range(indptr[i], indptr[i + 1]):
-            v = data[p]
-            b = B[indices[p]]
-            for c in range(k):
-                o[c] += v * b[c]
+    k = out.shape[1]
+    acc = np.empty(PANEL, dtype=out.dtype)
+    for g in range(panels.shape[0]):
+        block = panels[g]
+        c0 = g * PANEL
+        width = min(PANEL, k - c0)
+        for i in range(row_lo, row_hi):
+            for c in range(PANEL):
+                acc[c] = 0.0
+            for p in range(indptr[i], indptr[i + 1]):
+                v = data[p]
+                b = block[indices[p]]
+                for c in range(PANEL):
+                    acc[c] += v * b[c]
+            for c in range(width):
+                out[i, c0 + c] = acc[c]
 
 
 # -- multimodal: visual words that are spatial neighbours ---------------------------

@@ -755,6 +755,18 @@ def _split_params(params):
     return params
 
 
+# Tokenized chunks up to this size (codes, offsets and an estimate of the
+# distinct tokens) stay in memory between the two passes of
+# `build_cooccurrence`; a larger corpus is read and tokenized a second time.
+# 10.5M tokens take about 60 MB; keeping them saved ~2.5 s of a 9 s build.
+KEEP_CHUNKS_BYTES = 512 << 20
+
+
+def _chunk_bytes(chunk) -> int:
+    """Memory held by a TokenChunk (distinct tokens estimated at 80 bytes each)."""
+    return chunk.codes.nbytes + chunk.offsets.nbytes + 80 * len(chunk.uniques)
+
+
 def _count_chunks(chunks, vocabulary, params, progress):
     counter = WindowCounter(
         len(vocabulary),
@@ -839,12 +851,23 @@ def build_cooccurrence(
         chunk_size=chunk_size,
         encoding_errors=encoding_errors,
     )
+    kept = None
     if vocabulary is None:
+        # The vocabulary pass keeps the tokenized chunks while they are small,
+        # so that counting does not read and tokenize the files again.
+        kept = []
+        kept_bytes = 0
 
         def counted(chunks):
+            nonlocal kept, kept_bytes
             for chunk in chunks:
                 if progress is not None:
                     progress("vocabulary", int(chunk.codes.shape[0]))
+                if kept is not None:
+                    kept.append(chunk)
+                    kept_bytes += _chunk_bytes(chunk)
+                    if kept_bytes > KEEP_CHUNKS_BYTES:
+                        kept = None
                 yield chunk
 
         try:
@@ -867,7 +890,8 @@ def build_cooccurrence(
                 "files, the column and the tokenizer."
             ) from None
     step = None if progress is None else (lambda n: progress("counting", n))
-    out = _count_chunks(iter_token_chunks(paths, **read), vocabulary, params, step)
+    chunks = kept if kept is not None else iter_token_chunks(paths, **read)
+    out = _count_chunks(chunks, vocabulary, params, step)
     out.stats["sources"] = [
         str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)
     ]

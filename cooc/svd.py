@@ -131,15 +131,24 @@ def _n_threads(n_jobs):
 
 
 def spmm(A, B, *, n_jobs=None):
-    """``A @ B`` for a CSR matrix ``A`` and a C-contiguous dense ``B``, on threads.
+    """``A @ B`` for a CSR matrix ``A`` and a dense ``B``, on threads.
 
-    Rows of the result are split into blocks of equal non-zero counts, one per
-    thread; each row is computed by one thread in a fixed order, so the result
-    does not depend on ``n_jobs``.
+    ``B`` is cut into column panels (:data:`cooc._kernels.PANEL` wide) that are
+    done one after the other, so the rows of ``B`` that each row of ``A``
+    gathers come from cache. Rows of the result are split into blocks of equal
+    non-zero counts, one per thread; each entry is summed by one thread in a
+    fixed order, so the result does not depend on ``n_jobs``.
     """
     A = A.tocsr() if not sp.isspmatrix_csr(A) else A
-    B = np.ascontiguousarray(B, dtype=A.dtype)
-    out = np.empty((A.shape[0], B.shape[1]), dtype=A.dtype)
+    B = np.asarray(B)
+    k = B.shape[1]
+    width = _kernels.PANEL
+    n_panels = -(-k // width)
+    panels = np.zeros((n_panels, B.shape[0], width), dtype=A.dtype)
+    for g in range(n_panels):
+        cols = B[:, g * width : (g + 1) * width]
+        panels[g, :, : cols.shape[1]] = cols
+    out = np.empty((A.shape[0], k), dtype=A.dtype)
     n_threads = max(1, min(_n_threads(n_jobs), A.shape[0]))
     cuts = np.searchsorted(A.indptr, np.linspace(0, A.nnz, n_threads + 1)).astype(
         np.int64
@@ -147,11 +156,11 @@ def spmm(A, B, *, n_jobs=None):
     cuts[0], cuts[-1] = 0, A.shape[0]
 
     def run(t):
-        _kernels.csr_dense_rows(
-            A.indptr, A.indices, A.data, B, out, cuts[t], cuts[t + 1]
+        _kernels.csr_dense_panels(
+            A.indptr, A.indices, A.data, panels, out, cuts[t], cuts[t + 1]
         )
 
-    if n_threads == 1:
+    if n_threads == 1 or k == 0:
         run(0)
     else:
         with ThreadPoolExecutor(n_threads) as pool:

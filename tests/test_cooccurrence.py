@@ -492,3 +492,33 @@ def test_counter_pickles_midway_and_edge_cases():
     assert (
         dense != count_window([0, 1, 2, 1], None, 3, window_size=2, n_dense=0)
     ).nnz == 0
+
+
+def test_build_keeps_chunks_or_reads_again_with_same_result(tmp_path, monkeypatch):
+    import cooc.corpus
+    import cooc.cooccurrence as cc
+
+    files = []
+    for i in range(3):
+        f = tmp_path / f"part{i}.txt"
+        f.write_text("".join(f"w{(i * 7 + j) % 11} w{j % 5} w{j % 3}\n" for j in range(40)))
+        files.append(f)
+    reads = []
+    real = cooc.corpus.iter_token_chunks
+
+    def counting_reads(*args, **kwargs):
+        reads.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cooc.corpus, "iter_token_chunks", counting_reads)
+    kept = cc.build_cooccurrence(files, window_size=3, chunk_size=64)
+    assert len(reads) == 1  # counting reused the chunks of the vocabulary pass
+    monkeypatch.setattr(cc, "KEEP_CHUNKS_BYTES", 0)
+    again = cc.build_cooccurrence(files, window_size=3, chunk_size=64)
+    assert len(reads) == 3  # over the budget: the files were read a second time
+    assert kept.vocabulary == again.vocabulary
+    for name in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(
+            getattr(kept.matrix, name), getattr(again.matrix, name)
+        )
+    assert kept.stats == again.stats
