@@ -805,8 +805,10 @@ def build_table(args):
         "imports; peak RSS of the process from wait4()"
     )
     notes.append(
-        "the corpus is read twice (vocabulary pass, counting pass) as the CLI does "
-        "without --vocab"
+        "the timed steps read the corpus twice (vocabulary pass, counting pass); "
+        "the CLI without --vocab reads it once and keeps the tokenized chunks "
+        "between the passes when they fit in 512 MiB (pass 2's read + tokenize "
+        "is then saved)"
     )
     return table(
         f"end-to-end cooc build: text files ({len(files)} .txt.gz) -> .cooc on disk, "

@@ -21,26 +21,47 @@ The public API on one screen::
 
 __version__ = "0.1.0"
 
-from cooc.cooccurrence import (
-    CoocMatrix,
-    WindowCounter,
-    build_cooccurrence,
-    cooccurrence_matrix,
-    count_window,
-    merge,
-)
-from cooc.corpus import iter_documents, iter_token_chunks, tokenize
-from cooc.classify import evaluate_classifier, load_model, make_classifier, save_model
-from cooc.evaluate import evaluate_analogies, evaluate_similarity
-from cooc.fusion import LateFusionClassifier, ModalityFusion, make_early_fusion
-from cooc.io import load_cooc, save_cooc
-from cooc.multimodal import JointEmbedding, build_joint, count_joint
-from cooc.pipeline import embed_cooccurrence
-from cooc.svd import Embeddings, SVDEmbedding, svd_embed
-from cooc.vectorizers import CooccurrenceVectorizer, DocumentVectorizer
-from cooc.vision import VisualWords
-from cooc.vocab import Vocabulary, build_vocabulary
-from cooc.weighting import PPMITransformer, log_counts, ppmi
+# Names are imported from their modules on first use (PEP 562), so that
+# `import cooc` and the command line start fast: a command loads only the
+# modules it needs (scikit-learn, for instance, only when an estimator is used).
+_LAZY = {
+    "CoocMatrix": "cooc.cooccurrence",
+    "CooccurrenceVectorizer": "cooc.vectorizers",
+    "DocumentVectorizer": "cooc.vectorizers",
+    "Embeddings": "cooc.svd",
+    "JointEmbedding": "cooc.multimodal",
+    "LateFusionClassifier": "cooc.fusion",
+    "ModalityFusion": "cooc.fusion",
+    "PPMITransformer": "cooc.weighting",
+    "SVDEmbedding": "cooc.svd",
+    "VisualWords": "cooc.vision",
+    "Vocabulary": "cooc.vocab",
+    "WindowCounter": "cooc.cooccurrence",
+    "build_cooccurrence": "cooc.cooccurrence",
+    "build_joint": "cooc.multimodal",
+    "build_vocabulary": "cooc.vocab",
+    "cooccurrence_matrix": "cooc.cooccurrence",
+    "count_joint": "cooc.multimodal",
+    "count_window": "cooc.cooccurrence",
+    "embed_cooccurrence": "cooc.pipeline",
+    "evaluate_analogies": "cooc.evaluate",
+    "evaluate_classifier": "cooc.classify",
+    "evaluate_similarity": "cooc.evaluate",
+    "iter_documents": "cooc.corpus",
+    "iter_token_chunks": "cooc.corpus",
+    "load_cooc": "cooc.io",
+    "load_model": "cooc.classify",
+    "log_counts": "cooc.weighting",
+    "make_classifier": "cooc.classify",
+    "make_early_fusion": "cooc.fusion",
+    "merge": "cooc.cooccurrence",
+    "ppmi": "cooc.weighting",
+    "save_cooc": "cooc.io",
+    "save_model": "cooc.classify",
+    "svd_embed": "cooc.svd",
+    "tokenize": "cooc.corpus",
+}
+
 
 __all__ = [
     "CoocMatrix",
@@ -80,3 +101,18 @@ __all__ = [
     "svd_embed",
     "tokenize",
 ]
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cooc' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
