@@ -1333,14 +1333,12 @@ def embed_cooccurrence_dask(
 ):
     """:func:`cooc.pipeline.embed_cooccurrence` with the SVD on Dask
     (:func:`svd_embed_dask`); the weighting runs on the client."""
-    from cooc.pipeline import DEFAULT_POWER, default_rank
+    from cooc.pipeline import DEFAULT_POWER
 
     # the same defaults as cooc.pipeline.embed_cooccurrence (and cooc embed)
-    if n_components is None:
-        n_components = default_rank(cooc.shape)
     if power is None:
         power = DEFAULT_POWER
-    from cooc.pipeline import weight_cooccurrence
+    from cooc.pipeline import check_rank, weight_cooccurrence
     from cooc.svd import Embeddings
 
     if solver != "randomized":
@@ -1348,15 +1346,7 @@ def embed_cooccurrence_dask(
             f"solver={solver!r}: the Dask engine runs the randomized solver only; "
             "use --solver randomized or --engine local."
         )
-    if not isinstance(n_components, (int, np.integer)) or n_components < 1:
-        raise ValueError(
-            f"n_components={n_components!r} must be a positive int (--rank)."
-        )
-    if n_components >= min(cooc.shape):
-        raise ValueError(
-            f"n_components={n_components} must be < the matrix size {min(cooc.shape)} "
-            f"(vocabulary of {len(cooc.vocabulary)} words); lower --rank or min_count."
-        )
+    n_components = check_rank(n_components, cooc)
     if add_context is None:
         add_context = cooc.shape[0] == cooc.shape[1]
     weighted = weight_cooccurrence(

@@ -40,6 +40,23 @@ def default_rank(shape) -> int:
     return max(1, min(DEFAULT_RANK, min(shape) - 1))
 
 
+def check_rank(n_components, cooc: CoocMatrix) -> int:
+    """The rank to use for ``cooc``: :func:`default_rank` for None, else
+    ``n_components`` after checking ``1 <= n_components < min(cooc.shape)``."""
+    if n_components is None:
+        return default_rank(cooc.shape)
+    if not isinstance(n_components, (int, np.integer)) or n_components < 1:
+        raise ValueError(
+            f"n_components={n_components!r} must be a positive int (--rank)."
+        )
+    if n_components >= min(cooc.shape):
+        raise ValueError(
+            f"n_components={n_components} must be < the matrix size {min(cooc.shape)} "
+            f"(vocabulary of {len(cooc.vocabulary)} words); lower --rank or min_count."
+        )
+    return int(n_components)
+
+
 def weight_cooccurrence(
     cooc: CoocMatrix, *, weighting="ppmi", context_alpha=0.75, shift=1.0
 ):
@@ -78,18 +95,7 @@ def embed_cooccurrence(
     0.1, w + c) were the best general setting on the 10.5M-token development
     corpus (see ``benchmarks/README.md`` and ``DEFAULT_RANK``).
     """
-    n_words = len(cooc.vocabulary)
-    if n_components is None:
-        n_components = default_rank(cooc.shape)
-    if not isinstance(n_components, (int, np.integer)) or n_components < 1:
-        raise ValueError(
-            f"n_components={n_components!r} must be a positive int (--rank)."
-        )
-    if n_components >= min(cooc.shape):
-        raise ValueError(
-            f"n_components={n_components} must be < the matrix size {min(cooc.shape)} "
-            f"(vocabulary of {n_words} words); lower --rank or min_count."
-        )
+    n_components = check_rank(n_components, cooc)
     if add_context is None:
         add_context = cooc.shape[0] == cooc.shape[1]
     weighted = weight_cooccurrence(
