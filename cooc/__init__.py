@@ -63,44 +63,7 @@ _LAZY = {
 }
 
 
-__all__ = [
-    "CoocMatrix",
-    "CooccurrenceVectorizer",
-    "DocumentVectorizer",
-    "Embeddings",
-    "JointEmbedding",
-    "LateFusionClassifier",
-    "ModalityFusion",
-    "PPMITransformer",
-    "SVDEmbedding",
-    "VisualWords",
-    "Vocabulary",
-    "WindowCounter",
-    "__version__",
-    "build_cooccurrence",
-    "build_joint",
-    "build_vocabulary",
-    "cooccurrence_matrix",
-    "count_joint",
-    "count_window",
-    "embed_cooccurrence",
-    "evaluate_classifier",
-    "evaluate_analogies",
-    "evaluate_similarity",
-    "iter_documents",
-    "iter_token_chunks",
-    "load_cooc",
-    "load_model",
-    "log_counts",
-    "make_classifier",
-    "make_early_fusion",
-    "merge",
-    "ppmi",
-    "save_cooc",
-    "save_model",
-    "svd_embed",
-    "tokenize",
-]
+__all__ = ["__version__", *sorted(_LAZY)]
 
 
 def __getattr__(name):

@@ -17,6 +17,7 @@ __all__ = [
     "DEFAULT_POWER",
     "DEFAULT_RANK",
     "WEIGHTING_SCHEMES",
+    "check_rank",
     "default_rank",
     "embed_cooccurrence",
     "weight_cooccurrence",

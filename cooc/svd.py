@@ -160,7 +160,7 @@ def spmm(A, B, *, n_jobs=None):
             A.indptr, A.indices, A.data, panels, out, cuts[t], cuts[t + 1]
         )
 
-    if n_threads == 1 or k == 0:
+    if n_threads == 1:
         run(0)
     else:
         with ThreadPoolExecutor(n_threads) as pool:
