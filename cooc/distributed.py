@@ -1182,39 +1182,23 @@ def _randomized_blocks(
 ):
     """The local randomized solver of :mod:`cooc.svd`, its sparse products on Dask.
 
-    When :mod:`cooc.svd` drives its solver through a pair of product functions
-    (``_randomized_operator_svd``), the very same driver runs here with the
-    block products; otherwise the steps of its ``_randomized_sparse``
-    (LU-normalised power iterations, QR, SVD of the small side) are repeated.
+    The very same driver (``_randomized_operator_svd``) runs with the block
+    products, so a seed gives the local solver's result up to the order of
+    the sums.
     """
-    from scipy import linalg
-
-    from cooc import svd
+    from cooc.svd import _randomized_operator_svd
 
     op = _BlockOperator(client, X, n_blocks)
-    driver = getattr(svd, "_randomized_operator_svd", None)
-    if driver is not None:
-        return driver(
-            op.times,
-            op.t_times,
-            X.shape,
-            X.dtype,
-            n_components,
-            n_iter=n_iter,
-            n_oversamples=n_oversamples,
-            random_state=random_state,
-        )
-    n_random = n_components + n_oversamples
-    omega = random_state.normal(size=(X.shape[1], n_random)).astype(X.dtype, copy=False)
-    Y = op.times(omega)
-    for _ in range(n_iter):
-        Z = linalg.lu(op.t_times(Y), permute_l=True, check_finite=False)[0]
-        Y = op.times(Z)
-    Q = linalg.qr(Y, mode="economic", check_finite=False)[0]
-    del Y
-    Ub, S, Vbt = linalg.svd(op.t_times(Q), full_matrices=False, check_finite=False)
-    U = Q @ Vbt.T
-    return U[:, :n_components], S[:n_components], Ub[:, :n_components].T
+    return _randomized_operator_svd(
+        op.times,
+        op.t_times,
+        X.shape,
+        X.dtype,
+        n_components,
+        n_iter=n_iter,
+        n_oversamples=n_oversamples,
+        random_state=random_state,
+    )
 
 
 def _tree_reduce_impure(client, futures, fn):
