@@ -455,6 +455,33 @@ def test_spmm_matches_scipy_and_ignores_thread_count(dtype):
     )
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_spmm_rows_of_every_length_and_several_panels(dtype):
+    # Rows short and long enough for each path of the kernel (single non-zeros,
+    # groups of four, groups with rows prefetched ahead, and their tails) and
+    # a B wider than one panel whose last panel is padded.
+    import scipy.sparse as sp
+
+    from cooc._kernels import PANEL
+    from cooc.svd import spmm
+
+    rng = np.random.default_rng(5)
+    n_cols = 150
+    lengths = [0, 1, 3, 4, 5, 7, 19, 20, 21, 23, 35, 36, 37, 100, n_cols]
+    rows = [np.sort(rng.choice(n_cols, size=n, replace=False)) for n in lengths]
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    indices = np.concatenate(rows).astype(np.int32)
+    data = rng.standard_normal(indices.size).astype(dtype)
+    A = sp.csr_matrix((data, indices, indptr), shape=(len(lengths), n_cols))
+    B = rng.standard_normal((n_cols, 2 * PANEL + 5)).astype(dtype)
+    out = spmm(A, B, n_jobs=2)
+    assert out.dtype == dtype and out.shape == (len(lengths), B.shape[1])
+    ref = A.toarray().astype(np.float64) @ B.astype(np.float64)
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out, ref, rtol=tol, atol=tol)
+    np.testing.assert_array_equal(out[0], 0)
+
+
 def test_sparse_randomized_matches_dense_svd_and_is_deterministic():
     import scipy.sparse as sp
 
