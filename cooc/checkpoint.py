@@ -215,7 +215,7 @@ encoding_errors, chunk_size
     >>> (m.matrix != build_cooccurrence([tmp / "c.txt"], window_size=2).matrix).nnz
     0
     """
-    from cooc.cooccurrence import CoocMatrix, _n_threads, _split_params
+    from cooc.cooccurrence import CoocMatrix, _file_defaults, _n_threads, _split_params
     from cooc.distributed import (
         _counter_params,
         _finish_counts,
@@ -231,6 +231,7 @@ encoding_errors, chunk_size
             "a resumable build cannot read standard input ('-'); save it to a file."
         )
     _split_params(params)
+    params = _file_defaults(dict(params))
     if vocabulary is None:
         _check_params(min_count, max_size)
     read = _read_options(tokenizer, column, lowercase, chunk_size, encoding_errors)

@@ -662,8 +662,9 @@ def build_cooccurrence_dask(
     -------
     CoocMatrix
     """
-    from cooc.cooccurrence import CoocMatrix
+    from cooc.cooccurrence import CoocMatrix, _file_defaults
 
+    params = _file_defaults(dict(params))
     read = _read_options(tokenizer, column, lowercase, chunk_size, encoding_errors)
     if vocabulary is not None:
         record = _counter_params(vocabulary, params)
@@ -994,12 +995,12 @@ def build_cooccurrence_out_of_core(
     -------
     OutOfCoreResult
     """
-    from cooc.cooccurrence import WindowCounter, _split_params
+    from cooc.cooccurrence import WindowCounter, _file_defaults, _split_params
     from cooc.corpus import iter_token_chunks
     from cooc.vocab import build_vocabulary
 
     _split_params(params)
-    params = dict(params)
+    params = _file_defaults(dict(params))
     params.pop("memory", None)
     memory = int(memory)
     if memory < 16 * 2**20:

@@ -323,8 +323,9 @@ def count_joint_blocks(
         Grid position ``(row, col)`` of every patch; needed for ``spatial_radius``.
     window_size : int, default=5
         Window of the word × word block.
-    weighting : {"harmonic", "uniform", "linear"}, default="harmonic"
-        Distance weighting of the word × word block.
+    weighting : {"harmonic", "power", "uniform", "linear"}, default="harmonic"
+        Distance weighting of the word × word block (see
+        :func:`cooc.cooccurrence.window_weights`; ``power`` is ``1/d**1.25``).
     spatial_radius : int or None, default=None
         None pairs every two distinct patches of an image; ``r`` only those at
         Chebyshev distance ``<= r`` on the grid.
@@ -740,8 +741,9 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
         Dimensions; must be < ``n_words + n_visual``.
     window_size : int, default=5
         Window of the word × word block.
-    weighting : {"harmonic", "uniform", "linear"}, default="harmonic"
-        Distance weighting of the word × word block.
+    weighting : {"harmonic", "power", "uniform", "linear"}, default="harmonic"
+        Distance weighting of the word × word block (see
+        :func:`cooc.cooccurrence.window_weights`; ``power`` is ``1/d**1.25``).
     spatial_radius : int or None, default=None
         Pair only patches within this Chebyshev grid distance (needs
         positions); None pairs every two patches of an image.

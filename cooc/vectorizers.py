@@ -54,6 +54,7 @@ def _chunks(estimator, docs):
 _COUNT_CONSTRAINTS = {
     "window_size": [Interval(Integral, 1, 255, closed="both")],
     "weighting": [StrOptions(set(WEIGHTINGS))],
+    "decay": [Interval(Real, 0, 10, closed="right")],
     "symmetric": ["boolean"],
     "dynamic_window": ["boolean"],
     "subsample": [Interval(Real, 0, 1, closed="neither"), None],
@@ -79,8 +80,12 @@ class CooccurrenceVectorizer(TransformerMixin, BaseEstimator):
     ----------
     window_size : int, default=5
         Largest distance between two counted words.
-    weighting : {"harmonic", "uniform", "linear"}, default="harmonic"
-        Weight of a pair at distance ``d``: ``1/d``, 1 or ``(W - d + 1) / W``.
+    weighting : {"harmonic", "power", "uniform", "linear"}, default="harmonic"
+        Weight of a pair at distance ``d``: ``1/d``, ``1/d**decay``, 1 or
+        ``(W - d + 1) / W``.
+    decay : float, default=1.25
+        Exponent of the ``power`` weighting (``cooc build``'s default weighting
+        is ``power`` with 1.25); ignored by the others.
     symmetric : bool, default=True
         If False, left and right contexts get separate columns.
     dynamic_window : bool, default=False
@@ -128,6 +133,7 @@ class CooccurrenceVectorizer(TransformerMixin, BaseEstimator):
         window_size=5,
         *,
         weighting="harmonic",
+        decay=1.25,
         symmetric=True,
         dynamic_window=False,
         subsample=None,
@@ -141,6 +147,7 @@ class CooccurrenceVectorizer(TransformerMixin, BaseEstimator):
     ):
         self.window_size = window_size
         self.weighting = weighting
+        self.decay = decay
         self.symmetric = symmetric
         self.dynamic_window = dynamic_window
         self.subsample = subsample
@@ -160,6 +167,7 @@ class CooccurrenceVectorizer(TransformerMixin, BaseEstimator):
             len(self.vocabulary_),
             window_size=self.window_size,
             weighting=self.weighting,
+            decay=self.decay,
             symmetric=self.symmetric,
             dynamic_window=self.dynamic_window,
             subsample=self.subsample,

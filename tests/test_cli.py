@@ -347,7 +347,17 @@ def test_export_tsv(run_cli, abc_corpus, tmp_path):
 
 def test_export_matches_matrix_exactly(run_cli, tiny_corpus, tmp_path):
     out = tmp_path / "t.cooc"
-    build(run_cli, tiny_corpus, out, "--window", "3", "--directional")  # 1/3 weights
+    # harmonic weights of 1/3: sums that are not short decimals
+    build(
+        run_cli,
+        tiny_corpus,
+        out,
+        "--window",
+        "3",
+        "--weighting",
+        "harmonic",
+        "--directional",
+    )
     ok(run_cli("export", out, "-o", tmp_path / "p.tsv", "-q"))
     back = pd.read_csv(
         tmp_path / "p.tsv", sep="\t", header=None, names=["word1", "word2", "value"]
@@ -664,7 +674,13 @@ def test_demo_multimodal_on_a_subset(run_cli, monkeypatch):
     assert result["n_items"] == 180 and result["n_splits"] == 2
     models = result["models"]
     assert set(models) == {
-        "text", "image", "early", "late mean", "late product", "late vote", "joint"
+        "text",
+        "image",
+        "early",
+        "late mean",
+        "late product",
+        "late vote",
+        "joint",
     }
     for name, m in models.items():
         assert 0 <= m["macro_f1"] <= 1 and 0 <= m["accuracy"] <= 1, name
@@ -1021,7 +1037,14 @@ def test_fit_rejects_one_class_and_unknown_column(run_cli, tmp_path):
 
 # -- the defaults chosen by benchmarks/sweep_embeddings.py ----------------------------
 def test_build_and_embed_defaults_agree_with_the_library(run_cli, tmp_path):
-    from cooc.cooccurrence import DEFAULT_WINDOW, build_cooccurrence
+    from cooc.checkpoint import build_cooccurrence_resumable
+    from cooc.cooccurrence import (
+        DEFAULT_DECAY,
+        DEFAULT_WEIGHTING,
+        DEFAULT_WINDOW,
+        build_cooccurrence,
+    )
+    from cooc.distributed import build_cooccurrence_out_of_core
     from cooc.pipeline import DEFAULT_RANK, embed_cooccurrence
 
     docs, _ = make_topic_corpus(40, doc_length=20, random_state=2)
@@ -1034,7 +1057,20 @@ def test_build_and_embed_defaults_agree_with_the_library(run_cli, tmp_path):
     library = build_cooccurrence([corpus], min_count=1)
     assert meta["params"] == library.params
     assert meta["params"]["window_size"] == DEFAULT_WINDOW
+    assert (DEFAULT_WEIGHTING, DEFAULT_DECAY) == ("power", 1.25)
+    assert meta["params"]["weighting"] == DEFAULT_WEIGHTING
+    assert meta["params"]["decay"] == DEFAULT_DECAY
     assert (load_cooc(out).matrix != library.matrix).nnz == 0
+    # the other file builders share these defaults
+    resumable = build_cooccurrence_resumable(
+        [corpus], tmp_path / "ck", n_shards=3, min_count=1
+    )
+    build_cooccurrence_out_of_core(
+        [corpus], min_count=1, output=tmp_path / "o.cooc", memory=64 << 20
+    )
+    for other in (resumable, load_cooc(tmp_path / "o.cooc")):
+        assert other.params == library.params
+        assert (other.matrix != library.matrix).nnz == 0
 
     # no --rank: 500, or one less than the vocabulary when that is smaller
     vectors = tmp_path / "v.npz"

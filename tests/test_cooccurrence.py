@@ -266,11 +266,36 @@ def test_window_weights_exact_and_rounded():
     assert scale == 4 and list(w[1:]) == [4, 3, 2, 1]
 
 
+def test_power_weights_and_counts_by_hand():
+    w, scale = window_weights(4, "power", decay=2)
+    assert scale == 2**32 and list(w[1:]) == [2**32, 2**30, round(2**32 / 9), 2**28]
+    w, scale = window_weights(15, "power", decay=1.25)
+    d = np.arange(1, 16)
+    np.testing.assert_allclose(w[1:] / scale, d**-1.25, rtol=0, atol=2**-33)
+    # decay 1 is harmonic up to the rounding of 1/d to multiples of 2**-32
+    wp, sp_ = window_weights(7, "power", decay=1)
+    wh, sh = window_weights(7, "harmonic")
+    np.testing.assert_allclose(wp / sp_, wh / sh, rtol=0, atol=2**-32)
+    # "a b c a" with window 3, 1/d**2: a-b at 1 and 2 (1 + 1/4), a-c at 2 and 1,
+    # b-c at 1, a-a at 3 (1/9, twice on the diagonal of a symmetric count)
+    m = count_window([0, 1, 2, 0], window_size=3, weighting="power", decay=2)
+    ninth = round(2**32 / 9) / 2**32
+    expected = np.array(
+        [[2 * ninth, 1.25, 1.25], [1.25, 0, 1], [1.25, 1, 0]], dtype=np.float64
+    )
+    np.testing.assert_array_equal(m.toarray(), expected)
+    counter = WindowCounter(3, window_size=3, weighting="power", decay=2)
+    assert counter.params["weighting"] == "power" and counter.params["decay"] == 2.0
+    assert WindowCounter(3).params["decay"] is None  # harmonic: not recorded
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
         (dict(window_size=0), "window_size=0"),
         (dict(weighting="cubic"), "weighting='cubic'"),
+        (dict(weighting="power", decay=0), "decay=0"),
+        (dict(weighting="power", decay=11.0), "decay=11.0"),
         (dict(oov="keep"), "oov='keep'"),
         (dict(subsample=2.0, word_counts=np.ones(5)), "subsample=2.0"),
         (dict(subsample=1e-3), "word_counts"),
@@ -501,7 +526,9 @@ def test_build_keeps_chunks_or_reads_again_with_same_result(tmp_path, monkeypatc
     files = []
     for i in range(3):
         f = tmp_path / f"part{i}.txt"
-        f.write_text("".join(f"w{(i * 7 + j) % 11} w{j % 5} w{j % 3}\n" for j in range(40)))
+        f.write_text(
+            "".join(f"w{(i * 7 + j) % 11} w{j % 5} w{j % 3}\n" for j in range(40))
+        )
         files.append(f)
     reads = []
     real = cooc.corpus.iter_token_chunks

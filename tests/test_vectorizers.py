@@ -167,6 +167,7 @@ def test_cooc_api():
     assert set(params) == {
         "window_size",
         "weighting",
+        "decay",
         "symmetric",
         "dynamic_window",
         "subsample",
