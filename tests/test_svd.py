@@ -562,6 +562,30 @@ def test_eig_svd_refuses_ill_conditioned_blocks_and_solver_falls_back():
     assert_allclose(s32, s_true[:6], rtol=1e-4)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cholesky_basis_spans_the_block_and_refuses_ill_conditioned_ones(dtype):
+    from cooc import svd
+
+    ops = svd._DenseOps(None)
+    s_true = np.geomspace(500.0, 1.0, 30)
+    B = matrix_with_spectrum(700, 30, s_true, seed=6).astype(dtype)
+    Q, S = svd._cholesky_basis(B.copy(), ops)
+    assert Q.dtype == dtype and S.dtype == np.float64
+    assert_allclose(S, s_true, rtol=1e-2 if dtype == np.float32 else 1e-8)
+    # orthonormal up to eps * ratio**2, and the same column space as B
+    assert_allclose(Q.T @ Q, np.eye(30), atol=0.05 if dtype == np.float32 else 1e-8)
+    Ur = np.linalg.svd(B.astype(np.float64), full_matrices=False)[0]
+    residual = Ur - Q @ np.linalg.lstsq(Q.astype(np.float64), Ur, rcond=None)[0]
+    assert np.abs(residual).max() < (1e-3 if dtype == np.float32 else 1e-10)
+    # too ill-conditioned for the Gram route in float32: refused, block untouched
+    C = matrix_with_spectrum(200, 10, np.geomspace(1e4, 1.0, 10), seed=7)
+    C32 = C.astype(np.float32)
+    kept = C32.copy()
+    assert svd._cholesky_basis(C32, ops) is None
+    assert_array_equal(C32, kept)
+    assert svd._cholesky_basis(C.copy(), ops) is not None  # fine in float64
+
+
 def test_dense_ops_do_not_depend_on_the_pool():
     from concurrent.futures import ThreadPoolExecutor
 
@@ -575,6 +599,13 @@ def test_dense_ops_do_not_depend_on_the_pool():
         threaded = svd._DenseOps(pool)
         assert_array_equal(threaded.gram(Y), serial.gram(Y))
         assert_array_equal(threaded.matmul(Y, W), serial.matmul(Y, W))
+        R = np.triu(rng.standard_normal((17, 17))) + 5 * np.eye(17)
+        assert_array_equal(
+            threaded.solve_upper(Y.copy(), R), serial.solve_upper(Y.copy(), R)
+        )
+        assert_allclose(
+            serial.solve_upper(Y.copy(), R) @ R.astype(np.float32), Y, atol=1e-4
+        )
     exact = Y.astype(np.float64).T @ Y
     assert_allclose(serial.gram(Y), exact, atol=1e-5 * np.abs(exact).max())
     assert serial.matmul(Y, W).dtype == np.float32
