@@ -593,6 +593,57 @@ def csr_dense_panels(indptr, indices, data, panels, out, row_lo, row_hi):
                 out[i, c0 + c] = acc[c]
 
 
+# -- weighting ------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def ppmi_values(
+    indptr, indices, data, log_rows, log_ctx, log_shift, tol, out, row_counts, lo, hi
+):
+    """PPMI of the stored counts of CSR rows ``lo <= i < hi``, before compaction.
+
+    ``out[p] = log(data[p]) - log_rows[i] - log_ctx[indices[p]] - log_shift``
+    (in float64, stored in ``out``'s dtype) when that is at least ``tol`` and
+    finite, else 0; ``row_counts[i]`` is the number of kept entries of row
+    ``i``. An unseen context (``log_ctx = -inf``) gives 0. Returns how many
+    counts were negative, NaN or infinite (the caller raises).
+    """
+    bad = 0
+    for i in range(lo, hi):
+        kept = 0
+        base = log_rows[i] + log_shift
+        for p in range(indptr[i], indptr[i + 1]):
+            x = np.float64(data[p])
+            if not (x >= 0.0 and x < np.inf):
+                bad += 1
+                out[p] = 0.0
+                continue
+            v = np.log(x) - base - log_ctx[indices[p]] if x > 0.0 else 0.0
+            if v >= tol and v < np.inf:
+                out[p] = v
+                kept += 1
+            else:
+                out[p] = 0.0
+        row_counts[i] = kept
+    return bad
+
+
+@njit(cache=True, nogil=True)
+def compact_rows(indptr, indices, values, new_indptr, new_indices, new_data, lo, hi):
+    """Copy the non-zero ``values`` of CSR rows ``lo <= i < hi`` to new arrays.
+
+    ``new_indptr`` holds the kept counts' running sums, so each row is
+    written to its own slice whatever the split of rows among threads.
+    """
+    for i in range(lo, hi):
+        q = new_indptr[i]
+        for p in range(indptr[i], indptr[i + 1]):
+            if values[p] != 0:
+                new_indices[q] = indices[p]
+                new_data[q] = values[p]
+                q += 1
+
+
 # -- multimodal: visual words that are spatial neighbours ---------------------------
 
 

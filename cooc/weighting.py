@@ -8,6 +8,7 @@ applies it to others.
 
 from __future__ import annotations
 
+import itertools
 from numbers import Real
 from typing import ClassVar
 
@@ -114,6 +115,72 @@ def _ppmi_csr_inplace(X, context_probs, shift):
     return X
 
 
+def _ppmi_threaded(X, context_probs, shift, dtype):
+    """PPMI of a canonical float CSR ``X`` into a new CSR matrix, on threads.
+
+    Two passes of numba kernels over row blocks of equal non-zero counts:
+    values and kept counts per row, then compaction into new arrays. Returns
+    None when ``X`` holds negative or non-finite counts (the caller's checks
+    then raise the usual errors).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cooc import _kernels
+    from cooc.cooccurrence import _n_threads
+
+    n_rows = X.shape[0]
+    row_sums = np.asarray(X.sum(axis=1, dtype=np.float64)).ravel()
+    with np.errstate(divide="ignore"):
+        log_rows = np.log(row_sums)
+        log_ctx = np.log(context_probs)
+    values = np.empty(X.nnz, dtype=dtype)
+    row_counts = np.zeros(n_rows, dtype=np.int64)
+    n_threads = max(1, min(_n_threads(None), n_rows))
+    cuts = np.searchsorted(X.indptr, np.linspace(0, X.nnz, n_threads + 1))
+    cuts = np.clip(cuts, 0, n_rows).astype(np.int64)
+    cuts[0], cuts[-1] = 0, n_rows
+    parts = list(itertools.pairwise(cuts))
+
+    def run(fn):
+        if n_threads == 1:
+            return [fn(*parts[0])]
+        with ThreadPoolExecutor(n_threads) as pool:
+            return list(pool.map(lambda ab: fn(*ab), parts))
+
+    bad = run(
+        lambda a, b: _kernels.ppmi_values(
+            X.indptr,
+            X.indices,
+            X.data,
+            log_rows,
+            log_ctx,
+            float(np.log(shift)),
+            _PMI_TOLERANCE,
+            values,
+            row_counts,
+            a,
+            b,
+        )
+    )
+    if sum(bad):
+        return None
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(row_counts, out=indptr[1:])
+    index_dtype = np.int32 if indptr[-1] <= np.iinfo(np.int32).max else np.int64
+    indptr = indptr.astype(index_dtype, copy=False)
+    indices = np.empty(int(indptr[-1]), dtype=index_dtype)
+    data = np.empty(int(indptr[-1]), dtype=dtype)
+    run(
+        lambda a, b: _kernels.compact_rows(
+            X.indptr, X.indices, values, indptr, indices, data, a, b
+        )
+    )
+    out_type = sp.csr_array if isinstance(X, sp.sparray) else sp.csr_matrix
+    out = out_type((data, indices, indptr), shape=X.shape)
+    out.has_sorted_indices = X.has_sorted_indices
+    return out
+
+
 def ppmi(counts, *, context_alpha=0.75, shift=1.0, dtype=np.float32, copy=True):
     """Positive pointwise mutual information with context smoothing and shift.
 
@@ -177,7 +244,22 @@ def ppmi(counts, *, context_alpha=0.75, shift=1.0, dtype=np.float32, copy=True):
            [0.   , 0.693, 0.   ]], dtype=float32)
     """
     _check_scalar_params(context_alpha, shift)
-    X = _as_count_csr(counts, "ppmi (counts)", dtype=_check_dtype(dtype), copy=copy)
+    dtype = _check_dtype(dtype)
+    if (
+        copy
+        and sp.issparse(counts)
+        and counts.format == "csr"
+        and counts.dtype in (np.float32, np.float64)
+        and counts.has_canonical_format
+    ):
+        # The common case (a CoocMatrix's counts): one threaded pass, no
+        # converted copy of the input; anything unusual takes the path below.
+        col_sums = np.asarray(counts.sum(axis=0, dtype=np.float64)).ravel()
+        probs = _smoothed_context_probs(col_sums, context_alpha)
+        out = _ppmi_threaded(counts, probs, shift, dtype)
+        if out is not None:
+            return out
+    X = _as_count_csr(counts, "ppmi (counts)", dtype=dtype, copy=copy)
     col_sums = np.asarray(X.sum(axis=0, dtype=np.float64)).ravel()
     return _ppmi_csr_inplace(X, _smoothed_context_probs(col_sums, context_alpha), shift)
 

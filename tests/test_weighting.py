@@ -40,12 +40,54 @@ count_matrices = arrays(
 )
 def test_ppmi_matches_dense_formula(counts, context_alpha, shift):
     expected = ppmi_reference(counts, context_alpha, shift)
-    for X in (counts, sp.csr_matrix(counts), sp.coo_matrix(counts)):
+    # float CSR input takes the threaded kernel path, the others the numpy one;
+    # the last one stores explicit zeros (not canonical: numpy path again)
+    with_zeros = sp.csr_matrix(counts.astype(np.float64))
+    with_zeros.data[::2] = 0.0
+    expected_zeros = ppmi_reference(with_zeros.toarray(), context_alpha, shift)
+    for X, want in (
+        (counts, expected),
+        (sp.csr_matrix(counts), expected),
+        (sp.coo_matrix(counts), expected),
+        (sp.csr_matrix(counts.astype(np.float64)), expected),
+        (sp.csr_array(counts.astype(np.float32)), expected),
+        (with_zeros, expected_zeros),
+    ):
         result = ppmi(X, context_alpha=context_alpha, shift=shift, dtype=np.float64)
         assert sp.issparse(result) and result.format == "csr"
+        assert isinstance(result, sp.sparray) == isinstance(X, sp.sparray)
         assert result.dtype == np.float64
         assert np.all(result.data > 0)  # only positive entries are stored
-        assert_allclose(result.toarray(), expected, rtol=1e-12, atol=1e-12)
+        assert_allclose(result.toarray(), want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_ppmi_threaded_path_matches_numpy_path_on_a_larger_matrix(dtype):
+    # Rows of very different lengths (row blocks per thread), some empty rows
+    # and unseen contexts; the int64 copy of the same counts takes the numpy path.
+    rng = np.random.default_rng(3)
+    dense = np.where(rng.random((400, 300)) < 0.05, rng.integers(1, 21, (400, 300)), 0)
+    dense[rng.random(400) < 0.1] = 0  # empty rows
+    dense[:, 5] = 0  # an unseen context
+    dense[:50] *= 7
+    counts = sp.csr_matrix(dense)
+    fast = ppmi(counts.astype(dtype), shift=2.0)
+    slow = ppmi(counts.astype(np.int64), shift=2.0)
+    assert fast.dtype == np.float32 and fast.has_sorted_indices
+    assert_array_equal(fast.indptr, slow.indptr)
+    assert_array_equal(fast.indices, slow.indices)
+    assert_allclose(fast.data, slow.data, rtol=1e-6)
+    assert_allclose(
+        fast.toarray(), ppmi_reference(counts.toarray(), 0.75, 2.0), rtol=1e-6
+    )
+    # bad counts in a float CSR matrix still get the usual one-line errors
+    bad = counts.astype(dtype)
+    bad.data[3] = -1.0
+    with pytest.raises(ValueError, match="Negative values"):
+        ppmi(bad)
+    bad.data[3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        ppmi(bad)
 
 
 def test_ppmi_zero_rows_and_columns_stay_zero():
