@@ -490,7 +490,7 @@ def divide_counts_inplace(data, scale):
 # -- linear algebra ------------------------------------------------------------------
 
 
-# Width of the column panels of `csr_dense_panels`: 64 float32 columns are
+# Width of the column panels of `csr_dense_panel`: 64 float32 columns are
 # 256 bytes (four cache lines, four AVX-512 registers) per row of B, so the
 # panel of a 50,000-row B (13 MB) stays in a shared L3 cache while every row of
 # A gathers from it. Measured on the PPMI matrix of the development corpus
@@ -498,13 +498,13 @@ def divide_counts_inplace(data, scale):
 # gathered from DRAM took 2.2 s, 64-column panels 1.2 s; 32 and 128 were
 # slower once the loop below was unrolled and prefetching.
 PANEL = 64
-# Non-zeros of a row of A consumed per step of `csr_dense_panels` (one load and
+# Non-zeros of a row of A consumed per step of `csr_dense_panel` (one load and
 # store of the accumulators per step instead of per non-zero), and how many
 # non-zeros ahead the rows of B they will gather are prefetched (the panel is
 # in L3, whose latency would otherwise stall every step). 4 and 16: 0.65 s per
 # product above, against 0.80 s unrolled without prefetching and 1.2 s with
 # neither; unrolling by 8 or prefetching 8 or 64 ahead was no better.
-_UNROLL = 4  # csr_dense_panels spells out its four loads
+_UNROLL = 4  # csr_dense_panel spells out its four loads
 _PREFETCH_AHEAD = 16
 
 
@@ -539,58 +539,56 @@ def _prefetch(typingctx, arr, idx):
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def csr_dense_panels(indptr, indices, data, panels, out, row_lo, row_hi):
-    """``out[i] = A[i] @ B`` for rows ``row_lo <= i < row_hi`` of a CSR ``A``.
+def csr_dense_panel(indptr, indices, data, panel, out, row_lo, row_hi):
+    """``out[i] = A[i] @ panel`` for rows ``row_lo <= i < row_hi`` of a CSR ``A``.
 
-    ``B`` arrives cut into column panels: ``panels[g]`` is the C-contiguous
-    ``(n_cols_A, PANEL)`` block of columns ``g * PANEL ...`` of ``B`` (the last
-    one zero-padded); ``out`` ``(n_rows_A, k)`` is written in place. All rows
-    are done for one panel before the next, so the gathered rows of ``B`` come
-    from cache. A row's non-zeros are taken ``_UNROLL`` at a time, and the rows
-    of ``B`` that the non-zeros ``_PREFETCH_AHEAD`` further on will need are
+    ``panel`` is a C-contiguous ``(n_cols_A, PANEL)`` copy of a block of
+    columns of ``B`` (zero-padded on the right); ``out`` (``(n_rows_A, w)``
+    with ``w <= PANEL``, any strides) receives its first ``w`` columns. The
+    caller runs every row block of one panel before the next, so the panel's
+    rows that ``A`` gathers come from cache (a copy: gathering the same
+    256-byte pieces from the rows of the whole of ``B`` was 1.5x slower). A
+    row's non-zeros are taken ``_UNROLL`` at a time, and the rows of
+    ``panel`` that the non-zeros ``_PREFETCH_AHEAD`` further on will need are
     prefetched. Each output entry is summed over the row's non-zeros in index
-    order, in the same groups whatever the split of rows among threads, so
-    the result does not depend on it. ``fastmath`` lets the loops over the
-    panel's columns vectorise.
+    order, in the same groups whatever the row blocks, so the result does
+    not depend on how rows are split among threads. ``fastmath`` lets the
+    loops over the panel's columns vectorise.
     """
-    k = out.shape[1]
-    line = max(1, 64 // panels.itemsize)  # elements per 64-byte cache line
+    width = out.shape[1]
+    line = max(1, 64 // panel.itemsize)  # elements per 64-byte cache line
+    flat = panel.ravel()
     acc = np.empty(PANEL, dtype=out.dtype)
-    for g in range(panels.shape[0]):
-        block = panels[g]
-        flat = block.ravel()
-        c0 = g * PANEL
-        width = min(PANEL, k - c0)
-        for i in range(row_lo, row_hi):
+    for i in range(row_lo, row_hi):
+        for c in range(PANEL):
+            acc[c] = 0.0
+        p = indptr[i]
+        end = indptr[i + 1]
+        while p + _UNROLL <= end:
+            if p + _PREFETCH_AHEAD + _UNROLL <= end:
+                for j in range(_UNROLL):
+                    ahead = np.uint64(indices[p + _PREFETCH_AHEAD + j]) * PANEL
+                    for e in range(0, PANEL, line):
+                        _prefetch(flat, ahead + e)
+            v0 = data[p]
+            v1 = data[p + 1]
+            v2 = data[p + 2]
+            v3 = data[p + 3]
+            b0 = panel[np.uint64(indices[p])]
+            b1 = panel[np.uint64(indices[p + 1])]
+            b2 = panel[np.uint64(indices[p + 2])]
+            b3 = panel[np.uint64(indices[p + 3])]
             for c in range(PANEL):
-                acc[c] = 0.0
-            p = indptr[i]
-            end = indptr[i + 1]
-            while p + _UNROLL <= end:
-                if p + _PREFETCH_AHEAD + _UNROLL <= end:
-                    for j in range(_UNROLL):
-                        ahead = np.uint64(indices[p + _PREFETCH_AHEAD + j]) * PANEL
-                        for e in range(0, PANEL, line):
-                            _prefetch(flat, ahead + e)
-                v0 = data[p]
-                v1 = data[p + 1]
-                v2 = data[p + 2]
-                v3 = data[p + 3]
-                b0 = block[np.uint64(indices[p])]
-                b1 = block[np.uint64(indices[p + 1])]
-                b2 = block[np.uint64(indices[p + 2])]
-                b3 = block[np.uint64(indices[p + 3])]
-                for c in range(PANEL):
-                    acc[c] += (v0 * b0[c] + v1 * b1[c]) + (v2 * b2[c] + v3 * b3[c])
-                p += _UNROLL
-            while p < end:
-                v = data[p]
-                b = block[np.uint64(indices[p])]
-                for c in range(PANEL):
-                    acc[c] += v * b[c]
-                p += 1
-            for c in range(width):
-                out[i, c0 + c] = acc[c]
+                acc[c] += (v0 * b0[c] + v1 * b1[c]) + (v2 * b2[c] + v3 * b3[c])
+            p += _UNROLL
+        while p < end:
+            v = data[p]
+            b = panel[np.uint64(indices[p])]
+            for c in range(PANEL):
+                acc[c] += v * b[c]
+            p += 1
+        for c in range(width):
+            out[i, c] = acc[c]
 
 
 # -- weighting ------------------------------------------------------------------------

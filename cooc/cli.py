@@ -744,7 +744,7 @@ def export(file, output, quiet):
 @click.option(
     "--power",
     type=float,
-    default=0.1,
+    default=0.15,
     show_default=True,
     help="Eigenvalue weighting p: vectors are U * S**p.",
 )

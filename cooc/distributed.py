@@ -1161,12 +1161,12 @@ class _BlockOperator:
         sent = client.scatter(pieces, hash=False)
         self.blocks = [client.submit(_block_task, s, pure=False) for s in sent]
 
-    def times(self, B):
+    def times(self, B, out=None):  # out: the local solver's reuse hint, unused
         [b] = self.client.scatter([np.ascontiguousarray(B)], broadcast=True, hash=False)
         parts = [self.client.submit(_mul_task, x, b, pure=False) for x in self.blocks]
         return np.vstack(self.client.gather(parts))
 
-    def t_times(self, B):
+    def t_times(self, B, out=None):
         B = np.ascontiguousarray(B)
         rows = self.client.scatter(
             [B[a:b] for a, b in itertools.pairwise(self.cuts)], hash=False

@@ -28,12 +28,13 @@ WEIGHTING_SCHEMES = ("ppmi", "log", "none")
 # The defaults of `cooc embed` and `embed_cooccurrence`, chosen with
 # benchmarks/sweep_embeddings.py on the 10.5M-token development corpus (window
 # 15 counts, see `cooc.cooccurrence.DEFAULT_WINDOW`): rank 500 and eigenvalue
-# power 0.1 were the only setting among those tried that reached WordSim-353
-# >= 0.65, SimLex-999 >= 0.31 and MEN >= 0.70 together, for each of four SVD
-# seeds (0.660-0.669, 0.310-0.313, 0.700-0.703). Rank 300 loses about 0.01 on
-# SimLex; power 0.25-0.5 gains on MEN and WS353 and loses on SimLex.
+# power 0.15 on the default 1/d**1.25 counts (`DEFAULT_DECAY`) reached
+# WordSim-353 >= 0.65, SimLex-999 >= 0.31 and MEN >= 0.70 together for each of
+# four SVD seeds (0.656-0.663, 0.313-0.316, 0.704-0.706; plan `decay`). Rank
+# 300 loses about 0.01 on SimLex; power 0.25-0.5 gains on MEN and WS353 and
+# loses on SimLex, power 0-0.1 the reverse.
 DEFAULT_RANK = 500
-DEFAULT_POWER = 0.1
+DEFAULT_POWER = 0.15
 
 
 def default_rank(shape) -> int:

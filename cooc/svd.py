@@ -91,8 +91,8 @@ def _svd_randomized(
         # Dense input: numpy's products, BLAS threads as configured.
         X = np.asarray(X)
         return _randomized_operator_svd(
-            lambda B: X @ B,
-            lambda B: X.T @ B,
+            lambda B, out=None: X @ B,
+            lambda B, out=None: X.T @ B,
             X.shape,
             X.dtype,
             n_components,
@@ -112,8 +112,8 @@ def _svd_randomized(
         ThreadPoolExecutor(n_threads) if n_threads > 1 else nullcontext() as pool,
     ):
         return _randomized_operator_svd(
-            lambda B: spmm(X, B, n_jobs=n_jobs),
-            lambda B: spmm(Xt, B, n_jobs=n_jobs),
+            _CSRProduct(X, n_jobs=n_jobs),
+            _CSRProduct(Xt, n_jobs=n_jobs),
             X.shape,
             X.dtype,
             n_components,
@@ -130,42 +130,80 @@ def _n_threads(n_jobs):
     return n_threads(n_jobs)
 
 
-def spmm(A, B, *, n_jobs=None):
+# Row blocks per column panel in `spmm`, taken by the threads as they come free:
+# with one fixed block per thread, the product's time followed the slower
+# core (0.66-1.0 s on the default PPMI matrix with 750 columns; 64 blocks:
+# 0.68-0.69 s).
+_SPMM_BLOCKS = 64
+
+
+class _CSRProduct:
+    """``A @ B`` for a CSR ``A`` and dense blocks ``B``, reusing one panel buffer.
+
+    The columns of ``B`` are copied one panel (:data:`cooc._kernels.PANEL`
+    wide) at a time into a C-contiguous buffer that the rows of ``A`` gather
+    from, so the gathered rows come from cache; the buffer is kept for the
+    next product (a solver making 14 products of 750 columns saves the page
+    faults of a fresh 13 MB buffer each time). Within a panel, rows of the
+    result are split into ``_SPMM_BLOCKS`` blocks of equal non-zero counts
+    that the threads take in turn; each entry is summed by one kernel call in
+    a fixed order, so the result does not depend on ``n_jobs``.
+    """
+
+    def __init__(self, A, *, n_jobs=None):
+        self.A = A.tocsr() if not sp.isspmatrix_csr(A) else A
+        self.n_threads = max(1, min(_n_threads(n_jobs), self.A.shape[0]))
+        n_blocks = max(1, min(_SPMM_BLOCKS, self.A.shape[0]))
+        cuts = np.searchsorted(
+            self.A.indptr, np.linspace(0, self.A.nnz, n_blocks + 1)
+        ).astype(np.int64)
+        cuts[0], cuts[-1] = 0, self.A.shape[0]
+        self.blocks = [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
+        self.panel = np.zeros((self.A.shape[1], _kernels.PANEL), dtype=self.A.dtype)
+
+    def __call__(self, B, out=None):
+        A, width = self.A, _kernels.PANEL
+        B = np.asarray(B)
+        k = B.shape[1]
+        shape = (A.shape[0], k)
+        if out is None:
+            out = np.empty(shape, dtype=A.dtype)
+        elif out.shape != shape or out.dtype != A.dtype or not out.flags.c_contiguous:
+            raise ValueError(
+                f"out must be a C-ordered {A.dtype} array of shape {shape}; got "
+                f"{out.dtype} {out.shape}."
+            )
+        panel = self.panel
+        threads = self.n_threads
+        with ThreadPoolExecutor(threads) if threads > 1 else nullcontext() as pool:
+            for c0 in range(0, k, width):
+                cols = B[:, c0 : c0 + width]
+                panel[:, : cols.shape[1]] = cols
+                panel[:, cols.shape[1] :] = 0
+                part = out[:, c0 : c0 + width]
+
+                def run(block, part=part):
+                    _kernels.csr_dense_panel(
+                        A.indptr, A.indices, A.data, panel, part, block[0], block[1]
+                    )
+
+                if pool is None:
+                    for block in self.blocks:
+                        run(block)
+                else:
+                    list(pool.map(run, self.blocks))
+        return out
+
+
+def spmm(A, B, *, n_jobs=None, out=None):
     """``A @ B`` for a CSR matrix ``A`` and a dense ``B``, on threads.
 
-    ``B`` is cut into column panels (:data:`cooc._kernels.PANEL` wide) that are
-    done one after the other, so the rows of ``B`` that each row of ``A``
-    gathers come from cache. Rows of the result are split into blocks of equal
-    non-zero counts, one per thread; each entry is summed by one thread in a
-    fixed order, so the result does not depend on ``n_jobs``.
+    See :class:`_CSRProduct`: panels of ``B``'s columns in cache, rows of the
+    result in blocks taken by the threads in turn; the result does not depend
+    on ``n_jobs``. ``out``, a C-ordered array of the result's shape and
+    ``A``'s dtype, receives the result when given.
     """
-    A = A.tocsr() if not sp.isspmatrix_csr(A) else A
-    B = np.asarray(B)
-    k = B.shape[1]
-    width = _kernels.PANEL
-    n_panels = -(-k // width)
-    panels = np.zeros((n_panels, B.shape[0], width), dtype=A.dtype)
-    for g in range(n_panels):
-        cols = B[:, g * width : (g + 1) * width]
-        panels[g, :, : cols.shape[1]] = cols
-    out = np.empty((A.shape[0], k), dtype=A.dtype)
-    n_threads = max(1, min(_n_threads(n_jobs), A.shape[0]))
-    cuts = np.searchsorted(A.indptr, np.linspace(0, A.nnz, n_threads + 1)).astype(
-        np.int64
-    )
-    cuts[0], cuts[-1] = 0, A.shape[0]
-
-    def run(t):
-        _kernels.csr_dense_panels(
-            A.indptr, A.indices, A.data, panels, out, cuts[t], cuts[t + 1]
-        )
-
-    if n_threads == 1:
-        run(0)
-    else:
-        with ThreadPoolExecutor(n_threads) as pool:
-            list(pool.map(run, range(n_threads)))
-    return out
+    return _CSRProduct(A, n_jobs=n_jobs)(B, out)
 
 
 # How far the Gram route of `_eig_svd` is trusted: the largest ratio
@@ -229,6 +267,19 @@ class _DenseOps:
         def run(s):
             # (Y R^-1)^T = R^-T Y^T
             trsm(1.0, R, Y[s].T, side=0, lower=0, trans_a=1, overwrite_b=1)
+
+        self._map(run, self._slices(Y.shape[0]))
+        return Y
+
+    def axpy(self, a, X, Y):
+        """``Y += a * X`` in place, without a temporary (BLAS ``axpy`` per block)."""
+        from scipy.linalg import blas
+
+        axpy = blas.saxpy if Y.dtype == np.float32 else blas.daxpy
+        X = np.ascontiguousarray(X, dtype=Y.dtype)
+
+        def run(s):
+            axpy(X[s].ravel(), Y[s].ravel(), a=a)
 
         self._map(run, self._slices(Y.shape[0]))
         return Y
@@ -330,8 +381,9 @@ def _randomized_operator_svd(
 ):
     """Randomized SVD of a matrix ``X`` known only by its products with blocks.
 
-    ``times(B)`` returns ``X @ B`` and ``t_times(B)`` returns ``X.T @ B`` for
-    C-contiguous ``B`` of ``dtype``; ``shape`` is ``X.shape``; ``pool`` (a
+    ``times(B, out=None)`` returns ``X @ B`` and ``t_times(B, out=None)``
+    returns ``X.T @ B`` for C-contiguous ``B`` of ``dtype``, writing into
+    ``out`` (a block the solver no longer needs, or None) when they can; ``shape`` is ``X.shape``; ``pool`` (a
     ``concurrent.futures`` executor or None) runs the dense steps. Returns
     ``U (n, k), S (k,), Vt (k, m)`` with ``S`` descending (signs not fixed).
 
@@ -349,43 +401,66 @@ def _randomized_operator_svd(
     :func:`_gaussian` (one draw from ``random_state`` seeds it).
     """
     ops = _DenseOps(pool)
-    m = shape[1]
+    n, m = shape
     n_random = n_components + n_oversamples
     omega = _gaussian(random_state, (m, n_random), dtype, ops)
     Y = times(omega)
     del omega
     alpha = 0.0
     Q, orthonormal = None, False
+    # Blocks handed back to the products for reuse (fresh 150 MB blocks cost
+    # page faults each step): an n x l block no longer needed, and X^T Q.
+    spare = Z = None
     for step in range(n_iter + 1):
         if step > 0:
-            Y = times(t_times(Q))
+            Z = t_times(Q, out=_reusable(Z, (m, n_random), dtype))
+            Y = times(Z, out=_reusable(spare, (n, n_random), dtype))
+            spare = None
             if alpha > 0:
-                Y -= np.asarray(alpha, dtype=Y.dtype) * Q
-        found = _cholesky_basis(Y, ops)
+                ops.axpy(-alpha, Q, Y)  # the shift, in place
+        found = _cholesky_basis(Y, ops)  # on success the basis overwrites Y
         if found is None:
             # Too ill-conditioned for the Gram route: any basis of the span
             # will do for the next step (the shifted product does not need an
             # orthonormal one), and LU is cheaper than QR.
-            Q = np.ascontiguousarray(
+            basis = np.ascontiguousarray(
                 linalg.lu(Y, permute_l=True, check_finite=False)[0]
             )
             orthonormal = False
+            spare = Y
         else:
-            Q, S_step = found
+            basis, S_step = found
             orthonormal = True
             # S_step[-1] estimates (the l-th eigenvalue of X X^T) - alpha, and
             # never overestimates it, so alpha stays below half that eigenvalue.
             if step > 0 and S_step[-1] > alpha:
                 alpha = (alpha + S_step[-1]) / 2
-        del Y
+        if Q is not None:
+            spare = Q
+        Q = basis
+        del Y, basis
     if not orthonormal:
         Q = np.ascontiguousarray(linalg.qr(Q, mode="economic", check_finite=False)[0])
-    Bt = t_times(Q)  # X^T Q = (Q^T X)^T, shape (m, l)
+    # X^T Q = (Q^T X)^T, shape (m, l)
+    Bt = t_times(Q, out=_reusable(Z, (m, n_random), dtype))
     k = n_components
     Ub, S, Vb = _small_side_svd(Bt, k, ops)
     # X ~ Q Q^T X = Q Bt^T = (Q Vb) diag(S) Ub^T
     U = ops.matmul(Q, Vb[:, :k])
     return U, S[:k], Ub[:, :k].T
+
+
+def _reusable(block, shape, dtype):
+    """``block`` if it can receive a product of ``shape`` and ``dtype``, else None."""
+    if (
+        block is not None
+        and block.shape == shape
+        and block.dtype == dtype
+        and block.flags.c_contiguous
+        and block.flags.writeable
+    ):
+        return block
+    return None
 
 
 def _small_side_svd(B, n_vectors, ops):
