@@ -29,6 +29,10 @@ The settings come in groups (``--plan``):
     the chosen defaults (window 15, rank 500) and their neighbours p 0 and 0.25
     with four seeds of the randomized SVD (seed 0 is the default's); and the
     runner-up (window 15 with subsampling 3e-4) with three subsampling seeds.
+``decay``
+    power-law distance weights 1/d**a, a from 1 (harmonic) to 2, at windows
+    15 and 10, rank 500, p 0 to 0.25, four SVD seeds each: steeper weights
+    shrink the PPMI matrix (fewer positive entries) and trade WS353 for SimLex.
 ``solver``
     the same with cheaper randomized SVDs (power iterations / oversamples
     4/100, 3/100, 2/100 instead of svd_embed's 6 / k/2), four seeds each:
@@ -64,16 +68,24 @@ TARGETS = {"WS353": 0.65, "SimLex": 0.31, "MEN": 0.70}
 MIN_COUNT = 5
 
 
-def C(window=5, weighting="harmonic", dynamic=False, subsample=None, seed=0):
-    """A counting setting (the options of ``cooc build``; ``seed`` is --seed)."""
+def C(
+    window=5, weighting="harmonic", dynamic=False, subsample=None, seed=0, decay=None
+):
+    """A counting setting (the options of ``cooc build``; ``seed`` is --seed).
+
+    ``decay`` sets ``weighting="power"`` (1/d**decay).
+    """
     c = {
         "window": window,
-        "weighting": weighting,
+        "weighting": "power" if decay is not None else weighting,
         "dynamic": dynamic,
         "subsample": subsample,
     }
-    if seed:  # absent for seed 0, so the keys of earlier rows stay valid
+    # absent unless set, so the keys of earlier rows stay valid
+    if seed:
         c["seed"] = seed
+    if decay is not None:
+        c["decay"] = decay
     return c
 
 
@@ -172,6 +184,14 @@ PLANS = {
             _grid([500], [0.0, 0.1, 0.25], ["w+c"]),
         ),
     ],
+    "decay": [
+        (
+            [C(15, decay=a) for a in (1.0, 1.25, 1.5, 1.75, 2.0)]
+            + [C(10, decay=a) for a in (1.5, 2.0)],
+            [(0.75, 1.0, seed) for seed in range(4)],
+            _grid([500], [0.0, 0.1, 0.15, 0.25], ["w+c"]),
+        ),
+    ],
     "solver": [
         (
             [C(15)],
@@ -188,6 +208,8 @@ PLANS = {
 
 def label_counting(c) -> str:
     parts = [f"w{c['window']}", c["weighting"][:3]]
+    if "decay" in c:
+        parts[-1] = f"1/d^{c['decay']:g}"
     if c["dynamic"]:
         parts.append("dyn")
     if c["subsample"]:
@@ -218,6 +240,7 @@ def counted(files, c, quick):
         dynamic_window=c["dynamic"],
         subsample=c["subsample"],
         random_state=c.get("seed", 0),
+        **({"decay": c["decay"]} if "decay" in c else {}),
     )
     seconds = time.perf_counter() - t0
     common.CACHE.mkdir(parents=True, exist_ok=True)
