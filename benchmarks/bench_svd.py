@@ -63,8 +63,14 @@ def matrix_path(quick: bool) -> Path:
         from cooc.cooccurrence import build_cooccurrence
 
         common.CACHE.mkdir(parents=True, exist_ok=True)
+        # harmonic weights, as in every earlier run of this table (the
+        # default of `cooc build` is now 1/d**1.25; the solver's speed and
+        # accuracy hardly depend on it)
         m = build_cooccurrence(
-            [str(f) for f in files], window_size=WINDOW, min_count=MIN_COUNT
+            [str(f) for f in files],
+            window_size=WINDOW,
+            weighting="harmonic",
+            min_count=MIN_COUNT,
         )
         tmp = path.with_name(f"tmp{os.getpid()}-{path.name}")
         m.save(tmp)
