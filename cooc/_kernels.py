@@ -591,6 +591,28 @@ def csr_dense_panel(indptr, indices, data, panel, out, row_lo, row_hi):
             out[i, c] = acc[c]
 
 
+@njit(cache=True, nogil=True)
+def csr_sparse_sign(indptr, indices, data, cols, signs, out, row_lo, row_hi):
+    """``out[i] = A[i] @ S`` for rows ``row_lo <= i < row_hi`` of a CSR ``A``.
+
+    ``S`` is a sparse sign matrix given by rows: row ``j`` holds ``signs[j, t]``
+    in column ``cols[j, t]`` for each ``t`` (a repeated column adds up).
+    ``out`` (``(n_rows_A, n_cols_S)``, C-contiguous) is overwritten; each
+    entry is summed in the order of the row's non-zeros, whatever the split
+    of rows among threads.
+    """
+    zeta = cols.shape[1]
+    for i in range(row_lo, row_hi):
+        row = out[i]
+        for c in range(row.shape[0]):
+            row[c] = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            v = data[p]
+            j = indices[p]
+            for t in range(zeta):
+                row[cols[j, t]] += v * signs[j, t]
+
+
 # -- weighting ------------------------------------------------------------------------
 
 

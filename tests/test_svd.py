@@ -482,6 +482,34 @@ def test_spmm_rows_of_every_length_and_several_panels(dtype):
     np.testing.assert_array_equal(out[0], 0)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sparse_sign_test_matrix_and_its_product(dtype):
+    import scipy.sparse as sp
+
+    from cooc import svd
+
+    cols, signs = svd._sparse_sign(np.random.RandomState(0), 200, 30, dtype)
+    assert cols.shape == signs.shape == (200, svd._SIGN_NONZEROS)
+    assert signs.dtype == dtype and set(np.unique(signs)) == {-1.0, 1.0}
+    assert cols.min() >= 0 and cols.max() < 30
+    again = svd._sparse_sign(np.random.RandomState(0), 200, 30, dtype)
+    assert_array_equal(again[0], cols)
+    assert_array_equal(again[1], signs)
+    dense = svd._sparse_sign_dense(cols, signs, 30)
+    # each row's entries add up, repeated columns included
+    assert_array_equal(np.abs(dense).sum(axis=1) % 2, svd._SIGN_NONZEROS % 2)
+    assert_allclose(dense.sum(axis=1), signs.sum(axis=1))
+    A = sp.random(150, 200, density=0.1, format="csr", random_state=2, dtype=dtype)
+    ref = A.toarray().astype(np.float64) @ dense.astype(np.float64)
+    one = svd._CSRProduct(A, n_jobs=1).sketch(cols, signs, 30)
+    assert one.dtype == dtype
+    assert_allclose(one, ref, rtol=1e-5, atol=1e-5)
+    assert_array_equal(svd._CSRProduct(A, n_jobs=3).sketch(cols, signs, 30), one)
+    # a test matrix narrower than _SIGN_NONZEROS: one entry per column and row
+    narrow = svd._sparse_sign(np.random.RandomState(1), 5, 3, dtype)
+    assert narrow[0].shape == (5, 3)
+
+
 def test_sparse_randomized_matches_dense_svd_and_is_deterministic():
     import scipy.sparse as sp
 
