@@ -5,9 +5,11 @@ Every method goes from the corpus text files to word vectors on disk (word2vec
 binary format) on the same corpus (``shared/data/corpus/*.txt.gz``, or the 1M-token
 subset with ``--quick``), with the same tokens and the same vocabulary cut-off:
 
-* cooc: ``cooc build FILES -o corpus.cooc`` then ``cooc embed corpus.cooc -o
-  vectors.bin``, both with their default settings, each command in a fresh
-  process (start-up, imports and numba cache loading included);
+* cooc, in one process: ``cooc embed FILES -o vectors.bin`` (counts in memory
+  with ``cooc build``'s defaults, then embeds); and in two: ``cooc build FILES
+  -o corpus.cooc`` then ``cooc embed corpus.cooc -o vectors.bin``; all with
+  their default settings, each command in a fresh process (start-up, imports
+  and numba cache loading included). 'x time' is against the one-process row;
 * gensim ``Word2Vec`` skip-gram (``sg=1``) and CBOW (``sg=0``): gensim's
   defaults (5 epochs, 5 negative samples, ``sample=1e-3``) except
   ``window=5``, ``min_count=5``, ``workers=2`` and ``vector_size`` = cooc's
@@ -134,21 +136,27 @@ def run_cli(args: list[str]) -> dict:
     return {"seconds": seconds, "peak_mib": usage.ru_maxrss / 1024}
 
 
-def measure_cooc(files) -> dict:
+def measure_cooc(files, one_process=False) -> dict:
+    """``cooc build`` + ``cooc embed FILE.cooc``, or ``cooc embed CORPUS`` alone."""
     work = common.CACHE / "w2v-bench"
     work.mkdir(parents=True, exist_ok=True)
     matrix, vectors = work / "corpus.cooc", work / "cooc-vectors.bin"
-    build = run_cli(["build", *files, "-o", matrix, "--quiet"])
-    embed = run_cli(["embed", matrix, "-o", vectors, "--quiet"])
+    if one_process:
+        embed = run_cli(["embed", *files, "-o", vectors, "--quiet"])
+        timing = {"seconds": embed["seconds"], "split": {"embed": embed["seconds"]}}
+        timing["peak_mib"] = embed["peak_mib"]
+    else:
+        build = run_cli(["build", *files, "-o", matrix, "--quiet"])
+        embed = run_cli(["embed", matrix, "-o", vectors, "--quiet"])
+        timing = {
+            "seconds": build["seconds"] + embed["seconds"],
+            "split": {"build": build["seconds"], "embed": embed["seconds"]},
+            "peak_mib": max(build["peak_mib"], embed["peak_mib"]),
+        }
     scored = common.run_worker(SCRIPT, "score", timeout=1800, path=str(vectors))
     if "error" in scored:
         raise SystemExit(f"scoring cooc's vectors failed: {scored['error']}")
-    return {
-        "seconds": build["seconds"] + embed["seconds"],
-        "split": {"build": build["seconds"], "embed": embed["seconds"]},
-        "peak_mib": max(build["peak_mib"], embed["peak_mib"]),
-        **scored,
-    }
+    return {**timing, **scored}
 
 
 def measure_gensim(files, sg, dims) -> dict:
@@ -198,7 +206,10 @@ def main(argv=None):
     embedding_eval.eval_dir()
     rank = cooc_rank()
     t0 = time.perf_counter()
-    rows_in = [("cooc build + embed (defaults)", measure_cooc(files))]
+    rows_in = [
+        ("cooc embed CORPUS (defaults, one process)", measure_cooc(files, True)),
+        ("cooc build + cooc embed FILE.cooc", measure_cooc(files)),
+    ]
     gensim_runs = (
         (f"gensim Word2Vec skip-gram, {rank} dims", 1, rank),
         (f"gensim Word2Vec CBOW, {rank} dims", 0, rank),
@@ -240,8 +251,9 @@ def main(argv=None):
         f"rho (coverage of the pairs); analogy = 3CosAdd accuracy, top "
         f"{embedding_eval.RESTRICT_VOCAB // 1000}k words (coverage of the questions); "
         f"dimension {rank} unless stated; 'x time' = seconds / cooc's seconds",
-        "seconds = text files -> vectors file, wall clock; cooc: two CLI processes; "
-        "gensim: cooc's tokenizer into token lists + Word2Vec() + save",
+        "seconds = text files -> vectors file, wall clock; cooc: one CLI process "
+        "(embed CORPUS) or two (build, embed); gensim: cooc's tokenizer into "
+        "token lists + Word2Vec() + save",
         *notes,
         f"load average after the table: {embedding_eval.load_text()}",
     ]

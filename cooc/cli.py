@@ -704,8 +704,16 @@ def export(file, output, quiet):
 
 
 # -- embed ----------------------------------------------------------------------------
+def _is_cooc_file(path) -> bool:
+    """True for a .cooc file (a zip archive); corpus files never are."""
+    import zipfile
+
+    path = Path(path)
+    return path.is_file() and zipfile.is_zipfile(path)
+
+
 @cli.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("inputs", metavar="FILE.cooc | CORPUS...", nargs=-1, required=True)
 @click.option(
     "-o",
     "--output",
@@ -762,11 +770,24 @@ def export(file, output, quiet):
     help="Truncated SVD solver (arpack is the exact reference).",
 )
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option(
+    "--min-count",
+    type=click.IntRange(1),
+    default=None,
+    help="Corpus input only: drop words seen fewer times [default: 5, as cooc build].",
+)
+@click.option(
+    "--window",
+    type=click.IntRange(1, 255),
+    default=None,
+    help="Corpus input only: window of the counts [default: 15, as cooc build; the "
+    "other counting settings are cooc build's defaults].",
+)
 @quiet_json_options
 @dask_options
 @_errors
 def embed(
-    file,
+    inputs,
     output,
     rank,
     weighting,
@@ -776,6 +797,8 @@ def embed(
     add_context,
     solver,
     seed,
+    min_count,
+    window,
     quiet,
     as_json,
     engine,
@@ -784,20 +807,46 @@ def embed(
 ):
     """Turn a .cooc matrix into word vectors: PPMI weighting, then truncated SVD.
 
-    Writes word2vec text format (readable by gensim's
-    KeyedVectors.load_word2vec_format), word2vec binary (.bin) or .npz.
+    The input is a .cooc file, or corpus files (as for cooc build: text, .gz,
+    directories, globs, JSONL/CSV/Parquet), which are counted in memory with
+    cooc build's default settings first: text to vectors in one process,
+    without writing and reading the .cooc file. Writes word2vec text format
+    (readable by gensim's KeyedVectors.load_word2vec_format), word2vec binary
+    (.bin) or .npz.
 
     \b
     Example:
       cooc embed corpus.cooc -o vectors.txt
       cooc embed corpus.cooc --rank 300 --power 0.5 --context -o vectors.npz
+      cooc embed corpus/*.txt.gz -o vectors.bin
     """
     from cooc.io import load_cooc
     from cooc.pipeline import default_rank, embed_cooccurrence
 
     progress = Progress(quiet)
     t0 = time.perf_counter()
-    cooc = load_cooc(file)
+    if len(inputs) == 1 and _is_cooc_file(inputs[0]):
+        if min_count is not None or window is not None:
+            raise BadInput(
+                f"--min-count and --window apply to corpus inputs; {inputs[0]} is a "
+                ".cooc file, counted already (see cooc info)."
+            )
+        cooc = load_cooc(inputs[0])
+    else:
+        from cooc.cooccurrence import DEFAULT_WINDOW, build_cooccurrence
+
+        if "-" in inputs:
+            raise BadInput(
+                "embed cannot read standard input (the corpus is read twice); "
+                "use cooc build --vocab, then cooc embed FILE.cooc."
+            )
+        cooc = build_cooccurrence(
+            list(inputs),
+            min_count=5 if min_count is None else min_count,
+            window_size=DEFAULT_WINDOW if window is None else window,
+            progress=progress,
+        )
+        progress.done()
     if rank is None:
         rank = default_rank(cooc.shape)
     progress.note(f"embedding {cooc.shape[0]} words, rank {rank} ({solver} SVD)")

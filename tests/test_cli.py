@@ -509,6 +509,66 @@ def test_similar_table_and_case_fallback(run_cli, toy_vectors):
     assert r.stdout == f"CAT: dog ({_cos([1, 0.1], [1, 0.2]):.3f})\n"
 
 
+def test_embed_from_corpus_in_one_process(run_cli, tmp_path):
+    docs, _ = make_topic_corpus(40, doc_length=20, random_state=2)
+    corpus = tmp_path / "docs.txt"
+    corpus.write_text("\n".join(docs) + "\n", encoding="utf-8")
+    # corpus in: counted with cooc build's defaults, then embedded; the same
+    # vectors as the two commands
+    ok(run_cli("build", corpus, "-o", tmp_path / "d.cooc", "-q"))
+    ok(run_cli("embed", tmp_path / "d.cooc", "-o", tmp_path / "two.npz", "-q"))
+    r = ok(run_cli("embed", corpus, "-o", tmp_path / "one.npz", "--json"))
+    assert json.loads(r.stdout)["n_words"] == len(
+        load_cooc(tmp_path / "d.cooc").vocabulary
+    )
+    assert "counting" in r.stderr or "vocabulary" in r.stderr  # progress
+    one, two = (
+        Embeddings.load(tmp_path / "one.npz"),
+        Embeddings.load(tmp_path / "two.npz"),
+    )
+    assert one.tokens == two.tokens
+    np.testing.assert_array_equal(one.vectors, two.vectors)
+    # --window and --min-count are the counting settings of a corpus input
+    ok(
+        run_cli(
+            "build",
+            corpus,
+            "-o",
+            tmp_path / "w.cooc",
+            "--window",
+            "3",
+            "-q",
+            "--min-count",
+            "2",
+        )
+    )
+    ok(run_cli("embed", tmp_path / "w.cooc", "-o", tmp_path / "w2.npz", "-q"))
+    ok(
+        run_cli(
+            "embed",
+            corpus,
+            "--window",
+            "3",
+            "--min-count",
+            "2",
+            "-q",
+            "-o",
+            tmp_path / "w1.npz",
+        )
+    )
+    np.testing.assert_array_equal(
+        Embeddings.load(tmp_path / "w1.npz").vectors,
+        Embeddings.load(tmp_path / "w2.npz").vectors,
+    )
+    # ... and make no sense for a .cooc input
+    r = run_cli("embed", tmp_path / "d.cooc", "--window", "3", "-o", tmp_path / "x.npz")
+    assert r.exit_code == 2 and "corpus inputs" in r.stderr
+    assert not (tmp_path / "x.npz").exists()
+    r = run_cli("embed", tmp_path / "missing.txt", "-o", tmp_path / "x.npz")
+    assert r.exit_code == 2 and "missing.txt" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "x.npz").exists()
+
+
 def test_similar_on_embed_output(run_cli, topic_cooc, tmp_path):
     ok(run_cli("embed", topic_cooc, "-o", tmp_path / "v.txt", "--rank", "4", "-q"))
     r = ok(run_cli("similar", tmp_path / "v.txt", "t0w1", "-k", "3", "--json"))

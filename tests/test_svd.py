@@ -505,7 +505,7 @@ def test_sparse_sign_test_matrix_and_its_product(dtype):
     assert one.dtype == dtype
     assert_allclose(one, ref, rtol=1e-5, atol=1e-5)
     assert_array_equal(svd._CSRProduct(A, n_jobs=3).sketch(cols, signs, 30), one)
-    # a test matrix narrower than _SIGN_NONZEROS: one entry per column and row
+    # a test matrix narrower than _SIGN_NONZEROS: as many entries per row as columns
     narrow = svd._sparse_sign(np.random.RandomState(1), 5, 3, dtype)
     assert narrow[0].shape == (5, 3)
 
