@@ -2,6 +2,7 @@
 
 import pickle
 import re
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -570,6 +571,25 @@ def test_eig_svd_and_small_side_svd(dtype):
     assert_allclose(U.T @ U, np.eye(5), atol=1e-4 if dtype == np.float32 else 1e-10)
     Ur, Sr, Vtr = np.linalg.svd(B.astype(np.float64), full_matrices=False)
     best = (Ur[:, :5] * Sr[:5]) @ Vtr[:5]  # the best rank-5 approximation
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    assert_allclose((U * S[:5]) @ V[:, :5].T, best, atol=tol * s_true[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_small_side_svd_one_pass_for_a_narrow_spectrum(dtype):
+    from cooc import svd
+
+    ops = svd._DenseOps(None)
+    s_true = np.geomspace(50.0, 1.0, 30)  # ratio 50: one Gram pass is enough
+    B = matrix_with_spectrum(700, 30, s_true, seed=11).astype(dtype)
+    with mock.patch.object(svd, "_eig_svd", wraps=svd._eig_svd) as eig:
+        U, S, V = svd._small_side_svd(B, 5, ops)
+    assert eig.call_count == 1
+    assert_allclose(S, s_true, rtol=2e-4 if dtype == np.float32 else 1e-10)
+    assert U.shape == (700, 5) and U.dtype == dtype
+    assert_allclose(U.T @ U, np.eye(5), atol=1e-4 if dtype == np.float32 else 1e-10)
+    Ur, Sr, Vtr = np.linalg.svd(B.astype(np.float64), full_matrices=False)
+    best = (Ur[:, :5] * Sr[:5]) @ Vtr[:5]
     tol = 1e-4 if dtype == np.float32 else 1e-10
     assert_allclose((U * S[:5]) @ V[:, :5].T, best, atol=tol * s_true[0])
 
