@@ -94,7 +94,7 @@ def embed_cooccurrence(
     means on for symmetric matrices.
 
     The defaults (PPMI with α 0.75 and no shift, rank 500, eigenvalue power
-    0.1, w + c) were the best general setting on the 10.5M-token development
+    0.15, w + c; counts with 1/d**1.25 weights) were the best general setting on the 10.5M-token development
     corpus (see ``benchmarks/README.md`` and ``DEFAULT_RANK``).
     """
     n_components = check_rank(n_components, cooc)

@@ -8,6 +8,7 @@ answers nearest-neighbour queries and reads and writes the word2vec formats.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -286,18 +287,36 @@ class _DenseOps:
     def solve_upper(self, Y, R):
         """``Y @ inv(R)`` for an upper triangular ``R``, written over ``Y``.
 
-        BLAS ``trsm`` on each row block (half the work of a general product);
-        ``Y`` must be C-contiguous, so each block's transpose is the
-        Fortran-ordered right-hand side ``trsm`` solves in place.
+        BLAS ``trsm`` on each row block (half the work of a general product).
+        ``Y`` is C-contiguous, so each block's transpose is a Fortran-ordered
+        right-hand side that ``trsm`` solves in place: ``R^-T Y^T``, and the
+        C-ordered ``R`` is the Fortran-ordered lower triangular ``R^T``.
+        ``trsm`` is called through ctypes, which releases the GIL, so the
+        blocks run in parallel (scipy's own ``strsm`` wrapper holds it: 0.26 s
+        per 52k x 750 block on two threads, against 0.13 s).
         """
-        from scipy.linalg import blas
+        import ctypes
 
-        trsm = blas.strsm if Y.dtype == np.float32 else blas.dtrsm
-        R = np.asarray(R, dtype=Y.dtype, order="F")
+        trsm = _blas_trsm(Y.dtype)
+        c_real = ctypes.c_float if Y.dtype == np.float32 else ctypes.c_double
+        R = np.ascontiguousarray(R, dtype=Y.dtype)
+        flags = [ctypes.c_char(c) for c in (b"L", b"L", b"N", b"N")]
+        order = ctypes.c_int(Y.shape[1])
+        one = c_real(1.0)
 
         def run(s):
-            # (Y R^-1)^T = R^-T Y^T
-            trsm(1.0, R, Y[s].T, side=0, lower=0, trans_a=1, overwrite_b=1)
+            block = Y[s]
+            rows = ctypes.c_int(block.shape[0])
+            trsm(
+                *(ctypes.byref(f) for f in flags),
+                ctypes.byref(order),
+                ctypes.byref(rows),
+                ctypes.byref(one),
+                R.ctypes.data_as(ctypes.c_void_p),
+                ctypes.byref(order),
+                block.ctypes.data_as(ctypes.c_void_p),
+                ctypes.byref(order),
+            )
 
         self._map(run, self._slices(Y.shape[0]))
         return Y
@@ -378,6 +397,18 @@ def _eig_svd(Y, ops, *, vectors=True):
     S = np.sqrt(w)
     U = ops.matmul(Y, V / S) if vectors else None
     return U, S, V
+
+
+@functools.cache
+def _blas_trsm(dtype):
+    """The BLAS ``strsm``/``dtrsm`` that scipy links, as a ctypes function."""
+    import ctypes
+
+    from numba.extending import get_cython_function_address
+
+    name = "strsm" if np.dtype(dtype) == np.float32 else "dtrsm"
+    address = get_cython_function_address("scipy.linalg.cython_blas", name)
+    return ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 11)(address)
 
 
 def _cholesky_basis(Y, ops):
