@@ -94,8 +94,9 @@ def embed_cooccurrence(
     means on for symmetric matrices.
 
     The defaults (PPMI with α 0.75 and no shift, rank 500, eigenvalue power
-    0.15, w + c; counts with 1/d**1.25 weights) were the best general setting on the 10.5M-token development
-    corpus (see ``benchmarks/README.md`` and ``DEFAULT_RANK``).
+    0.15, w + c; on counts with 1/d**1.25 weights) were the best general
+    setting on the 10.5M-token development corpus (see
+    ``benchmarks/README.md`` and ``DEFAULT_RANK``).
     """
     n_components = check_rank(n_components, cooc)
     if add_context is None:
