@@ -135,6 +135,15 @@ def _n_threads(n_jobs):
     return int(n_jobs)
 
 
+def _row_cuts(matrix: sp.csr_matrix, n_blocks: int) -> np.ndarray:
+    """Row bounds (int64, increasing) of up to ``n_blocks`` blocks of about equal
+    non-zeros of a CSR ``matrix``; no block is empty unless the matrix is."""
+    n_blocks = max(1, min(n_blocks, matrix.shape[0]))
+    cuts = np.searchsorted(matrix.indptr, np.linspace(0, matrix.nnz, n_blocks + 1))
+    cuts[0], cuts[-1] = 0, matrix.shape[0]
+    return np.unique(np.maximum.accumulate(cuts)).astype(np.int64)
+
+
 class WindowCounter:
     """Streaming window co-occurrence counter with bounded memory.
 

@@ -1138,14 +1138,6 @@ def _add_task(a, b):
     return a + b
 
 
-def _row_cuts(matrix: sp.csr_matrix, n_blocks: int) -> np.ndarray:
-    """Row bounds of ``n_blocks`` blocks of about equal non-zeros."""
-    n_blocks = max(1, min(n_blocks, matrix.shape[0]))
-    cuts = np.searchsorted(matrix.indptr, np.linspace(0, matrix.nnz, n_blocks + 1))
-    cuts[0], cuts[-1] = 0, matrix.shape[0]
-    return np.unique(np.maximum.accumulate(cuts))
-
-
 class _BlockOperator:
     """``X @ B`` and ``X.T @ B`` for a CSR ``X`` kept by the workers in row blocks.
 
@@ -1156,6 +1148,8 @@ class _BlockOperator:
 
     def __init__(self, client, X: sp.csr_matrix, n_blocks: int):
         self.client = client
+        from cooc.cooccurrence import _row_cuts
+
         self.cuts = _row_cuts(X, n_blocks)
         pieces = [X[a:b] for a, b in itertools.pairwise(self.cuts)]
         sent = client.scatter(pieces, hash=False)

@@ -157,23 +157,24 @@ class _CSRProduct:
 
     def __init__(self, A, *, n_jobs=None):
         self.A = A.tocsr() if not sp.isspmatrix_csr(A) else A
+        from cooc.cooccurrence import _row_cuts
+
         self.n_threads = max(1, min(_n_threads(n_jobs), self.A.shape[0]))
-        n_blocks = max(1, min(_SPMM_BLOCKS, self.A.shape[0]))
-        cuts = np.searchsorted(
-            self.A.indptr, np.linspace(0, self.A.nnz, n_blocks + 1)
-        ).astype(np.int64)
-        cuts[0], cuts[-1] = 0, self.A.shape[0]
+        cuts = _row_cuts(self.A, _SPMM_BLOCKS)
         self.blocks = [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
         self.panel = np.zeros((self.A.shape[1], _kernels.PANEL), dtype=self.A.dtype)
 
-    def _run_blocks(self, fn):
-        """Call ``fn(row_lo, row_hi)`` for every row block, on the threads."""
+    def _pool(self):
+        """A thread pool for the row blocks, or a null context on one thread."""
         threads = self.n_threads
-        if threads == 1:
+        return ThreadPoolExecutor(threads) if threads > 1 else nullcontext()
+
+    def _run_blocks(self, pool, fn):
+        """Call ``fn(row_lo, row_hi)`` for every row block, on ``pool`` if any."""
+        if pool is None:
             for a, b in self.blocks:
                 fn(a, b)
-            return
-        with ThreadPoolExecutor(threads) as pool:
+        else:
             list(pool.map(lambda ab: fn(*ab), self.blocks))
 
     def sketch(self, cols, signs, n_cols):
@@ -186,11 +187,13 @@ class _CSRProduct:
         A = self.A
         out = np.empty((A.shape[0], n_cols), dtype=A.dtype)
         signs = np.ascontiguousarray(signs, dtype=A.dtype)
-        self._run_blocks(
-            lambda a, b: _kernels.csr_sparse_sign(
-                A.indptr, A.indices, A.data, cols, signs, out, a, b
+        with self._pool() as pool:
+            self._run_blocks(
+                pool,
+                lambda a, b: _kernels.csr_sparse_sign(
+                    A.indptr, A.indices, A.data, cols, signs, out, a, b
+                ),
             )
-        )
         return out
 
     def __call__(self, B, out=None):
@@ -206,24 +209,18 @@ class _CSRProduct:
                 f"{out.dtype} {out.shape}."
             )
         panel = self.panel
-        threads = self.n_threads
-        with ThreadPoolExecutor(threads) if threads > 1 else nullcontext() as pool:
+        with self._pool() as pool:
             for c0 in range(0, k, width):
                 cols = B[:, c0 : c0 + width]
                 panel[:, : cols.shape[1]] = cols
                 panel[:, cols.shape[1] :] = 0
                 part = out[:, c0 : c0 + width]
-
-                def run(block, part=part):
-                    _kernels.csr_dense_panel(
-                        A.indptr, A.indices, A.data, panel, part, block[0], block[1]
-                    )
-
-                if pool is None:
-                    for block in self.blocks:
-                        run(block)
-                else:
-                    list(pool.map(run, self.blocks))
+                self._run_blocks(
+                    pool,
+                    lambda a, b, part=part: _kernels.csr_dense_panel(
+                        A.indptr, A.indices, A.data, panel, part, a, b
+                    ),
+                )
         return out
 
 
@@ -365,8 +362,8 @@ def _sparse_sign(random_state, n_rows, n_cols, dtype):
     zeta = min(_SIGN_NONZEROS, n_cols)
     rng = np.random.default_rng(int(random_state.randint(np.iinfo(np.int32).max)))
     cols = rng.integers(0, n_cols, size=(n_rows, zeta), dtype=np.int32)
-    signs = rng.integers(0, 2, size=(n_rows, zeta)).astype(dtype) * 2 - 1
-    return cols, signs.astype(dtype, copy=False)
+    signs = (2 * rng.integers(0, 2, size=(n_rows, zeta)) - 1).astype(dtype)
+    return cols, signs
 
 
 def _sparse_sign_dense(cols, signs, n_cols):
@@ -375,6 +372,12 @@ def _sparse_sign_dense(cols, signs, n_cols):
     rows = np.repeat(np.arange(cols.shape[0]), cols.shape[1])
     np.add.at(out, (rows, cols.ravel()), signs.ravel())
     return out
+
+
+def _gram_usable(w, dtype):
+    """Whether Gram eigenvalues ``w`` (descending) are within ``_GRAM_MAX_RATIO``."""
+    limit = _GRAM_MAX_RATIO.get(np.dtype(dtype), 1e6)
+    return w[-1] > 0 and w[0] <= limit**2 * w[-1]
 
 
 def _eig_svd(Y, ops, *, vectors=True):
@@ -391,8 +394,7 @@ def _eig_svd(Y, ops, *, vectors=True):
     """
     w, V = linalg.eigh(ops.gram(Y), check_finite=False, overwrite_a=True)
     w, V = w[::-1], V[:, ::-1]
-    limit = _GRAM_MAX_RATIO.get(Y.dtype, 1e6)
-    if not w[-1] > 0 or w[0] > limit**2 * w[-1]:
+    if not _gram_usable(w, Y.dtype):
         return None
     S = np.sqrt(w)
     U = ops.matmul(Y, V / S) if vectors else None
@@ -425,8 +427,7 @@ def _cholesky_basis(Y, ops):
     """
     gram = ops.gram(Y)
     w = linalg.eigvalsh(gram, check_finite=False)[::-1]
-    limit = _GRAM_MAX_RATIO.get(Y.dtype, 1e6)
-    if not w[-1] > 0 or w[0] > limit**2 * w[-1]:
+    if not _gram_usable(w, Y.dtype):
         return None
     try:
         R = linalg.cholesky(gram, lower=False, overwrite_a=True, check_finite=False)

@@ -80,6 +80,13 @@ def _smoothed_context_probs(col_sums, context_alpha):
     return probs
 
 
+def _log_marginals(X, context_probs):
+    """``log`` of the row sums of CSR ``X`` and of ``context_probs`` (-inf for 0)."""
+    row_sums = np.asarray(X.sum(axis=1, dtype=np.float64)).ravel()
+    with np.errstate(divide="ignore"):
+        return np.log(row_sums), np.log(context_probs)
+
+
 def _ppmi_csr_inplace(X, context_probs, shift):
     """Overwrite the data of canonical CSR ``X`` with PPMI values; drop non-positives.
 
@@ -88,10 +95,7 @@ def _ppmi_csr_inplace(X, context_probs, shift):
     set to 0. Computed in float64, stored in ``X.dtype``.
     """
     n_rows = X.shape[0]
-    row_sums = np.asarray(X.sum(axis=1, dtype=np.float64)).ravel()
-    with np.errstate(divide="ignore"):
-        log_rows = np.log(row_sums)
-        log_ctx = np.log(context_probs)
+    log_rows, log_ctx = _log_marginals(X, context_probs)
     log_shift = np.log(shift)
     indptr, indices, data = X.indptr, X.indices, X.data
     row_start = 0
@@ -126,24 +130,18 @@ def _ppmi_threaded(X, context_probs, shift, dtype):
     from concurrent.futures import ThreadPoolExecutor
 
     from cooc import _kernels
-    from cooc.cooccurrence import _n_threads
+    from cooc.cooccurrence import _n_threads, _row_cuts
 
     n_rows = X.shape[0]
-    row_sums = np.asarray(X.sum(axis=1, dtype=np.float64)).ravel()
-    with np.errstate(divide="ignore"):
-        log_rows = np.log(row_sums)
-        log_ctx = np.log(context_probs)
+    log_rows, log_ctx = _log_marginals(X, context_probs)
     values = np.empty(X.nnz, dtype=dtype)
     row_counts = np.zeros(n_rows, dtype=np.int64)
     n_threads = max(1, min(_n_threads(None), n_rows))
-    cuts = np.searchsorted(X.indptr, np.linspace(0, X.nnz, n_threads + 1))
-    cuts = np.clip(cuts, 0, n_rows).astype(np.int64)
-    cuts[0], cuts[-1] = 0, n_rows
-    parts = list(itertools.pairwise(cuts))
+    parts = list(itertools.pairwise(_row_cuts(X, n_threads)))
 
     def run(fn):
         if n_threads == 1:
-            return [fn(*parts[0])]
+            return [fn(a, b) for a, b in parts]
         with ThreadPoolExecutor(n_threads) as pool:
             return list(pool.map(lambda ab: fn(*ab), parts))
 
