@@ -813,16 +813,10 @@ def _split_params(params):
     return params
 
 
-# Tokenized chunks up to this size (codes, offsets and an estimate of the
-# distinct tokens) stay in memory between the two passes of
-# `build_cooccurrence`; a larger corpus is read and tokenized a second time.
-# 10.5M tokens take about 60 MB; keeping them saved ~2.5 s of a 9 s build.
-KEEP_CHUNKS_BYTES = 512 << 20
-
-
-def _chunk_bytes(chunk) -> int:
-    """Memory held by a TokenChunk (distinct tokens estimated at 80 bytes each)."""
-    return chunk.codes.nbytes + chunk.offsets.nbytes + 80 * len(chunk.uniques)
+def _codes_in_memory(memory: int) -> int:
+    """Bytes of token codes the first pass keeps in memory (4 per token); the
+    rest is spooled to a temporary file until the counting pass reads it."""
+    return int(memory) // 4
 
 
 def _count_chunks(chunks, vocabulary, params, progress):
@@ -836,6 +830,102 @@ def _count_chunks(chunks, vocabulary, params, progress):
         counter.update(ids, chunk.offsets)
         if progress is not None:
             progress(int(ids.shape[0]))
+    stats = counter.stats
+    stats["vocabulary_size"] = len(vocabulary)
+    return CoocMatrix(counter.result(), vocabulary, counter.params, stats)
+
+
+def _check_read_options(read: dict) -> None:
+    from cooc.corpus import _check_chunk_size, _check_encoding_errors, _check_tokenizer
+
+    _check_tokenizer(read["tokenizer"])
+    _check_encoding_errors(read["encoding_errors"])
+    _check_chunk_size(read["chunk_size"])
+
+
+def _empty_corpus_error(paths) -> ValueError:
+    names = [str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    shown = ", ".join(names[:3]) + (
+        f" and {len(names) - 3} more" if len(names) > 3 else ""
+    )
+    return ValueError(
+        f"vocabulary is empty: {shown} hold(s) no tokens; check the input "
+        "files, the column and the tokenizer."
+    )
+
+
+def _count_files(paths, vocabulary, min_count, max_size, read, params, progress):
+    """Both passes of :func:`build_cooccurrence` over the files' bytes.
+
+    The files are tokenized and coded once, in compiled code
+    (:mod:`cooc.tokenstream`); without a vocabulary the codes are kept (in
+    memory up to a quarter of ``memory``, spooled to a temporary file beyond)
+    and mapped to word ids for counting once the vocabulary is known.
+    """
+    from cooc.tokenstream import EncodedCorpus, TokenTable, merge_tables, scan_corpus
+    from cooc.vocab import vocabulary_from_table
+
+    def tell(stage):
+        return None if progress is None else (lambda n: progress(stage, n))
+
+    n_jobs = params.get("n_jobs")
+    memory = params.get("memory") or _DEFAULT_MEMORY
+    if vocabulary is not None:
+        # One pass: the vocabulary's table is read by every thread.
+        counter = _new_counter(vocabulary, params)
+        step = tell("counting")
+
+        def count(part):
+            counter.update(part.codes, part.offsets)
+            if step is not None:
+                step(part.n_tokens)
+
+        scan_corpus(
+            paths,
+            **read,
+            n_jobs=n_jobs,
+            table=TokenTable.from_tokens(vocabulary.tokens),
+            on_part=count,
+        )
+        return _finish(counter, vocabulary, progress)
+
+    keep = EncodedCorpus(_codes_in_memory(memory))
+    try:
+        tables = scan_corpus(
+            paths, **read, n_jobs=n_jobs, keep=keep, progress=tell("vocabulary")
+        )
+        remaps = merge_tables(tables)
+        if keep.n_tokens == 0:
+            raise _empty_corpus_error(paths)
+        vocabulary, entries = vocabulary_from_table(
+            tables[0], min_count=min_count, max_size=max_size
+        )
+        word_of = np.full(len(tables[0]), -1, dtype=np.int32)
+        word_of[entries] = np.arange(len(entries), dtype=np.int32)
+        maps = [word_of[r] for r in remaps]
+        tables = remaps = word_of = None
+        counter = _new_counter(vocabulary, params)
+        step = tell("counting")
+        for part in keep:
+            counter.update(maps[part.table][part.codes], part.offsets)
+            if step is not None:
+                step(part.n_tokens)
+    finally:
+        keep.close()
+    return _finish(counter, vocabulary, progress)
+
+
+def _new_counter(vocabulary, params) -> WindowCounter:
+    return WindowCounter(
+        len(vocabulary),
+        word_counts=vocabulary.counts if params.get("subsample") else None,
+        **params,
+    )
+
+
+def _finish(counter, vocabulary, progress) -> CoocMatrix:
+    if progress is not None:
+        progress("merging", 0)
     stats = counter.stats
     stats["vocabulary_size"] = len(vocabulary)
     return CoocMatrix(counter.result(), vocabulary, counter.params, stats)
@@ -899,12 +989,13 @@ def build_cooccurrence(
     and the weighting default to ``DEFAULT_WINDOW`` (15) and
     ``DEFAULT_WEIGHTING`` (``power``, ``1/d**1.25``) here, as in ``cooc build``.
     """
-    from cooc.corpus import iter_token_chunks
-    from cooc.vocab import build_vocabulary
+    from cooc.vocab import _check_params
 
     params["window_size"] = window_size
     params["weighting"] = weighting
     _split_params(params)
+    if vocabulary is None:
+        _check_params(min_count, max_size)
     read = dict(
         tokenizer=tokenizer,
         column=column,
@@ -912,47 +1003,8 @@ def build_cooccurrence(
         chunk_size=chunk_size,
         encoding_errors=encoding_errors,
     )
-    kept = None
-    if vocabulary is None:
-        # The vocabulary pass keeps the tokenized chunks while they are small,
-        # so that counting does not read and tokenize the files again.
-        kept = []
-        kept_bytes = 0
-
-        def counted(chunks):
-            nonlocal kept, kept_bytes
-            for chunk in chunks:
-                if progress is not None:
-                    progress("vocabulary", int(chunk.codes.shape[0]))
-                if kept is not None:
-                    kept.append(chunk)
-                    kept_bytes += _chunk_bytes(chunk)
-                    if kept_bytes > KEEP_CHUNKS_BYTES:
-                        kept = None
-                yield chunk
-
-        try:
-            vocabulary = build_vocabulary(
-                counted(iter_token_chunks(paths, **read)),
-                min_count=min_count,
-                max_size=max_size,
-            )
-        except ValueError as err:
-            if "the corpus has no tokens" not in str(err):
-                raise
-            names = [
-                str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)
-            ]
-            shown = ", ".join(names[:3]) + (
-                f" and {len(names) - 3} more" if len(names) > 3 else ""
-            )
-            raise ValueError(
-                f"vocabulary is empty: {shown} hold(s) no tokens; check the input "
-                "files, the column and the tokenizer."
-            ) from None
-    step = None if progress is None else (lambda n: progress("counting", n))
-    chunks = kept if kept is not None else iter_token_chunks(paths, **read)
-    out = _count_chunks(chunks, vocabulary, params, step)
+    _check_read_options(read)
+    out = _count_files(paths, vocabulary, min_count, max_size, read, params, progress)
     out.stats["sources"] = [
         str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)
     ]

@@ -51,6 +51,7 @@ __all__ = [
     "TOKENIZERS",
     "TokenChunk",
     "chunks_from_documents",
+    "iter_byte_blocks",
     "iter_documents",
     "iter_token_chunks",
     "resolve_paths",
@@ -498,6 +499,93 @@ def _iter_blocks(
             yield from _iter_jsonl(path, compression, column, rows, encoding_errors)
         else:
             yield from _iter_parquet(path, column, rows)
+
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def _iter_line_bytes(stream, block_size: int) -> Iterator[tuple[bytes, int]]:
+    """Yield ``(block, lines_before)``: blocks of whole lines as raw bytes,
+    joined by ``b"\n"`` without the final one (the lines of
+    :func:`_iter_text_blocks`, undecoded); a leading UTF-8 BOM is dropped."""
+    parts: list[bytes] = []
+    lines_before = 0
+    first = True
+    while True:
+        data = stream.read(block_size)
+        if not data:
+            break
+        if first and not parts and data.startswith(_UTF8_BOM[: len(data)]):
+            # The BOM may straddle reads of a few bytes; collect it first.
+            while len(data) < len(_UTF8_BOM):
+                more = stream.read(block_size)
+                if not more:
+                    break
+                data += more
+            if data.startswith(_UTF8_BOM):
+                data = data[len(_UTF8_BOM) :]
+            first = False
+            if not data:
+                continue
+        first = False
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            parts.append(data)
+            continue
+        parts.append(data[:cut])
+        block = parts[0] if len(parts) == 1 else b"".join(parts)
+        parts = [data[cut + 1 :]]
+        yield block, lines_before
+        lines_before += block.count(b"\n") + 1
+    block = b"".join(parts)
+    if block:
+        yield block, lines_before
+
+
+def iter_byte_blocks(
+    paths, *, column=None, encoding_errors="strict", chunk_size=DEFAULT_CHUNK_SIZE
+) -> Iterator[tuple[bytes, str, int, bool]]:
+    """Yield a corpus as ``(block, name, lines_before, from_table)`` tuples.
+
+    ``block`` holds whole documents as UTF-8 bytes separated by ``b"\n"``:
+    plain-text files as they are on disk (not decoded: the caller validates
+    them, and decodes with ``encoding_errors`` only where needed), table
+    columns re-encoded from str (lone surrogates, which JSON escapes can make,
+    as ``"surrogatepass"`` encodes them; ``from_table`` is then True).
+    ``name`` and ``lines_before`` place the block's first line for error
+    messages. The documents are those of :func:`iter_documents`.
+    """
+    _check_encoding_errors(encoding_errors)
+    _check_chunk_size(chunk_size)
+    column = DEFAULT_COLUMN if column is None else column
+    rows = _rows_per_batch(chunk_size)
+    for path in resolve_paths(paths):
+        fmt, compression = _file_format(path)
+        name = "<stdin>" if path == "-" else str(path)
+        if fmt == "text":
+            with _open_binary(path, compression) as stream:
+                try:
+                    for block, lines_before in _iter_line_bytes(stream, chunk_size):
+                        yield block, name, lines_before, False
+                except (EOFError, OSError, lzma.LZMAError) as err:
+                    if compression is None:
+                        raise
+                    raise ValueError(
+                        f"cannot decompress {name}: {err}; check that the file is "
+                        f"a complete {compression} file."
+                    ) from err
+            continue
+        if fmt in ("csv", "tsv"):
+            sep = "," if fmt == "csv" else "\t"
+            blocks = _iter_csv(path, sep, column, rows, encoding_errors)
+        elif fmt == "jsonl":
+            blocks = _iter_jsonl(path, compression, column, rows, encoding_errors)
+        else:
+            blocks = _iter_parquet(path, column, rows)
+        for documents in blocks:
+            if documents:
+                text = _join_documents(documents)
+                yield text.encode("utf-8", "surrogatepass"), name, 0, True
 
 
 def iter_documents(

@@ -17,7 +17,7 @@ import pandas as pd
 from cooc.corpus import TokenChunk, chunks_from_documents
 from cooc.io import atomic_write
 
-__all__ = ["Vocabulary", "build_vocabulary", "count_tokens"]
+__all__ = ["Vocabulary", "build_vocabulary", "count_tokens", "vocabulary_from_table"]
 
 # Merge per-chunk counts once this many (token, count) pairs are pending.
 _MERGE_AT = 1 << 20
@@ -324,13 +324,47 @@ def _select(tokens: np.ndarray, counts: np.ndarray, min_count, max_size) -> Voca
     """Filter by ``min_count``, order by (-count, token), truncate to ``max_size``."""
     keep = counts >= min_count
     tokens, counts = tokens[keep], counts[keep]
+    order = _id_order(tokens, counts, max_size)
+    return Vocabulary(tokens[order].tolist(), counts[order])
+
+
+def _id_order(tokens: np.ndarray, counts: np.ndarray, max_size) -> np.ndarray:
+    """Positions of the tokens in id order: (-count, token), at most ``max_size``."""
     # Rank tokens by code point order (Python's sort is fast on str), then
     # sort stably by count: equivalent to sorting on (-count, token).
     ranks = pd.Index(sorted(tokens.tolist()), dtype=object).get_indexer(tokens)
     order = np.lexsort((ranks, -counts))
     if max_size is not None:
         order = order[:max_size]
-    return Vocabulary(tokens[order].tolist(), counts[order])
+    return order
+
+
+def vocabulary_from_table(table, *, min_count: int = 1, max_size: int | None = None):
+    """The vocabulary of a :class:`cooc.tokenstream.TokenTable`'s counts.
+
+    Returns ``(vocabulary, entries)``: ``entries[i]`` is the table entry of
+    word id ``i``. Same selection and order as :func:`build_vocabulary`; Python
+    strings are made only for the tokens that reach ``min_count``.
+    """
+    _check_params(min_count, max_size)
+    counts = table.counts
+    candidates = np.flatnonzero(counts >= min_count)
+    tokens = np.array(table.tokens(candidates), dtype=object)
+    order = _id_order(tokens, counts[candidates], max_size)
+    vocab = Vocabulary(tokens[order].tolist(), counts[candidates[order]])
+    if len(vocab) == 0:
+        seen = np.count_nonzero(counts)
+        if seen == 0:
+            raise ValueError(
+                "vocabulary is empty: the corpus has no tokens; check the input "
+                "files, the column and the tokenizer."
+            )
+        raise ValueError(
+            f"vocabulary is empty after {min_count=!r}: the most frequent of the "
+            f"{seen} distinct tokens occurs {int(counts.max())} times; "
+            "lower min_count."
+        )
+    return vocab, candidates[order]
 
 
 def _count_arrays(chunks: Iterable[TokenChunk]) -> tuple[np.ndarray, np.ndarray]:

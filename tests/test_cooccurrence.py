@@ -519,7 +519,7 @@ def test_counter_pickles_midway_and_edge_cases():
     ).nnz == 0
 
 
-def test_build_keeps_chunks_or_reads_again_with_same_result(tmp_path, monkeypatch):
+def test_build_reads_once_whether_codes_are_kept_or_spooled(tmp_path, monkeypatch):
     import cooc.corpus
     import cooc.cooccurrence as cc
 
@@ -531,21 +531,30 @@ def test_build_keeps_chunks_or_reads_again_with_same_result(tmp_path, monkeypatc
         )
         files.append(f)
     reads = []
-    real = cooc.corpus.iter_token_chunks
+    real = cooc.corpus.iter_byte_blocks
 
     def counting_reads(*args, **kwargs):
         reads.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cooc.corpus, "iter_token_chunks", counting_reads)
+    monkeypatch.setattr(cooc.corpus, "iter_byte_blocks", counting_reads)
     kept = cc.build_cooccurrence(files, window_size=3, chunk_size=64)
-    assert len(reads) == 1  # counting reused the chunks of the vocabulary pass
-    monkeypatch.setattr(cc, "KEEP_CHUNKS_BYTES", 0)
-    again = cc.build_cooccurrence(files, window_size=3, chunk_size=64)
-    assert len(reads) == 3  # over the budget: the files were read a second time
-    assert kept.vocabulary == again.vocabulary
+    assert len(reads) == 1  # counting reused the codes of the vocabulary pass
+    monkeypatch.setattr(cc, "_codes_in_memory", lambda memory: 0)
+    spooled = cc.build_cooccurrence(files, window_size=3, chunk_size=64)
+    assert len(reads) == 2  # spooled to a temporary file, still one read
+    assert kept.vocabulary == spooled.vocabulary
     for name in ("indptr", "indices", "data"):
         np.testing.assert_array_equal(
-            getattr(kept.matrix, name), getattr(again.matrix, name)
+            getattr(kept.matrix, name), getattr(spooled.matrix, name)
         )
-    assert kept.stats == again.stats
+    assert kept.stats == spooled.stats
+    # and both equal the chunk-by-chunk reference path
+    chunks = list(cooc.corpus.iter_token_chunks(files))
+    from cooc.vocab import build_vocabulary
+
+    vocab = build_vocabulary(chunks)
+    params = cc._file_defaults({"window_size": 3})
+    reference = cc._count_chunks(chunks, vocab, params, None)
+    assert reference.vocabulary == kept.vocabulary
+    assert (reference.matrix != kept.matrix).nnz == 0

@@ -1,4 +1,4 @@
-"""Every numba kernel of cooc, and nothing else.
+"""Numba kernels of window counting, sparse products and PPMI.
 
 Array contracts
 ---------------

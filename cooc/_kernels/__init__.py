@@ -1,0 +1,65 @@
+"""Every numba kernel of cooc, and nothing else.
+
+* :mod:`cooc._kernels.counting`: window counting over id streams, the sort and
+  merge of pair runs, CSR assembly, sparse products and PPMI (its docstring
+  holds the array contracts of the counting kernels).
+* :mod:`cooc._kernels.text`: tokenizing UTF-8 bytes and counting the distinct
+  tokens in an open-addressing hash table, without a Python object per token.
+
+Each kernel lives in the same file as the jitted helpers it calls (numba's
+cache does not notice edits to functions in other files).
+"""
+
+from cooc._kernels.counting import (
+    MODE_CANONICAL,
+    MODE_CENTER,
+    MODE_ORDERED,
+    PANEL,
+    compact_rows,
+    count_spatial_pairs,
+    count_window_pairs,
+    csr_dense_panel,
+    csr_sparse_sign,
+    divide_counts_inplace,
+    emit_csr_entries,
+    filter_tokens,
+    merge_runs,
+    ppmi_values,
+    sample_windows,
+    sort_reduce_pairs,
+)
+from cooc._kernels.text import (
+    TOKEN_STATUS_FALLBACK,
+    TOKEN_STATUS_OK,
+    count_codes,
+    gather_tokens,
+    merge_token_tables,
+    rehash_token_table,
+    tokenize_bytes,
+)
+
+__all__ = [
+    "MODE_CANONICAL",
+    "MODE_CENTER",
+    "MODE_ORDERED",
+    "PANEL",
+    "TOKEN_STATUS_FALLBACK",
+    "TOKEN_STATUS_OK",
+    "compact_rows",
+    "count_codes",
+    "count_spatial_pairs",
+    "count_window_pairs",
+    "csr_dense_panel",
+    "csr_sparse_sign",
+    "divide_counts_inplace",
+    "emit_csr_entries",
+    "filter_tokens",
+    "gather_tokens",
+    "merge_runs",
+    "merge_token_tables",
+    "ppmi_values",
+    "rehash_token_table",
+    "sample_windows",
+    "sort_reduce_pairs",
+    "tokenize_bytes",
+]
