@@ -49,6 +49,7 @@ import pandas as pd
 
 __all__ = [
     "TOKENIZERS",
+    "ByteBlock",
     "TokenChunk",
     "chunks_from_documents",
     "iter_byte_blocks",
@@ -504,13 +505,15 @@ def _iter_blocks(
 _UTF8_BOM = b"\xef\xbb\xbf"
 
 
-def _iter_line_bytes(stream, block_size: int) -> Iterator[tuple[bytes, int]]:
-    """Yield ``(block, lines_before)``: blocks of whole lines as raw bytes,
-    joined by ``b"\n"`` without the final one (the lines of
-    :func:`_iter_text_blocks`, undecoded); a leading UTF-8 BOM is dropped."""
+def _iter_line_bytes(stream, block_size: int) -> Iterator[tuple[bytes, int, bool]]:
+    """Yield ``(block, lines_before, bom)``: blocks of whole lines as raw bytes,
+    joined by ``b"\\n"`` without the final one (the lines of
+    :func:`_iter_text_blocks`, undecoded); a leading UTF-8 BOM is dropped
+    (``bom`` is True for the block it was dropped from)."""
     parts: list[bytes] = []
     lines_before = 0
     first = True
+    bom = False  # a BOM was dropped from the block being collected
     while True:
         data = stream.read(block_size)
         if not data:
@@ -524,6 +527,7 @@ def _iter_line_bytes(stream, block_size: int) -> Iterator[tuple[bytes, int]]:
                 data += more
             if data.startswith(_UTF8_BOM):
                 data = data[len(_UTF8_BOM) :]
+                bom = True
             first = False
             if not data:
                 continue
@@ -535,17 +539,28 @@ def _iter_line_bytes(stream, block_size: int) -> Iterator[tuple[bytes, int]]:
         parts.append(data[:cut])
         block = parts[0] if len(parts) == 1 else b"".join(parts)
         parts = [data[cut + 1 :]]
-        yield block, lines_before
+        yield block, lines_before, bom
+        bom = False
         lines_before += block.count(b"\n") + 1
     block = b"".join(parts)
-    if block:
-        yield block, lines_before
+    if block or bom:  # (a file holding only a BOM is one empty document)
+        yield block, lines_before, bom
+
+
+class ByteBlock(NamedTuple):
+    """Whole documents of one file as UTF-8 bytes; see :func:`iter_byte_blocks`."""
+
+    data: bytes
+    name: str
+    lines_before: int
+    from_table: bool
+    bom: bool
 
 
 def iter_byte_blocks(
     paths, *, column=None, encoding_errors="strict", chunk_size=DEFAULT_CHUNK_SIZE
-) -> Iterator[tuple[bytes, str, int, bool]]:
-    """Yield a corpus as ``(block, name, lines_before, from_table)`` tuples.
+) -> Iterator[ByteBlock]:
+    """Yield a corpus as :class:`ByteBlock` tuples.
 
     ``block`` holds whole documents as UTF-8 bytes separated by ``b"\n"``:
     plain-text files as they are on disk (not decoded: the caller validates
@@ -553,7 +568,8 @@ def iter_byte_blocks(
     columns re-encoded from str (lone surrogates, which JSON escapes can make,
     as ``"surrogatepass"`` encodes them; ``from_table`` is then True).
     ``name`` and ``lines_before`` place the block's first line for error
-    messages. The documents are those of :func:`iter_documents`.
+    messages; ``bom`` says that a UTF-8 byte-order mark was dropped from the
+    start of ``block``. The documents are those of :func:`iter_documents`.
     """
     _check_encoding_errors(encoding_errors)
     _check_chunk_size(chunk_size)
@@ -565,8 +581,8 @@ def iter_byte_blocks(
         if fmt == "text":
             with _open_binary(path, compression) as stream:
                 try:
-                    for block, lines_before in _iter_line_bytes(stream, chunk_size):
-                        yield block, name, lines_before, False
+                    for block, lines, bom in _iter_line_bytes(stream, chunk_size):
+                        yield ByteBlock(block, name, lines, False, bom)
                 except (EOFError, OSError, lzma.LZMAError) as err:
                     if compression is None:
                         raise
@@ -585,7 +601,9 @@ def iter_byte_blocks(
         for documents in blocks:
             if documents:
                 text = _join_documents(documents)
-                yield text.encode("utf-8", "surrogatepass"), name, 0, True
+                yield ByteBlock(
+                    text.encode("utf-8", "surrogatepass"), name, 0, True, False
+                )
 
 
 def iter_documents(

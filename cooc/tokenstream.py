@@ -201,13 +201,15 @@ def _pow2(n: int) -> int:
 class _Segment:
     """Bytes ``[start, end)`` of a block came from ``name``, starting at its
     line ``lines_before + 1``; ``table`` marks text made from a table column
-    (decoded with surrogates allowed)."""
+    (decoded with surrogates allowed); ``bom``: a byte-order mark was dropped
+    before ``start``."""
 
     start: int
     end: int
     name: str
     lines_before: int
     table: bool
+    bom: bool
 
 
 @dataclass
@@ -313,10 +315,15 @@ class _Tokenizer:
         if seg.table:
             return raw.decode("utf-8", "surrogatepass")
         try:
-            return raw.decode("utf-8", self.encoding_errors)
+            text = raw.decode("utf-8", self.encoding_errors)
         except UnicodeDecodeError as err:
             line = seg.lines_before + data[seg.start : a].tobytes().count(b"\n") + 1
             raise _invalid_utf8(seg.name, line, err.start + 1, err) from None
+        if seg.lines_before == 0 and a == seg.start and not seg.bom:
+            # A BOM that only decoding reveals (after an ignored bad byte)
+            # is dropped, as cooc.corpus drops one at the start of a file.
+            text = text.removeprefix("\ufeff")
+        return text
 
 
 # -- reading ---------------------------------------------------------------------------
@@ -335,20 +342,24 @@ def _iter_blocks(paths, column, encoding_errors, chunk_size) -> Iterator[_Block]
 
     def flush():
         segments, start = [], 0
-        for raw, name, lines_before, table in pending:
-            segments.append(_Segment(start, start + len(raw), name, lines_before, table))
-            start += len(raw) + 1
-        joined = pending[0][0] if len(pending) == 1 else b"\n".join(p[0] for p in pending)
+        for raw, name, lines_before, table, bom in pending:
+            end = start + len(raw)
+            segments.append(_Segment(start, end, name, lines_before, table, bom))
+            start = end + 1
+        if len(pending) == 1:
+            joined = pending[0].data
+        else:
+            joined = b"\n".join(p.data for p in pending)
         return _Block(np.frombuffer(joined, np.uint8), segments)
 
     for item in iter_byte_blocks(
         paths, column=column, encoding_errors=encoding_errors, chunk_size=chunk_size
     ):
-        if pending and size + len(item[0]) > chunk_size:
+        if pending and size + len(item.data) > chunk_size:
             yield flush()
             pending, size = [], 0
         pending.append(item)
-        size += len(item[0]) + 1
+        size += len(item.data) + 1
     if pending:
         yield flush()
 
