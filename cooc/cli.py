@@ -55,7 +55,11 @@ def _errors(fn):
 
 
 class Progress:
-    """Progress lines on stderr; silent with --quiet. Redraws in place on a terminal."""
+    """Progress lines on stderr; silent with --quiet. Redraws in place on a terminal.
+
+    ``progress(stage, n_tokens)`` starts or continues a stage; ``stages`` holds
+    the seconds each finished stage took (recorded with --quiet too).
+    """
 
     def __init__(self, quiet: bool):
         self.quiet = quiet
@@ -64,31 +68,65 @@ class Progress:
         self.count = 0
         self.start = time.perf_counter()
         self.last = 0.0
+        self.stages: dict[str, float] = {}
 
     def __call__(self, stage: str, n: int) -> None:
-        if self.quiet:
-            return
         if stage != self.stage:
             self.done()
             self.stage, self.count, self.start = stage, 0, time.perf_counter()
         self.count += n
+        if self.quiet:
+            return
         now = time.perf_counter()
         if self.tty and now - self.last > 0.2:
             self.last = now
             click.echo(f"\r{self._line()}", nl=False, err=True)
 
     def _line(self):
-        dt = max(time.perf_counter() - self.start, 1e-9)
-        return f"{self.stage}: {self.count / 1e6:.2f}M tokens ({self.count / dt / 1e6:.2f}M tokens/s)"
+        dt = time.perf_counter() - self.start
+        if not self.count:
+            return f"{self.stage}: {dt:.1f} s"
+        # No rate over the first instants (it would be noise).
+        rate = f" ({_amount(self.count / dt)} tokens/s)" if dt > 0.05 else ""
+        return f"{self.stage}: {_amount(self.count)} tokens in {dt:.1f} s{rate}"
 
     def done(self):
-        if self.stage is not None and not self.quiet:
+        if self.stage is None:
+            return
+        elapsed = time.perf_counter() - self.start
+        self.stages[self.stage] = self.stages.get(self.stage, 0.0) + elapsed
+        if not self.quiet:
             click.echo(("\r" if self.tty else "") + self._line(), err=True)
         self.stage = None
+
+    def timed(self, stage: str):
+        """Context manager: one stage without token counts (reading, writing...)."""
+        progress = self
+
+        class _Stage:
+            def __enter__(self):
+                progress(stage, 0)
+
+            def __exit__(self, *exc_info):
+                progress.done()
+
+        return _Stage()
+
+    def table(self) -> dict[str, float]:
+        """The stage times, rounded for --json."""
+        return {k: round(v, 3) for k, v in self.stages.items()}
 
     def note(self, text: str) -> None:
         if not self.quiet:
             click.echo(text, err=True)
+
+
+def _amount(n: float) -> str:
+    """``n`` for people: 950, 12.3k, 10.57M, 1.20G."""
+    for scale, unit, digits in ((1e9, "G", 2), (1e6, "M", 2), (1e3, "k", 1)):
+        if n >= scale:
+            return f"{n / scale:.{digits}f}{unit}"
+    return f"{n:.0f}"
 
 
 def _parse_memory(value) -> int:
@@ -618,7 +656,8 @@ def build(
             f"resumed from {checkpoint}: {taken['vocabulary']} word-count and "
             f"{taken['counting']} pair-count shard(s) were already done"
         )
-    cooc.save(output)
+    with progress.timed("writing"):
+        cooc.save(output)
     seconds = time.perf_counter() - t0
     result = {
         "output": str(output),
@@ -628,6 +667,7 @@ def build(
         "n_tokens": cooc.stats["n_tokens"],
         "seconds": round(seconds, 3),
         "tokens_per_second": round(cooc.stats["n_tokens"] / max(seconds, 1e-9)),
+        "stages": progress.table(),
     }
     progress.note(
         f"wrote {output}: {cooc.shape[0]} x {cooc.shape[1]}, {cooc.nnz} non-zeros, "
@@ -831,7 +871,8 @@ def embed(
                 f"--min-count and --window apply to corpus inputs; {inputs[0]} is a "
                 ".cooc file, counted already (see cooc info)."
             )
-        cooc = load_cooc(inputs[0])
+        with progress.timed("reading"):
+            cooc = load_cooc(inputs[0])
     else:
         from cooc.cooccurrence import DEFAULT_WINDOW, build_cooccurrence
 
@@ -855,6 +896,8 @@ def embed(
         from cooc.distributed import embed_cooccurrence_dask
 
         embed_cooccurrence = functools.partial(embed_cooccurrence_dask, client=client)
+    else:
+        embed_cooccurrence = functools.partial(embed_cooccurrence, progress=progress)
     emb, s = embed_cooccurrence(
         cooc,
         rank,
@@ -866,7 +909,9 @@ def embed(
         add_context=add_context,
         random_state=seed,
     )
-    emb.save(output)
+    progress.done()
+    with progress.timed("writing"):
+        emb.save(output)
     seconds = time.perf_counter() - t0
     result = {
         "output": str(output),
@@ -875,6 +920,7 @@ def embed(
         "seconds": round(seconds, 3),
         "top_singular_values": [float(x) for x in s[:5]],
         "smallest_singular_value": float(s[-1]),
+        "stages": progress.table(),
     }
     progress.note(
         f"wrote {len(emb)} vectors of {rank} dimensions to {output} in {seconds:.1f} s"

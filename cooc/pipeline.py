@@ -84,6 +84,7 @@ def embed_cooccurrence(
     add_context: bool | None = None,
     normalize: bool = True,
     random_state=0,
+    progress=None,
 ) -> tuple[Embeddings, np.ndarray]:
     """Word vectors from a co-occurrence matrix: weighting, then truncated SVD.
 
@@ -96,14 +97,20 @@ def embed_cooccurrence(
     The defaults (PPMI with α 0.75 and no shift, rank 500, eigenvalue power
     0.15, w + c; on counts with 1/d**1.25 weights) were the best general
     setting on the 10.5M-token development corpus (see
-    ``benchmarks/README.md`` and ``DEFAULT_RANK``).
+    ``benchmarks/README.md`` and ``DEFAULT_RANK``). ``progress(stage, 0)``, when
+    given, is called as the weighting (``"ppmi"``, ``"log"``, ``"none"``) and
+    the SVD (``"svd"``) start.
     """
     n_components = check_rank(n_components, cooc)
     if add_context is None:
         add_context = cooc.shape[0] == cooc.shape[1]
+    if progress is not None:
+        progress(weighting, 0)
     weighted = weight_cooccurrence(
         cooc, weighting=weighting, context_alpha=context_alpha, shift=shift
     )
+    if progress is not None:
+        progress("svd", 0)
     vectors, singular_values = svd_embed(
         weighted,
         n_components,

@@ -247,7 +247,10 @@ def test_build_progress_on_stderr_results_on_stdout(run_cli, tiny_corpus, tmp_pa
         run_cli("build", tiny_corpus, "-o", out, "--min-count", "1", "--window", "1")
     )
     assert f"wrote {out}" in r.stderr
-    assert "tokens/s" in r.stderr
+    # one line per stage: 8 tokens read twice, then the timed stages
+    assert "vocabulary: 8 tokens in " in r.stderr
+    assert "counting: 8 tokens in " in r.stderr
+    assert "merging: " in r.stderr and "writing: " in r.stderr
     assert "wrote" not in r.stdout and "tokens/s" not in r.stdout
     assert re.search(r"^nnz\s+5$", r.stdout, re.MULTILINE)
     assert re.search(r"^n_docs\s+4$", r.stdout, re.MULTILINE)
@@ -1142,3 +1145,27 @@ def test_build_and_embed_defaults_agree_with_the_library(run_cli, tmp_path):
     np.testing.assert_allclose(
         np.abs(Embeddings.load(vectors).vectors), np.abs(emb.vectors), atol=1e-5
     )
+
+
+def test_build_and_embed_json_report_the_time_of_each_stage(run_cli, tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a b c d\nb c d e\nc d e a\n" * 20, encoding="utf-8")
+    out, vec = tmp_path / "c.cooc", tmp_path / "v.npz"
+    built = json.loads(
+        ok(run_cli("build", corpus, "-o", out, "--min-count", "1", "--json")).stdout
+    )
+    assert list(built["stages"]) == ["vocabulary", "counting", "merging", "writing"]
+    assert all(v >= 0 for v in built["stages"].values())
+    assert sum(built["stages"].values()) <= built["seconds"]
+    with_vocab = tmp_path / "vocab.tsv"
+    ok(run_cli("vocab", corpus, "-o", with_vocab, "--min-count", "1"))
+    again = json.loads(
+        ok(
+            run_cli("build", corpus, "-o", out, "--vocab", with_vocab, "--json")
+        ).stdout
+    )
+    assert list(again["stages"]) == ["counting", "merging", "writing"]
+    embedded = json.loads(
+        ok(run_cli("embed", out, "-o", vec, "--rank", "2", "--json", "-q")).stdout
+    )
+    assert list(embedded["stages"]) == ["reading", "ppmi", "svd", "writing"]
