@@ -89,7 +89,30 @@ class Vocabulary:
             )
         self.tokens = tokens
         self.counts = counts
-        self._index = index
+        self._index_cache = index
+
+    @classmethod
+    def _trusted(cls, tokens: list[str], counts: np.ndarray) -> Vocabulary:
+        """A vocabulary of tokens known to be distinct str and counts known to
+        be int64 >= 0 (no checks; the lookup index is built on first use)."""
+        vocab = cls.__new__(cls)
+        vocab.tokens = tokens
+        vocab.counts = counts.astype(np.int64, copy=False)
+        vocab._index_cache = None
+        return vocab
+
+    def __setstate__(self, state: dict) -> None:
+        # Pickles and skops files made before the index became lazy hold it
+        # as "_index".
+        state = dict(state)
+        state.setdefault("_index_cache", state.pop("_index", None))
+        self.__dict__.update(state)
+
+    @property
+    def _index(self) -> pd.Index:
+        if self._index_cache is None:
+            self._index_cache = pd.Index(np.array(self.tokens, dtype=object), dtype=object)
+        return self._index_cache
 
     # -- container protocol -------------------------------------------------
 
@@ -346,12 +369,15 @@ def vocabulary_from_table(table, *, min_count: int = 1, max_size: int | None = N
     word id ``i``. Same selection and order as :func:`build_vocabulary`; Python
     strings are made only for the tokens that reach ``min_count``.
     """
+    from cooc import _kernels as K
+
     _check_params(min_count, max_size)
     counts = table.counts
     candidates = np.flatnonzero(counts >= min_count)
-    tokens = np.array(table.tokens(candidates), dtype=object)
-    order = _id_order(tokens, counts[candidates], max_size)
-    vocab = Vocabulary(tokens[order].tolist(), counts[candidates[order]])
+    # By token (compiled merge sort on the bytes), then stably by count.
+    by_token = K.sort_entries_by_bytes(table.arena, table.start, table.len, candidates)
+    entries = by_token[np.argsort(-counts[by_token], kind="stable")][:max_size]
+    vocab = Vocabulary._trusted(table.tokens(entries), counts[entries])
     if len(vocab) == 0:
         seen = np.count_nonzero(counts)
         if seen == 0:
@@ -364,7 +390,7 @@ def vocabulary_from_table(table, *, min_count: int = 1, max_size: int | None = N
             f"{seen} distinct tokens occurs {int(counts.max())} times; "
             "lower min_count."
         )
-    return vocab, candidates[order]
+    return vocab, entries
 
 
 def _count_arrays(chunks: Iterable[TokenChunk]) -> tuple[np.ndarray, np.ndarray]:

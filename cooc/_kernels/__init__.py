@@ -35,6 +35,7 @@ from cooc._kernels.text import (
     gather_tokens,
     merge_token_tables,
     rehash_token_table,
+    sort_entries_by_bytes,
     tokenize_bytes,
 )
 
@@ -60,6 +61,7 @@ __all__ = [
     "ppmi_values",
     "rehash_token_table",
     "sample_windows",
+    "sort_entries_by_bytes",
     "sort_reduce_pairs",
     "tokenize_bytes",
 ]

@@ -43,7 +43,10 @@ sides.
 """
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 STATUS_OK = 0
 STATUS_GROW = 1
@@ -65,6 +68,36 @@ _MIX1 = np.uint64(0xFF51AFD7ED558CCD)
 _MIX2 = np.uint64(0xC4CEB9FE1A85EC53)
 _ENTRY_MASK = np.uint64((1 << 40) - 1)
 _NEWLINE = 10
+# Lookups wait in a ring of RING tokens while their slots are prefetched; a
+# token of up to RING_BYTES - 6 bytes is built in its ring slot of scratch,
+# a longer one in the big area after the ring.
+RING = 16
+RING_BYTES = 64
+_BIG = RING * RING_BYTES
+SCRATCH_MIN = _BIG + 64
+
+
+@intrinsic
+def _prefetch(typingctx, arr, idx):
+    """Hint the CPU to fetch the cache line of ``arr[idx]`` (a 1-D array); no
+    effect on results (``llvm.prefetch``, which never faults)."""
+    sig = types.void(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        arr_type = signature.args[0]
+        array = context.make_array(arr_type)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(
+            context, builder, arr_type, array, [args[1]], wraparound=False
+        )
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        flags = (ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1))
+        builder.call(fn, [builder.bitcast(ptr, i8p), *flags])
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -174,19 +207,129 @@ def tokenize_bytes(
     ``offsets[state[2] + 1] = n_tokens`` (``offsets[0]`` is the caller's; the
     last document is closed by the caller too). ``state`` (int64[5]: position,
     tokens, documents, then what to grow and the token's length) is updated in
-    place; returns a ``STATUS_*`` code.
+    place; returns a ``STATUS_*`` code. ``scratch`` (uint8) must hold at least
+    ``SCRATCH_MIN`` bytes.
+
+    Lookups are pipelined: a finished token waits in a ring of ``RING``
+    tokens while the cache line of its slot is prefetched, and is looked up
+    (and inserted) when the ring is full, in token order. Table capacity for
+    every waiting token is checked when it enters the ring, so that looking up
+    never needs to grow the table.
     """
     n_tok = state[1]
     n_docs = state[2]
     n_slots = slots.shape[0] // 2
     mask = np.uint64(n_slots - 1)
     scap = scratch.shape[0]
+    # The ring: per waiting token its hash, key, length, bytes (in scratch at
+    # off) and the position of its code.
+    p_x = np.empty(RING, np.uint64)
+    p_key = np.empty(RING, np.uint64)
+    p_len = np.empty(RING, np.int64)
+    p_off = np.empty(RING, np.int64)
+    p_at = np.empty(RING, np.int64)
+    head = 0
+    n_pend = 0
+    pend_bytes = 0
+    target = RING - 1  # drain the ring down to this many waiting tokens
+    ret = -1  # status to return once the ring is drained
+    finished = False
+    have_token = False  # a finished token waits to enter the ring
     i = state[0]
     tok_len = 0
     tok_pos = i
+    cur_off = 0
     h = _SEED
     w = np.uint64(0)
+    x = np.uint64(0)
     while True:
+        # 1. Look up waiting tokens, oldest first.
+        while n_pend > target:
+            k = head
+            px = p_x[k]
+            pkey = p_key[k]
+            tl = p_len[k]
+            off = p_off[k]
+            lenf = np.uint64(min(tl, 255))
+            idx = px & mask
+            code = -1
+            while True:
+                v = slots[2 * idx + 1]
+                if v == 0:
+                    break
+                if (v >> np.uint64(56)) == lenf and slots[2 * idx] == pkey:
+                    e = np.int64(v & _ENTRY_MASK) - 1
+                    if tl <= 8:
+                        code = e
+                        break
+                    if ent_len[e] == tl:
+                        start = ent_start[e]
+                        same = True
+                        for q in range(tl):
+                            if arena[start + q] != scratch[off + q]:
+                                same = False
+                                break
+                        if same:
+                            code = e
+                            break
+                idx = (idx + np.uint64(1)) & mask
+            if code < 0 and insert:
+                # (room was checked when the token entered the ring)
+                e = sizes[0]
+                used = sizes[1]
+                for q in range(tl):
+                    arena[used + q] = scratch[off + q]
+                ent_hash[e] = px
+                ent_start[e] = used
+                ent_len[e] = tl
+                slots[2 * idx] = pkey
+                slots[2 * idx + 1] = (lenf << np.uint64(56)) | np.uint64(e + 1)
+                sizes[0] = e + 1
+                sizes[1] = used + tl
+                code = e
+            codes[p_at[k]] = code
+            head = (head + 1) % RING
+            n_pend -= 1
+            pend_bytes -= tl
+        if ret >= 0:
+            return ret
+        if finished:
+            break
+        target = RING - 1
+        # 2. A finished token enters the ring (if the table has room for it
+        #    and for every token already waiting).
+        if have_token:
+            if insert and (
+                sizes[0] + n_pend + 1 > ent_start.shape[0]
+                or 2 * (sizes[0] + n_pend + 1) > n_slots
+                or sizes[1] + pend_bytes + tok_len > arena.shape[0]
+            ):
+                if n_pend > 0:
+                    target = 0
+                    continue
+                state[0] = tok_pos
+                state[1] = n_tok
+                state[2] = n_docs
+                state[3] = GROW_TABLE
+                state[4] = tok_len
+                return STATUS_GROW
+            x = _finish_hash(h, w, tok_len)
+            k = (head + n_pend) % RING
+            p_x[k] = x
+            p_key[k] = w if tok_len <= 8 else x
+            p_len[k] = tok_len
+            p_off[k] = cur_off
+            p_at[k] = n_tok
+            _prefetch(slots, 2 * (x & mask))
+            n_pend += 1
+            pend_bytes += tok_len
+            n_tok += 1
+            have_token = False
+            if cur_off == _BIG:
+                target = 0  # the long token's bytes are needed by the next one
+            tok_len = 0
+            continue
+        # 3. Read one character.
         cp = -1
         nb = 0
         if i < hi:
@@ -195,16 +338,20 @@ def tokenize_bytes(
                 state[0] = i
                 state[1] = n_tok
                 state[2] = n_docs
-                return STATUS_FALLBACK
+                ret = STATUS_FALLBACK
+                target = 0
+                continue
         keep = False
+        dotted = False
         if cp >= 0 and cp != _NEWLINE:
-            dotted = False
             if lowercase:
                 if cls[cp] & CLASS_SPECIAL:
                     state[0] = i
                     state[1] = n_tok
                     state[2] = n_docs
-                    return STATUS_FALLBACK
+                    ret = STATUS_FALLBACK
+                    target = 0
+                    continue
                 # U+0130 lowercases to "i" + U+0307 (both token characters in
                 # every tokenizer); the table gives the "i".
                 dotted = cp == 0x130
@@ -219,14 +366,18 @@ def tokenize_bytes(
                     state[0] = i + nb
                     state[1] = n_tok
                     state[2] = n_docs
-                    return STATUS_FALLBACK
+                    ret = STATUS_FALLBACK
+                    target = 0
+                    continue
                 if cp2 != _NEWLINE:
                     if lowercase:
                         if cls[cp2] & CLASS_SPECIAL:
                             state[0] = i + nb
                             state[1] = n_tok
                             state[2] = n_docs
-                            return STATUS_FALLBACK
+                            ret = STATUS_FALLBACK
+                            target = 0
+                            continue
                         cp2 = lower[cp2]
                     keep = (cls[cp2] & CLASS_TOKEN) != 0
         if keep:
@@ -234,13 +385,21 @@ def tokenize_bytes(
                 tok_pos = i
                 h = _SEED
                 w = np.uint64(0)
-            if tok_len + 6 > scap:
+                cur_off = ((head + n_pend) % RING) * RING_BYTES
+            if cur_off != _BIG and tok_len + 6 > RING_BYTES:
+                # Too long for its ring slot: move to the big area.
+                for q in range(tok_len):
+                    scratch[_BIG + q] = scratch[cur_off + q]
+                cur_off = _BIG
+            if cur_off == _BIG and _BIG + tok_len + 6 > scap:
                 state[0] = tok_pos
                 state[1] = n_tok
                 state[2] = n_docs
                 state[3] = GROW_SCRATCH
                 state[4] = tok_len
-                return STATUS_GROW
+                ret = STATUS_GROW
+                target = 0
+                continue
             # The (lowercased) character as UTF-8, packed little-endian.
             if cp < 0x80:
                 enc = cp
@@ -269,7 +428,7 @@ def tokenize_bytes(
             for _ in range(n_enc):
                 b = enc & 0xFF
                 enc >>= 8
-                scratch[tok_len] = b
+                scratch[cur_off + tok_len] = b
                 if tok_len > 0 and (tok_len & 7) == 0:
                     h = _mix_word(h, w)
                     w = np.uint64(0)
@@ -278,61 +437,12 @@ def tokenize_bytes(
             i += nb
             continue
         if tok_len > 0:
-            # The token ends here: look it up (and insert it).
-            x = _finish_hash(h, w, tok_len)
-            key = w if tok_len <= 8 else x
-            lenf = np.uint64(min(tok_len, 255))
-            idx = x & mask
-            code = -1
-            while True:
-                v = slots[2 * idx + 1]
-                if v == 0:
-                    break
-                if (v >> np.uint64(56)) == lenf and slots[2 * idx] == key:
-                    e = np.int64(v & _ENTRY_MASK) - 1
-                    if tok_len <= 8:
-                        code = e
-                        break
-                    if ent_len[e] == tok_len:
-                        start = ent_start[e]
-                        same = True
-                        for k in range(tok_len):
-                            if arena[start + k] != scratch[k]:
-                                same = False
-                                break
-                        if same:
-                            code = e
-                            break
-                idx = (idx + np.uint64(1)) & mask
-            if code < 0 and insert:
-                e = sizes[0]
-                used = sizes[1]
-                if (
-                    e + 1 > ent_start.shape[0]
-                    or 2 * (e + 1) > n_slots
-                    or used + tok_len > arena.shape[0]
-                ):
-                    state[0] = tok_pos
-                    state[1] = n_tok
-                    state[2] = n_docs
-                    state[3] = GROW_TABLE
-                    state[4] = tok_len
-                    return STATUS_GROW
-                for k in range(tok_len):
-                    arena[used + k] = scratch[k]
-                ent_hash[e] = x
-                ent_start[e] = used
-                ent_len[e] = tok_len
-                slots[2 * idx] = key
-                slots[2 * idx + 1] = (lenf << np.uint64(56)) | np.uint64(e + 1)
-                sizes[0] = e + 1
-                sizes[1] = used + tok_len
-                code = e
-            codes[n_tok] = code
-            n_tok += 1
-            tok_len = 0
+            have_token = True  # (the character at i is read again after it)
+            continue
         if cp < 0:
-            break
+            finished = True
+            target = 0
+            continue
         if cp == _NEWLINE:
             n_docs += 1
             offsets[n_docs] = n_tok
@@ -457,3 +567,53 @@ def count_codes(codes, counts):
         c = codes[j]
         if c >= 0:
             counts[c] += 1
+
+
+@njit(cache=True, nogil=True)
+def sort_entries_by_bytes(arena, ent_start, ent_len, entries):
+    """``entries`` sorted by their tokens' bytes (UTF-8 byte order is code point
+    order, that of Python's ``str``); a bottom-up merge sort, new array."""
+    n = entries.shape[0]
+    src = entries.copy()
+    dst = np.empty_like(src)
+    width = 1
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid = min(lo + width, n)
+            end = min(lo + 2 * width, n)
+            a = lo
+            b = mid
+            out = lo
+            while a < mid and b < end:
+                ea = src[a]
+                eb = src[b]
+                sa = ent_start[ea]
+                sb = ent_start[eb]
+                la = ent_len[ea]
+                lb = ent_len[eb]
+                m = min(la, lb)
+                less_or_equal = la <= lb
+                for q in range(m):
+                    ca = arena[sa + q]
+                    cb = arena[sb + q]
+                    if ca != cb:
+                        less_or_equal = ca < cb
+                        break
+                if less_or_equal:
+                    dst[out] = ea
+                    a += 1
+                else:
+                    dst[out] = eb
+                    b += 1
+                out += 1
+            while a < mid:
+                dst[out] = src[a]
+                a += 1
+                out += 1
+            while b < end:
+                dst[out] = src[b]
+                b += 1
+                out += 1
+        src, dst = dst, src
+        width *= 2
+    return src
