@@ -16,7 +16,10 @@ not depend on their order, so every back end gives exactly the matrix of
   row band by row band, and the ``.cooc`` file is written as a stream.
 * :func:`svd_embed_dask` runs the randomized SVD of
   :func:`cooc.svd.svd_embed` with the sparse matrix split into row blocks held
-  by the workers; only dense ``(n, k)`` blocks travel.
+  by the workers; only dense ``(n, k)`` blocks travel. A worker lost mid-SVD
+  costs its blocks and the product under way: the client, which keeps the
+  matrix, sends those blocks again and runs the product again, so the vectors
+  are the same as without the loss.
 
 ``distributed`` is an optional dependency (``pip install "cooc[dask]"``): this
 module imports it inside the functions that need it, never at import time.
@@ -1138,38 +1141,136 @@ def _add_task(a, b):
     return a + b
 
 
+# How many times one product of the Dask SVD is started again after it failed
+# because workers were lost (each time, the row blocks they held are sent
+# again). More losses in a row than this and the cluster is taken as unusable.
+_PRODUCT_RERUNS = 3
+
+
+def _lost_worker_errors() -> tuple[type[BaseException], ...]:
+    """What a product raises when a worker holding its inputs is gone.
+
+    The scheduler cancels the tasks whose scattered inputs went down with a
+    worker (``CancelledError``); a scatter or gather that meets a worker which
+    the scheduler has not yet written off fails with a closed connection
+    (``CommClosedError``, an ``OSError``).
+    """
+    from concurrent.futures import CancelledError
+
+    from distributed.comm import CommClosedError
+
+    return CancelledError, CommClosedError
+
+
 class _BlockOperator:
     """``X @ B`` and ``X.T @ B`` for a CSR ``X`` kept by the workers in row blocks.
 
     Each product is one task per block: ``X_i @ B`` (stacked on the client), or
     ``X_i.T @ B_i`` for the block's rows of ``B``, added up by a tree of tasks.
-    Only dense ``(n, k)`` blocks travel; the sparse blocks are sent once.
+    Only dense ``(n, k)`` blocks travel; the sparse blocks are sent once, and
+    again only when the worker holding them is lost.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        The cluster.
+    X : scipy.sparse.csr_matrix
+        The matrix. The operator keeps a reference to it: it is the source
+        from which lost blocks are sent again (scattered data cannot be
+        recomputed by the scheduler, and putting the blocks in the task graph
+        instead would keep a copy of the whole matrix on the scheduler).
+    n_blocks : int
+        About how many row blocks (of about equal non-zeros).
+
+    Notes
+    -----
+    When a product fails because a worker was lost, the blocks that no
+    surviving worker holds are sent again from ``X`` and the whole product is
+    run again, at most ``_PRODUCT_RERUNS`` times in a row. A block and a
+    product depend only on ``X``, the cuts and the product's input, and the
+    partial sums of ``X.T @ B`` are added in a fixed tree, so the result is
+    bit for bit the one of a run without the loss.
     """
 
     def __init__(self, client, X: sp.csr_matrix, n_blocks: int):
-        self.client = client
         from cooc.cooccurrence import _row_cuts
 
+        self.client = client
+        self.X = X
         self.cuts = _row_cuts(X, n_blocks)
-        pieces = [X[a:b] for a, b in itertools.pairwise(self.cuts)]
-        sent = client.scatter(pieces, hash=False)
-        self.blocks = [client.submit(_block_task, s, pure=False) for s in sent]
+        self.blocks = [None] * (len(self.cuts) - 1)
+        self._send(range(len(self.blocks)))
+
+    def _send(self, which) -> None:
+        """Scatter the row blocks numbered ``which`` and make their transposes."""
+        which = list(which)
+        if not which:
+            return
+        pieces = [self.X[self.cuts[i] : self.cuts[i + 1]] for i in which]
+        sent = self.client.scatter(pieces, hash=False)
+        for i, s in zip(which, sent, strict=True):
+            self.blocks[i] = self.client.submit(_block_task, s, pure=False)
+
+    def _send_lost(self) -> list[int]:
+        """Send again the blocks that no worker holds; their numbers back."""
+        # Cancelled futures (the client has heard of the loss) are sent again
+        # without asking; for the others the scheduler is asked, as the client
+        # may not have heard yet. A block still being made is sent again too:
+        # a second copy costs a little, waiting on a lost one costs a rerun.
+        done = [f for f in self.blocks if f.status == "finished"]
+        held = self.client.who_has(done) if done else {}
+        lost = [i for i, f in enumerate(self.blocks) if not held.get(f.key)]
+        self._send(lost)
+        return lost
+
+    def _run(self, product, name: str):
+        """``product()``, run again after workers were lost (see the class notes)."""
+        lost_worker = _lost_worker_errors()
+        for attempt in itertools.count():
+            try:
+                if attempt:
+                    resent = self._send_lost()
+                    logger.warning(
+                        "dask SVD: workers lost during %s; %d row block(s) sent "
+                        "again, running it again",
+                        name,
+                        len(resent),
+                    )
+                return product()
+            except lost_worker as exc:
+                if attempt == _PRODUCT_RERUNS:
+                    raise RuntimeError(
+                        f"the Dask SVD lost workers {attempt + 1} times in a row "
+                        f"during one product ({name}, last: {type(exc).__name__}); "
+                        "giving up: is the cluster stable?"
+                    ) from exc
 
     def times(self, B, out=None):  # out: the local solver's reuse hint, unused
-        [b] = self.client.scatter([np.ascontiguousarray(B)], broadcast=True, hash=False)
-        parts = [self.client.submit(_mul_task, x, b, pure=False) for x in self.blocks]
-        return np.vstack(self.client.gather(parts))
+        B = np.ascontiguousarray(B)
+
+        def product():
+            [b] = self.client.scatter([B], broadcast=True, hash=False)
+            parts = [
+                self.client.submit(_mul_task, x, b, pure=False) for x in self.blocks
+            ]
+            return np.vstack(self.client.gather(parts))
+
+        return self._run(product, "X @ B")
 
     def t_times(self, B, out=None):
         B = np.ascontiguousarray(B)
-        rows = self.client.scatter(
-            [B[a:b] for a, b in itertools.pairwise(self.cuts)], hash=False
-        )
-        parts = [
-            self.client.submit(_tmul_task, x, r, pure=False)
-            for x, r in zip(self.blocks, rows, strict=True)
-        ]
-        return _tree_reduce_impure(self.client, parts, _add_task).result()
+
+        def product():
+            rows = self.client.scatter(
+                [B[a:b] for a, b in itertools.pairwise(self.cuts)], hash=False
+            )
+            parts = [
+                self.client.submit(_tmul_task, x, r, pure=False)
+                for x, r in zip(self.blocks, rows, strict=True)
+            ]
+            return _tree_reduce_impure(self.client, parts, _add_task).result()
+
+        return self._run(product, "X.T @ B")
 
 
 def _randomized_blocks(
@@ -1233,7 +1334,9 @@ def svd_embed_dask(
     transposed products are added in a tree), and the dense steps run on the
     client. Same Gaussian test matrix for the same seed, same steps: the
     result equals :func:`~cooc.svd.svd_embed`'s up to float rounding (sums are
-    taken in another order).
+    taken in another order). A worker lost during the SVD costs a rerun of the
+    product under way, with the blocks it held sent again from the client;
+    the result is bit for bit the same.
     """
     from sklearn.utils import check_random_state
     from sklearn.utils.extmath import svd_flip

@@ -422,6 +422,58 @@ def test_killed_worker_still_gives_the_same_matrix(client, tmp_path):
     assert pid not in client.run(os.getpid).values()  # the nanny started a new one
 
 
+def test_worker_lost_mid_svd_still_gives_the_same_vectors(client, run_cli, tmp_path):
+    """``cooc embed --engine dask`` while a worker dies in a transposed product:
+    its row blocks and inputs are gone, and the command must still exit 0 with
+    the vectors of an undisturbed run."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    rng = np.random.default_rng(2)
+    words = np.array([f"w{i}" for i in range(150)])
+    text = tmp_path / "c.txt"
+    text.write_text("".join(" ".join(rng.choice(words, 12)) + "\n" for _ in range(800)))
+    build_cooccurrence([text], window_size=4).save(tmp_path / "c.cooc")
+    address = client.scheduler.address
+
+    def embed(out):
+        args = ["embed", tmp_path / "c.cooc", "--rank", 8, "-o", out]
+        r = run_cli(*args, "--engine", "dask", "--scheduler", address, "-q")
+        assert r.exit_code == 0, r.output
+        with np.load(out) as z:
+            return {k: z[k] for k in z.files}
+
+    expected = embed(tmp_path / "a.npz")
+    flag = tmp_path / "kill-once"
+    flag.touch()
+
+    class DieInTransposedProduct(WorkerPlugin):
+        # Defined in the test, so that it travels by value to the workers.
+        def __init__(self, flag):
+            self.flag = flag
+
+        def transition(self, key, start, finish, **kwargs):
+            if finish != "executing" or "tmul" not in str(key):
+                return
+            try:
+                os.remove(self.flag)  # only the first worker to get here dies
+            except FileNotFoundError:
+                return
+            os._exit(1)
+
+    pids = set(client.run(os.getpid).values())
+    client.register_plugin(DieInTransposedProduct(str(flag)), name="die-in-tmul")
+    try:
+        got = embed(tmp_path / "b.npz")
+    finally:
+        client.unregister_worker_plugin("die-in-tmul")
+    assert not flag.exists(), "no worker was lost"
+    assert expected.keys() == got.keys()
+    for k in expected:
+        assert np.array_equal(got[k], expected[k]), k
+    client.wait_for_workers(2, timeout=60)
+    assert pids != set(client.run(os.getpid).values())  # a new worker came up
+
+
 def test_real_scheduler_and_two_workers_on_loopback(tmp_path, corpus):
     """The README's set-up: `dask scheduler` and two `dask worker` processes."""
     pytest.importorskip("distributed")
