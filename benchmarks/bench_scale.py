@@ -35,6 +35,7 @@ import gzip
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -59,6 +60,30 @@ CREC_BYTES = 16  # GloVe's cooccurrence record: int word1, int word2, double val
 
 
 # -- processes ------------------------------------------------------------------------
+# A child's ru_maxrss starts from its parent's peak at fork time (Linux carries the
+# high-water mark of the forked address space across exec), so a process started
+# straight from this script would never show less than this script's own peak
+# (hundreds of MB once numpy is loaded and files were read). Each measured command
+# is therefore started by this small launcher (``python -S``, ~7 MB): it forks,
+# execs the command, times it and reads its ru_maxrss with os.wait4.
+_LAUNCHER = """
+import os, sys, time
+t0 = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, ru = os.wait4(pid, 0)
+seconds = time.perf_counter() - t0
+code = os.waitstatus_to_exitcode(status)
+with open(sys.argv[1], "w") as fh:
+    fh.write(f"{seconds} {ru.ru_maxrss} {code}\\n")
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
 def run_measured(
     cmd, stdin=None, stdout=None, env=None, cwd=None, on_stderr=None, timeout=None
 ):
@@ -68,15 +93,20 @@ def run_measured(
     ``on_stderr(text, seconds_since_start)`` sees standard error as it arrives.
     """
     out_file = stdout if stdout is not None else tempfile.TemporaryFile()  # noqa: SIM115
+    report = tempfile.NamedTemporaryFile(  # noqa: SIM115
+        "w", suffix=".rusage", delete=False
+    )
+    report.close()
     err_chunks = []
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        cmd,
+        [sys.executable, "-S", "-c", _LAUNCHER, report.name, *map(str, cmd)],
         stdin=stdin if stdin is not None else subprocess.DEVNULL,
         stdout=out_file,
         stderr=subprocess.PIPE,
         env=env,
         cwd=cwd,
+        start_new_session=True,  # one process group: a time-out ends them all
     )
 
     def read_err():
@@ -94,13 +124,12 @@ def run_measured(
     reader.start()
     timer = None
     if timeout:
-        timer = threading.Timer(timeout, proc.kill)
+        timer = threading.Timer(timeout, os.killpg, (proc.pid, signal.SIGKILL))
         timer.start()
-    _, status, rusage = os.wait4(proc.pid, 0)
+    proc.wait()
     wall = time.perf_counter() - t0
     if timer is not None:
         timer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
     reader.join()
     proc.stderr.close()
     text = ""
@@ -108,10 +137,16 @@ def run_measured(
         out_file.seek(0)
         text = out_file.read().decode("utf-8", "replace")
         out_file.close()
+    rep = Path(report.name).read_text().split()
+    os.unlink(report.name)
+    if len(rep) == 3:
+        seconds, peak_kib, code = float(rep[0]), int(rep[1]), int(rep[2])
+    else:  # the launcher itself was killed (time-out)
+        seconds, peak_kib, code = wall, 0, proc.returncode
     return {
-        "seconds": wall,
-        "peak_mib": rusage.ru_maxrss / 1024,
-        "returncode": proc.returncode,
+        "seconds": seconds,
+        "peak_mib": peak_kib / 1024,
+        "returncode": code,
         "stdout": text,
         "stderr": "".join(err_chunks),
     }
@@ -384,21 +419,20 @@ def _glove_sorted_unique(path: Path) -> bool:
     """True if GloVe's records are in strictly increasing (word1, word2) order.
 
     So no (i, j) appears twice (duplicates could only come from temporary
-    files that were not merged).
+    files that were not merged). Read in chunks, so that this script stays
+    small (see _LAUNCHER).
     """
     rec = np.dtype([("i", "<i4"), ("j", "<i4"), ("v", "<f8")])
-    m = np.memmap(path, dtype=rec, mode="r")
-    prev = None
-    step = 1 << 24
-    for s in range(0, m.shape[0], step):
-        block = m[s : s + step]
-        key = block["i"].astype(np.int64) << 32 | block["j"].astype(np.int64)
-        if prev is not None and key[0] <= prev:
-            return False
-        if key.size > 1 and not np.all(key[1:] > key[:-1]):
-            return False
-        prev = int(key[-1])
-    return True
+    prev = -1
+    with open(path, "rb") as fh:
+        while True:
+            block = np.fromfile(fh, dtype=rec, count=1 << 21)
+            if block.size == 0:
+                return True
+            key = block["i"].astype(np.int64) << 32 | block["j"].astype(np.int64)
+            if key[0] <= prev or not np.all(key[1:] > key[:-1]):
+                return False
+            prev = int(key[-1])
 
 
 # -- the table -----------------------------------------------------------------------
