@@ -6,7 +6,8 @@ GloVe's `vocab_count` + `cooccur` are the peer.
     python benchmarks/bench_scale.py [--sizes 10M,100M] [--glove-dir DIR] [--corpus DIR]
 
 Per corpus, each step is one fresh process, timed wall-clock from start to exit,
-with its peak resident set from ``os.wait4`` (``ru_maxrss``):
+with its peak resident set from ``os.wait4`` (``ru_maxrss``, read by a small
+launcher process: see ``_LAUNCHER``):
 
 - ``cooc build FILES -o X.cooc --tokenizer whitespace --no-lowercase --window 10
   --weighting harmonic --min-count 5 --json``;
@@ -755,7 +756,8 @@ def main(argv=None):
         "each row is one whole process (two for GloVe, and for build + embed) from "
         "start to exit: interpreter start-up, imports and reading the files included "
         "(they are in the page cache: written or decompressed just before); peak RSS "
-        "from os.wait4 (ru_maxrss), the larger of the two for two processes",
+        "= ru_maxrss from os.wait4 in a small launcher process (floor ~7 MiB), the "
+        "larger of the two for two processes",
         f"cooc: build {build_opts}; embed --rank R (defaults otherwise); numba's "
         "cache warmed by one untimed tiny run first",
         f"GloVe: vocab_count -min-count {args.min_count}; cooccur -window-size "
