@@ -50,6 +50,15 @@ def _errors(fn):
             raise click.ClickException(
                 "out of memory; lower --memory, --max-size or the corpus size."
             ) from None
+        except Exception as exc:
+            # A cluster that keeps losing workers is no bug of cooc: one line,
+            # exit 1 (other exceptions keep their traceback).
+            from_dask = type(exc).__name__ == "KilledWorker" or (
+                type(exc).__name__ == "ClusterLost"
+            )
+            if from_dask:
+                raise click.ClickException(f"dask: {exc}") from None
+            raise
 
     return wrapper
 

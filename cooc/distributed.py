@@ -1147,6 +1147,10 @@ def _add_task(a, b):
 _PRODUCT_RERUNS = 3
 
 
+class ClusterLost(RuntimeError):
+    """The Dask cluster kept losing workers; the command cannot finish."""
+
+
 def _lost_worker_errors() -> tuple[type[BaseException], ...]:
     """What a product raises when a worker holding its inputs is gone.
 
@@ -1239,7 +1243,7 @@ class _BlockOperator:
                 return product()
             except lost_worker as exc:
                 if attempt == _PRODUCT_RERUNS:
-                    raise RuntimeError(
+                    raise ClusterLost(
                         f"the Dask SVD lost workers {attempt + 1} times in a row "
                         f"during one product ({name}, last: {type(exc).__name__}); "
                         "giving up: is the cluster stable?"

@@ -1169,3 +1169,29 @@ def test_build_and_embed_json_report_the_time_of_each_stage(run_cli, tmp_path):
         ok(run_cli("embed", out, "-o", vec, "--rank", "2", "--json", "-q")).stdout
     )
     assert list(embedded["stages"]) == ["reading", "ppmi", "svd", "writing"]
+
+
+def test_a_cluster_that_keeps_losing_workers_is_one_line_exit_1():
+    import click
+    from click.testing import CliRunner
+
+    from cooc.cli import _errors
+    from cooc.distributed import ClusterLost
+
+    @click.command()
+    @_errors
+    def flaky():
+        raise ClusterLost("the Dask SVD lost workers 4 times in a row; giving up")
+
+    @click.command()
+    @_errors
+    def buggy():
+        raise RuntimeError("a bug")
+
+    lost = CliRunner().invoke(flaky, [])
+    assert lost.exit_code == 1
+    assert lost.output.strip().splitlines() == [
+        "Error: dask: the Dask SVD lost workers 4 times in a row; giving up"
+    ]
+    bug = CliRunner().invoke(buggy, [])
+    assert isinstance(bug.exception, RuntimeError)  # a bug keeps its traceback
