@@ -24,12 +24,15 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from cooc import _kernels as K
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "WEIGHTINGS",
@@ -716,6 +719,8 @@ class CoocMatrix:
 
     def to_frame(self) -> pd.DataFrame:
         """Every non-zero as a row ``word1, word2, value``."""
+        import pandas as pd
+
         coo = self.matrix.tocoo()
         rows = np.asarray(self.vocabulary.tokens, dtype=object)
         cols = np.asarray(self.context_names(), dtype=object)

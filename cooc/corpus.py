@@ -45,7 +45,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import pandas as pd
 
 __all__ = [
     "TOKENIZERS",
@@ -376,6 +375,8 @@ def _missing_column(path, column: str, columns) -> ValueError:
 
 def _column_values(values, path, column: str) -> list[str]:
     """Turn one batch of a text column into a list of str (missing -> "")."""
+    import pandas as pd
+
     values = np.asarray(values, dtype=object)
     missing = pd.isna(values)
     if missing.any():
@@ -399,6 +400,8 @@ def _encoding_error(path, err: UnicodeDecodeError) -> ValueError:
 
 
 def _iter_csv(path, sep: str, column: str, rows: int, encoding_errors: str):
+    import pandas as pd
+
     options = {"sep": sep, "encoding": "utf-8", "encoding_errors": encoding_errors}
     try:
         try:
@@ -433,6 +436,8 @@ def _check_json_lines(path, compression: str | None) -> None:
 
 
 def _iter_jsonl(path, compression, column: str, rows: int, encoding_errors: str):
+    import pandas as pd
+
     _check_json_lines(path, compression)
     try:
         reader = pd.read_json(
@@ -681,10 +686,16 @@ def tokenize(
 
 
 @functools.cache
+def _all_code_points() -> str:
+    """Every code point, in order, as one str (surrogates included)."""
+    codes = np.arange(sys.maxunicode + 1, dtype=np.uint32)
+    return codes.tobytes().decode("utf-32-le", "surrogatepass")
+
+
+@functools.cache
 def _char_table(pattern: str) -> np.ndarray:
     """Boolean table over all code points: does ``pattern`` match the char?"""
-    everything = "".join(map(chr, range(sys.maxunicode + 1)))
-    marked = re.sub(pattern, "\0", everything)
+    marked = re.sub(pattern, "\0", _all_code_points())
     codes = np.frombuffer(marked.encode("utf-32-le", "surrogatepass"), np.uint32)
     table = codes == 0
     table[0] = re.fullmatch(pattern, "\0") is not None
@@ -703,17 +714,70 @@ def _mark_table() -> np.ndarray:
     )
 
 
+def _table_cache_dir() -> Path:
+    """Where computed character tables are kept: numba's cache folder when set,
+    else this package's ``__pycache__`` (where numba keeps its own)."""
+    folder = os.environ.get("NUMBA_CACHE_DIR")
+    return Path(folder) if folder else Path(__file__).parent / "__pycache__"
+
+
+def _cached_table(name: str, compute, checks: dict) -> np.ndarray:
+    """``compute()``, a boolean table over all code points, kept on disk.
+
+    Computing the word table takes about 0.6 s (a Python call per code point
+    for the Unicode category); the file is keyed by the Python and Unicode
+    versions and trusted as numba's cache beside it is, after checks of its
+    type, size and of the characters in ``checks`` (code point -> value).
+    Any problem with the file means computing the table again.
+    """
+    from cooc.io import atomic_write
+
+    version = f"py{sys.version_info[0]}.{sys.version_info[1]}"
+    path = _table_cache_dir() / (
+        f"cooc-{name}-{version}-ucd{unicodedata.unidata_version}.npy"
+    )
+    n = sys.maxunicode + 1
+    try:
+        table = np.load(path, allow_pickle=False)
+        if (
+            table.dtype == np.bool_
+            and table.shape == (n,)
+            and all(bool(table[c]) == v for c, v in checks.items())
+        ):
+            table.flags.writeable = False
+            return table
+    except (OSError, ValueError):
+        pass
+    table = compute()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path, "wb") as fh:
+            np.save(fh, table, allow_pickle=False)
+    except (OSError, ValueError):
+        pass  # a read-only install: compute it every time
+    return table
+
+
+_WORD_CHECKS = {ord("a"): True, ord("_"): True, 0x0301: True, 32: False, 0: False}
+_SPACE_CHECKS = {32: True, 10: True, 0x3000: True, ord("a"): False, 0: False}
+
+
 @functools.cache
 def _word_table() -> np.ndarray:
     """True for word characters: ``\\w`` plus combining marks."""
-    table = _char_table(r"\w") | _mark_table()
+
+    def compute():
+        return _char_table(r"\w") | _mark_table()
+
+    table = _cached_table("word", compute, _WORD_CHECKS)
     table.flags.writeable = False
     return table
 
 
+@functools.cache
 def _space_table() -> np.ndarray:
     """True for the code points :meth:`str.split` splits on."""
-    return _char_table(r"\s")
+    return _cached_table("space", lambda: _char_table(r"\s"), _SPACE_CHECKS)
 
 
 @functools.cache
@@ -739,6 +803,8 @@ def _empty_chunk(n_docs: int) -> TokenChunk:
 
 def _code_tokens(tokens: list) -> tuple[np.ndarray, np.ndarray]:
     """Factorize tokens (pandas' C hash table): int32 codes and object uniques."""
+    import pandas as pd
+
     if not tokens:
         return np.zeros(0, np.int32), np.zeros(0, object)
     codes, uniques = pd.factorize(np.array(tokens, dtype=object))
@@ -821,6 +887,8 @@ def _chunk_from_text(text: str, tokenizer: str, lowercase: bool) -> TokenChunk:
 
 
 def _chunk_from_token_lists(documents: list) -> TokenChunk:
+    import pandas as pd
+
     lengths = np.fromiter(map(len, documents), np.int64, count=len(documents))
     offsets = np.zeros(len(documents) + 1, np.int64)
     np.cumsum(lengths, out=offsets[1:])

@@ -23,6 +23,7 @@ Python's decoder and :meth:`str.lower` first, then through the same kernel.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 import logging
 import os
@@ -136,7 +137,9 @@ class TokenTable:
                 self.hash, self.start, self.len, self.arena, n, self.slots
             )
         if used + token_bytes > self.arena.shape[0]:
-            new = np.empty(max(2 * self.arena.shape[0], used + 2 * token_bytes), np.uint8)
+            new = np.empty(
+                max(2 * self.arena.shape[0], used + 2 * token_bytes), np.uint8
+            )
             new[:used] = self.arena[:used]
             self.arena = new
 
@@ -245,7 +248,15 @@ class _Tokenizer:
         state = np.zeros(5, np.int64)
         while True:
             status, scratch = self._kernel(
-                table, insert, view, self.lowercase, False, scratch, codes, offsets, state
+                table,
+                insert,
+                view,
+                self.lowercase,
+                False,
+                scratch,
+                codes,
+                offsets,
+                state,
             )
             if status == T.STATUS_OK:
                 break
@@ -399,28 +410,41 @@ def _prefetched(iterator: Iterator, depth: int = 1) -> Iterator:
     finally:
         stop.set()
         while thread.is_alive():
-            try:
-                q.get_nowait()
-            except queue.Empty:
-                thread.join(0.05)
+            _drain(q)
+            thread.join(0.05)
 
 
-def _cuts(data: np.ndarray, n_parts: int) -> list[int]:
-    """Line-end positions cutting ``data`` into up to ``n_parts`` parts:
-    ``[lo0 = 0, hi0, lo1 = hi0 + 1, ...]`` as bounds ``(lo, hi)`` pairs."""
-    n = data.shape[0]
+def _find_newline(data: np.ndarray, start: int) -> int:
+    """Position of the first ``\\n`` at or after ``start``, or -1."""
     raw = memoryview(data)
+    n = data.shape[0]
+    step = 1 << 16
+    while start < n:
+        found = bytes(raw[start : start + step]).find(b"\n")
+        if found >= 0:
+            return start + found
+        start += step
+        step *= 4
+    return -1
+
+
+def _drain(q: queue.Queue) -> None:
+    """Take what is waiting in ``q`` (so that a blocked producer can stop)."""
+    with contextlib.suppress(queue.Empty):
+        while True:
+            q.get_nowait()
+
+
+def _cuts(data: np.ndarray, n_parts: int) -> list[tuple[int, int]]:
+    """Bounds ``(lo, hi)`` of up to ``n_parts`` parts of about equal size of
+    ``data``, cut at line ends (the ``\\n`` at ``hi`` belongs to no part)."""
+    n = data.shape[0]
     bounds = []
     lo = 0
     for t in range(1, n_parts):
-        target = max(lo, n * t // n_parts)
-        cut = bytes(raw[target : min(n, target + (1 << 20))]).find(b"\n")
-        if cut < 0:
-            found = data[target:].tobytes().find(b"\n")
-            cut = found
+        cut = _find_newline(data, max(lo, n * t // n_parts))
         if cut < 0:
             break
-        cut += target
         bounds.append((lo, cut))
         lo = cut + 1
     bounds.append((lo, n))
@@ -450,7 +474,8 @@ class EncodedCorpus:
             self._bytes += size
             return
         if self._spool is None:
-            self._spool = tempfile.TemporaryFile(
+            # Closed by close(); unlinked at once, so nothing is left behind.
+            self._spool = tempfile.TemporaryFile(  # noqa: SIM115
                 prefix="cooc-codes-", dir=self.spill_dir
             )
         where = self._spool.seek(0, os.SEEK_END)
@@ -476,7 +501,7 @@ class EncodedCorpus:
             self._spool = None
 
 
-# -- the passes ---------------------------------------------------------------------------
+# -- the passes ----------------------------------------------------------------------
 def scan_corpus(
     paths,
     *,
@@ -542,7 +567,5 @@ def merge_tables(tables: list[TokenTable]) -> list[np.ndarray]:
     """Merge every table into the first; return each table's entry -> merged
     entry map (the identity for the first)."""
     first = tables[0]
-    remaps = [np.arange(len(first), dtype=np.int32)]
-    for other in tables[1:]:
-        remaps.append(first.merge(other))
-    return remaps
+    others = [first.merge(other) for other in tables[1:]]
+    return [np.arange(len(first), dtype=np.int32), *others]

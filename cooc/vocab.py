@@ -10,12 +10,15 @@ import itertools
 import numbers
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from cooc.corpus import TokenChunk, chunks_from_documents
 from cooc.io import atomic_write
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Vocabulary", "build_vocabulary", "count_tokens", "vocabulary_from_table"]
 
@@ -54,6 +57,8 @@ class Vocabulary:
     """
 
     def __init__(self, tokens: Sequence[str], counts=None):
+        import pandas as pd
+
         if isinstance(tokens, str):
             raise TypeError("tokens must be a sequence of str, not a single str.")
         tokens = list(tokens)
@@ -110,8 +115,12 @@ class Vocabulary:
 
     @property
     def _index(self) -> pd.Index:
+        import pandas as pd
+
         if self._index_cache is None:
-            self._index_cache = pd.Index(np.array(self.tokens, dtype=object), dtype=object)
+            self._index_cache = pd.Index(
+                np.array(self.tokens, dtype=object), dtype=object
+            )
         return self._index_cache
 
     # -- container protocol -------------------------------------------------
@@ -215,6 +224,8 @@ class Vocabulary:
 
     def to_frame(self) -> pd.DataFrame:
         """Return a DataFrame with columns ``token`` and ``count``, indexed by id."""
+        import pandas as pd
+
         return pd.DataFrame(
             {
                 "token": pd.Series(self.tokens, dtype=object),
@@ -353,6 +364,8 @@ def _select(tokens: np.ndarray, counts: np.ndarray, min_count, max_size) -> Voca
 
 def _id_order(tokens: np.ndarray, counts: np.ndarray, max_size) -> np.ndarray:
     """Positions of the tokens in id order: (-count, token), at most ``max_size``."""
+    import pandas as pd
+
     # Rank tokens by code point order (Python's sort is fast on str), then
     # sort stably by count: equivalent to sorting on (-count, token).
     ranks = pd.Index(sorted(tokens.tolist()), dtype=object).get_indexer(tokens)
@@ -418,6 +431,8 @@ def _count_arrays(chunks: Iterable[TokenChunk]) -> tuple[np.ndarray, np.ndarray]
 
 
 def _merge_counts(keys, values) -> tuple[np.ndarray, np.ndarray]:
+    import pandas as pd
+
     if not keys:
         return np.zeros(0, object), np.zeros(0, np.int64)
     if len(keys) == 1:

@@ -477,3 +477,31 @@ def test_real_corpus_matches_per_document_tokenize():
     assert len(chunks) > 1
     assert sum(c.n_docs for c in chunks) == len(docs)
     assert flatten(chunks) == [tokenize(doc) for doc in docs]
+
+
+def test_character_tables_cached_on_disk_and_damage_ignored(tmp_path, monkeypatch):
+    import numpy as np
+
+    from cooc import corpus
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    expected = corpus._char_table(r"\w") | corpus._mark_table()
+    corpus._word_table.cache_clear()
+    try:
+        first = corpus._word_table()  # computed, then written
+        [cached] = tmp_path.glob("cooc-word-*.npy")
+        np.testing.assert_array_equal(first, expected)
+        corpus._word_table.cache_clear()
+        np.testing.assert_array_equal(corpus._word_table(), expected)  # read back
+        # a damaged or crafted file is not used: the table is computed again
+        for damage in (b"not an npy file", None):
+            if damage is None:
+                bad = expected.copy()
+                bad[ord("a")] = False  # fails a check
+                np.save(cached, bad)
+            else:
+                cached.write_bytes(damage)
+            corpus._word_table.cache_clear()
+            np.testing.assert_array_equal(corpus._word_table(), expected)
+    finally:
+        corpus._word_table.cache_clear()

@@ -51,7 +51,9 @@ def scan_docs(paths, n_jobs=2, **read):
         words = [tokens[remaps[part.table][c]] for c in part.codes.tolist()]
         bounds = part.offsets.tolist()
         docs += [words[a:b] for a, b in itertools.pairwise(bounds)]
-    counts = {t: int(c) for t, c in zip(tokens, merged.counts.tolist()) if c}
+    counts = {
+        t: int(c) for t, c in zip(tokens, merged.counts.tolist(), strict=True) if c
+    }
     return docs, counts
 
 

@@ -30,11 +30,11 @@ Array contracts
   per-thread ``scratch`` buffer is full it returns ``STATUS_GROW`` with
   ``state`` pointing at the start of the token it could not finish; the caller
   grows what is full (``state[3]``: ``GROW_SCRATCH`` or ``GROW_TABLE``;
-  ``state[4]``: the token's length so far) and calls again. ``STATUS_FALLBACK`` means the bytes need
-  Python (invalid UTF-8, or a ``CLASS_SPECIAL`` character when lowercasing);
-  ``state`` then points at the offending byte, with the codes and documents
-  written so far, so that the caller can redo that one line (taking back the
-  counts of its tokens already written) and carry on after it.
+  ``state[4]``: the token's length so far) and calls again.
+  ``STATUS_FALLBACK`` means the bytes need Python (invalid UTF-8, or a
+  ``CLASS_SPECIAL`` character when lowercasing); ``state`` then points at the
+  offending byte, with the codes and documents written so far, so that the
+  caller can redo that one line and carry on after it.
 
 Tokens follow :mod:`cooc.corpus` exactly: the text is lowercased first (when
 asked), then a token is a maximal run of ``CLASS_TOKEN`` characters, joined
@@ -134,14 +134,7 @@ def _decode(data, i, hi, allow_surrogates):
         b3 = np.int64(data[i + 3])
         lo1 = 0x90 if b0 == 0xF0 else 0x80
         hi1 = 0x8F if b0 == 0xF4 else 0xBF
-        if (
-            b1 < lo1
-            or b1 > hi1
-            or b2 < 0x80
-            or b2 > 0xBF
-            or b3 < 0x80
-            or b3 > 0xBF
-        ):
+        if b1 < lo1 or b1 > hi1 or b2 < 0x80 or b2 > 0xBF or b3 < 0x80 or b3 > 0xBF:
             return -1, 0
         cp = ((b0 & 0x07) << 18) | ((b1 & 0x3F) << 12) | ((b2 & 0x3F) << 6)
         return cp | (b3 & 0x3F), 4
@@ -522,7 +515,11 @@ def merge_token_tables(
         if code < 0:
             d = sizes[0]
             used = sizes[1]
-            if d + 1 > ent_start.shape[0] or 2 * (d + 1) > n_slots or used + n > arena.shape[0]:
+            if (
+                d + 1 > ent_start.shape[0]
+                or 2 * (d + 1) > n_slots
+                or used + n > arena.shape[0]
+            ):
                 return e
             for k in range(n):
                 arena[used + k] = src_arena[s0 + k]
