@@ -38,13 +38,11 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import logging
 import os
 import shutil
 import tempfile
 import zipfile
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -837,38 +835,19 @@ def _merge_partials(parts: Sequence[_Partial], stem: Path, band_nnz: int) -> _Pa
     return _Partial(stem, n_rows, n_cols, int(indptr[-1]))
 
 
-def _write_npy_member(zf: zipfile.ZipFile, name: str, dtype, n: int, blocks) -> int:
-    """Write a ``.npy`` member of ``n`` values from arrays in turn; its CRC-32."""
-    dtype = np.dtype(dtype)
-    crc = 0
-    written = 0
-    with zf.open(f"{name}.npy", "w", force_zip64=True) as out:
-        header = {
-            "descr": np.lib.format.dtype_to_descr(dtype),
-            "fortran_order": False,
-            "shape": (n,),
-        }
-        np.lib.format.write_array_header_1_0(out, header)
-        for block in blocks:
-            block = np.ascontiguousarray(block, dtype=dtype)
-            raw = block.view(np.uint8)
-            crc = zlib.crc32(raw, crc)
-            out.write(raw.data)
-            written += block.shape[0]
-    if written != n:  # pragma: no cover - internal invariant
-        raise RuntimeError(
-            f"wrote {written} of {n} values of {name}; please report this."
-        )
-    return crc
-
-
 def _write_cooc_stream(
     path, part: _Partial, scale: int, vocabulary, params, stats, block: int
 ):
     """Write a ``.cooc`` file (the layout of :func:`cooc.io.save_cooc`) from a
     partial on disk, ``block`` entries at a time."""
     from cooc import __version__
-    from cooc.io import COOC_FORMAT, COOC_FORMAT_VERSION, _encode_tokens, atomic_write
+    from cooc.io import (
+        COOC_FORMAT,
+        COOC_FORMAT_VERSION,
+        _encode_tokens,
+        atomic_write,
+        write_cooc_members,
+    )
 
     def chunks(name, dtype, convert=None):
         with open(part.file(name), "rb") as fh:
@@ -882,41 +861,35 @@ def _write_cooc_stream(
         "tokens": _encode_tokens(vocabulary.tokens),
         "counts": np.asarray(vocabulary.counts, dtype=np.int64),
     }
-    crc = {}
-    with (
-        atomic_write(path, "wb") as fh,
-        zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED, allowZip64=True) as zf,
-    ):
-        crc["indptr"] = _write_npy_member(
-            zf, "indptr", np.int64, part.n_rows + 1, chunks("indptr", np.int64)
-        )
-        crc["indices"] = _write_npy_member(
-            zf, "indices", np.int32, part.nnz, chunks("indices", np.int32)
-        )
-        crc["data"] = _write_npy_member(
-            zf,
-            "data",
+    arrays = {
+        "indptr": (np.int64, part.n_rows + 1, chunks("indptr", np.int64)),
+        "indices": (np.int32, part.nnz, chunks("indices", np.int32)),
+        "data": (
             np.float64,
             part.nnz,
             chunks(
                 "data", np.int64, lambda v: K.divide_counts_inplace(v, float(scale))
             ),
-        )
-        for name, arr in small.items():
-            crc[name] = _write_npy_member(zf, name, arr.dtype, arr.shape[0], [arr])
-        meta = {
-            "format": COOC_FORMAT,
-            "format_version": COOC_FORMAT_VERSION,
-            "cooc_version": __version__,
-            "shape": [part.n_rows, part.n_cols],
-            "nnz": part.nnz,
-            "n_words": len(vocabulary),
-            "params": params,
-            "stats": stats,
-            "crc32": crc,
-        }
-        raw = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-        _write_npy_member(zf, "meta", np.uint8, raw.shape[0], [raw])
+        ),
+    }
+    for name, arr in small.items():
+        arrays[name] = (arr.dtype, arr.shape[0], [arr])
+    meta = {
+        "format": COOC_FORMAT,
+        "format_version": COOC_FORMAT_VERSION,
+        "cooc_version": __version__,
+        "shape": [part.n_rows, part.n_cols],
+        "nnz": part.nnz,
+        "n_words": len(vocabulary),
+        "params": params,
+        "stats": stats,
+        "crc32": {},
+    }
+    with (
+        atomic_write(path, "wb") as fh,
+        zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED, allowZip64=True) as zf,
+    ):
+        write_cooc_members(zf, arrays, meta)
 
 
 def _hand_back_freed_memory() -> None:

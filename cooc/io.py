@@ -13,15 +13,25 @@ import csv
 import json
 import os
 import tempfile
+import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["atomic_write", "export_pairs", "load_cooc", "read_cooc_meta", "save_cooc"]
+__all__ = [
+    "atomic_write",
+    "export_pairs",
+    "load_cooc",
+    "read_cooc_meta",
+    "save_cooc",
+    "write_cooc_members",
+    "write_npy_member",
+]
 
 
 @contextlib.contextmanager
@@ -81,13 +91,77 @@ def _decode_tokens(buf: np.ndarray, n: int, path) -> list[str]:
     return tokens
 
 
+# Bytes written (and checksummed) at a time by write_npy_member.
+_WRITE_STEP = 64 << 20
+
+
+def write_npy_member(
+    zf: zipfile.ZipFile, name: str, dtype, n: int, blocks: Iterable
+) -> int:
+    """Write a ``.npy`` member of ``n`` values of ``dtype``, taken from
+    ``blocks`` (arrays) in turn, into the open zip ``zf``; return the CRC-32 of
+    the values' bytes.
+
+    The member is what ``numpy.savez`` writes. The CRC-32 recorded in the
+    ``.cooc`` metadata is computed on a second thread while the zip module
+    checksums and writes the same bytes (both release the GIL), and nothing
+    is copied on the way.
+    """
+    dtype = np.dtype(dtype)
+    written = 0
+    crc = [0]
+
+    def add(piece):
+        crc[0] = zlib.crc32(piece, crc[0])
+
+    # One worker: the pieces are checksummed in order.
+    with (
+        ThreadPoolExecutor(1) as pool,
+        zf.open(f"{name}.npy", "w", force_zip64=True) as out,
+    ):
+        header = {
+            "descr": np.lib.format.dtype_to_descr(dtype),
+            "fortran_order": False,
+            "shape": (n,),
+        }
+        np.lib.format.write_array_header_1_0(out, header)
+        pending = []
+        for block in blocks:
+            block = np.ascontiguousarray(block, dtype=dtype).reshape(-1)
+            raw = block.view(np.uint8)
+            for start in range(0, raw.shape[0], _WRITE_STEP):
+                piece = raw[start : start + _WRITE_STEP]
+                pending.append(pool.submit(add, piece))
+                out.write(piece.data)
+            written += block.shape[0]
+        for done in pending:
+            done.result()
+    if written != n:  # pragma: no cover - internal invariant
+        raise RuntimeError(
+            f"wrote {written} of {n} values of {name}; please report this."
+        )
+    return crc[0]
+
+
+def write_cooc_members(zf, arrays: dict, meta: dict) -> None:
+    """The members of a ``.cooc`` file: every array of ``arrays`` (name ->
+    ``(dtype, n, blocks)``), then ``meta`` with their CRC-32 filled in."""
+    crc = {}
+    for key, (dtype, n, blocks) in arrays.items():
+        crc[key] = write_npy_member(zf, key, dtype, n, blocks)
+    meta = dict(meta, crc32=crc)
+    raw = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    write_npy_member(zf, "meta", np.uint8, raw.shape[0], [raw])
+
+
 def save_cooc(cooc, path) -> None:
     """Write a :class:`~cooc.cooccurrence.CoocMatrix` to one ``.cooc`` file.
 
-    The file is an uncompressed zip (``numpy.savez``) of plain arrays: the CSR
-    arrays, the vocabulary (UTF-8 tokens and int64 counts) and a JSON metadata
-    record (format version, cooc version, parameters, corpus statistics, shape
-    and a CRC-32 of each array). No pickle. Written atomically.
+    The file is an uncompressed zip (``numpy.savez`` layout) of plain arrays:
+    the CSR arrays, the vocabulary (UTF-8 tokens and int64 counts) and a JSON
+    metadata record (format version, cooc version, parameters, corpus
+    statistics, shape and a CRC-32 of each array). No pickle. Written
+    atomically.
     """
     from cooc import __version__
 
@@ -108,14 +182,14 @@ def save_cooc(cooc, path) -> None:
         "n_words": len(cooc.vocabulary),
         "params": cooc.params,
         "stats": cooc.stats,
-        "crc32": {
-            k: zlib.crc32(np.ascontiguousarray(v).view(np.uint8))
-            for k, v in arrays.items()
-        },
+        "crc32": {},
     }
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-    with atomic_write(path, "wb") as fh:
-        np.savez(fh, **arrays)
+    members = {k: (v.dtype, v.shape[0], [v]) for k, v in arrays.items()}
+    with (
+        atomic_write(path, "wb") as fh,
+        zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED, allowZip64=True) as zf,
+    ):
+        write_cooc_members(zf, members, meta)
 
 
 def read_cooc_meta(path) -> dict:
