@@ -30,6 +30,7 @@ Both lowercase the text first (:meth:`str.lower`) unless ``lowercase=False``.
 from __future__ import annotations
 
 import bz2
+import contextlib
 import functools
 import glob
 import gzip
@@ -346,9 +347,17 @@ def _iter_plain_text(
     path: Path | str, compression: str | None, block_size: int, encoding_errors: str
 ) -> Iterator[str]:
     name = "<stdin>" if path == "-" else str(path)
+    with _reading(path, compression, name) as stream:
+        yield from _iter_text_blocks(stream, name, block_size, encoding_errors)
+
+
+@contextlib.contextmanager
+def _reading(path: Path | str, compression: str | None, name: str):
+    """The file opened for binary reading; a damaged compressed file becomes
+    one ValueError naming it, wherever the reading fails."""
     with _open_binary(path, compression) as stream:
         try:
-            yield from _iter_text_blocks(stream, name, block_size, encoding_errors)
+            yield stream
         except (EOFError, OSError, lzma.LZMAError) as err:
             if compression is None:
                 raise
@@ -584,17 +593,9 @@ def iter_byte_blocks(
         fmt, compression = _file_format(path)
         name = "<stdin>" if path == "-" else str(path)
         if fmt == "text":
-            with _open_binary(path, compression) as stream:
-                try:
-                    for block, lines, bom in _iter_line_bytes(stream, chunk_size):
-                        yield ByteBlock(block, name, lines, False, bom)
-                except (EOFError, OSError, lzma.LZMAError) as err:
-                    if compression is None:
-                        raise
-                    raise ValueError(
-                        f"cannot decompress {name}: {err}; check that the file is "
-                        f"a complete {compression} file."
-                    ) from err
+            with _reading(path, compression, name) as stream:
+                for block, lines, bom in _iter_line_bytes(stream, chunk_size):
+                    yield ByteBlock(block, name, lines, False, bom)
             continue
         if fmt in ("csv", "tsv"):
             sep = "," if fmt == "csv" else "\t"

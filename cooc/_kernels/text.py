@@ -43,10 +43,11 @@ sides.
 """
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit
+
+# A prefetch hint has no effect on results, so sharing it with counting.py does
+# not break the rule that a cached kernel's helpers live in its own file.
+from cooc._kernels.counting import _prefetch
 
 STATUS_OK = 0
 STATUS_GROW = 1
@@ -75,29 +76,6 @@ RING = 16
 RING_BYTES = 64
 _BIG = RING * RING_BYTES
 SCRATCH_MIN = _BIG + 64
-
-
-@intrinsic
-def _prefetch(typingctx, arr, idx):
-    """Hint the CPU to fetch the cache line of ``arr[idx]`` (a 1-D array); no
-    effect on results (``llvm.prefetch``, which never faults)."""
-    sig = types.void(arr, idx)
-
-    def codegen(context, builder, signature, args):
-        arr_type = signature.args[0]
-        array = context.make_array(arr_type)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(
-            context, builder, arr_type, array, [args[1]], wraparound=False
-        )
-        i8p = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
-        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
-        flags = (ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1))
-        builder.call(fn, [builder.bitcast(ptr, i8p), *flags])
-        return context.get_dummy_value()
-
-    return sig, codegen
 
 
 @njit(cache=True, nogil=True, inline="always")
