@@ -378,22 +378,9 @@ def vocab(
     Example:
       cooc vocab corpus/*.txt.gz -o vocab.tsv --min-count 5
     """
-    from cooc.corpus import iter_token_chunks
-    from cooc.vocab import build_vocabulary
+    from cooc.vocab import build_vocabulary_from_files
 
     progress = Progress(quiet)
-
-    def chunks():
-        for chunk in iter_token_chunks(
-            list(corpus),
-            tokenizer=tokenizer,
-            column=column,
-            lowercase=not no_lowercase,
-            encoding_errors=encoding_errors,
-        ):
-            progress("vocabulary", int(chunk.codes.shape[0]))
-            yield chunk
-
     client = _dask_client(
         engine, scheduler, workers, quiet, progress, **{"--shards": shards}
     )
@@ -413,7 +400,16 @@ def vocab(
             progress=progress,
         )
     else:
-        voc = build_vocabulary(chunks(), min_count=min_count, max_size=max_size)
+        voc = build_vocabulary_from_files(
+            list(corpus),
+            min_count=min_count,
+            max_size=max_size,
+            tokenizer=tokenizer,
+            lowercase=not no_lowercase,
+            column=column,
+            encoding_errors=encoding_errors,
+            progress=lambda n: progress("vocabulary", n),
+        )
     progress.done()
     voc.save(output)
     result = {

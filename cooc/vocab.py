@@ -20,7 +20,13 @@ from cooc.io import atomic_write
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Vocabulary", "build_vocabulary", "count_tokens", "vocabulary_from_table"]
+__all__ = [
+    "Vocabulary",
+    "build_vocabulary",
+    "build_vocabulary_from_files",
+    "count_tokens",
+    "vocabulary_from_table",
+]
 
 # Merge per-chunk counts once this many (token, count) pairs are pending.
 _MERGE_AT = 1 << 20
@@ -538,3 +544,45 @@ def build_vocabulary(
             "lower min_count."
         )
     return vocab
+
+
+def build_vocabulary_from_files(
+    paths,
+    *,
+    min_count: int = 1,
+    max_size: int | None = None,
+    tokenizer: str = "word",
+    lowercase: bool = True,
+    column: str | None = None,
+    encoding_errors: str = "strict",
+    n_jobs: int | None = None,
+    progress=None,
+) -> Vocabulary:
+    """Count the words of corpus files and build their vocabulary.
+
+    The same vocabulary as ``build_vocabulary(iter_token_chunks(paths, ...))``,
+    counted straight from the files' bytes in compiled code on ``n_jobs``
+    threads (see :mod:`cooc.tokenstream`). ``progress(n_tokens)`` follows
+    every block read.
+
+    Examples
+    --------
+    >>> from cooc.datasets import demo_corpus_paths
+    >>> vocab = build_vocabulary_from_files(demo_corpus_paths(), min_count=50)
+    >>> vocab.tokens[:3], len(vocab)
+    (['the', 'of', 'and'], 4412)
+    """
+    from cooc.tokenstream import merge_tables, scan_corpus
+
+    _check_params(min_count, max_size)
+    tables = scan_corpus(
+        paths,
+        tokenizer=tokenizer,
+        lowercase=lowercase,
+        column=column,
+        encoding_errors=encoding_errors,
+        n_jobs=n_jobs,
+        progress=progress,
+    )
+    merge_tables(tables)
+    return vocabulary_from_table(tables[0], min_count=min_count, max_size=max_size)[0]

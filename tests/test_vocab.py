@@ -297,3 +297,26 @@ def test_load_invalid_utf8(tmp_path):
     path.write_bytes(b"the\t3\n\xff\t1\n")
     with pytest.raises(ValueError, match=r"bad\.tsv: not valid UTF-8"):
         Vocabulary.load(path)
+
+
+def test_vocabulary_from_files_equals_the_chunk_path(tmp_path):
+    from cooc.corpus import iter_token_chunks
+    from cooc.vocab import build_vocabulary_from_files
+
+    a = tmp_path / "a.txt"
+    a.write_text("The cat's hat\nthe CAT sat\n\nΣΟΦΙΑ σοφία\n", encoding="utf-8")
+    b = tmp_path / "b.jsonl"
+    b.write_text('{"text": "the hat"}\n{"text": null}\n', encoding="utf-8")
+    for tokenizer in ("word", "whitespace"):
+        for lowercase in (True, False):
+            for min_count, max_size in [(1, None), (2, None), (1, 3)]:
+                read = dict(tokenizer=tokenizer, lowercase=lowercase)
+                got = build_vocabulary_from_files(
+                    [a, b], min_count=min_count, max_size=max_size, n_jobs=2, **read
+                )
+                expected = build_vocabulary(
+                    iter_token_chunks([a, b], **read),
+                    min_count=min_count,
+                    max_size=max_size,
+                )
+                assert got == expected
