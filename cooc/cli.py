@@ -584,9 +584,11 @@ def build(
     from cooc.cooccurrence import build_cooccurrence
     from cooc.vocab import Vocabulary
 
-    if "-" in corpus and vocab_path is None:
+    rereads = engine == "dask" or spill_dir is not None or checkpoint is not None
+    if "-" in corpus and vocab_path is None and rereads:
         raise BadInput(
-            "reading standard input needs --vocab (the corpus is read twice otherwise)."
+            "reading standard input with --engine dask, --spill-dir or --checkpoint "
+            "needs --vocab (they read the corpus twice)."
         )
     progress = Progress(quiet)
     t0 = time.perf_counter()
@@ -881,11 +883,6 @@ def embed(
     else:
         from cooc.cooccurrence import DEFAULT_WINDOW, build_cooccurrence
 
-        if "-" in inputs:
-            raise BadInput(
-                "embed cannot read standard input (the corpus is read twice); "
-                "use cooc build --vocab, then cooc embed FILE.cooc."
-            )
         cooc = build_cooccurrence(
             list(inputs),
             min_count=5 if min_count is None else min_count,

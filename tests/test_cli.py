@@ -226,10 +226,28 @@ def test_build_with_vocab_from_stdin(run_cli, tiny_corpus, tmp_path):
     np.testing.assert_array_equal(a.matrix.toarray(), b.matrix.toarray())
 
 
-def test_build_stdin_without_vocab_is_refused(run_cli, tmp_path):
-    bad_input(
-        run_cli("build", "-", "-o", tmp_path / "x.cooc", input="a b\n"), "--vocab"
-    )
+def test_build_and_embed_read_stdin_once(run_cli, tiny_corpus, tmp_path):
+    # The first pass keeps the token codes: standard input is read once, no
+    # --vocab needed (the same matrix as from the file).
+    build(run_cli, tiny_corpus, tmp_path / "file.cooc", "--window", "2")
+    text = tiny_corpus.read_text(encoding="utf-8")
+    out = tmp_path / "stdin.cooc"
+    args = ("--window", "2", "--min-count", "1", "-q")
+    ok(run_cli("build", "-", "-o", out, *args, input=text))
+    a, b = load_cooc(tmp_path / "file.cooc"), load_cooc(out)
+    assert a.vocabulary == b.vocabulary
+    np.testing.assert_array_equal(a.matrix.toarray(), b.matrix.toarray())
+    vec = tmp_path / "v.npz"
+    ok(run_cli("embed", "-", "-o", vec, "--rank", "2", *args, input=text))
+    assert vec.exists()
+
+
+def test_build_stdin_without_vocab_is_refused_where_read_twice(run_cli, tmp_path):
+    for extra in (("--checkpoint", tmp_path / "ck"), ("--spill-dir", tmp_path)):
+        bad_input(
+            run_cli("build", "-", "-o", tmp_path / "x.cooc", *extra, input="a b\n"),
+            "--vocab",
+        )
 
 
 def test_build_thread_count_does_not_change_result(run_cli, tiny_corpus, tmp_path):
