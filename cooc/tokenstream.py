@@ -23,6 +23,7 @@ Python's decoder and :meth:`str.lower` first, then through the same kernel.
 from __future__ import annotations
 
 import bisect
+import collections
 import contextlib
 import functools
 import logging
@@ -435,6 +436,11 @@ def _drain(q: queue.Queue) -> None:
             q.get_nowait()
 
 
+# Parts a block is cut into per thread (a part is at least a few MB at the
+# default block size of 16 MB).
+_PARTS_PER_THREAD = 2
+
+
 def _cuts(data: np.ndarray, n_parts: int) -> list[tuple[int, int]]:
     """Bounds ``(lo, hi)`` of up to ``n_parts`` parts of about equal size of
     ``data``, cut at line ends (the ``\\n`` at ``hi`` belongs to no part)."""
@@ -532,34 +538,52 @@ def scan_corpus(
     tok = _Tokenizer(tokenizer, lowercase, encoding_errors)
     scratch = [np.empty(1 << 12, np.uint8) for _ in range(n_threads)]
 
-    def work(t, block, lo, hi):
-        tab = tables[t] if insert else tables[0]
-        codes, offsets, scratch[t] = tok.run(
-            tab, insert, block.data, lo, hi, block.segments, scratch[t]
-        )
+    # A part is coded by whichever thread is free, with that thread's table
+    # (and scratch): the table number travels with the part's codes.
+    free: queue.SimpleQueue = queue.SimpleQueue()
+    for t in range(n_threads):
+        free.put(t)
+
+    def work(block, lo, hi):
+        t = free.get()
+        try:
+            tab = tables[t] if insert else tables[0]
+            codes, offsets, scratch[t] = tok.run(
+                tab, insert, block.data, lo, hi, block.segments, scratch[t]
+            )
+        finally:
+            free.put(t)
         return Part(t if insert else 0, codes, offsets)
 
+    def finish(futures):
+        n = 0
+        for future in futures:
+            part = future.result()
+            n += part.n_tokens
+            if keep is not None:
+                keep.append(part)
+            if on_part is not None:
+                on_part(part)
+        if progress is not None:
+            progress(n)
+
     blocks = _prefetched(_iter_blocks(paths, column, encoding_errors, chunk_size))
+    in_flight: collections.deque = collections.deque()
     with ThreadPoolExecutor(n_threads) as pool:
-        for block in blocks:
-            bounds = _cuts(block.data, n_threads)
-            if len(bounds) == 1:
-                parts = [work(0, block, *bounds[0])]
-            else:
-                futures = [
-                    pool.submit(work, t, block, lo, hi)
-                    for t, (lo, hi) in enumerate(bounds)
-                ]
-                parts = [f.result() for f in futures]
-            n = 0
-            for part in parts:
-                n += part.n_tokens
-                if keep is not None:
-                    keep.append(part)
-                if on_part is not None:
-                    on_part(part)
-            if progress is not None:
-                progress(n)
+        try:
+            for block in blocks:
+                # Several parts per thread and the next block queued behind
+                # this one: no thread waits for the slowest part of a block.
+                bounds = _cuts(block.data, _PARTS_PER_THREAD * n_threads)
+                in_flight.append([pool.submit(work, block, *b) for b in bounds])
+                while len(in_flight) > 1:
+                    finish(in_flight.popleft())
+            while in_flight:
+                finish(in_flight.popleft())
+        finally:
+            for futures in in_flight:
+                for future in futures:
+                    future.cancel()
     return tables
 
 

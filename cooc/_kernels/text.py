@@ -406,6 +406,25 @@ def tokenize_bytes(
                 w |= np.uint64(b) << np.uint64(8 * (tok_len & 7))
                 tok_len += 1
             i += nb
+            # Fast path: the token's next ASCII token characters, without the
+            # checks above (lowercase ASCII is ASCII; a newline, an apostrophe
+            # of the word tokenizer, UTF-8 and a full slot go the long way).
+            limit = RING_BYTES - 6 if cur_off != _BIG else scap - _BIG - 6
+            while i < hi and tok_len < limit:
+                b = np.int64(data[i])
+                if b >= 0x80:
+                    break
+                if lowercase:
+                    b = np.int64(lower[b])
+                if not (cls[b] & CLASS_TOKEN):
+                    break
+                scratch[cur_off + tok_len] = b
+                if (tok_len & 7) == 0:
+                    h = _mix_word(h, w)
+                    w = np.uint64(0)
+                w |= np.uint64(b) << np.uint64(8 * (tok_len & 7))
+                tok_len += 1
+                i += 1
             continue
         if tok_len > 0:
             have_token = True  # (the character at i is read again after it)
