@@ -40,6 +40,7 @@ _LAZY = {
     "build_cooccurrence": "cooc.cooccurrence",
     "build_joint": "cooc.multimodal",
     "build_vocabulary": "cooc.vocab",
+    "build_vocabulary_from_files": "cooc.vocab",
     "cooccurrence_matrix": "cooc.cooccurrence",
     "count_joint": "cooc.multimodal",
     "count_window": "cooc.cooccurrence",
