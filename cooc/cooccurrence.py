@@ -871,14 +871,18 @@ def _count_files(paths, vocabulary, min_count, max_size, read, params, progress)
     from cooc.vocab import vocabulary_from_table
 
     def tell(stage):
-        return None if progress is None else (lambda n: progress(stage, n))
+        # A stage starts when it is told so (0 tokens), not at its first block.
+        if progress is None:
+            return None
+        progress(stage, 0)
+        return lambda n: progress(stage, n)
 
     n_jobs = params.get("n_jobs")
     memory = params.get("memory") or _DEFAULT_MEMORY
     if vocabulary is not None:
         # One pass: the vocabulary's table is read by every thread.
-        counter = _new_counter(vocabulary, params)
         step = tell("counting")
+        counter = _new_counter(vocabulary, params)
 
         def count(part):
             counter.update(part.codes, part.offsets)
@@ -896,9 +900,8 @@ def _count_files(paths, vocabulary, min_count, max_size, read, params, progress)
 
     keep = EncodedCorpus(_codes_in_memory(memory))
     try:
-        tables = scan_corpus(
-            paths, **read, n_jobs=n_jobs, keep=keep, progress=tell("vocabulary")
-        )
+        step = tell("vocabulary")
+        tables = scan_corpus(paths, **read, n_jobs=n_jobs, keep=keep, progress=step)
         remaps = merge_tables(tables)
         if keep.n_tokens == 0:
             raise _empty_corpus_error(paths)
@@ -909,8 +912,8 @@ def _count_files(paths, vocabulary, min_count, max_size, read, params, progress)
         word_of[entries] = np.arange(len(entries), dtype=np.int32)
         maps = [word_of[r] for r in remaps]
         tables = remaps = word_of = None
-        counter = _new_counter(vocabulary, params)
         step = tell("counting")
+        counter = _new_counter(vocabulary, params)
         for part in keep:
             counter.update(maps[part.table][part.codes], part.offsets)
             if step is not None:
