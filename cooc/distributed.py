@@ -972,8 +972,8 @@ def build_cooccurrence_out_of_core(
     OutOfCoreResult
     """
     from cooc.cooccurrence import WindowCounter, _file_defaults, _split_params
-    from cooc.corpus import iter_token_chunks
-    from cooc.vocab import build_vocabulary
+    from cooc.tokenstream import TokenTable, scan_corpus
+    from cooc.vocab import build_vocabulary_from_files
 
     _split_params(params)
     params = _file_defaults(dict(params))
@@ -990,17 +990,17 @@ def build_cooccurrence_out_of_core(
     chunk_size = int(min(max(memory // 128, 1 << 16), 1 << 24))
     read = _read_options(tokenizer, column, lowercase, chunk_size, encoding_errors)
     if vocabulary is None:
-
-        def counted(chunks):
-            for chunk in chunks:
-                if progress is not None:
-                    progress("vocabulary", int(chunk.n_tokens))
-                yield chunk
-
-        vocabulary = build_vocabulary(
-            counted(iter_token_chunks(paths, **read)),
+        # Both passes read the files' bytes in compiled code (cooc.tokenstream),
+        # in blocks of chunk_size; only the counting tables are spilled.
+        vocabulary = build_vocabulary_from_files(
+            paths,
             min_count=min_count,
             max_size=max_size,
+            n_jobs=params.get("n_jobs"),
+            progress=None
+            if progress is None
+            else (lambda n: progress("vocabulary", n)),
+            **read,
         )
     counter_memory = memory // 4
     runs_limit = memory // 8
@@ -1038,13 +1038,22 @@ def build_cooccurrence_out_of_core(
             _hand_back_freed_memory()
             logger.info("spilled partial %d: %d non-zeros", len(parts), counts.nnz)
 
-        for chunk in iter_token_chunks(paths, **read):
-            counter.update(vocabulary.encode_chunk(chunk), chunk.offsets)
+        def count(part):
+            nonlocal counter
+            counter.update(part.codes, part.offsets)
             if progress is not None:
-                progress("counting", int(chunk.n_tokens))
+                progress("counting", part.n_tokens)
             if _counter_bytes(counter) > runs_limit:
                 spill(counter)
                 counter = new_counter(totals["n_docs"])
+
+        scan_corpus(
+            paths,
+            **read,
+            n_jobs=params.get("n_jobs"),
+            table=TokenTable.from_tokens(vocabulary.tokens),
+            on_part=count,
+        )
         spill(counter)
         del counter
         n_partials = len(parts)

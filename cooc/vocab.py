@@ -556,14 +556,15 @@ def build_vocabulary_from_files(
     column: str | None = None,
     encoding_errors: str = "strict",
     n_jobs: int | None = None,
+    chunk_size: int = 1 << 24,
     progress=None,
 ) -> Vocabulary:
     """Count the words of corpus files and build their vocabulary.
 
     The same vocabulary as ``build_vocabulary(iter_token_chunks(paths, ...))``,
     counted straight from the files' bytes in compiled code on ``n_jobs``
-    threads (see :mod:`cooc.tokenstream`). ``progress(n_tokens)`` follows
-    every block read.
+    threads (see :mod:`cooc.tokenstream`), reading blocks of about
+    ``chunk_size`` bytes. ``progress(n_tokens)`` follows every block.
 
     Examples
     --------
@@ -581,6 +582,7 @@ def build_vocabulary_from_files(
         lowercase=lowercase,
         column=column,
         encoding_errors=encoding_errors,
+        chunk_size=chunk_size,
         n_jobs=n_jobs,
         progress=progress,
     )
