@@ -631,7 +631,7 @@ def build(
             build_cooccurrence_dask, client=client, n_shards=shards
         )
     elif spill_dir is not None:
-        from cooc.distributed import build_cooccurrence_out_of_core
+        from cooc.outofcore import build_cooccurrence_out_of_core
 
         build_cooccurrence = functools.partial(
             build_cooccurrence_out_of_core, output=output, spill_dir=spill_dir

@@ -442,6 +442,33 @@ class WindowCounter:
         """Every sorted run (partial counts moved out of the pair buffers)."""
         return [run for runs in self._runs for run in runs]
 
+    def runs_nbytes(self) -> int:
+        """Bytes held by the sorted runs and the filled part of the pair buffers."""
+        runs = sum(k.nbytes + v.nbytes for k, v in self._spilled)
+        return runs + 8 * sum(self._n_buf)
+
+    def take_runs(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Sort the pair buffers into runs and hand every run over.
+
+        The counter forgets them and goes on counting (its dense block stays:
+        see :meth:`dense_run`); the counts are the sum of all runs handed over,
+        the runs of :meth:`result_counts` and the dense block.
+        """
+        busy = [t for t in range(self.n_threads) if self._n_buf[t]]
+        self._run(lambda i: self._spill(busy[i]), len(busy))
+        runs = self._spilled
+        self._runs = [[] for _ in range(self.n_threads)]
+        return runs
+
+    def dense_run(self) -> tuple[np.ndarray, np.ndarray]:
+        """The dense block's non-zero counts as one sorted run ``(keys, values)``."""
+        dense = self._dense[0].copy()
+        for other in self._dense[1:]:
+            dense += other
+        return K.dense_block_run(
+            dense, self._row_start, self.n_dense, self.mode, self.n_cols
+        )
+
     # -- results ----------------------------------------------------------------
     def result_counts(self) -> tuple[sp.csr_matrix, int]:
         """The exact integer counts (int64 CSR, final layout) and their ``scale``."""
@@ -860,12 +887,33 @@ def _empty_corpus_error(paths) -> ValueError:
 
 
 def _count_files(paths, vocabulary, min_count, max_size, read, params, progress):
-    """Both passes of :func:`build_cooccurrence` over the files' bytes.
+    """Both passes of :func:`build_cooccurrence` over the files' bytes."""
+    counter, vocabulary = _count_into(
+        paths, vocabulary, min_count, max_size, read, params, progress
+    )
+    return _finish(counter, vocabulary, progress)
+
+
+def _count_into(
+    paths,
+    vocabulary,
+    min_count,
+    max_size,
+    read,
+    params,
+    progress,
+    *,
+    on_update=None,
+    codes_memory=None,
+):
+    """Count the files into a new :class:`WindowCounter`; return it and the
+    vocabulary.
 
     The files are tokenized and coded once, in compiled code
     (:mod:`cooc.tokenstream`); without a vocabulary the codes are kept (in
-    memory up to a quarter of ``memory``, spooled to a temporary file beyond)
-    and mapped to word ids for counting once the vocabulary is known.
+    memory up to ``codes_memory``, by default a quarter of ``memory``, spooled
+    to a temporary file beyond) and mapped to word ids for counting once the
+    vocabulary is known. ``on_update(counter)`` runs after every part counted.
     """
     from cooc.tokenstream import EncodedCorpus, TokenTable, merge_tables, scan_corpus
     from cooc.vocab import vocabulary_from_table
@@ -886,6 +934,8 @@ def _count_files(paths, vocabulary, min_count, max_size, read, params, progress)
 
         def count(part):
             counter.update(part.codes, part.offsets)
+            if on_update is not None:
+                on_update(counter)
             if step is not None:
                 step(part.n_tokens)
 
@@ -896,9 +946,11 @@ def _count_files(paths, vocabulary, min_count, max_size, read, params, progress)
             table=TokenTable.from_tokens(vocabulary.tokens),
             on_part=count,
         )
-        return _finish(counter, vocabulary, progress)
+        return counter, vocabulary
 
-    keep = EncodedCorpus(_codes_in_memory(memory))
+    if codes_memory is None:
+        codes_memory = _codes_in_memory(memory)
+    keep = EncodedCorpus(codes_memory)
     try:
         step = tell("vocabulary")
         tables = scan_corpus(paths, **read, n_jobs=n_jobs, keep=keep, progress=step)
@@ -916,11 +968,13 @@ def _count_files(paths, vocabulary, min_count, max_size, read, params, progress)
         counter = _new_counter(vocabulary, params)
         for part in keep:
             counter.update(maps[part.table][part.codes], part.offsets)
+            if on_update is not None:
+                on_update(counter)
             if step is not None:
                 step(part.n_tokens)
     finally:
         keep.close()
-    return _finish(counter, vocabulary, progress)
+    return counter, vocabulary
 
 
 def _new_counter(vocabulary, params) -> WindowCounter:

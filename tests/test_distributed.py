@@ -132,8 +132,13 @@ def test_standard_input_cannot_be_sharded():
 @pytest.mark.parametrize("params", PARAMS, ids=IDS)
 def test_out_of_core_equals_in_memory(corpus, tmp_path, monkeypatch, params):
     expected = build_cooccurrence(corpus, min_count=2, **params)
-    # Spill after every chunk, merge two at a time: many partials, several passes.
-    monkeypatch.setattr(D, "_counter_bytes", lambda counter: 1 << 62)
+    # Spill after every part counted: many runs, each row band merged from all.
+    import cooc.outofcore as O
+
+    monkeypatch.setattr(O, "_runs_limit", lambda memory: 0)
+    monkeypatch.setattr(O, "BLOCK", 64)  # many blocks per run, bands of few rows
+    monkeypatch.setattr(O, "_MERGE_BYTES_PER_PAIR", 100_000)
+    monkeypatch.setattr(O, "_WRITE_BYTES_PER_ENTRY", 20_000)
     out = tmp_path / "ooc.cooc"
     result = D.build_cooccurrence_out_of_core(
         corpus,
@@ -141,10 +146,10 @@ def test_out_of_core_equals_in_memory(corpus, tmp_path, monkeypatch, params):
         memory=16 * 2**20,
         spill_dir=tmp_path,
         min_count=2,
-        fan_in=2,
+        chunk_size=1 << 12,
         **params,
     )
-    assert result.n_partials >= 4 and result.n_passes >= 2
+    assert result.n_partials >= 4 and result.n_passes == 1
     assert result.nnz == expected.nnz and result.shape == expected.shape
     assert_same(expected, load_cooc(out))
     assert [p.name for p in tmp_path.iterdir()] == ["ooc.cooc"]  # spill folder gone

@@ -3,6 +3,9 @@
 * :mod:`cooc._kernels.counting`: window counting over id streams, the sort and
   merge of pair runs, CSR assembly, sparse products and PPMI (its docstring
   holds the array contracts of the counting kernels).
+* :mod:`cooc._kernels.spill`: compact encoding of sorted pair runs on disk,
+  their k-way merge and the routing of merged pairs to output rows (the
+  out-of-core build).
 * :mod:`cooc._kernels.text`: tokenizing UTF-8 bytes and counting the distinct
   tokens in an open-addressing hash table, without a Python object per token.
 
@@ -28,6 +31,15 @@ from cooc._kernels.counting import (
     sample_windows,
     sort_reduce_pairs,
 )
+from cooc._kernels.spill import (
+    MAX_PAIR_BYTES,
+    decode_pairs,
+    dense_block_run,
+    encode_pairs,
+    merge_pieces,
+    output_entries,
+    route_entries,
+)
 from cooc._kernels.text import (
     TOKEN_STATUS_FALLBACK,
     TOKEN_STATUS_OK,
@@ -40,6 +52,13 @@ from cooc._kernels.text import (
 )
 
 __all__ = [
+    "MAX_PAIR_BYTES",
+    "decode_pairs",
+    "dense_block_run",
+    "encode_pairs",
+    "merge_pieces",
+    "output_entries",
+    "route_entries",
     "MODE_CANONICAL",
     "MODE_CENTER",
     "MODE_ORDERED",

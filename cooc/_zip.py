@@ -1,0 +1,196 @@
+"""A ZIP_STORED writer for members whose sizes are known before their bytes.
+
+``zipfile`` writes a member from start to end, one member at a time. The
+out-of-core build knows the size of every array of a ``.cooc`` file once its
+pairs are merged, but produces the column indices and the values of the
+matrix together, row band by row band, possibly in parallel. This writer
+lays the archive out first (each member's header and body at a fixed
+offset), lets the caller ``pwrite`` any part of any body in any order, and
+writes the headers, with the CRC-32 the caller supplies, when it closes.
+
+The archive is a plain zip64 archive of stored members, which ``zipfile`` and
+``numpy.load`` read like any other. Timestamps are fixed (1980-01-01), so the
+same content gives the same bytes. Only this module and :mod:`zipfile` know
+the layout; nothing here depends on the rest of cooc.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+
+_LOCAL = struct.Struct("<IHHHHHIIIHH")  # local file header, then name and extra
+_CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")  # central directory entry
+_ZIP64_EXTRA_LOCAL = struct.Struct("<HHQQ")  # id 1: sizes
+_ZIP64_EXTRA_CENTRAL = struct.Struct("<HHQQQ")  # id 1: sizes, header offset
+_END64 = struct.Struct("<IQHHIIQQQQ")
+_LOCATOR64 = struct.Struct("<IIQI")
+_END = struct.Struct("<IHHHHIIH")
+_VERSION = 45  # zip64
+_DOS_DATE = (0 << 9) | (1 << 5) | 1  # 1980-01-01
+_MAX32 = 0xFFFFFFFF
+
+
+def pwrite_all(fd: int, data, offset: int) -> None:
+    """``os.pwrite`` until every byte of ``data`` is written."""
+    view = memoryview(data).cast("B")
+    while view.nbytes:
+        n = os.pwrite(fd, view, offset)
+        view = view[n:]
+        offset += n
+
+
+class _Member:
+    __slots__ = ("crc", "data_offset", "header_offset", "name", "size")
+
+    def __init__(self, name: bytes, header_offset: int, size: int):
+        self.name = name
+        self.header_offset = header_offset
+        self.data_offset = header_offset + _LOCAL.size + len(name)
+        self.data_offset += _ZIP64_EXTRA_LOCAL.size
+        self.size = size
+        self.crc = None
+
+
+class PresizedZip:
+    """Lay out members of known sizes in ``fh`` (a new file open for writing),
+    fill their bodies with :meth:`write_at`, then :meth:`close`.
+
+    ``reserve(name, size)`` returns the file offset of the member's body;
+    ``set_crc(name, crc)`` records the CRC-32 of its complete body (zlib's,
+    see :func:`crc32_combine` to join CRCs of parts written separately).
+    """
+
+    def __init__(self, fh):
+        self.fd = fh.fileno()
+        self.end = 0
+        self.members: dict[str, _Member] = {}
+
+    def reserve(self, name: str, size: int) -> int:
+        if name in self.members:
+            raise ValueError(f"member {name!r} reserved twice")
+        m = _Member(name.encode("ascii"), self.end, int(size))
+        self.members[name] = m
+        self.end = m.data_offset + m.size
+        return m.data_offset
+
+    def write_at(self, offset: int, data) -> None:
+        pwrite_all(self.fd, data, offset)
+
+    def set_crc(self, name: str, crc: int) -> None:
+        self.members[name].crc = int(crc) & _MAX32
+
+    def add(self, name: str, data) -> None:
+        """Reserve, write and checksum a member in one go."""
+        data = memoryview(data).cast("B")
+        offset = self.reserve(name, data.nbytes)
+        self.write_at(offset, data)
+        self.set_crc(name, zlib.crc32(data))
+
+    def close(self) -> None:
+        central = bytearray()
+        for m in self.members.values():
+            if m.crc is None:
+                raise RuntimeError(f"member {m.name!r} has no CRC-32")
+            local = _LOCAL.pack(
+                0x04034B50,
+                _VERSION,
+                0,
+                0,
+                0,
+                _DOS_DATE,
+                m.crc,
+                _MAX32,
+                _MAX32,
+                len(m.name),
+                _ZIP64_EXTRA_LOCAL.size,
+            )
+            extra = _ZIP64_EXTRA_LOCAL.pack(1, 16, m.size, m.size)
+            pwrite_all(self.fd, local + m.name + extra, m.header_offset)
+            central += _CENTRAL.pack(
+                0x02014B50,
+                (3 << 8) | _VERSION,
+                _VERSION,
+                0,
+                0,
+                0,
+                _DOS_DATE,
+                m.crc,
+                _MAX32,
+                _MAX32,
+                len(m.name),
+                _ZIP64_EXTRA_CENTRAL.size,
+                0,
+                0,
+                0,
+                (0o100644 << 16),
+                _MAX32,
+            )
+            central += m.name
+            central += _ZIP64_EXTRA_CENTRAL.pack(1, 24, m.size, m.size, m.header_offset)
+        n = len(self.members)
+        cd_offset = self.end
+        end64_offset = cd_offset + len(central)
+        tail = _END64.pack(
+            0x06064B50,
+            _END64.size - 12,
+            (3 << 8) | _VERSION,
+            _VERSION,
+            0,
+            0,
+            n,
+            n,
+            len(central),
+            cd_offset,
+        )
+        tail += _LOCATOR64.pack(0x07064B50, 0, end64_offset, 1)
+        tail += _END.pack(
+            0x06054B50,
+            0,
+            0,
+            min(n, 0xFFFF),
+            min(n, 0xFFFF),
+            min(len(central), _MAX32),
+            min(cd_offset, _MAX32),
+            0,
+        )
+        pwrite_all(self.fd, bytes(central) + tail, cd_offset)
+        os.ftruncate(self.fd, end64_offset + len(tail))
+
+
+def _gf2_apply(matrix: list[int], vector: int) -> int:
+    """Multiply a 32x32 matrix over GF(2) (a list of column words) by a vector."""
+    out = 0
+    i = 0
+    while vector:
+        if vector & 1:
+            out ^= matrix[i]
+        vector >>= 1
+        i += 1
+    return out
+
+
+def _gf2_square(matrix: list[int]) -> list[int]:
+    return [_gf2_apply(matrix, column) for column in matrix]
+
+
+def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
+    """The CRC-32 of ``a + b`` from ``crc32(a)``, ``crc32(b)`` and ``len(b)``.
+
+    Appending ``len2`` zero bytes to a message is a linear map of its CRC
+    register over GF(2); the map for ``len2`` bytes is built by repeated
+    squaring of the one-bit map (reflected polynomial 0xEDB88320), applied to
+    ``crc1``, and the result is XORed with ``crc2``.
+    """
+    if len2 <= 0:
+        return crc1
+    one_bit = [0xEDB88320] + [1 << k for k in range(31)]
+    power = _gf2_square(_gf2_square(_gf2_square(one_bit)))  # one zero byte
+    while len2:
+        if len2 & 1:
+            crc1 = _gf2_apply(power, crc1)
+        len2 >>= 1
+        if len2:
+            power = _gf2_square(power)
+    return crc1 ^ crc2

@@ -1,0 +1,706 @@
+"""Counting within a memory budget: compact runs on disk, one merge, a
+``.cooc`` file written band by band.
+
+:func:`build_cooccurrence_out_of_core` counts like
+:func:`cooc.cooccurrence.build_cooccurrence` (same tokenizing, same
+:class:`~cooc.cooccurrence.WindowCounter`, so the same matrix bit for bit),
+but whenever the counter's sorted runs reach their share of the budget it
+*spills* them:
+
+1. **Spill.** The runs are merged into one and written to the spill folder in
+   the compact encoding of :mod:`cooc._kernels.spill` (3-6 bytes a pair
+   instead of 16), with an index of its blocks. The counter forgets them and
+   goes on; its dense block of frequent pairs stays in memory to the end.
+2. **Merge.** The rows are cut into *bands* holding about the same number of
+   spilled pairs (found from the block indexes). Two bands at a time, every
+   run's slice of the band is decoded, merged (a k-way heap merge: one pass
+   whatever the number of runs), and routed to the output rows: each stored
+   pair becomes its own entry and, for symmetric or directional counts, its
+   mirror entry in the row of its column. Routed entries are filed under
+   fixed groups of output rows (*buckets*) in one append-only file. Now the
+   length of every output row is known.
+3. **Write.** The ``.cooc`` archive is laid out (:mod:`cooc._zip`): the row
+   pointers are written, and groups of buckets that fit the budget are
+   decoded, merged and written straight to their place in the ``indices``
+   and ``data`` members, two groups at a time. Checksums of the parts are
+   combined in order.
+
+Memory stays near the budget (``memory``) for any corpus size; disk use is
+about 5 bytes per spilled pair plus 5 per output entry, on top of the
+output file (12 bytes per entry).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import itertools
+import json
+import logging
+import queue
+import shutil
+import tempfile
+import zlib
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cooc import _kernels as K
+from cooc._zip import PresizedZip, crc32_combine
+
+__all__ = ["OutOfCoreResult", "build_cooccurrence_out_of_core"]
+
+logger = logging.getLogger(__name__)
+
+BLOCK = 1 << 16  # pairs per independently decodable block of a spilled run
+_CHAIN = 1 << 62  # "block" of routed pieces: one delta chain, no restarts
+_STEP = 1 << 22  # pairs merged and encoded at a time when spilling
+_N_BUCKETS = 1024  # groups of output rows the routed entries are filed under
+_ENCODE_PAIRS = 1 << 21  # pairs encoded per call into the routed-output buffer
+# Bytes per spilled pair a merge task holds at most: the decoded pairs (16),
+# their merge (16), the routed entries (2 x 2 x 16) and their encoding.
+_MERGE_BYTES_PER_PAIR = 112
+# Bytes per output entry a write task holds: decoded (16), merged (16), the
+# column indices and values (12).
+_WRITE_BYTES_PER_ENTRY = 44
+_EMPTY = np.empty(0, dtype=np.int64)
+
+
+@dataclass
+class OutOfCoreResult:
+    """What :func:`build_cooccurrence_out_of_core` wrote: the file and its record.
+
+    The matrix itself stays on disk (load it with :func:`cooc.io.load_cooc`).
+    ``n_partials`` is the number of runs spilled; ``n_passes`` the number of
+    merge passes over them (one).
+    """
+
+    path: Path
+    shape: tuple
+    nnz: int
+    params: dict
+    stats: dict
+    n_partials: int
+    n_passes: int
+
+    def save(self, path) -> None:
+        """Copy the written file to ``path`` (nothing to do for the same path)."""
+        if Path(path).resolve() != Path(self.path).resolve():
+            from cooc.io import atomic_write
+
+            with open(self.path, "rb") as src, atomic_write(path, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+
+
+def _read_bytes(path: Path, offset: int, n: int) -> np.ndarray:
+    buf = np.empty(n, dtype=np.uint8)
+    with open(path, "rb", buffering=0) as fh:
+        fh.seek(offset)
+        got = fh.readinto(buf)
+    if got != n:
+        raise _damaged(path)
+    return buf
+
+
+def _damaged(path) -> RuntimeError:
+    return RuntimeError(
+        f"spill file {str(path)!r} was truncated or changed during the build."
+    )
+
+
+def _ordered(pool, fn, items, depth: int):
+    """``fn(item)`` for each item on ``pool``, yielded in order, with at most
+    ``depth`` results pending (so finished work does not pile up)."""
+    pending: deque = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= depth:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for f in pending:
+            f.cancel()
+
+
+# -- spilled runs ---------------------------------------------------------------------
+@dataclass
+class _Run:
+    """A sorted run of pairs on disk, encoded (see :mod:`cooc._kernels.spill`)."""
+
+    path: Path
+    n_pairs: int
+    n_bytes: int
+    idx_keys: np.ndarray  # first key of each block
+    idx_offs: np.ndarray  # byte offset of each block
+
+    def span(self, key_lo: int, key_hi: int) -> tuple[int, int, int, int]:
+        """``(first pair, most pairs, first byte, end byte)`` of the blocks that
+        may hold keys in ``[key_lo, key_hi)``."""
+        n_blocks = self.idx_keys.shape[0]
+        b0 = max(int(np.searchsorted(self.idx_keys, key_lo, "right")) - 1, 0)
+        b1 = int(np.searchsorted(self.idx_keys, key_hi, "left"))
+        if b1 <= b0:
+            return 0, 0, 0, 0
+        first = b0 * BLOCK
+        most = min(b1 * BLOCK, self.n_pairs) - first
+        end = int(self.idx_offs[b1]) if b1 < n_blocks else self.n_bytes
+        return first, most, int(self.idx_offs[b0]), end
+
+
+def _spill(runs, path: Path, pool) -> _Run:
+    """Merge sorted runs ``(keys, values)`` into one and write it encoded."""
+    runs = [r for r in runs if r[0].shape[0]]
+    total = sum(r[0].shape[0] for r in runs)
+    # Key ranges of about _STEP pairs: cut at every (_STEP / stride)-th sample.
+    stride = 4096
+    samples = np.sort(np.concatenate([k[::stride] for k, _ in runs] or [_EMPTY]))
+    per = max(1, _STEP // stride)
+    cuts = np.unique(samples[per::per])
+    edges = [0, *cuts.tolist(), 1 << 62]
+
+    def merge(i):
+        lo, hi = edges[i], edges[i + 1]
+        parts = []
+        for keys, vals in runs:
+            a, b = np.searchsorted(keys, [lo, hi])
+            if b > a:
+                parts.append((keys[a:b], vals[a:b]))
+        if not parts:
+            return _EMPTY, _EMPTY
+        if len(parts) == 1:
+            return parts[0]
+        keys = np.concatenate([p[0] for p in parts])
+        vals = np.concatenate([p[1] for p in parts])
+        lens = np.array([p[0].shape[0] for p in parts], dtype=np.int64)
+        ends = np.cumsum(lens)
+        out_k = np.empty(keys.shape[0], dtype=np.int64)
+        out_v = np.empty(keys.shape[0], dtype=np.int64)
+        m = K.merge_pieces(keys, vals, ends - lens, ends, out_k, out_v)
+        return out_k[:m], out_v[:m]
+
+    n_blocks = total // BLOCK + 1
+    idx_keys = np.zeros(n_blocks, dtype=np.int64)
+    idx_offs = np.zeros(n_blocks, dtype=np.int64)
+    out = np.empty(0, dtype=np.uint8)
+    n_pairs = n_bytes = 0
+    prev = 0
+    with open(path, "wb") as fh:
+        for keys, vals in _ordered(pool, merge, range(len(edges) - 1), 2):
+            n = keys.shape[0]
+            if n == 0:
+                continue
+            if out.shape[0] < K.MAX_PAIR_BYTES * n:
+                out = np.empty(K.MAX_PAIR_BYTES * n, dtype=np.uint8)
+            size = K.encode_pairs(
+                keys, vals, n_pairs, prev, BLOCK, out, idx_keys, idx_offs, n_bytes
+            )
+            fh.write(out[:size].data)
+            n_pairs += n
+            n_bytes += size
+            prev = int(keys[-1])
+    used = -(-n_pairs // BLOCK)
+    return _Run(path, n_pairs, n_bytes, idx_keys[:used].copy(), idx_offs[:used].copy())
+
+
+def _plan_bands(runs: list[_Run], n_rows: int, n_cols: int, max_pairs: int):
+    """Row bands ``[lo, hi)`` holding about ``max_pairs`` spilled pairs each."""
+    starts = np.sort(np.concatenate([r.idx_keys for r in runs] or [_EMPTY]))
+    per = max(1, max_pairs // BLOCK)
+    rows = np.unique(starts[per::per] // n_cols)
+    rows = rows[(rows > 0) & (rows < n_rows)]
+    bounds = [0, *rows.tolist(), n_rows]
+    return list(itertools.pairwise(bounds))
+
+
+def _plan_buckets(word_counts, window: int, n_rows: int, out_cols: int) -> np.ndarray:
+    """First rows of the output buckets (and ``n_rows`` last), chosen so that
+    each holds about the same number of entries by a rough estimate: a row's
+    entries are at most its word's count times the window span, and at most
+    the number of columns."""
+    est = np.minimum(np.asarray(word_counts, dtype=np.float64) * 2 * window, out_cols)
+    est = np.maximum(est, 1.0)
+    cum = np.concatenate([[0.0], np.cumsum(est)])
+    targets = np.linspace(0.0, cum[-1], min(_N_BUCKETS, n_rows) + 1)
+    rows = np.searchsorted(cum, targets[1:-1], side="right") - 1
+    rows = np.unique(rows[(rows > 0) & (rows < n_rows)])
+    return np.concatenate([[0], rows, [n_rows]]).astype(np.int64)
+
+
+@dataclass
+class _Routed:
+    """A band's routed entries in the routed file: per bucket ``b``, bytes
+    ``offs[b]:offs[b + 1]`` (absolute), entries ``pairs[b + 1] - pairs[b]``,
+    and ``prev[b]`` the key before the bucket's first (its delta base)."""
+
+    offs: np.ndarray
+    pairs: np.ndarray
+    prev: np.ndarray
+
+
+class _Scratch:
+    """Per-task scratch of the routing kernel, reused between bands."""
+
+    def __init__(self, n_rows: int):
+        self.slots = np.zeros(2 * n_rows + 1, dtype=np.int64)
+        self.row_counts = np.zeros(n_rows, dtype=np.int64)
+
+
+def _npy_header(dtype, n: int) -> bytes:
+    bio = io.BytesIO()
+    header = {
+        "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+        "fortran_order": False,
+        "shape": (int(n),),
+    }
+    np.lib.format.write_array_header_1_0(bio, header)
+    return bio.getvalue()
+
+
+class _BandWriter:
+    """Steps 2 and 3 of the module notes, for one finished set of runs."""
+
+    def __init__(self, runs, *, mode, n_words, n_cols, out_cols, buckets, memory, work):
+        self.runs = runs
+        self.mode = mode
+        self.n_words = n_words
+        self.n_cols = n_cols
+        self.out_cols = out_cols
+        self.mirrors = mode in (K.MODE_CANONICAL, K.MODE_ORDERED)
+        self.buckets = buckets
+        self.bucket_keys = buckets * out_cols
+        self.memory = memory
+        self.routed_path = work / "routed.bin"
+        self.routed: list[_Routed] = []
+        self.scratch: queue.SimpleQueue = queue.SimpleQueue()
+        self.row_counts = np.zeros(n_words, dtype=np.int64)
+
+    # -- step 2 -------------------------------------------------------------------
+    def _merge_band(self, band):
+        lo, hi = band
+        key_lo, key_hi = lo * self.n_cols, hi * self.n_cols
+        spans = [run.span(key_lo, key_hi) for run in self.runs]
+        cap = sum(s[1] for s in spans)
+        keys = np.empty(cap, dtype=np.int64)
+        vals = np.empty(cap, dtype=np.int64)
+        starts = np.zeros(len(spans), dtype=np.int64)
+        ends = np.zeros(len(spans), dtype=np.int64)
+        pos = 0
+        for i, (run, (first, most, b0, b1)) in enumerate(
+            zip(self.runs, spans, strict=True)
+        ):
+            if most == 0:
+                starts[i] = ends[i] = pos
+                continue
+            buf = _read_bytes(run.path, b0, b1 - b0)
+            m = K.decode_pairs(
+                buf,
+                first,
+                0,
+                BLOCK,
+                key_lo,
+                key_hi,
+                keys[pos : pos + most],
+                vals[pos : pos + most],
+            )
+            if m < 0:
+                raise _damaged(run.path)
+            starts[i], ends[i] = pos, pos + m
+            pos += most
+        merged_k = np.empty(int((ends - starts).sum()), dtype=np.int64)
+        merged_v = np.empty_like(merged_k)
+        m = K.merge_pieces(keys, vals, starts, ends, merged_k, merged_v)
+        del keys, vals
+        cap = 2 * m if self.mirrors else m
+        out_k = np.empty(cap, dtype=np.int64)
+        out_v = np.empty(cap, dtype=np.int64)
+        try:
+            scratch = self.scratch.get_nowait()
+        except queue.Empty:
+            scratch = _Scratch(self.n_words)
+        try:
+            n = K.route_entries(
+                merged_k[:m],
+                merged_v[:m],
+                self.mode,
+                self.n_cols,
+                self.out_cols,
+                self.n_words,
+                scratch.slots,
+                scratch.row_counts,
+                out_k,
+                out_v,
+            )
+        finally:
+            self.scratch.put(scratch)
+        del merged_k, merged_v
+        out_k, out_v = out_k[:n], out_v[:n]
+        cuts = np.searchsorted(out_k, self.bucket_keys)
+        # A chain starts from key -1 (so that a first key 0 has a positive delta).
+        prev = np.full(len(self.buckets) - 1, -1, dtype=np.int64)
+        if n:
+            prev[1:] = np.where(
+                cuts[1:-1] > 0, out_k[np.maximum(cuts[1:-1] - 1, 0)], -1
+            )
+        # Encode in slices (the buffer stays small), one delta chain throughout;
+        # byte offsets are kept at the bucket cuts.
+        pieces, offs, size, last = [], np.zeros(len(cuts), dtype=np.int64), 0, -1
+        buf = np.empty(K.MAX_PAIR_BYTES * min(n, _ENCODE_PAIRS), dtype=np.uint8)
+        for b in range(len(cuts) - 1):
+            offs[b] = size
+            for a in range(int(cuts[b]), int(cuts[b + 1]), _ENCODE_PAIRS):
+                z = min(a + _ENCODE_PAIRS, int(cuts[b + 1]))
+                used = K.encode_pairs(
+                    out_k[a:z], out_v[a:z], 1, last, _CHAIN, buf, _EMPTY, _EMPTY, 0
+                )
+                pieces.append(buf[:used].tobytes())
+                size += used
+                last = int(out_k[z - 1])
+        offs[-1] = size
+        return pieces, offs, cuts.astype(np.int64), prev
+
+    def merge(self, bands, pool, tell) -> None:
+        with open(self.routed_path, "wb") as fh:
+            base = 0
+            for pieces, offs, cuts, prev in _ordered(pool, self._merge_band, bands, 2):
+                for p in pieces:
+                    fh.write(p)
+                self.routed.append(_Routed(offs + base, cuts, prev))
+                base += int(offs[-1])
+                tell()
+        while True:
+            try:
+                scratch = self.scratch.get_nowait()
+            except queue.Empty:
+                break
+            self.row_counts += scratch.row_counts
+
+    # -- step 3 -------------------------------------------------------------------
+    def groups(self, max_entries: int) -> list[tuple[int, int]]:
+        """Runs of consecutive buckets holding at most ``max_entries`` entries
+        (a bucket larger than that alone)."""
+        sizes = np.zeros(len(self.buckets) - 1, dtype=np.int64)
+        for r in self.routed:
+            sizes += np.diff(r.pairs)
+        out, g0, acc = [], 0, 0
+        for b, s in enumerate(sizes.tolist()):
+            if b > g0 and acc + s > max_entries:
+                out.append((g0, b))
+                g0, acc = b, 0
+            acc += s
+        out.append((g0, len(sizes)))
+        return out
+
+    def _write_group(self, group, indptr, scale, zf, at_indices, at_data):
+        g0, g1 = group
+        lo, hi = int(self.buckets[g0]), int(self.buckets[g1])
+        n = int(indptr[hi] - indptr[lo])
+        keys = np.empty(n, dtype=np.int64)
+        vals = np.empty(n, dtype=np.int64)
+        starts = np.zeros(len(self.routed), dtype=np.int64)
+        ends = np.zeros(len(self.routed), dtype=np.int64)
+        pos = 0
+        for i, r in enumerate(self.routed):
+            count = int(r.pairs[g1] - r.pairs[g0])
+            starts[i] = pos
+            if count:
+                a, b = int(r.offs[g0]), int(r.offs[g1])
+                buf = _read_bytes(self.routed_path, a, b - a)
+                got = K.decode_pairs(
+                    buf,
+                    1,
+                    int(r.prev[g0]),
+                    _CHAIN,
+                    0,
+                    1 << 62,
+                    keys[pos : pos + count],
+                    vals[pos : pos + count],
+                )
+                if got != count:
+                    raise _damaged(self.routed_path)
+                pos += count
+            ends[i] = pos
+        if pos != n:  # pragma: no cover - internal invariant
+            raise RuntimeError(f"rows {lo}-{hi}: {pos} entries routed, {n} counted")
+        out_k = np.empty(n, dtype=np.int64)
+        out_v = np.empty(n, dtype=np.int64)
+        m = K.merge_pieces(keys, vals, starts, ends, out_k, out_v)
+        del keys, vals
+        indices = np.empty(m, dtype=np.int32)
+        data = np.empty(m, dtype=np.float64)
+        counts = np.zeros(hi - lo, dtype=np.int64)
+        K.output_entries(
+            out_k[:m], out_v[:m], self.out_cols, float(scale), indices, data, counts, lo
+        )
+        del out_k, out_v
+        if m != n or not np.array_equal(counts, np.diff(indptr[lo : hi + 1])):
+            raise RuntimeError(  # pragma: no cover - internal invariant
+                f"rows {lo}-{hi}: entries do not match the row counts"
+            )
+        first = int(indptr[lo])
+        zf.write_at(at_indices + 4 * first, indices)
+        zf.write_at(at_data + 8 * first, data)
+        return zlib.crc32(indices), zlib.crc32(data), 4 * m, 8 * m
+
+    def write(self, path, indptr, scale, vocabulary, meta, pool, tell) -> None:
+        from cooc.io import _encode_tokens, atomic_write
+
+        nnz = int(indptr[-1])
+        headers = {
+            "indptr": _npy_header(np.int64, indptr.shape[0]),
+            "indices": _npy_header(np.int32, nnz),
+            "data": _npy_header(np.float64, nnz),
+        }
+        tokens = _encode_tokens(vocabulary.tokens)
+        counts = np.asarray(vocabulary.counts, dtype=np.int64)
+        crc = {}
+        with atomic_write(path, "wb") as fh:
+            zf = PresizedZip(fh)
+            at = {}
+            for name, itemsize in (("indptr", 8), ("indices", 4), ("data", 8)):
+                header = headers[name]
+                size = nnz if name != "indptr" else indptr.shape[0]
+                at[name] = zf.reserve(f"{name}.npy", len(header) + itemsize * size)
+                zf.write_at(at[name], header)
+                at[name] += len(header)
+            zf.write_at(at["indptr"], indptr)
+            crc["indptr"] = zlib.crc32(indptr)
+            part_crc = {"indices": 0, "data": 0}
+
+            def one(group):
+                return self._write_group(
+                    group, indptr, scale, zf, at["indices"], at["data"]
+                )
+
+            budget = max(1 << 16, self.memory // 2 // _WRITE_BYTES_PER_ENTRY)
+            for ci, cd, li, ld in _ordered(pool, one, self.groups(budget), 2):
+                part_crc["indices"] = crc32_combine(part_crc["indices"], ci, li)
+                part_crc["data"] = crc32_combine(part_crc["data"], cd, ld)
+                tell()
+            crc.update(part_crc)
+            for name in ("indptr", "indices", "data"):
+                size = (nnz if name != "indptr" else indptr.shape[0]) * (
+                    4 if name == "indices" else 8
+                )
+                whole = crc32_combine(zlib.crc32(headers[name]), crc[name], size)
+                zf.set_crc(f"{name}.npy", whole)
+            for name, arr in (("tokens", tokens), ("counts", counts)):
+                crc[name] = zlib.crc32(arr)
+                zf.add(
+                    f"{name}.npy", _npy_header(arr.dtype, arr.shape[0]) + arr.tobytes()
+                )
+            meta = dict(meta, crc32=crc)
+            raw = json.dumps(meta).encode("utf-8")
+            zf.add("meta.npy", _npy_header(np.uint8, len(raw)) + raw)
+            zf.close()
+
+
+def _runs_limit(memory: int) -> int:
+    """Bytes of sorted runs the counter holds before they are spilled."""
+    return memory // 4
+
+
+def _hand_back_freed_memory() -> None:
+    """Make freed memory go back to the system, so the budget holds for RSS too.
+
+    glibc serves blocks below a moving threshold (up to 32 MB) from its heap,
+    where freed space stays with the process; fixing the threshold at 256 KiB
+    maps large arrays on their own.
+    """
+    import ctypes
+    import sys
+
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None)  # the process's own symbols: glibc's mallopt
+            libc.mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD
+            libc.mallopt(-1, 1024 * 1024)  # M_TRIM_THRESHOLD
+
+
+def build_cooccurrence_out_of_core(
+    paths,
+    output,
+    *,
+    memory: int,
+    spill_dir=None,
+    vocabulary=None,
+    min_count: int = 1,
+    max_size: int | None = None,
+    tokenizer: str = "word",
+    lowercase: bool = True,
+    column: str | None = None,
+    encoding_errors: str = "strict",
+    chunk_size: int | None = None,
+    progress: Callable[[str, int], None] | None = None,
+    **params,
+) -> OutOfCoreResult:
+    """Count window co-occurrences within a memory budget and write a ``.cooc`` file.
+
+    The result is exactly the matrix of
+    :func:`~cooc.cooccurrence.build_cooccurrence` with the same settings; see
+    the module notes for how.
+
+    Parameters
+    ----------
+    paths : str, path-like or iterable of them
+        The corpus (``"-"`` for standard input).
+    output : path
+        The ``.cooc`` file to write (atomically).
+    memory : int
+        Budget in bytes for the data of the build (token codes, counting
+        tables, merge and write buffers); the interpreter and its libraries
+        come on top, and so does the table of distinct words of the
+        vocabulary pass (pass ``vocabulary`` to skip that pass).
+    spill_dir : path, default=None
+        Folder for the spilled runs (a temporary folder inside it is used and
+        removed); None means the system's temporary folder.
+    Other parameters
+        As for :func:`~cooc.cooccurrence.build_cooccurrence`.
+
+    Returns
+    -------
+    OutOfCoreResult
+    """
+    from cooc.cooccurrence import (
+        _check_read_options,
+        _count_into,
+        _file_defaults,
+        _split_params,
+    )
+    from cooc.vocab import _check_params
+
+    _split_params(params)
+    sources = [str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    params = _file_defaults(dict(params))
+    params.pop("memory", None)
+    params.pop("fan_in", None)  # (the merge is one pass now)
+    memory = int(memory)
+    if memory < 16 * 2**20:
+        raise ValueError(
+            f"memory={memory!r} bytes is too small for an out-of-core build; "
+            "use at least 16M."
+        )
+    if vocabulary is None:
+        _check_params(min_count, max_size)
+    spill_root = (
+        Path(spill_dir) if spill_dir is not None else Path(tempfile.gettempdir())
+    )
+    if not spill_root.is_dir():
+        raise ValueError(
+            f"spill folder {str(spill_root)!r} does not exist; create it first."
+        )
+    if chunk_size is None:
+        chunk_size = int(min(max(memory // 128, 1 << 16), 1 << 24))
+    read = dict(
+        tokenizer=tokenizer,
+        column=column,
+        lowercase=lowercase,
+        chunk_size=chunk_size,
+        encoding_errors=encoding_errors,
+    )
+    _check_read_options(read)
+    _hand_back_freed_memory()
+    # The budget: codes of the first pass 1/8, counting buffers 1/4, runs
+    # held before a spill 1/4; merging and writing use all of it.
+    counting = dict(params, memory=memory // 4)
+    runs_limit = _runs_limit(memory)
+
+    def tell(stage):
+        if progress is not None:
+            progress(stage, 0)
+
+    work = Path(tempfile.mkdtemp(prefix="cooc-spill-", dir=spill_root))
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            runs: list[_Run] = []
+
+            def spill(counter):
+                if counter.runs_nbytes() > runs_limit:
+                    path = work / f"run-{len(runs):05d}.bin"
+                    runs.append(_spill(counter.take_runs(), path, pool))
+                    _hand_back_freed_memory()
+                    logger.info("spilled run %d: %d pairs", len(runs), runs[-1].n_pairs)
+
+            counter, vocabulary = _count_into(
+                paths,
+                vocabulary,
+                min_count,
+                max_size,
+                read,
+                counting,
+                progress,
+                on_update=spill,
+                codes_memory=memory // 8,
+            )
+            tell("merging")
+            final = counter.take_runs()
+            final.append(counter.dense_run())
+            runs.append(_spill(final, work / f"run-{len(runs):05d}.bin", pool))
+            del final
+            stats = counter.stats
+            record = counter.params
+            scale = counter.scale
+            mode, n_cols = counter.mode, counter.n_cols
+            window = counter.window_size
+            del counter
+            _hand_back_freed_memory()
+
+            n_words = len(vocabulary)
+            out_cols = 2 * n_words if mode == K.MODE_ORDERED else n_cols
+            buckets = _plan_buckets(vocabulary.counts, window, n_words, out_cols)
+            writer = _BandWriter(
+                runs,
+                mode=mode,
+                n_words=n_words,
+                n_cols=n_cols,
+                out_cols=out_cols,
+                buckets=buckets,
+                memory=memory,
+                work=work,
+            )
+            max_pairs = max(BLOCK, memory // 2 // _MERGE_BYTES_PER_PAIR)
+            bands = _plan_bands(runs, n_words, n_cols, max_pairs)
+            writer.merge(bands, pool, lambda: None)
+            for run in runs:
+                run.path.unlink()
+            indptr = np.zeros(n_words + 1, dtype=np.int64)
+            np.cumsum(writer.row_counts, out=indptr[1:])
+            tell("writing")
+            stats = dict(stats, vocabulary_size=n_words, sources=sources)
+            meta = _meta(
+                vocabulary, record, stats, (n_words, out_cols), int(indptr[-1])
+            )
+            writer.write(output, indptr, scale, vocabulary, meta, pool, lambda: None)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return OutOfCoreResult(
+        Path(output),
+        (n_words, out_cols),
+        int(indptr[-1]),
+        record,
+        stats,
+        len(runs),
+        1,
+    )
+
+
+def _meta(vocabulary, params, stats, shape, nnz) -> dict:
+    from cooc import __version__
+    from cooc.io import COOC_FORMAT, COOC_FORMAT_VERSION
+
+    return {
+        "format": COOC_FORMAT,
+        "format_version": COOC_FORMAT_VERSION,
+        "cooc_version": __version__,
+        "shape": [int(s) for s in shape],
+        "nnz": nnz,
+        "n_words": len(vocabulary),
+        "params": params,
+        "stats": stats,
+        "crc32": {},
+    }
