@@ -436,6 +436,38 @@ def _glove_sorted_unique(path: Path) -> bool:
             prev = int(key[-1])
 
 
+class SpillWatcher:
+    """Peak bytes under a folder while a build runs (polled twice a second)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _size(self) -> int:
+        total = 0
+        for root, _, names in os.walk(self.folder):
+            for name in names:
+                try:
+                    total += os.stat(os.path.join(root, name)).st_blocks * 512
+                except OSError:
+                    pass  # removed meanwhile
+        return total
+
+    def _poll(self):
+        while not self._stop.wait(0.5):
+            self.peak = max(self.peak, self._size())
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
 # -- the table -----------------------------------------------------------------------
 def _stages(d, keys):
     if not isinstance(d, dict):
@@ -458,20 +490,32 @@ def measure_corpus(name, files, args, env, glove_dir, work: Path):
         str(args.min_count),
     ]
     load = common.load_average()
-    r = run_measured(
-        cooc_cmd(
-            "build",
-            *map(str, files),
-            "-o",
-            str(cooc_file),
-            *build_args,
-            "--json",
-            "--quiet",
-        ),
-        env=env,
-        cwd=work,
-        timeout=args.timeout,
-    )
+    spill = work / "spill"
+    spill.mkdir(exist_ok=True)
+    budget = ["--memory", args.memory] if args.memory else []
+    with SpillWatcher(spill) as watch:
+        r = run_measured(
+            cooc_cmd(
+                "build",
+                *map(str, files),
+                "-o",
+                str(cooc_file),
+                *build_args,
+                *budget,
+                "--spill-dir",
+                str(spill),
+                "--json",
+                "--quiet",
+            ),
+            env=env,
+            cwd=work,
+            timeout=args.timeout,
+        )
+    if watch.peak:
+        notes.append(
+            f"{name}: cooc build spilled to disk (peak {watch.peak / 2**30:.1f} GiB "
+            "in the spill folder)"
+        )
     if r["returncode"] != 0:
         notes.append(f"{name}: " + _error(r, "cooc build"))
         return rows, notes, None
@@ -634,6 +678,12 @@ def main(argv=None):
         "$COOC_GLOVE_DIR); without it, no GloVe rows",
     )
     p.add_argument("--ranks", default="128", help="cooc embed ranks, e.g. 128,300")
+    p.add_argument(
+        "--memory",
+        default=None,
+        help="cooc build --memory (default: cooc's own, 2G); counts that outgrow "
+        "it are spilled to a folder in the work folder",
+    )
     p.add_argument("--window", type=int, default=10)
     p.add_argument("--min-count", type=int, default=5)
     p.add_argument(

@@ -511,7 +511,8 @@ def vocab(
     "--memory",
     default="2G",
     show_default=True,
-    help="Memory budget of the counting tables (e.g. 512M, 2G).",
+    help="Memory budget of the build (e.g. 512M, 8G): counts that outgrow it are "
+    "spilled to --spill-dir and merged from there.",
 )
 @click.option(
     "--seed",
@@ -524,8 +525,8 @@ def vocab(
     "--spill-dir",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     default=None,
-    help="Out of core: keep to --memory for the whole build by spilling partial "
-    "matrices to this folder and merging them in passes.",
+    help="Folder for the sorted runs spilled when the counts outgrow --memory "
+    "[default: the system's temporary folder].",
 )
 @click.option(
     "--checkpoint",
@@ -584,10 +585,10 @@ def build(
     from cooc.cooccurrence import build_cooccurrence
     from cooc.vocab import Vocabulary
 
-    rereads = engine == "dask" or spill_dir is not None or checkpoint is not None
+    rereads = engine == "dask" or checkpoint is not None
     if "-" in corpus and vocab_path is None and rereads:
         raise BadInput(
-            "reading standard input with --engine dask, --spill-dir or --checkpoint "
+            "reading standard input with --engine dask or --checkpoint "
             "needs --vocab (they read the corpus twice)."
         )
     progress = Progress(quiet)
@@ -630,11 +631,12 @@ def build(
         build_cooccurrence = functools.partial(
             build_cooccurrence_dask, client=client, n_shards=shards
         )
-    elif spill_dir is not None:
-        from cooc.outofcore import build_cooccurrence_out_of_core
+    elif checkpoint is None:
+        # Counts in memory while they fit in --memory, out of core beyond.
+        from cooc.outofcore import build_cooccurrence_file
 
         build_cooccurrence = functools.partial(
-            build_cooccurrence_out_of_core, output=output, spill_dir=spill_dir
+            build_cooccurrence_file, output=output, spill_dir=spill_dir
         )
     cooc = build_cooccurrence(
         list(corpus),

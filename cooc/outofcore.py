@@ -52,7 +52,11 @@ import numpy as np
 from cooc import _kernels as K
 from cooc._zip import PresizedZip, crc32_combine
 
-__all__ = ["OutOfCoreResult", "build_cooccurrence_out_of_core"]
+__all__ = [
+    "OutOfCoreResult",
+    "build_cooccurrence_file",
+    "build_cooccurrence_out_of_core",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -543,7 +547,9 @@ def build_cooccurrence_out_of_core(
 
     The result is exactly the matrix of
     :func:`~cooc.cooccurrence.build_cooccurrence` with the same settings; see
-    the module notes for how.
+    the module notes for how. Runs are spilled whenever they reach a quarter
+    of ``memory``, and the file is always written band by band (see
+    :func:`build_cooccurrence_file` to keep a build that fits in memory).
 
     Parameters
     ----------
@@ -566,10 +572,97 @@ def build_cooccurrence_out_of_core(
     -------
     OutOfCoreResult
     """
+    return _build(
+        paths,
+        output,
+        memory,
+        spill_dir,
+        True,
+        vocabulary,
+        min_count,
+        max_size,
+        dict(
+            tokenizer=tokenizer,
+            column=column,
+            lowercase=lowercase,
+            chunk_size=chunk_size,
+            encoding_errors=encoding_errors,
+        ),
+        progress,
+        params,
+    )
+
+
+def build_cooccurrence_file(
+    paths,
+    output,
+    *,
+    memory: int,
+    spill_dir=None,
+    vocabulary=None,
+    min_count: int = 1,
+    max_size: int | None = None,
+    tokenizer: str = "word",
+    lowercase: bool = True,
+    column: str | None = None,
+    encoding_errors: str = "strict",
+    chunk_size: int | None = None,
+    progress: Callable[[str, int], None] | None = None,
+    **params,
+):
+    """Count window co-occurrences for a ``.cooc`` file, within ``memory``.
+
+    What ``cooc build`` runs. The counting starts in memory; if its sorted
+    runs outgrow a quarter of ``memory`` they are spilled to ``spill_dir``
+    and the build goes on out of core, writing ``output`` itself (see
+    :func:`build_cooccurrence_out_of_core`). The parameters are those of
+    that function.
+
+    Returns
+    -------
+    CoocMatrix or OutOfCoreResult
+        The matrix when the build stayed in memory (``output`` is not written
+        yet: call its ``save``), or the record of the file written.
+    """
+    return _build(
+        paths,
+        output,
+        memory,
+        spill_dir,
+        False,
+        vocabulary,
+        min_count,
+        max_size,
+        dict(
+            tokenizer=tokenizer,
+            column=column,
+            lowercase=lowercase,
+            chunk_size=chunk_size,
+            encoding_errors=encoding_errors,
+        ),
+        progress,
+        params,
+    )
+
+
+def _build(
+    paths,
+    output,
+    memory,
+    spill_dir,
+    always,
+    vocabulary,
+    min_count,
+    max_size,
+    read,
+    progress,
+    params,
+):
     from cooc.cooccurrence import (
         _check_read_options,
         _count_into,
         _file_defaults,
+        _finish,
         _split_params,
     )
     from cooc.vocab import _check_params
@@ -582,8 +675,8 @@ def build_cooccurrence_out_of_core(
     memory = int(memory)
     if memory < 16 * 2**20:
         raise ValueError(
-            f"memory={memory!r} bytes is too small for an out-of-core build; "
-            "use at least 16M."
+            f"memory={memory!r} bytes is below the minimum of a build within a "
+            "budget (16M); raise --memory."
         )
     if vocabulary is None:
         _check_params(min_count, max_size)
@@ -594,15 +687,8 @@ def build_cooccurrence_out_of_core(
         raise ValueError(
             f"spill folder {str(spill_root)!r} does not exist; create it first."
         )
-    if chunk_size is None:
-        chunk_size = int(min(max(memory // 128, 1 << 16), 1 << 24))
-    read = dict(
-        tokenizer=tokenizer,
-        column=column,
-        lowercase=lowercase,
-        chunk_size=chunk_size,
-        encoding_errors=encoding_errors,
-    )
+    if read["chunk_size"] is None:
+        read["chunk_size"] = int(min(max(memory // 128, 1 << 16), 1 << 24))
     _check_read_options(read)
     _hand_back_freed_memory()
     # The budget: codes of the first pass 1/8, counting buffers 1/4, runs
@@ -614,13 +700,18 @@ def build_cooccurrence_out_of_core(
         if progress is not None:
             progress(stage, 0)
 
-    work = Path(tempfile.mkdtemp(prefix="cooc-spill-", dir=spill_root))
+    work = None
     try:
         with ThreadPoolExecutor(2) as pool:
             runs: list[_Run] = []
 
             def spill(counter):
+                nonlocal work
                 if counter.runs_nbytes() > runs_limit:
+                    if work is None:
+                        work = Path(
+                            tempfile.mkdtemp(prefix="cooc-spill-", dir=spill_root)
+                        )
                     path = work / f"run-{len(runs):05d}.bin"
                     runs.append(_spill(counter.take_runs(), path, pool))
                     _hand_back_freed_memory()
@@ -637,6 +728,12 @@ def build_cooccurrence_out_of_core(
                 on_update=spill,
                 codes_memory=memory // 8,
             )
+            if not runs and not always:
+                cooc = _finish(counter, vocabulary, progress)
+                cooc.stats["sources"] = sources
+                return cooc
+            if work is None:
+                work = Path(tempfile.mkdtemp(prefix="cooc-spill-", dir=spill_root))
             tell("merging")
             final = counter.take_runs()
             final.append(counter.dense_run())
@@ -677,7 +774,8 @@ def build_cooccurrence_out_of_core(
             )
             writer.write(output, indptr, scale, vocabulary, meta, pool, lambda: None)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
     return OutOfCoreResult(
         Path(output),
         (n_words, out_cols),

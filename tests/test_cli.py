@@ -243,11 +243,36 @@ def test_build_and_embed_read_stdin_once(run_cli, tiny_corpus, tmp_path):
 
 
 def test_build_stdin_without_vocab_is_refused_where_read_twice(run_cli, tmp_path):
-    for extra in (("--checkpoint", tmp_path / "ck"), ("--spill-dir", tmp_path)):
-        bad_input(
-            run_cli("build", "-", "-o", tmp_path / "x.cooc", *extra, input="a b\n"),
-            "--vocab",
-        )
+    bad_input(
+        run_cli(
+            "build",
+            "-",
+            "-o",
+            tmp_path / "x.cooc",
+            "--checkpoint",
+            tmp_path / "ck",
+            input="a b\n",
+        ),
+        "--vocab",
+    )
+
+
+def test_build_from_stdin_out_of_core(run_cli, tiny_corpus, tmp_path, monkeypatch):
+    # Spilling reads standard input once too (the codes are kept).
+    import cooc.outofcore as O
+
+    monkeypatch.setattr(O, "_runs_limit", lambda memory: 0)
+    build(run_cli, tiny_corpus, tmp_path / "file.cooc", "--window", "2")
+    out = tmp_path / "stdin.cooc"
+    text = tiny_corpus.read_text(encoding="utf-8")
+    args = ("--window", "2", "--min-count", "1", "--spill-dir", tmp_path, "-q")
+    ok(run_cli("build", "-", "-o", out, *args, input=text))
+    a, b = load_cooc(tmp_path / "file.cooc"), load_cooc(out)
+    assert a.vocabulary == b.vocabulary
+    np.testing.assert_array_equal(a.matrix.toarray(), b.matrix.toarray())
+    assert (
+        sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("cooc-")) == []
+    )
 
 
 def test_build_thread_count_does_not_change_result(run_cli, tiny_corpus, tmp_path):
@@ -1178,9 +1203,7 @@ def test_build_and_embed_json_report_the_time_of_each_stage(run_cli, tmp_path):
     with_vocab = tmp_path / "vocab.tsv"
     ok(run_cli("vocab", corpus, "-o", with_vocab, "--min-count", "1"))
     again = json.loads(
-        ok(
-            run_cli("build", corpus, "-o", out, "--vocab", with_vocab, "--json")
-        ).stdout
+        ok(run_cli("build", corpus, "-o", out, "--vocab", with_vocab, "--json")).stdout
     )
     assert list(again["stages"]) == ["counting", "merging", "writing"]
     embedded = json.loads(
