@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import os
 import tempfile
@@ -154,6 +155,58 @@ def write_cooc_members(zf, arrays: dict, meta: dict) -> None:
     write_npy_member(zf, "meta", np.uint8, raw.shape[0], [raw])
 
 
+def npy_header(dtype, n: int) -> bytes:
+    """The ``.npy`` header (format 1.0) of a 1-D array of ``n`` values of ``dtype``."""
+    bio = io.BytesIO()
+    header = {
+        "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+        "fortran_order": False,
+        "shape": (int(n),),
+    }
+    np.lib.format.write_array_header_1_0(bio, header)
+    return bio.getvalue()
+
+
+def write_npz_presized(fh, arrays: dict, meta: dict) -> None:
+    """Write 1-D ``arrays`` (name -> array) and then ``meta`` (with the CRC-32
+    of each array's values filled in) as the ``.npy`` members of a zip, into
+    ``fh``, a new file open for writing.
+
+    Same archive as :func:`write_cooc_members`, written faster: every member
+    is laid out first (:class:`cooc._zip.PresizedZip`), then large arrays are
+    cut into pieces that two threads write in place and checksum at once; the
+    pieces' CRCs are combined, so each byte is checksummed once.
+    """
+    from cooc._zip import PresizedZip, crc32_combine
+
+    zf = PresizedZip(fh)
+    jobs, places = [], {}
+    for name, arr in arrays.items():
+        arr = np.ascontiguousarray(arr).reshape(-1)
+        header = npy_header(arr.dtype, arr.shape[0])
+        at = zf.reserve(f"{name}.npy", len(header) + arr.nbytes)
+        zf.write_at(at, header)
+        raw = arr.view(np.uint8)
+        places[name] = (header, raw.shape[0])
+        for lo in range(0, raw.shape[0], _WRITE_STEP):
+            jobs.append((name, at + len(header) + lo, raw[lo : lo + _WRITE_STEP]))
+
+    def put(job):
+        _, offset, piece = job
+        zf.write_at(offset, piece)
+        return zlib.crc32(piece), piece.shape[0]
+
+    crc = dict.fromkeys(arrays, 0)
+    with ThreadPoolExecutor(2) as pool:
+        for (name, _, _), (c, n) in zip(jobs, pool.map(put, jobs), strict=True):
+            crc[name] = crc32_combine(crc[name], c, n)
+    for name, (header, size) in places.items():
+        zf.set_crc(f"{name}.npy", crc32_combine(zlib.crc32(header), crc[name], size))
+    raw = json.dumps(dict(meta, crc32=crc)).encode("utf-8")
+    zf.add("meta.npy", npy_header(np.uint8, len(raw)) + raw)
+    zf.close()
+
+
 def save_cooc(cooc, path) -> None:
     """Write a :class:`~cooc.cooccurrence.CoocMatrix` to one ``.cooc`` file.
 
@@ -184,12 +237,8 @@ def save_cooc(cooc, path) -> None:
         "stats": cooc.stats,
         "crc32": {},
     }
-    members = {k: (v.dtype, v.shape[0], [v]) for k, v in arrays.items()}
-    with (
-        atomic_write(path, "wb") as fh,
-        zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED, allowZip64=True) as zf,
-    ):
-        write_cooc_members(zf, members, meta)
+    with atomic_write(path, "wb") as fh:
+        write_npz_presized(fh, arrays, meta)
 
 
 def read_cooc_meta(path) -> dict:

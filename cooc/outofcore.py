@@ -33,7 +33,6 @@ output file (12 bytes per entry).
 from __future__ import annotations
 
 import contextlib
-import io
 import itertools
 import json
 import logging
@@ -255,17 +254,6 @@ class _Scratch:
         self.row_counts = np.zeros(n_rows, dtype=np.int64)
 
 
-def _npy_header(dtype, n: int) -> bytes:
-    bio = io.BytesIO()
-    header = {
-        "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
-        "fortran_order": False,
-        "shape": (int(n),),
-    }
-    np.lib.format.write_array_header_1_0(bio, header)
-    return bio.getvalue()
-
-
 class _BandWriter:
     """Steps 2 and 3 of the module notes, for one finished set of runs."""
 
@@ -452,13 +440,13 @@ class _BandWriter:
         return zlib.crc32(indices), zlib.crc32(data), 4 * m, 8 * m
 
     def write(self, path, indptr, scale, vocabulary, meta, pool, tell) -> None:
-        from cooc.io import _encode_tokens, atomic_write
+        from cooc.io import _encode_tokens, atomic_write, npy_header
 
         nnz = int(indptr[-1])
         headers = {
-            "indptr": _npy_header(np.int64, indptr.shape[0]),
-            "indices": _npy_header(np.int32, nnz),
-            "data": _npy_header(np.float64, nnz),
+            "indptr": npy_header(np.int64, indptr.shape[0]),
+            "indices": npy_header(np.int32, nnz),
+            "data": npy_header(np.float64, nnz),
         }
         tokens = _encode_tokens(vocabulary.tokens)
         counts = np.asarray(vocabulary.counts, dtype=np.int64)
@@ -496,11 +484,11 @@ class _BandWriter:
             for name, arr in (("tokens", tokens), ("counts", counts)):
                 crc[name] = zlib.crc32(arr)
                 zf.add(
-                    f"{name}.npy", _npy_header(arr.dtype, arr.shape[0]) + arr.tobytes()
+                    f"{name}.npy", npy_header(arr.dtype, arr.shape[0]) + arr.tobytes()
                 )
             meta = dict(meta, crc32=crc)
             raw = json.dumps(meta).encode("utf-8")
-            zf.add("meta.npy", _npy_header(np.uint8, len(raw)) + raw)
+            zf.add("meta.npy", npy_header(np.uint8, len(raw)) + raw)
             zf.close()
 
 

@@ -254,19 +254,19 @@ def test_atomic_write_creates_nothing_when_writer_raises(tmp_path):
 def test_save_cooc_failure_keeps_old_file(saved, monkeypatch):
     before = saved.read_bytes()
 
-    import cooc.io
+    from cooc._zip import PresizedZip
 
-    real = cooc.io.write_npy_member
+    real = PresizedZip.write_at
     calls = []
 
-    def full_after_one_member(*args, **kwargs):
-        # the disk fills up while the second array is written
+    def full_after_one_write(*args, **kwargs):
+        # the disk fills up while the second piece is written
         calls.append(1)
         if len(calls) == 2:
             raise OSError("disk full")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cooc.io, "write_npy_member", full_after_one_member)
+    monkeypatch.setattr(PresizedZip, "write_at", full_after_one_write)
     with pytest.raises(OSError, match="disk full"):
         cooccurrence_matrix([["x", "y"]], window_size=1).save(saved)
     assert saved.read_bytes() == before
