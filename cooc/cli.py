@@ -832,6 +832,27 @@ def _is_cooc_file(path) -> bool:
     help="Corpus input only: window of the counts [default: 15, as cooc build; the "
     "other counting settings are cooc build's defaults].",
 )
+@click.option(
+    "--memory",
+    default=None,
+    metavar="SIZE",
+    help="Memory budget of a .cooc input's data (e.g. 8G): when holding the matrix "
+    "would take more (estimated from the file's header), the file is read in row "
+    "blocks and the SVD streams them on each pass [default: no budget, in memory].",
+)
+@click.option(
+    "--streaming",
+    is_flag=True,
+    help="Read the .cooc file in row blocks whatever its size (see --memory; blocks "
+    "of up to 16M entries without it).",
+)
+@click.option(
+    "--temp-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Streaming only: folder of the two temporary words x (rank + oversamples) "
+    "float32 files [default: the output's folder].",
+)
 @quiet_json_options
 @dask_options
 @_errors
@@ -848,6 +869,9 @@ def embed(
     seed,
     min_count,
     window,
+    memory,
+    streaming,
+    temp_dir,
     quiet,
     as_json,
     engine,
@@ -863,23 +887,50 @@ def embed(
     (readable by gensim's KeyedVectors.load_word2vec_format), word2vec binary
     (.bin) or .npz.
 
+    A .cooc file larger than memory: with --memory SIZE (or --streaming) the
+    matrix is never loaded; its row blocks are weighted on the fly and the
+    randomized SVD reads them once per product (2 x 5 power steps + 2 passes),
+    keeping one words x (rank + oversamples) float32 block in memory and two
+    on disk (--temp-dir). Same vectors up to float rounding; progress shows
+    every pass with the time left.
+
     \b
     Example:
       cooc embed corpus.cooc -o vectors.txt
       cooc embed corpus.cooc --rank 300 --power 0.5 --context -o vectors.npz
       cooc embed corpus/*.txt.gz -o vectors.bin
+      cooc embed big.cooc --rank 300 --memory 8G --temp-dir /scratch -o vectors.bin
     """
     from cooc.io import load_cooc
     from cooc.pipeline import default_rank, embed_cooccurrence
 
     progress = Progress(quiet)
     t0 = time.perf_counter()
-    if len(inputs) == 1 and _is_cooc_file(inputs[0]):
-        if min_count is not None or window is not None:
+    is_file = len(inputs) == 1 and _is_cooc_file(inputs[0])
+    budget = _parse_memory(memory)
+    if (budget is not None or streaming) and not is_file:
+        raise BadInput(
+            "--memory and --streaming apply to a .cooc file input; count the corpus "
+            "first (cooc build CORPUS... --memory SIZE -o FILE.cooc)."
+        )
+    if is_file and (min_count is not None or window is not None):
+        raise BadInput(
+            f"--min-count and --window apply to corpus inputs; {inputs[0]} is a "
+            ".cooc file, counted already (see cooc info)."
+        )
+    if is_file and _embed_streaming(inputs[0], rank, budget, streaming, progress):
+        if solver != "randomized":
             raise BadInput(
-                f"--min-count and --window apply to corpus inputs; {inputs[0]} is a "
-                ".cooc file, counted already (see cooc info)."
+                f"--solver {solver} needs the matrix in memory; use --solver randomized "
+                "with --memory/--streaming (or raise --memory)."
             )
+        if engine != "local":
+            raise BadInput("--memory and --streaming run with --engine local.")
+        return _embed_stream(
+            inputs[0], output, rank, weighting, alpha, shift, power, add_context,
+            seed, budget, temp_dir, quiet, as_json, progress, t0,
+        )  # fmt: skip
+    if is_file:
         with progress.timed("reading"):
             cooc = load_cooc(inputs[0])
     else:
@@ -928,6 +979,125 @@ def embed(
     }
     progress.note(
         f"wrote {len(emb)} vectors of {rank} dimensions to {output} in {seconds:.1f} s"
+    )
+    _emit(result, as_json, _kv_table(list(result.items())))
+
+
+def _embed_streaming(path, rank, budget, forced, progress) -> bool:
+    """Whether ``cooc embed`` of a .cooc file streams it: ``--streaming``, or a
+    budget below the in-memory estimate from the file's header (shape, nnz)."""
+    if not forced and budget is None:
+        return False
+    from cooc.pipeline import default_rank
+    from cooc.streaming import CoocFile, _n_random, in_memory_embed_bytes
+
+    with CoocFile(path) as cf:
+        shape, nnz = cf.shape, cf.nnz
+    if forced:
+        return True
+    k = default_rank(shape) if rank is None else rank
+    if k >= min(shape):  # the embedding reports it
+        return False
+    estimate = in_memory_embed_bytes(shape, nnz, _n_random(k, None, shape))
+    if estimate > budget:
+        progress.note(
+            f"holding the matrix would take about {_bytes(estimate)} > --memory "
+            f"{_bytes(budget)}: reading it in row blocks"
+        )
+        return True
+    return False
+
+
+def _bytes(n: float) -> str:
+    """A size for people: 512.0 MB, 7.5 GB."""
+    for scale, unit in ((2**40, "TB"), (2**30, "GB"), (2**20, "MB"), (2**10, "kB")):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n:.0f} B"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class _StreamProgress:
+    """Lines on stderr for the stages of the streaming embedding, with the time
+    left in the stage and in the whole run: redrawn in place on a terminal;
+    elsewhere one line per finished stage and one a minute within a long one."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self.last = time.perf_counter()
+
+    def __call__(self, event) -> None:
+        if self.quiet:
+            return
+        text = f"{event.stage}: {event.fraction:4.0%} in {event.seconds:.1f} s"
+        left = []
+        if not event.done and event.stage_left is not None and event.fraction > 0:
+            left.append(f"{_duration(event.stage_left)} left in the stage")
+        if event.total_left is not None:
+            left.append(f"about {_duration(event.total_left)} left in all")
+        if left:
+            text += f" ({'; '.join(left)})"
+        now = time.perf_counter()
+        if event.done:
+            click.echo(("\r" if self.tty else "") + text + " " * 8, err=True)
+            self.last = now
+        elif self.tty:
+            click.echo(f"\r{text}" + " " * 8, nl=False, err=True)
+        elif now - self.last >= 60:
+            click.echo(text, err=True)
+            self.last = now
+
+
+def _embed_stream(
+    path, output, rank, weighting, alpha, shift, power, add_context, seed, budget,
+    temp_dir, quiet, as_json, progress, t0,
+):  # fmt: skip
+    """``cooc embed FILE.cooc`` reading the file in row blocks (cooc.streaming)."""
+    from cooc.streaming import embed_cooc_file
+
+    budget_text = "no memory budget" if budget is None else f"--memory {_bytes(budget)}"
+    progress.note(f"embedding {path} in row blocks ({budget_text}), randomized SVD")
+    res = embed_cooc_file(
+        path,
+        output,
+        rank,
+        weighting=weighting,
+        context_alpha=alpha,
+        shift=shift,
+        power=power,
+        add_context=add_context,
+        random_state=seed,
+        memory=budget,
+        temp_dir=temp_dir,
+        progress=_StreamProgress(quiet),
+    )
+    seconds = time.perf_counter() - t0
+    s = res.singular_values
+    result = {
+        "output": str(output),
+        "n_words": res.n_words,
+        "rank": res.rank,
+        "seconds": round(seconds, 3),
+        "top_singular_values": [float(x) for x in s[:5]],
+        "smallest_singular_value": float(s[-1]),
+        "stages": res.stages,
+        "streaming": {
+            "memory": budget,
+            "blocks_per_pass": res.blocks,
+            "symmetric_passes": res.symmetric,
+        },
+    }
+    progress.note(
+        f"wrote {res.n_words} vectors of {res.rank} dimensions to {output} in "
+        f"{seconds:.1f} s"
     )
     _emit(result, as_json, _kv_table(list(result.items())))
 

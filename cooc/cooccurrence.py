@@ -472,6 +472,41 @@ class WindowCounter:
     # -- results ----------------------------------------------------------------
     def result_counts(self) -> tuple[sp.csr_matrix, int]:
         """The exact integer counts (int64 CSR, final layout) and their ``scale``."""
+        lay = self._layout()
+        nnz = int(lay.indptr[-1])
+        indices = np.empty(nnz, dtype=np.int32)
+        data = np.empty(nnz, dtype=np.int64)
+        own_cursor = lay.indptr[:-1] + lay.n_mirror
+        mirror_cursor = np.cumsum(lay.mirror, axis=0)
+        mirror_cursor -= lay.mirror
+        mirror_cursor += lay.indptr[:-1]
+        lay.mirror = None
+        n_words = self.n_words
+        self._run(
+            lambda t: lay.emit(
+                t,
+                t + 1,
+                True,
+                own_cursor,
+                mirror_cursor[t],
+                indices,
+                data,
+                0,
+                n_words,
+                0,
+            ),
+            lay.n_parts,
+        )
+        indptr = lay.indptr
+        if nnz < np.iinfo(np.int32).max:
+            indptr = indptr.astype(np.int32)
+        full = sp.csr_matrix((data, indices, indptr), shape=(n_words, lay.out_cols))
+        full.has_sorted_indices = True
+        return full, self.scale
+
+    def _layout(self) -> _Layout:
+        """Merge the runs into at most two sorted pieces per row range and
+        count the entries of every output row (see :class:`_Layout`)."""
         # 1. Buffers -> runs; dense blocks summed.
         busy = [t for t in range(self.n_threads) if self._n_buf[t]]
         if sum(self._n_buf) < self._MIN_TOKENS_PER_THREAD:
@@ -526,55 +561,22 @@ class WindowCounter:
             self._runs += [[] for _ in range(self.n_threads - 1)]
         runs = starts = None  # (free what the pieces no longer need)
 
-        # 4. Count entries per output row, then fill; rows come out sorted.
+        # 4. Count entries per output row.
+        lay = _Layout(self, dense, pieces, bounds, n_parts)
         own = np.zeros(n_words, dtype=np.int64)
         mirror = np.zeros((n_parts, n_words), dtype=np.int64)
         no_idx, no_data = np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int64)
-
-        def emit(t, fill, own, mirror_t, indices, data):
-            (keys1, vals1), (keys2, vals2) = pieces[t]
-            K.emit_csr_entries(
-                dense,
-                self._row_start,
-                k,
-                keys1,
-                vals1,
-                keys2,
-                vals2,
-                bounds[t],
-                bounds[t + 1],
-                self.mode,
-                n_cols,
-                n_words,
-                fill,
-                own,
-                mirror_t,
-                indices,
-                data,
-            )
-
-        self._run(lambda t: emit(t, False, own, mirror[t], no_idx, no_data), n_parts)
-        n_mirror = mirror.sum(axis=0)
-        indptr = np.zeros(n_words + 1, dtype=np.int64)
-        np.cumsum(own + n_mirror, out=indptr[1:])
-        nnz = int(indptr[-1])
-        own_cursor = indptr[:-1] + n_mirror
-        mirror_cursor = np.cumsum(mirror, axis=0)
-        mirror_cursor -= mirror
-        mirror_cursor += indptr[:-1]
-        mirror = n_mirror = None
-        indices = np.empty(nnz, dtype=np.int32)
-        data = np.empty(nnz, dtype=np.int64)
         self._run(
-            lambda t: emit(t, True, own_cursor, mirror_cursor[t], indices, data),
+            lambda t: lay.emit(
+                t, t + 1, False, own, mirror[t], no_idx, no_data, 0, n_words, 0
+            ),
             n_parts,
         )
-        if nnz < np.iinfo(np.int32).max:
-            indptr = indptr.astype(np.int32)
-        out_cols = 2 * n_words if self.mode == K.MODE_ORDERED else n_cols
-        full = sp.csr_matrix((data, indices, indptr), shape=(n_words, out_cols))
-        full.has_sorted_indices = True
-        return full, self.scale
+        lay.n_mirror = mirror.sum(axis=0)
+        lay.mirror = mirror
+        lay.indptr = np.zeros(n_words + 1, dtype=np.int64)
+        np.cumsum(own + lay.n_mirror, out=lay.indptr[1:])
+        return lay
 
     def result(self, dtype=np.float64) -> sp.csr_matrix:
         """Weighted co-occurrence counts as a CSR matrix of ``dtype``."""
@@ -607,6 +609,90 @@ class WindowCounter:
             "random_state": int(self.seed),
             "scale": self.scale,
         }
+
+
+class _Layout:
+    """A counter's counts ready to be written out: the summed dense block, at
+    most two sorted pieces per row range ``[bounds[t], bounds[t + 1])``, and
+    the length of every output row (``indptr``; ``n_mirror`` of them are
+    mirror entries, ``mirror[t]`` those coming from range ``t``)."""
+
+    def __init__(self, counter, dense, pieces, bounds, n_parts):
+        self.counter = counter
+        self.dense = dense
+        self.pieces = pieces
+        self.bounds = bounds
+        self.n_parts = n_parts
+        self.out_cols = (
+            2 * counter.n_words if counter.mode == K.MODE_ORDERED else counter.n_cols
+        )
+        self.indptr = self.n_mirror = self.mirror = None
+
+    def emit(self, t0, t1, fill, own, mirror, indices, data, dest_lo, dest_hi, base):
+        """Run :func:`~cooc._kernels.emit_csr_entries` over the row ranges
+        ``t0..t1 - 1`` in order (see it for the arguments)."""
+        c = self.counter
+        for t in range(t0, t1):
+            (keys1, vals1), (keys2, vals2) = self.pieces[t]
+            K.emit_csr_entries(
+                self.dense,
+                c._row_start,
+                c.n_dense,
+                keys1,
+                vals1,
+                keys2,
+                vals2,
+                self.bounds[t],
+                self.bounds[t + 1],
+                c.mode,
+                c.n_cols,
+                c.n_words,
+                fill,
+                own,
+                mirror,
+                indices,
+                data,
+                dest_lo,
+                dest_hi,
+                base,
+            )
+
+    def emit_rows(self, stored, fill, own, mirror, indices, data, lo, hi, out_base):
+        """:meth:`emit` over the stored rows ``[stored[0], stored[1])`` only
+        (the pieces cut to them), for output rows ``[lo, hi)``."""
+        c = self.counter
+        s_lo, s_hi = stored
+        for t in range(self.n_parts):
+            r0 = max(int(self.bounds[t]), s_lo)
+            r1 = min(int(self.bounds[t + 1]), s_hi)
+            if r0 >= r1:
+                continue
+            cut = [r0 * c.n_cols, r1 * c.n_cols]
+            (keys1, vals1), (keys2, vals2) = self.pieces[t]
+            a1, b1 = np.searchsorted(keys1, cut)
+            a2, b2 = np.searchsorted(keys2, cut)
+            K.emit_csr_entries(
+                self.dense,
+                c._row_start,
+                c.n_dense,
+                keys1[a1:b1],
+                vals1[a1:b1],
+                keys2[a2:b2],
+                vals2[a2:b2],
+                r0,
+                r1,
+                c.mode,
+                c.n_cols,
+                c.n_words,
+                fill,
+                own,
+                mirror,
+                indices,
+                data,
+                lo,
+                hi,
+                out_base,
+            )
 
 
 def _to_float(counts, scale, dtype):

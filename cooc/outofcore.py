@@ -70,6 +70,8 @@ _MERGE_BYTES_PER_PAIR = 112
 # Bytes per output entry a write task holds: decoded (16), merged (16), the
 # column indices and values (12).
 _WRITE_BYTES_PER_ENTRY = 44
+# Fewest entries in a band of rows written from memory.
+_MIN_BAND = 1 << 16
 _EMPTY = np.empty(0, dtype=np.int64)
 
 
@@ -388,7 +390,9 @@ class _BandWriter:
         out.append((g0, len(sizes)))
         return out
 
-    def _write_group(self, group, indptr, scale, zf, at_indices, at_data):
+    def rows(self, group, indptr, scale):
+        """Rows ``[lo, hi)`` of the output for a group of buckets: ``(lo, hi,
+        indices, data)``."""
         g0, g1 = group
         lo, hi = int(self.buckets[g0]), int(self.buckets[g1])
         n = int(indptr[hi] - indptr[lo])
@@ -434,62 +438,116 @@ class _BandWriter:
             raise RuntimeError(  # pragma: no cover - internal invariant
                 f"rows {lo}-{hi}: entries do not match the row counts"
             )
+        return lo, hi, indices, data
+
+
+def _write_cooc(path, indptr, vocabulary, meta, parts, make_rows, pool) -> None:
+    """Write a ``.cooc`` file whose row lengths (``indptr``) are known, its
+    column indices and values made by ``make_rows(part)`` for each of
+    ``parts`` (``(lo, hi, indices, data)`` for output rows ``[lo, hi)``; the
+    parts cover the rows in order). Two parts are made at a time; each is
+    written in place and checksummed, and the checksums are combined in order.
+    """
+    from cooc.io import _encode_tokens, atomic_write, npy_header
+
+    nnz = int(indptr[-1])
+    sizes = {"indptr": (8, indptr.shape[0]), "indices": (4, nnz), "data": (8, nnz)}
+    headers = {
+        "indptr": npy_header(np.int64, indptr.shape[0]),
+        "indices": npy_header(np.int32, nnz),
+        "data": npy_header(np.float64, nnz),
+    }
+    tokens = _encode_tokens(vocabulary.tokens)
+    counts = np.asarray(vocabulary.counts, dtype=np.int64)
+    crc = {"indices": 0, "data": 0}
+    with atomic_write(path, "wb") as fh:
+        zf = PresizedZip(fh)
+        at = {}
+        for name, (itemsize, n) in sizes.items():
+            header = headers[name]
+            at[name] = zf.reserve(f"{name}.npy", len(header) + itemsize * n)
+            zf.write_at(at[name], header)
+            at[name] += len(header)
+        zf.write_at(at["indptr"], indptr)
+        crc["indptr"] = zlib.crc32(indptr)
+
+        def one(part):
+            lo, hi, indices, data = make_rows(part)
+            first = int(indptr[lo])
+            if indices.shape[0] != int(indptr[hi]) - first:  # pragma: no cover
+                raise RuntimeError(f"rows {lo}-{hi}: wrong number of entries")
+            zf.write_at(at["indices"] + 4 * first, indices)
+            zf.write_at(at["data"] + 8 * first, data)
+            return zlib.crc32(indices), zlib.crc32(data), indices.nbytes, data.nbytes
+
+        for ci, cd, li, ld in _ordered(pool, one, parts, 2):
+            crc["indices"] = crc32_combine(crc["indices"], ci, li)
+            crc["data"] = crc32_combine(crc["data"], cd, ld)
+        for name, (itemsize, n) in sizes.items():
+            whole = crc32_combine(zlib.crc32(headers[name]), crc[name], itemsize * n)
+            zf.set_crc(f"{name}.npy", whole)
+        for name, arr in (("tokens", tokens), ("counts", counts)):
+            crc[name] = zlib.crc32(arr)
+            zf.add(f"{name}.npy", npy_header(arr.dtype, arr.shape[0]) + arr.tobytes())
+        raw = json.dumps(dict(meta, crc32=crc)).encode("utf-8")
+        zf.add("meta.npy", npy_header(np.uint8, len(raw)) + raw)
+        zf.close()
+
+
+def _row_parts(indptr, max_entries: int) -> list[tuple[int, int]]:
+    """Consecutive row ranges of at most ``max_entries`` entries (at least one
+    row each)."""
+    n = indptr.shape[0] - 1
+    parts, lo = [], 0
+    while lo < n:
+        hi = int(np.searchsorted(indptr, indptr[lo] + max_entries, side="right")) - 1
+        hi = min(max(hi, lo + 1), n)
+        parts.append((lo, hi))
+        lo = hi
+    return parts
+
+
+def _write_layout(path, counter, vocabulary, meta_of, memory, pool, tell):
+    """Write a counter that kept its counts in memory straight to a ``.cooc``
+    file, in bands of output rows, without building the whole CSR matrix.
+
+    A band's own entries come from its stored rows; its mirror entries from
+    every stored row before its end (symmetric counts) or from all of them
+    (directional counts), scanned again for each band: a pass over sorted
+    runs in memory costs far less than a copy of the whole matrix.
+    """
+    lay = counter._layout()
+    indptr = lay.indptr
+    n_words = counter.n_words
+    own = indptr[:-1] + lay.n_mirror
+    mirror = indptr[:-1].copy()
+    lay.mirror = None
+    mode = counter.mode
+    scale = float(counter.scale)
+    nnz = int(indptr[-1])
+    # Bands of an eighth of the matrix (12 bytes an entry), two at a time.
+    per_band = max(_MIN_BAND, min(nnz // 8 + 1, memory // 4 // 12))
+
+    def make_rows(part):
+        lo, hi = part
         first = int(indptr[lo])
-        zf.write_at(at_indices + 4 * first, indices)
-        zf.write_at(at_data + 8 * first, data)
-        return zlib.crc32(indices), zlib.crc32(data), 4 * m, 8 * m
+        m = int(indptr[hi]) - first
+        indices = np.empty(m, dtype=np.int32)
+        data = np.empty(m, dtype=np.int64)
+        if mode == K.MODE_CANONICAL:
+            stored = (0, hi)
+        elif mode == K.MODE_ORDERED:
+            stored = (0, n_words)
+        else:
+            stored = (lo, hi)
+        lay.emit_rows(stored, True, own, mirror, indices, data, lo, hi, first)
+        return lo, hi, indices, K.divide_counts_inplace(data, scale)
 
-    def write(self, path, indptr, scale, vocabulary, meta, pool, tell) -> None:
-        from cooc.io import _encode_tokens, atomic_write, npy_header
-
-        nnz = int(indptr[-1])
-        headers = {
-            "indptr": npy_header(np.int64, indptr.shape[0]),
-            "indices": npy_header(np.int32, nnz),
-            "data": npy_header(np.float64, nnz),
-        }
-        tokens = _encode_tokens(vocabulary.tokens)
-        counts = np.asarray(vocabulary.counts, dtype=np.int64)
-        crc = {}
-        with atomic_write(path, "wb") as fh:
-            zf = PresizedZip(fh)
-            at = {}
-            for name, itemsize in (("indptr", 8), ("indices", 4), ("data", 8)):
-                header = headers[name]
-                size = nnz if name != "indptr" else indptr.shape[0]
-                at[name] = zf.reserve(f"{name}.npy", len(header) + itemsize * size)
-                zf.write_at(at[name], header)
-                at[name] += len(header)
-            zf.write_at(at["indptr"], indptr)
-            crc["indptr"] = zlib.crc32(indptr)
-            part_crc = {"indices": 0, "data": 0}
-
-            def one(group):
-                return self._write_group(
-                    group, indptr, scale, zf, at["indices"], at["data"]
-                )
-
-            budget = max(1 << 16, self.memory // 2 // _WRITE_BYTES_PER_ENTRY)
-            for ci, cd, li, ld in _ordered(pool, one, self.groups(budget), 2):
-                part_crc["indices"] = crc32_combine(part_crc["indices"], ci, li)
-                part_crc["data"] = crc32_combine(part_crc["data"], cd, ld)
-                tell()
-            crc.update(part_crc)
-            for name in ("indptr", "indices", "data"):
-                size = (nnz if name != "indptr" else indptr.shape[0]) * (
-                    4 if name == "indices" else 8
-                )
-                whole = crc32_combine(zlib.crc32(headers[name]), crc[name], size)
-                zf.set_crc(f"{name}.npy", whole)
-            for name, arr in (("tokens", tokens), ("counts", counts)):
-                crc[name] = zlib.crc32(arr)
-                zf.add(
-                    f"{name}.npy", npy_header(arr.dtype, arr.shape[0]) + arr.tobytes()
-                )
-            meta = dict(meta, crc32=crc)
-            raw = json.dumps(meta).encode("utf-8")
-            zf.add("meta.npy", npy_header(np.uint8, len(raw)) + raw)
-            zf.close()
+    shape = (n_words, lay.out_cols)
+    tell("writing")
+    parts = _row_parts(indptr, per_band)
+    _write_cooc(path, indptr, vocabulary, meta_of(shape, nnz), parts, make_rows, pool)
+    return shape, nnz
 
 
 def _runs_limit(memory: int) -> int:
@@ -650,7 +708,6 @@ def _build(
         _check_read_options,
         _count_into,
         _file_defaults,
-        _finish,
         _split_params,
     )
     from cooc.vocab import _check_params
@@ -717,9 +774,20 @@ def _build(
                 codes_memory=memory // 8,
             )
             if not runs and not always:
-                cooc = _finish(counter, vocabulary, progress)
-                cooc.stats["sources"] = sources
-                return cooc
+                # It fit: written from memory, in bands of rows.
+                tell("merging")
+                stats = dict(
+                    counter.stats, vocabulary_size=len(vocabulary), sources=sources
+                )
+                record = counter.params
+
+                def meta_of(shape, nnz):
+                    return _meta(vocabulary, record, stats, shape, nnz)
+
+                shape, nnz = _write_layout(
+                    output, counter, vocabulary, meta_of, memory, pool, tell
+                )
+                return OutOfCoreResult(Path(output), shape, nnz, record, stats, 0, 0)
             if work is None:
                 work = Path(tempfile.mkdtemp(prefix="cooc-spill-", dir=spill_root))
             tell("merging")
@@ -760,7 +828,16 @@ def _build(
             meta = _meta(
                 vocabulary, record, stats, (n_words, out_cols), int(indptr[-1])
             )
-            writer.write(output, indptr, scale, vocabulary, meta, pool, lambda: None)
+            budget = max(1 << 16, memory // 2 // _WRITE_BYTES_PER_ENTRY)
+            _write_cooc(
+                output,
+                indptr,
+                vocabulary,
+                meta,
+                writer.groups(budget),
+                lambda g: writer.rows(g, indptr, scale),
+                pool,
+            )
     finally:
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)

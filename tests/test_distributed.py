@@ -155,6 +155,23 @@ def test_out_of_core_equals_in_memory(corpus, tmp_path, monkeypatch, params):
     assert [p.name for p in tmp_path.iterdir()] == ["ooc.cooc"]  # spill folder gone
 
 
+@pytest.mark.parametrize("params", PARAMS, ids=IDS)
+def test_file_build_written_from_memory_in_bands(corpus, tmp_path, monkeypatch, params):
+    # Fits in memory: no spill, the file written in bands of a few rows, each
+    # band's mirror entries found by scanning the stored rows again.
+    import cooc.outofcore as O
+
+    expected = build_cooccurrence(corpus, min_count=2, **params)
+    monkeypatch.setattr(O, "_MIN_BAND", 50)
+    out = tmp_path / "bands.cooc"
+    result = O.build_cooccurrence_file(
+        corpus, out, memory=64 * 2**20, min_count=2, **params
+    )
+    assert result.n_partials == 0
+    assert result.nnz == expected.nnz and result.shape == expected.shape
+    assert_same(expected, load_cooc(out))
+
+
 def test_out_of_core_cli(run_cli, corpus, tmp_path):
     expected = build_cooccurrence(corpus, min_count=2, window_size=3)
     out = tmp_path / "cli.cooc"

@@ -403,6 +403,9 @@ def emit_csr_entries(
     mirror,
     indices,
     data,
+    dest_lo,
+    dest_hi,
+    out_base,
 ):
     """Count (``fill=False``) or write (``fill=True``) the CSR entries of rows
     ``[row_lo, row_hi)`` of the stored counts.
@@ -417,6 +420,10 @@ def emit_csr_entries(
     filling uses them as write cursors (advanced in place). An output row is its
     mirror entries (columns ``r``, increasing when the row ranges of successive
     calls are increasing) then its own entries, so the CSR comes out sorted.
+
+    Only entries of output rows in ``[dest_lo, dest_hi)`` are counted or
+    written; a write goes to position ``cursor - out_base`` (so a band of output
+    rows can be filled into an array of its own).
     """
     canonical = mode == MODE_CANONICAL
     ordered = mode == MODE_ORDERED
@@ -463,18 +470,19 @@ def emit_csr_entries(
                 own_col = c + n_words
             elif canonical and c == r:
                 own_val = 2 * v
-            if fill:
-                q = own[r]
-                indices[q] = own_col
-                data[q] = own_val
-                own[r] = q + 1
-            else:
-                own[r] += 1
-            if mirrored:
+            if dest_lo <= r < dest_hi:
+                if fill:
+                    q = own[r]
+                    indices[q - out_base] = own_col
+                    data[q - out_base] = own_val
+                    own[r] = q + 1
+                else:
+                    own[r] += 1
+            if mirrored and dest_lo <= c < dest_hi:
                 if fill:
                     q = mirror[c]
-                    indices[q] = r
-                    data[q] = v
+                    indices[q - out_base] = r
+                    data[q - out_base] = v
                     mirror[c] = q + 1
                 else:
                     mirror[c] += 1

@@ -1,0 +1,1772 @@
+"""Embedding a ``.cooc`` matrix larger than memory.
+
+:func:`embed_cooc_file` gives the word vectors of ``cooc embed`` without ever
+holding the matrix: the file is read in row blocks (each array member of the
+zip is stored uncompressed, so its bytes sit at a fixed offset and a row range
+is one read), every block is weighted on the fly from the marginals of one
+first pass, and the randomized SVD of :mod:`cooc.svd` runs with its tall
+``n x l`` blocks (``l = rank + oversamples``) on disk, making one pass over the
+file per product. Only one ``n x l`` float32 matrix is in memory at a time: the
+operand that the rows of a block gather from (stored as column panels for the
+CSR kernel of the in-memory solver).
+
+Products per power step. ``A`` is the weighted matrix (PPMI of the counts
+``C``). PPMI is not symmetric even when ``C`` is (the context marginal is
+smoothed), but for a symmetric ``C`` the row ``i`` of ``A^T`` is made of the
+same stored counts as the row ``i`` of ``C``, weighted with the marginals
+swapped: ``A^T[i, j] = A[j, i] = f(C[i, j], row j, context i)``. So both
+``A^T Q`` and ``A Z`` are gathers over the row blocks of the file, and the
+result blocks go straight to disk. For any other matrix ``A^T Q`` is a scatter
+of the rows of ``Q`` into a resident ``m x l`` result (each thread owns some
+of its column panels, so the sums are race-free and in row order).
+
+The steps are those of :func:`cooc.svd._randomized_operator_svd`: the same
+sparse sign test matrix, dynamic shift, Cholesky basis from the Gram matrix
+(:func:`cooc.svd._cholesky_basis`, run on disk-backed blocks through
+:class:`_StreamOps`), final small-side SVD (:func:`cooc.svd._small_side_svd`,
+same), sign convention, eigenvalue power and w + c. Dense reductions are
+taken over fixed tiles of rows in a fixed order, so the result does not depend
+on the block sizes, the memory budget or the number of threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import os
+import struct
+import tempfile
+import time
+import types
+import zipfile
+import zlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+from scipy import linalg
+from scipy.linalg import blas
+
+from cooc import _kernels
+from cooc.io import _read_meta, atomic_write, write_npy_member
+
+__all__ = [
+    "CoocFile",
+    "ProgressEvent",
+    "embed_cooc_file",
+    "in_memory_embed_bytes",
+    "iter_weighted_blocks",
+    "streaming_embed_bytes",
+]
+
+PANEL = _kernels.PANEL
+
+# Rows of the fixed tiles over which every dense reduction (Gram matrices) and
+# every per-row dense step (triangular solve, small products) is taken: one
+# BLAS call per tile, tiles summed in order. Fixed, so results do not depend on
+# how the file's rows are cut into blocks.
+_TILE = 8192
+
+# Upper bounds of a row block of the file: stored entries and rows.
+_MAX_BLOCK_NNZ = 1 << 24
+_MAX_BLOCK_ROWS = 1 << 17
+# The smallest blocks a memory budget must allow.
+_MIN_BLOCK_NNZ = 1 << 16
+_MIN_BLOCK_ROWS = 1024
+
+# Bytes per stored entry of a block in flight: the raw int32 index and float64
+# count of two blocks (one read ahead), the weighted values (float32) and the
+# compacted weighted block (int32 index + float32 value).
+_BYTES_PER_BLOCK_NNZ = 2 * (4 + 8) + 4 + 8
+# Dense row blocks in flight per row of a block, in units of l float32 values:
+# the product (two: one being written) and the basis rows read for the shift
+# (two: one read ahead).
+_DENSE_SLOTS = 4
+
+# Seconds per unit of work of each kind of stage, used for the time left until
+# a stage of that kind has been measured in the run (then its own rate is
+# used). Measured on the 2-core development machine (benchmarks/README.md).
+_DEFAULT_RATES = {
+    "reading": 1.5e-9,  # per byte of the file
+    "sketch": 6e-9,  # per stored entry
+    "product": 6e-11,  # per stored entry x column of the dense block
+    "orthonormalisation": 4e-11,  # per n x l x l
+    "final_svd": 4e-11,  # per n x l x (l + k)
+    "writing": 1.5e-8,  # per vector value (binary; text is slower)
+}
+_TEXT_WRITE_RATE = 3e-7
+
+
+# -- reading the .cooc file in row blocks -----------------------------------------------
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # the 30 fixed bytes of a zip local header
+_LOCAL_SIGNATURE = b"PK\x03\x04"
+
+
+@dataclass
+class _Member:
+    """One ``.npy`` array stored in the zip: where its values start, and what they are."""
+
+    name: str
+    offset: int
+    dtype: np.dtype
+    shape: tuple
+    crc: int | None = None
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+def _pread_into(fd, view, offset) -> int:
+    """Fill the writable byte ``view`` from ``fd`` at ``offset``; bytes read."""
+    got = 0
+    total = len(view)
+    while got < total:
+        n = os.preadv(fd, [view[got:]], offset + got)
+        if n <= 0:
+            break
+        got += n
+    return got
+
+
+def _pwrite_all(fd, view, offset) -> None:
+    done = 0
+    while done < len(view):
+        done += os.pwrite(fd, view[done:], offset + done)
+
+
+class CoocFile:
+    """A ``.cooc`` file opened for reading in row blocks, never whole.
+
+    The zip's central directory gives each member's local header; the member
+    is stored, so its ``.npy`` header and values follow at a fixed offset. The
+    shapes and dtypes come from the ``.npy`` headers and are checked against the
+    metadata. :meth:`indptr` reads and checks the row pointers (monotone, from 0
+    to nnz); :meth:`read_rows` reads the indices and counts of a row range;
+    :meth:`check_rows` checks a block (indices in range and increasing within a
+    row, counts finite and >= 0). The CRC-32 of each array is checked once,
+    while the arrays are streamed in order (``crc=True`` in :meth:`read_rows`),
+    by :meth:`verify_checksums`. Every problem is a one-line ``ValueError``
+    naming the file.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.label = repr(str(path))
+        if not self.path.is_file():
+            raise ValueError(
+                f"{self.label} does not exist or is not a file; expected a .cooc file."
+            )
+        self._fd = os.open(self.path, os.O_RDONLY)
+        try:
+            self._size = os.fstat(self._fd).st_size
+            self.members = self._find_members()
+            self.meta = self._read_meta()
+            self._check_shapes()
+        except BaseException:
+            self.close()
+            raise
+        self._crc_state = {}
+
+    # context manager
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _not_cooc(self, why):
+        return ValueError(f"{self.label} is not a .cooc file ({why}).")
+
+    def _corrupt(self, why):
+        return ValueError(f"{self.label} is corrupt ({why}).")
+
+    def _pread(self, offset, n) -> bytes:
+        buf = bytearray(n)
+        got = _pread_into(self._fd, memoryview(buf), offset)
+        if got != n:
+            raise self._corrupt(f"cut short: {n} bytes wanted at byte {offset}")
+        return bytes(buf)
+
+    def _find_members(self) -> dict[str, _Member]:
+        try:
+            with open(self.path, "rb") as fh, zipfile.ZipFile(fh) as zf:
+                infos = zf.infolist()
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            raise self._not_cooc(f"not a readable zip archive: {exc}") from None
+        members = {}
+        for info in infos:
+            if not info.filename.endswith(".npy"):
+                continue
+            name = info.filename[: -len(".npy")]
+            if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 1:
+                raise ValueError(
+                    f"{self.label}: member {info.filename!r} is compressed or "
+                    "encrypted; reading in row blocks needs the stored members "
+                    "cooc writes (load it in memory, or save it again with cooc)."
+                )
+            head = self._pread(info.header_offset, _LOCAL_HEADER.size)
+            fields = _LOCAL_HEADER.unpack(head)
+            if fields[0] != _LOCAL_SIGNATURE:
+                raise self._corrupt(f"bad local zip header of {info.filename!r}")
+            start = info.header_offset + _LOCAL_HEADER.size + fields[9] + fields[10]
+            member = self._parse_npy(name, start, info.file_size)
+            if name == "meta":
+                raw = self._pread(start, info.file_size)
+                if zlib.crc32(raw) != info.CRC:
+                    raise self._corrupt("checksum mismatch in 'meta'")
+            members[name] = member
+        missing = [k for k in ("meta", "indptr", "indices", "data") if k not in members]
+        if missing:
+            raise self._not_cooc(f"no {missing[0]!r} array")
+        return members
+
+    def _parse_npy(self, name, start, stored_size) -> _Member:
+        fh = io.BytesIO(self._pread(start, min(12, stored_size)))
+        try:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                header_len = 10 + struct.unpack("<H", fh.getvalue()[8:10])[0]
+            elif version in ((2, 0), (3, 0)):
+                header_len = 12 + struct.unpack("<I", fh.getvalue()[8:12])[0]
+            else:  # pragma: no cover - read_magic only knows these
+                raise ValueError(f"npy version {version}")
+            if header_len > stored_size:
+                raise ValueError("header longer than the member")
+            fh = io.BytesIO(self._pread(start, header_len))
+            np.lib.format.read_magic(fh)
+            reader = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = reader(fh)
+        except ValueError as exc:
+            raise self._corrupt(f"array {name!r}: {exc}") from None
+        if dtype.hasobject or len(shape) != 1 or fortran:
+            raise self._corrupt(f"array {name!r} is not a flat array of numbers")
+        member = _Member(name, start + header_len, dtype, tuple(shape))
+        if header_len + member.size * dtype.itemsize != stored_size:
+            raise self._corrupt(f"array {name!r} does not fill its zip member")
+        if member.offset + member.size * dtype.itemsize > self._size:
+            raise self._corrupt(f"array {name!r} runs past the end of the file")
+        return member
+
+    def _read_array(self, name) -> np.ndarray:
+        """A whole (small) member, its CRC-32 checked."""
+        mem = self.members[name]
+        out = np.empty(mem.size, dtype=mem.dtype)
+        raw = out.view(np.uint8)
+        if _pread_into(self._fd, memoryview(raw), mem.offset) != raw.size:
+            raise self._corrupt(f"array {name!r} is cut short")
+        if mem.crc is not None and zlib.crc32(raw) != mem.crc:
+            raise self._corrupt(f"checksum mismatch in {name!r}")
+        return out
+
+    def _read_meta(self) -> dict:
+        meta = _read_meta({"meta": self._read_array("meta")}, self.path)
+        crcs = meta.get("crc32") or {}
+        for name, mem in self.members.items():
+            if name in crcs:
+                mem.crc = int(crcs[name])
+        return meta
+
+    def _check_shapes(self):
+        meta = self.meta
+        try:
+            n, m = (int(s) for s in meta["shape"])
+            nnz = int(meta["nnz"])
+        except (KeyError, TypeError, ValueError):
+            raise self._corrupt("no shape or nnz in the metadata") from None
+        self.shape, self.nnz = (n, m), nnz
+        want = {"indptr": (n + 1,), "indices": (nnz,), "data": (nnz,)}
+        for name, shape in want.items():
+            mem = self.members[name]
+            if mem.shape != shape:
+                raise self._corrupt(
+                    f"array {name!r} has shape {mem.shape}, the metadata says {shape}"
+                )
+        for name in ("indptr", "indices"):
+            if self.members[name].dtype.kind not in "iu":
+                raise self._corrupt(f"array {name!r} is not of integers")
+        if self.members["data"].dtype.kind not in "fiu":
+            raise self._corrupt("array 'data' is not numeric")
+        if n < 1 or m < 1 or nnz < 0:
+            raise self._corrupt(f"shape {self.shape} with {nnz} non-zeros")
+
+    @property
+    def params(self) -> dict:
+        return self.meta.get("params") or {}
+
+    @property
+    def symmetric_counts(self) -> bool:
+        """Whether the counts are a symmetric matrix, as the build settings say.
+
+        A fixed-window build without ``--directional`` adds every pair both
+        ways; dynamic windows do not (the centre's width decides).
+        """
+        p = self.params
+        return (
+            self.shape[0] == self.shape[1]
+            and bool(p.get("symmetric", False))
+            and not p.get("dynamic_window", False)
+        )
+
+    def indptr(self) -> np.ndarray:
+        """The row pointers (int64), checked: from 0 to nnz, never decreasing."""
+        indptr = self._read_array("indptr").astype(np.int64, copy=False)
+        if indptr[0] != 0:
+            raise self._corrupt(f"indptr starts at {indptr[0]}, not 0")
+        if indptr[-1] != self.nnz:
+            raise self._corrupt(
+                f"indptr ends at {indptr[-1]}, not at the {self.nnz} non-zeros"
+            )
+        steps = np.diff(indptr)
+        if steps.size and steps.min() < 0:
+            row = int(np.argmax(steps < 0))
+            raise self._corrupt(f"indptr decreases at row {row}")
+        return indptr
+
+    def tokens(self) -> list[str]:
+        """The vocabulary, in row order (CRC-32 checked)."""
+        from cooc.io import _decode_tokens
+
+        n_words = int(self.meta.get("n_words", self.shape[0]))
+        if "tokens" not in self.members:
+            raise self._not_cooc("no 'tokens' array")
+        tokens = _decode_tokens(self._read_array("tokens"), n_words, self.label)
+        if len(tokens) != self.shape[0]:
+            raise self._corrupt(
+                f"{len(tokens)} tokens for a matrix of {self.shape[0]} rows"
+            )
+        return tokens
+
+    def start_checksums(self):
+        """Begin checking the CRC-32 of 'indices' and 'data' as they are read in order."""
+        self._crc_state = {k: [0, 0] for k in ("indices", "data")}
+
+    def read_rows(self, lo, hi, indptr, out_indices=None, out_data=None, *, crc=False):
+        """Indices (int32) and counts (float64) of rows ``lo <= i < hi``.
+
+        ``out_indices``/``out_data``, large enough, receive them (no allocation).
+        With ``crc`` the bytes feed the running checksums, which requires the
+        blocks to come in order from row 0 (see :meth:`verify_checksums`).
+        """
+        p0, p1 = int(indptr[lo]), int(indptr[hi])
+        result = []
+        for name, target, out in (
+            ("indices", np.int32, out_indices),
+            ("data", np.float64, out_data),
+        ):
+            mem = self.members[name]
+            count = p1 - p0
+            native = mem.dtype == np.dtype(target)
+            if out is not None and native:
+                arr = out[:count]
+            else:
+                arr = np.empty(count, dtype=mem.dtype)
+            raw = arr.view(np.uint8)
+            got = _pread_into(
+                self._fd, memoryview(raw), mem.offset + p0 * mem.dtype.itemsize
+            )
+            if got != raw.size:
+                raise self._corrupt(f"array {name!r} is cut short")
+            if crc and name in self._crc_state:
+                state = self._crc_state[name]
+                if state[1] == p0:
+                    state[0] = zlib.crc32(raw, state[0])
+                    state[1] = p1
+            if not native:
+                if name == "indices" and count and (
+                    arr.min() < np.iinfo(np.int32).min
+                    or arr.max() > np.iinfo(np.int32).max
+                ):
+                    raise self._corrupt("a column index does not fit in 32 bits")
+                arr = arr.astype(target)
+            result.append(arr)
+        return result[0], result[1]
+
+    def verify_checksums(self):
+        """Raise unless every array streamed since :meth:`start_checksums` matched."""
+        for name, (crc, done) in self._crc_state.items():
+            mem = self.members[name]
+            if done != mem.size:  # pragma: no cover - the passes read every row
+                raise RuntimeError(f"checksum of {name!r} covered {done} values")
+            if mem.crc is not None and crc != mem.crc:
+                raise self._corrupt(f"checksum mismatch in {name!r}")
+        self._crc_state = {}
+
+    def check_rows(self, lo, indptr_local, indices, data, col_sums=None):
+        """Check a block of rows starting at row ``lo``; optionally add its column sums."""
+        sums = np.empty(0) if col_sums is None else col_sums
+        code, row, col = _scan_counts(
+            indptr_local, indices, data, self.shape[1], sums, col_sums is not None
+        )
+        if code:
+            raise self._block_error(code, lo + row, col)
+
+    def _block_error(self, code, row, col):
+        if code == 1:
+            return self._corrupt(
+                f"row {row} has column index {col}, outside 0..{self.shape[1] - 1}"
+            )
+        if code == 2:
+            return self._corrupt(
+                f"row {row}: column indices not increasing at index {col}"
+            )
+        return self._corrupt(
+            f"row {row}, column {col}: a count that is negative, NaN or infinite"
+        )
+
+
+@njit(cache=True, nogil=True)
+def _scan_counts(indptr, indices, data, n_cols, col_sums, add):
+    """Check CSR rows (indices in range and increasing, counts finite, >= 0).
+
+    Returns ``(0, 0, 0)`` or ``(code, row, column)`` of the first problem
+    (1: index out of range, 2: not increasing, 3: bad count). With ``add``,
+    the counts are added to ``col_sums`` in row order, the order of
+    scipy's column sums of the whole matrix (so the sums are the same bits).
+    """
+    for i in range(indptr.shape[0] - 1):
+        prev = -1
+        for p in range(indptr[i], indptr[i + 1]):
+            j = np.int64(indices[p])
+            if j < 0 or j >= n_cols:
+                return 1, i, j
+            if j <= prev:
+                return 2, i, j
+            prev = j
+            x = np.float64(data[p])
+            if not (x >= 0.0 and x < np.inf):
+                return 3, i, j
+            if add:
+                col_sums[j] += x
+    return 0, 0, 0
+
+
+def _row_sums_into(out, lo, indptr_local, data):
+    """Row sums as ``scipy.sparse``'s ``csr.sum(axis=1)`` takes them (reduceat per row)."""
+    rows = np.flatnonzero(np.diff(indptr_local))
+    if rows.size:
+        out[lo + rows] = np.add.reduceat(
+            np.asarray(data, dtype=np.float64), indptr_local[rows]
+        )
+
+
+# -- weighting a block ----------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def _ppmi_block_values(
+    indptr, indices, data, log_rows, log_ctx, log_shift, tol, transposed, row0,
+    n_cols, values, kept, lo, hi,
+):  # fmt: skip
+    """PPMI of the stored counts of block rows ``lo <= i < hi`` (global row ``row0 + i``).
+
+    The expression and its order of operations are those of
+    ``cooc._kernels.ppmi_values`` (so the values are the same bits as
+    :func:`cooc.weighting.ppmi`). With ``transposed`` the block of a symmetric
+    count matrix gives the rows of the transposed PPMI matrix: entry ``(i, j)``
+    is PPMI's ``(j, i)``, whose row marginal is ``j``'s and context is ``i``.
+    Indices are checked on every pass (out of range or not increasing: returns
+    ``1 + i``), so a file changed under the run cannot make a kernel read out
+    of bounds; a bad count returns ``-(1 + i)``.
+    """
+    for i in range(lo, hi):
+        count = 0
+        prev = -1
+        for p in range(indptr[i], indptr[i + 1]):
+            j = np.int64(indices[p])
+            if j < 0 or j >= n_cols or j <= prev:
+                return i + 1
+            prev = j
+            x = np.float64(data[p])
+            if not (x >= 0.0 and x < np.inf):
+                return -(i + 1)
+            if transposed:
+                base = log_rows[j] + log_shift
+                ctx = log_ctx[row0 + i]
+            else:
+                base = log_rows[row0 + i] + log_shift
+                ctx = log_ctx[j]
+            v = np.log(x) - base - ctx if x > 0.0 else 0.0
+            if v >= tol and v < np.inf:
+                values[p] = v
+                count += 1
+            else:
+                values[p] = 0.0
+        kept[i] = count
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def _plain_block_values(indptr, indices, data, n_cols, values, lo, hi):
+    """Counts of block rows ``lo <= i < hi`` as float32 (checked like the PPMI kernel)."""
+    for i in range(lo, hi):
+        prev = -1
+        for p in range(indptr[i], indptr[i + 1]):
+            j = np.int64(indices[p])
+            if j < 0 or j >= n_cols or j <= prev:
+                return i + 1
+            prev = j
+            x = np.float64(data[p])
+            if not (x >= 0.0 and x < np.inf):
+                return -(i + 1)
+            values[p] = np.float32(x)
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def _count_kept(indptr, values, kept, lo, hi):
+    for i in range(lo, hi):
+        count = 0
+        for p in range(indptr[i], indptr[i + 1]):
+            if values[p] != 0:
+                count += 1
+        kept[i] = count
+
+
+@dataclass
+class WeightedBlock:
+    """Rows ``lo <= i < hi`` of the weighted matrix, as CSR arrays (local indptr)."""
+
+    lo: int
+    hi: int
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+
+    @property
+    def nnz(self) -> int:
+        return int(self.indptr[-1])
+
+    def tocsr(self, n_cols):
+        import scipy.sparse as sp
+
+        return sp.csr_matrix(
+            (self.data, self.indices, self.indptr), shape=(self.hi - self.lo, n_cols)
+        )
+
+
+class _Weighting:
+    """Weights row blocks of counts: PPMI from the marginals, ``log``, or ``none``."""
+
+    def __init__(self, weighting, row_sums, col_sums, *, context_alpha, shift):
+        from cooc.weighting import _PMI_TOLERANCE, _smoothed_context_probs
+
+        if weighting not in ("ppmi", "log", "none"):
+            raise ValueError(
+                f"weighting={weighting!r} is not one of ('ppmi', 'log', 'none')."
+            )
+        self.weighting = weighting
+        self.tol = _PMI_TOLERANCE
+        self.log_shift = float(np.log(shift))
+        if weighting == "ppmi":
+            # As cooc.weighting.ppmi: smoothed context distribution from the
+            # column sums, logs of both marginals (-inf for 0).
+            probs = _smoothed_context_probs(col_sums, context_alpha)
+            with np.errstate(divide="ignore"):
+                self.log_rows = np.log(row_sums)
+                self.log_ctx = np.log(probs)
+
+    def __call__(self, cf, lo, hi, indptr_local, indices, data, *, transposed, pool,
+                 pieces, buffers):  # fmt: skip
+        n_rows = hi - lo
+        nnz = int(indptr_local[-1])
+        values = buffers.take("values", nnz, np.float32)
+        kept = np.empty(n_rows, dtype=np.int64)
+        n_cols = cf.shape[1]
+        if self.weighting == "ppmi":
+
+            def run(ab):
+                return _ppmi_block_values(
+                    indptr_local, indices, data, self.log_rows, self.log_ctx,
+                    self.log_shift, self.tol, transposed, lo, n_cols, values, kept,
+                    ab[0], ab[1],
+                )  # fmt: skip
+
+        else:
+
+            def run(ab):
+                bad = _plain_block_values(
+                    indptr_local, indices, data, n_cols, values, ab[0], ab[1]
+                )
+                if bad == 0:
+                    a, b = indptr_local[ab[0]], indptr_local[ab[1]]
+                    if self.weighting == "log":
+                        np.log1p(values[a:b], out=values[a:b])
+                    _count_kept(indptr_local, values, kept, ab[0], ab[1])
+                return bad
+
+        for bad in _map(pool, run, pieces):
+            if bad > 0:
+                cf.check_rows(lo, indptr_local, indices, data)
+                raise cf._corrupt(f"row {lo + bad - 1} has a bad column index")
+            if bad < 0:
+                raise cf._block_error(3, lo - bad - 1, -1)
+        new_indptr = np.zeros(n_rows + 1, dtype=np.int32)
+        np.cumsum(kept, out=new_indptr[1:])
+        n_kept = int(new_indptr[-1])
+        new_indices = buffers.take("w_indices", n_kept, np.int32)
+        new_data = buffers.take("w_data", n_kept, np.float32)
+        _map(
+            pool,
+            lambda ab: _kernels.compact_rows(
+                indptr_local, indices, values, new_indptr, new_indices, new_data,
+                ab[0], ab[1],
+            ),  # fmt: skip
+            pieces,
+        )
+        return WeightedBlock(lo, hi, new_indptr, new_indices, new_data)
+
+
+def _map(pool, fn, items):
+    if pool is None or len(items) < 2:
+        return [fn(x) for x in items]
+    return list(pool.map(fn, items))
+
+
+class _Buffers:
+    """Reusable flat buffers by name, each a ring of ``slots`` (fresh large
+    arrays cost page faults on every block)."""
+
+    def __init__(self):
+        self._rings = {}
+
+    def take(self, name, shape, dtype, slots=1):
+        ring = self._rings.setdefault(name, [0, [None] * slots])
+        i = ring[0]
+        ring[0] = (i + 1) % slots
+        dtype = np.dtype(dtype)
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        nbytes = max(1, math.prod(shape) * dtype.itemsize)
+        buf = ring[1][i]
+        if buf is None or buf.nbytes < nbytes:
+            buf = ring[1][i] = np.empty(nbytes, dtype=np.uint8)
+        return buf[: math.prod(shape) * dtype.itemsize].view(dtype).reshape(shape)
+
+
+# -- tall dense blocks on disk or in memory ------------------------------------------------
+class _FileTall:
+    """An ``n x width`` float32 matrix in a temporary file, read and written by rows."""
+
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, fh, n_rows, width):
+        self.fh = fh
+        self.fd = fh.fileno()
+        self.shape = (n_rows, width)
+        self.gram = None
+
+    def with_width(self, width):
+        """The same file seen as rows of another width (rows packed from byte 0)."""
+        return _FileTall(self.fh, self.shape[0], width)
+
+    def read(self, lo, hi, out=None):
+        w = self.shape[1]
+        if out is None:
+            out = np.empty((hi - lo, w), dtype=np.float32)
+        raw = out.view(np.uint8).reshape(-1)
+        got = _pread_into(self.fd, memoryview(raw), lo * w * 4)
+        if got != raw.size:  # pragma: no cover - our own file
+            raise OSError(f"temporary file cut short ({got} of {raw.size} bytes)")
+        return out
+
+    def write(self, lo, block):
+        block = np.ascontiguousarray(block, dtype=np.float32)
+        _pwrite_all(self.fd, memoryview(block.view(np.uint8).reshape(-1)), lo * block.shape[1] * 4)
+
+
+class _Panels:
+    """The resident dense operand, as column panels for ``csr_dense_panel``.
+
+    ``array[p]`` is the C-contiguous ``(n_rows, PANEL)`` block of columns
+    ``p * PANEL ...`` (the last one zero-padded), the layout the in-memory
+    solver copies each panel into; here it is the storage itself.
+    """
+
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, n_rows, width):
+        self.shape = (n_rows, width)
+        self.n_panels = -(-width // PANEL)
+        self.array = np.empty((self.n_panels, n_rows, PANEL), dtype=np.float32)
+        last = width - (self.n_panels - 1) * PANEL
+        if last < PANEL:
+            self.array[-1, :, last:] = 0
+        self.gram = None
+
+    def columns(self, p):
+        c0 = p * PANEL
+        return c0, min(PANEL, self.shape[1] - c0)
+
+    def store(self, lo, block):
+        hi = lo + block.shape[0]
+        for p in range(self.n_panels):
+            c0, w = self.columns(p)
+            self.array[p, lo:hi, :w] = block[:, c0 : c0 + w]
+
+    def read(self, lo, hi, out=None):
+        if out is None:
+            out = np.empty((hi - lo, self.shape[1]), dtype=np.float32)
+        for p in range(self.n_panels):
+            c0, w = self.columns(p)
+            out[:, c0 : c0 + w] = self.array[p, lo:hi, :w]
+        return out
+
+    def zero(self):
+        self.array.fill(0)
+
+
+class _Product:
+    """``base @ W`` (float32, rounded as a materialised product), computed by tiles on read."""
+
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, base, W):
+        self.base = base
+        self.W = np.ascontiguousarray(W, dtype=np.float32)
+        self.shape = (base.shape[0], self.W.shape[1])
+        self.gram = None
+
+    def read(self, lo, hi, out=None):
+        block = self.base.read(lo, hi)
+        res = np.empty((hi - lo, self.shape[1]), dtype=np.float32) if out is None else out
+        for a in range(0, hi - lo, _TILE):
+            b = min(a + _TILE, hi - lo)
+            np.matmul(block[a:b], self.W, out=res[a:b])
+        return res
+
+
+def _tiles(n_rows):
+    return [(a, min(a + _TILE, n_rows)) for a in range(0, n_rows, _TILE)]
+
+
+def _tile_gram(tile):
+    """``tile^T tile`` (upper triangle) by one float32 ``syrk``, as float64."""
+    if tile.shape[0] == 0:
+        return np.zeros((tile.shape[1], tile.shape[1]))
+    # A C-ordered tile is the Fortran-ordered tile^T, the ``a`` of a@a^T.
+    return blas.ssyrk(1.0, tile.T, trans=0, lower=0).astype(np.float64)
+
+
+class _GramByTiles:
+    """The Gram matrix of a tall matrix fed by consecutive row blocks of any size.
+
+    Every fixed tile of ``_TILE`` rows contributes one float32 ``syrk``,
+    added in float64 in tile order; rows of a tile split between blocks wait
+    in a buffer. The result does not depend on the block sizes.
+    """
+
+    def __init__(self, n_rows, width, pool):
+        self.n_rows, self.width, self.pool = n_rows, width, pool
+        self.sum = np.zeros((width, width))
+        self.next = 0
+        self.pending = np.empty((min(_TILE, n_rows), width), dtype=np.float32)
+        self.n_pending = 0
+
+    def add(self, lo, block):
+        if lo != self.next:  # pragma: no cover - internal invariant
+            raise RuntimeError(f"Gram blocks out of order: {lo} after {self.next}")
+        rows = block.shape[0]
+        self.next = lo + rows
+        pos = 0
+        if self.n_pending:
+            start = lo - self.n_pending
+            end = min(start + _TILE, self.n_rows)
+            take = min(end - lo, rows)
+            self.pending[self.n_pending : self.n_pending + take] = block[:take]
+            self.n_pending += take
+            pos = take
+            if start + self.n_pending == end:
+                self.sum += _tile_gram(self.pending[: self.n_pending])
+                self.n_pending = 0
+        # whole tiles inside the block
+        first = lo + pos
+        views = []
+        while True:
+            start = first
+            end = min((start // _TILE + 1) * _TILE, self.n_rows)
+            if start % _TILE or end > lo + rows or start >= lo + rows:
+                break
+            views.append(block[start - lo : end - lo])
+            first = end
+        for g in _map(self.pool, _tile_gram, views):
+            self.sum += g
+        tail = lo + rows - first
+        if tail:
+            self.pending[:tail] = block[first - lo :]
+            self.n_pending = tail
+            if first + tail == self.n_rows:
+                self.sum += _tile_gram(self.pending[:tail])
+                self.n_pending = 0
+
+    def result(self):
+        if self.next != self.n_rows or self.n_pending:  # pragma: no cover
+            raise RuntimeError("Gram matrix taken before every row was added")
+        upper = np.triu(self.sum)
+        return upper + np.triu(upper, 1).T
+
+
+class _StreamOps:
+    """svd.py's ``_DenseOps`` interface for tall matrices too large to hold.
+
+    ``gram`` and ``solve_upper`` go through the rows tile by tile (several
+    tiles at once on the pool, one BLAS call each); ``matmul`` returns a lazy
+    :class:`_Product`. Lets :func:`cooc.svd._cholesky_basis` and
+    :func:`cooc.svd._small_side_svd` run unchanged on disk-backed blocks.
+    """
+
+    def __init__(self, pool, group_rows, clock=None):
+        self.pool = pool
+        self.group = max(_TILE, group_rows // _TILE * _TILE)
+        self.clock = clock
+
+    def groups(self, n_rows):
+        return [(a, min(a + self.group, n_rows)) for a in range(0, n_rows, self.group)]
+
+    def gram(self, tall):
+        if tall.gram is None:
+            acc = _GramByTiles(tall.shape[0], tall.shape[1], self.pool)
+            for lo, hi in self.groups(tall.shape[0]):
+                acc.add(lo, tall.read(lo, hi))
+            tall.gram = acc.result()
+        return tall.gram.copy()
+
+    def solve_upper(self, tall, R):
+        from cooc.svd import _DenseOps
+
+        R = np.ascontiguousarray(R, dtype=np.float32)
+        solver = _DenseOps(None)
+        groups = self.groups(tall.shape[0])
+        for g, (lo, hi) in enumerate(groups):
+            block = tall.read(lo, hi)
+            _map(
+                self.pool,
+                lambda ab, block=block: solver.solve_upper(block[ab[0] : ab[1]], R),
+                _tiles(hi - lo),
+            )
+            tall.write(lo, block)
+            if self.clock is not None:
+                self.clock.update((g + 1) / len(groups))
+        tall.gram = None
+        return tall
+
+    def matmul(self, tall, W):
+        return _Product(tall, W)
+
+
+# -- the plan: blocks, memory ---------------------------------------------------------
+def _n_random(n_components, n_oversamples, shape):
+    from cooc.svd import _default_n_oversamples
+
+    if n_oversamples is None:
+        n_oversamples = _default_n_oversamples(n_components)
+    n_oversamples = max(0, min(n_oversamples, min(shape) - n_components))
+    return n_components + n_oversamples
+
+
+def _resident_bytes(n, m, width, symmetric):
+    """The resident panels (``Q``, then ``Z``; or the m-row ``A^T Q``), or the
+    sketch's sign matrix before them."""
+    rows = n if symmetric else max(n, m)
+    return max(-(-width // PANEL) * PANEL * 4 * rows, 64 * m)
+
+
+def _fixed_bytes(n, m):
+    """Row pointers (int64) and the two marginals with their logarithms (float64)."""
+    return 8 * (n + 1) + 16 * (n + m)
+
+
+def _min_block_bytes(n, nnz, width):
+    """The smallest row blocks in flight, and the dense groups of the other steps."""
+    return (
+        _BYTES_PER_BLOCK_NNZ * min(_MIN_BLOCK_NNZ, max(1, nnz))
+        + _DENSE_SLOTS * 4 * width * min(_MIN_BLOCK_ROWS, n)
+        + 3 * 4 * width * min(_TILE, n)
+    )
+
+
+def streaming_embed_bytes(shape, nnz, n_random, *, symmetric=True):
+    """The least memory (bytes) :func:`embed_cooc_file` can work in for this matrix.
+
+    The resident panels, the marginals and row pointers, and the smallest row
+    blocks; the vocabulary, the interpreter and libraries come on top.
+    """
+    n, m = shape
+    return (
+        _resident_bytes(n, m, n_random, symmetric)
+        + _fixed_bytes(n, m)
+        + _min_block_bytes(n, nnz, n_random)
+    )
+
+
+def in_memory_embed_bytes(shape, nnz, n_random):
+    """About the peak memory (bytes) of ``cooc embed`` holding the matrix.
+
+    The float64 counts with int32 indices (12 bytes per entry), the float32
+    PPMI values while the counts are held (4), the PPMI matrix and its
+    transposed copy in the solver (8 each, bounded by the stored counts), and
+    about five dense ``n x l`` float32 blocks of the solver (Y, Q, Z, a spare
+    block and the panel copy). On the 100M-token benchmark matrix (492k words,
+    224M entries, l = 450) this gives 11.6 GB against a measured peak of 9.7 GB.
+    """
+    n, m = shape
+    return 32 * nnz + 4 * n_random * (3 * n + 2 * m) + 16 * (n + m)
+
+
+@dataclass
+class _Plan:
+    block_nnz: int
+    block_rows: int
+    group_rows: int
+
+
+def _plan_memory(cf, indptr, n_random, k, memory, symmetric, token_bytes):
+    """Block sizes that keep the run's data within ``memory`` bytes (None: no limit)."""
+    n, m = cf.shape
+    if memory is None:
+        return _Plan(_MAX_BLOCK_NNZ, _MAX_BLOCK_ROWS, 8 * _TILE)
+    resident = _resident_bytes(n, m, n_random, symmetric)
+    fixed = _fixed_bytes(n, m) + token_bytes
+    spare = memory - resident - fixed
+    least = _min_block_bytes(n, cf.nnz, n_random)
+    if spare < least:
+        need = resident + fixed + least
+        raise ValueError(
+            f"memory={memory} bytes is below what the streaming embedding of "
+            f"{cf.label} needs at rank {k} ({need} bytes: one {n} x {n_random} "
+            "float32 block, the marginals, the vocabulary and the smallest row "
+            "blocks); raise --memory or lower --rank."
+        )
+    row_nnz = int(np.diff(indptr).max()) if n else 0
+    if row_nnz * _BYTES_PER_BLOCK_NNZ > spare:
+        raise ValueError(
+            f"memory={memory} bytes is too small for the row blocks of {cf.label}: "
+            f"its longest row holds {row_nnz} entries; raise --memory."
+        )
+    # Half of what is left for the sparse side of the blocks, half for the dense.
+    block_nnz = min(_MAX_BLOCK_NNZ, spare // 2 // _BYTES_PER_BLOCK_NNZ)
+    block_rows = min(_MAX_BLOCK_ROWS, spare // 2 // (_DENSE_SLOTS * 4 * n_random))
+    group_rows = max(_TILE, min(block_rows, spare // (3 * 4 * n_random)) // _TILE * _TILE)
+    return _Plan(
+        int(max(min(_MIN_BLOCK_NNZ, max(1, cf.nnz)), block_nnz)),
+        int(max(min(_MIN_BLOCK_ROWS, n), block_rows)),
+        int(group_rows),
+    )
+
+
+def _row_blocks(indptr, block_nnz, block_rows):
+    """Consecutive row ranges of at most ``block_nnz`` entries (or one row) and ``block_rows`` rows."""
+    n = indptr.shape[0] - 1
+    blocks = []
+    lo = 0
+    while lo < n:
+        hi = int(np.searchsorted(indptr, indptr[lo] + block_nnz, "right")) - 1
+        hi = min(max(hi, lo + 1), lo + block_rows, n)
+        blocks.append((lo, hi))
+        lo = hi
+    return blocks
+
+
+def _pieces(indptr_local, n_pieces):
+    """Row ranges of a block with about equal entries, for the threads."""
+    n = indptr_local.shape[0] - 1
+    n_pieces = max(1, min(n_pieces, n))
+    cuts = np.searchsorted(indptr_local, np.linspace(0, indptr_local[-1], n_pieces + 1))
+    cuts[0], cuts[-1] = 0, n
+    cuts = np.unique(np.maximum.accumulate(cuts))
+    return [(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
+
+
+# -- progress and time left -------------------------------------------------------------
+@dataclass
+class ProgressEvent:
+    """What :func:`embed_cooc_file` reports to its ``progress`` callback.
+
+    ``stage`` is a readable label ("product 3/11: A^T Q"), ``kind`` one of
+    reading, sketch, product, orthonormalisation, final_svd, writing;
+    ``fraction`` of the stage done, its ``seconds`` so far, and estimates of
+    the seconds left in the stage and in the whole run (None until known).
+    ``done`` is set on the last event of a stage.
+    """
+
+    stage: str
+    kind: str
+    fraction: float
+    seconds: float
+    stage_left: float | None
+    total_left: float | None
+    done: bool = False
+
+
+@dataclass
+class _Stage:
+    label: str
+    kind: str
+    work: float
+
+
+@dataclass
+class _Clock:
+    """Times the planned stages and estimates the time left from measured rates."""
+
+    stages: list
+    callback: Callable | None = None
+    interval: float = 0.5
+    rates: dict = field(default_factory=lambda: dict(_DEFAULT_RATES))
+    measured: dict = field(default_factory=dict)
+    times: dict = field(default_factory=dict)
+    index: int = -1
+    start: float = 0.0
+    fraction: float = 0.0
+    last: float = 0.0
+
+    def begin(self, label=None):
+        self.index += 1
+        if self.index >= len(self.stages):  # unplanned extra work (fallbacks)
+            self.stages.append(_Stage(label or "extra", "orthonormalisation", 0.0))
+        elif label is not None:
+            self.stages[self.index].label = label
+        self.start = time.perf_counter()
+        self.fraction = 0.0
+        self.last = 0.0
+        self._emit(done=False)
+
+    @property
+    def current(self):
+        return self.stages[self.index]
+
+    def _rate(self, kind):
+        return self.measured.get(kind, self.rates[kind])
+
+    def update(self, fraction):
+        self.fraction = min(1.0, max(0.0, fraction))
+        now = time.perf_counter()
+        if self.callback is not None and now - self.last >= self.interval:
+            self.last = now
+            self._emit(done=False)
+
+    def end(self):
+        stage = self.current
+        elapsed = time.perf_counter() - self.start
+        self.times[stage.kind] = self.times.get(stage.kind, 0.0) + elapsed
+        if stage.work > 0 and elapsed > 0:
+            self.measured[stage.kind] = elapsed / stage.work
+        self.fraction = 1.0
+        self._emit(done=True)
+
+    def _left(self):
+        stage = self.current
+        elapsed = time.perf_counter() - self.start
+        f = self.fraction
+        if f >= 0.05 and elapsed > 0.2:
+            stage_total = elapsed / f
+        else:
+            stage_total = max(elapsed, stage.work * self._rate(stage.kind))
+        stage_left = max(0.0, stage_total - elapsed)
+        if f >= 0.05 and stage.work > 0 and stage.kind not in self.measured:
+            rate_now = stage_total / stage.work
+        else:
+            rate_now = None
+        later = 0.0
+        for s in self.stages[self.index + 1 :]:
+            rate = rate_now if (rate_now is not None and s.kind == stage.kind) else self._rate(s.kind)
+            later += s.work * rate
+        return stage_left, stage_left + later
+
+    def _emit(self, done):
+        if self.callback is None:
+            return
+        stage = self.current
+        stage_left, total_left = self._left()
+        if done:
+            stage_left = 0.0
+        self.callback(
+            ProgressEvent(
+                stage.label,
+                stage.kind,
+                self.fraction,
+                time.perf_counter() - self.start,
+                stage_left,
+                total_left,
+                done,
+            )
+        )
+
+
+# -- the streamed solver ---------------------------------------------------------------------
+class _Source:
+    """The weighted matrix as row blocks of the file, with the passes of the solver."""
+
+    def __init__(self, cf, indptr, blocks, weigh, symmetric, pool, n_threads, clock, plan):
+        self.cf = cf
+        self.indptr = indptr
+        self.blocks = blocks
+        self.weigh = weigh
+        self.symmetric = symmetric
+        self.pool = pool
+        self.n_threads = n_threads
+        self.clock = clock
+        self.plan = plan
+        self.shape = cf.shape
+        self.buffers = _Buffers()
+
+    # reading -------------------------------------------------------------------------
+    def _read(self, lo, hi, crc=False, extra=None):
+        p0 = int(self.indptr[lo])
+        count = int(self.indptr[hi]) - p0
+        idx = self.buffers.take("indices", count, np.int32, slots=2)
+        dat = self.buffers.take("data", count, np.float64, slots=2)
+        indices, data = self.cf.read_rows(lo, hi, self.indptr, idx, dat, crc=crc)
+        side = None
+        if extra is not None:
+            tall, width = extra
+            side = tall.read(lo, hi, self.buffers.take("side", (hi - lo, width), np.float32, slots=2))
+        return indices, data, side
+
+    def _blocks(self, crc=False, extra=None):
+        """``(lo, hi, local indptr, indices, counts, side rows)`` per block, read one ahead."""
+        blocks = self.blocks
+        with ThreadPoolExecutor(1) as reader:
+            pending = reader.submit(self._read, *blocks[0], crc, extra) if blocks else None
+            for b, (lo, hi) in enumerate(blocks):
+                indices, data, side = pending.result()
+                if b + 1 < len(blocks):
+                    pending = reader.submit(self._read, *blocks[b + 1], crc, extra)
+                local = self.indptr[lo : hi + 1] - self.indptr[lo]
+                yield lo, hi, local, indices, data, side
+
+    def _weighted(self, transposed, extra=None):
+        total = max(1, self.cf.nnz)
+        for lo, hi, local, indices, data, side in self._blocks(extra=extra):
+            pieces = _pieces(local, 4 * self.n_threads)
+            block = self.weigh(
+                self.cf, lo, hi, local, indices, data, transposed=transposed,
+                pool=self.pool, pieces=pieces, buffers=self.buffers,
+            )  # fmt: skip
+            yield block, _pieces(block.indptr, 4 * self.n_threads), side
+            self.clock.update(int(self.indptr[hi]) / total)
+
+    # passes ----------------------------------------------------------------------------
+    def marginals(self):
+        """Row and column sums of the counts (float64, the bits scipy gives), checked."""
+        n, m = self.shape
+        rows = np.zeros(n)
+        cols = np.zeros(m)
+        total = max(1, self.cf.nnz)
+        self.cf.start_checksums()
+        for lo, hi, local, indices, data, _ in self._blocks(crc=True):
+            # column sums in row order on one thread, row sums beside it
+            task = self.pool.submit(_row_sums_into, rows, lo, local, data) if self.pool else None
+            self.cf.check_rows(lo, local, indices, data, cols)
+            if task is not None:
+                task.result()
+            else:
+                _row_sums_into(rows, lo, local, data)
+            self.clock.update(int(self.indptr[hi]) / total)
+        self.cf.verify_checksums()
+        return rows, cols
+
+    def sketch(self, cols, signs, out_tall, n_random):
+        """``Y = A S`` for the sparse sign matrix ``S``, written to ``out_tall``; Gram of Y."""
+        gram = _GramByTiles(self.shape[0], n_random, self.pool)
+        with _Writer() as writer:
+            for block, pieces, _ in self._weighted(False):
+                out = self.buffers.take("out", (block.hi - block.lo, n_random), np.float32, slots=2)
+                _map(
+                    self.pool,
+                    lambda ab, blk=block, out=out: _kernels.csr_sparse_sign(
+                        blk.indptr, blk.indices, blk.data, cols, signs, out, ab[0], ab[1]
+                    ),
+                    pieces,
+                )
+                gram.add(block.lo, out)
+                writer.submit(out_tall.write, block.lo, out)
+        out_tall.gram = gram.result()
+        return out_tall
+
+    def _gather_block(self, block, pieces, panels, out):
+        for p in range(panels.n_panels):
+            c0, w = panels.columns(p)
+            part = out[:, c0 : c0 + w]
+            panel = panels.array[p]
+            _map(
+                self.pool,
+                lambda ab, part=part, panel=panel: _kernels.csr_dense_panel(
+                    block.indptr, block.indices, block.data, panel, part, ab[0], ab[1]
+                ),
+                pieces,
+            )
+
+    def gather_pass(self, panels, out_tall, *, transposed, shift=None):
+        """``out = A @ panels`` (or ``A^T @ panels`` for symmetric counts), row block by
+        row block, minus ``alpha * Q`` when ``shift = (alpha, Q)``; returns the Gram."""
+        n_out, width = out_tall.shape
+        gram = _GramByTiles(n_out, width, self.pool)
+        extra = None if shift is None else (shift[1], width)
+        with _Writer() as writer:
+            for block, pieces, side in self._weighted(transposed, extra=extra):
+                out = self.buffers.take("out", (block.hi - block.lo, width), np.float32, slots=2)
+                self._gather_block(block, pieces, panels, out)
+                if shift is not None and shift[0] > 0:
+                    # the shift, elementwise (numpy's multiply then subtract: the
+                    # same rounding at every position, whatever the block)
+                    out -= np.float32(shift[0]) * side
+                gram.add(block.lo, out)
+                writer.submit(out_tall.write, block.lo, out)
+        out_tall.gram = gram.result()
+        return out_tall
+
+    def scatter_pass(self, Q, panels):
+        """``panels = A^T @ Q`` for any matrix: the rows of ``Q`` (read with the blocks)
+        scattered into the resident result, each thread owning some panels."""
+        panels.zero()
+        owners = [list(range(t, panels.n_panels, self.n_threads)) for t in range(self.n_threads)]
+        owners = [o for o in owners if o]
+        for block, _, rows in self._weighted(False, extra=(Q, Q.shape[1])):
+            def run(mine, block=block, rows=rows):
+                for p in mine:
+                    c0, w = panels.columns(p)
+                    _scatter_panel(
+                        block.indptr, block.indices, block.data, rows, c0, w,
+                        panels.array[p], 0, block.hi - block.lo,
+                    )  # fmt: skip
+
+            _map(self.pool, run, owners)
+        panels.gram = None
+        return panels
+
+    def load(self, tall, panels, group_rows):
+        """Copy a tall matrix from disk into the resident panels."""
+        n = tall.shape[0]
+        for lo in range(0, n, group_rows):
+            hi = min(lo + group_rows, n)
+            block = tall.read(lo, hi, self.buffers.take("load", (hi - lo, tall.shape[1]), np.float32))
+            panels.store(lo, block)
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _scatter_panel(indptr, indices, data, rows, c0, width, panel, lo, hi):
+    """``panel[j] += A[i, j] * rows[i, c0:c0 + width]`` for the entries of rows ``lo..hi``.
+
+    Each row of ``panel`` receives its terms in row order (the order of a
+    transposed CSR product), whatever the blocks.
+    """
+    acc = np.zeros(panel.shape[1], dtype=panel.dtype)
+    for i in range(lo, hi):
+        for c in range(width):
+            acc[c] = rows[i, c0 + c]
+        for p in range(indptr[i], indptr[i + 1]):
+            v = data[p]
+            dst = panel[indices[p]]
+            for c in range(acc.shape[0]):
+                dst[c] += v * acc[c]
+
+
+class _Writer:
+    """Writes row blocks on a thread, one at a time (the caller waits before reusing a buffer)."""
+
+    def __enter__(self):
+        self.pool = ThreadPoolExecutor(1)
+        self.pending = None
+        return self
+
+    def submit(self, fn, *args):
+        self.wait()
+        self.pending = self.pool.submit(fn, *args)
+
+    def wait(self):
+        if self.pending is not None:
+            self.pending.result()
+            self.pending = None
+
+    def __exit__(self, *exc):
+        try:
+            if exc[0] is None:
+                self.wait()
+        finally:
+            self.pool.shutdown(wait=True)
+
+
+def _tsqr(tall, ops):
+    """Tall-skinny QR by groups of rows: ``R`` and a lazy orthonormal ``Q``.
+
+    Each group is factored on its own, the stacked ``R`` factors once more;
+    reading a group of ``Q`` factors the group again (same bits) and applies
+    its piece of the second factor. For blocks too ill-conditioned for the
+    Gram route, where the in-memory solver uses LAPACK on the whole block.
+    """
+    groups = ops.groups(tall.shape[0])
+    rs = []
+    for lo, hi in groups:
+        rs.append(linalg.qr(tall.read(lo, hi), mode="r", check_finite=False)[0])
+    sizes = [r.shape[0] for r in rs]
+    Qs, R = linalg.qr(np.vstack(rs).astype(np.float64), mode="economic", check_finite=False)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    pieces = {
+        g: np.ascontiguousarray(Qs[offsets[i] : offsets[i + 1]], dtype=np.float32)
+        for i, g in enumerate(groups)
+    }
+
+    class _TSQRBasis:
+        dtype = np.dtype(np.float32)
+        shape = tall.shape
+        gram = None
+
+        def read(self, lo, hi, out=None):
+            q = linalg.qr(tall.read(lo, hi), mode="economic", check_finite=False)[0]
+            res = q @ pieces[(lo, hi)]
+            if out is not None:
+                out[...] = res
+                return out
+            return np.ascontiguousarray(res, dtype=np.float32)
+
+    return _TSQRBasis(), R
+
+
+def _orthonormalise_tsqr(tall, ops, clock):
+    """Replace ``tall`` (a file) by an orthonormal basis of its columns, by TSQR."""
+    basis, _ = _tsqr(tall, ops)
+    groups = ops.groups(tall.shape[0])
+    # a group's Q depends only on its own rows, which are read before they are
+    # overwritten
+    for g, (lo, hi) in enumerate(groups):
+        tall.write(lo, basis.read(lo, hi))
+        clock.update((g + 1) / len(groups))
+    tall.gram = None
+    return tall
+
+
+def _small_side(Bt, k, ops):
+    """:func:`cooc.svd._small_side_svd` of a tall block, by tiles; TSQR when the
+    Gram route is refused (where svd.py uses LAPACK on the whole block)."""
+    from cooc.svd import _gram_usable, _small_side_svd
+
+    w = linalg.eigvalsh(ops.gram(Bt), check_finite=False)[::-1]
+    if _gram_usable(w, Bt.dtype):
+        return _small_side_svd(Bt, k, ops)
+    basis, R = _tsqr(Bt, ops)
+    Ur, S, Vrt = linalg.svd(R, full_matrices=False, check_finite=False)
+    return _Product(basis, Ur[:, :k]), S.astype(np.float64), Vrt.T.astype(np.float64)
+
+
+def _streamed_svd(src, k, n_random, *, n_iter, random_state, work, ops, clock):
+    """The steps of :func:`cooc.svd._randomized_operator_svd` on the streamed matrix.
+
+    Returns ``(U, S, Ub)``: lazy tall ``n x k`` and ``m x k`` factors (left and
+    right singular vectors, unflipped) and the ``n_random`` singular values.
+    """
+    from cooc.svd import _cholesky_basis, _sparse_sign
+
+    n, m = src.shape
+    files = work.files
+    cols, signs = _sparse_sign(random_state, m, n_random, np.float32)
+    clock.begin()
+    Y = src.sketch(cols, signs, files[0], n_random)
+    clock.end()
+    del cols, signs
+    panels = _Panels(n if src.symmetric else max(n, m), n_random)
+    alpha = 0.0
+    Q = None
+    for step in range(n_iter + 1):
+        if step > 0:
+            Y = files[1] if Q is files[0] else files[0]
+            if src.symmetric:
+                clock.begin()
+                src.load(Q, panels, src.plan.group_rows)
+                src.gather_pass(panels, Y, transposed=True)  # Z = A^T Q, in Y's file
+                clock.end()
+                clock.begin()
+                src.load(Y, panels, src.plan.group_rows)
+            else:
+                clock.begin()
+                src.scatter_pass(Q, panels)  # Z = A^T Q, resident
+                clock.end()
+                clock.begin()
+            src.gather_pass(panels, Y, transposed=False, shift=(alpha, Q))
+            clock.end()
+        clock.begin()
+        found = _cholesky_basis(Y, ops)  # on success the basis overwrites Y
+        if found is None:
+            # Too ill-conditioned for the Gram route: an orthonormal basis by
+            # TSQR instead (svd.py takes LU there; any basis of the span does).
+            _orthonormalise_tsqr(Y, ops, clock)
+        else:
+            S_step = found[1]
+            if step > 0 and S_step[-1] > alpha:
+                alpha = (alpha + S_step[-1]) / 2
+        clock.end()
+        Q = Y
+    # X^T Q, shape (m, l)
+    clock.begin()
+    if src.symmetric:
+        src.load(Q, panels, src.plan.group_rows)
+        Bt = files[1] if Q is files[0] else files[0]
+        src.gather_pass(panels, Bt, transposed=True)
+        del panels
+    else:
+        Bt = src.scatter_pass(Q, panels)
+        Bt.shape = (m, n_random)
+    clock.end()
+    clock.begin()
+    Ub, S, Vb = _small_side(Bt, k, ops)
+    U = _Product(Q, Vb[:, :k])
+    return U, S[:k], Ub, Bt
+
+
+class _Work:
+    """Two temporary files of ``n x l`` float32 (unlinked at once: nothing stays behind)."""
+
+    def __init__(self, folder, n, width):
+        folder = None if folder is None else str(folder)
+        self._fhs = [tempfile.TemporaryFile(dir=folder, prefix=".cooc-embed-") for _ in range(2)]
+        self.files = [_FileTall(fh, n, width) for fh in self._fhs]
+
+    def close(self):
+        for fh in self._fhs:
+            fh.close()
+
+
+# -- writing the vectors -----------------------------------------------------------------
+class _VectorWriter:
+    """Writes vectors block by block in the format :meth:`Embeddings.save` picks
+    from the extension (``.npz``, ``.bin``, else word2vec text), atomically; or
+    collects them (``output`` None)."""
+
+    def __init__(self, output, tokens, dim):
+        self.output = None if output is None else Path(output)
+        self.tokens = tokens
+        self.dim = dim
+        self.suffix = "" if output is None else self.output.suffix.lower()
+        self.rows = []
+
+    @property
+    def is_text(self):
+        return self.output is not None and self.suffix not in (".npz", ".bin")
+
+    def check(self):
+        """What saving would refuse, checked before the long computation."""
+        from cooc.svd import Embeddings
+
+        if len(set(self.tokens)) != len(self.tokens):
+            Embeddings(self.tokens, np.zeros((len(self.tokens), 0)))  # names the duplicate
+        if self.output is None:
+            return
+        folder = self.output.parent if str(self.output.parent) else Path(".")
+        if not folder.is_dir():
+            raise ValueError(
+                f"output folder {str(folder)!r} does not exist; create it first."
+            )
+        if self.suffix != ".npz":
+            Embeddings._check_word2vec_tokens(types.SimpleNamespace(tokens=self.tokens))
+
+    @contextlib.contextmanager
+    def open(self):
+        """Yields ``put(lo, vectors)``, called for consecutive row blocks."""
+        if self.output is None:
+            self.rows = []
+            yield lambda lo, vectors: self.rows.append(vectors.copy())
+            return
+        n = len(self.tokens)
+        with atomic_write(self.output, "wb") as fh:
+            if self.suffix == ".npz":
+                with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+                    # the members numpy.savez writes: vectors, then tokens
+                    with zf.open("vectors.npy", "w", force_zip64=True) as member:
+                        np.lib.format.write_array_header_1_0(
+                            member,
+                            {"descr": "<f4", "fortran_order": False, "shape": (n, self.dim)},
+                        )
+                        yield lambda lo, vectors: member.write(
+                            np.ascontiguousarray(vectors, dtype="<f4").reshape(-1).view(np.uint8)
+                        )
+                    width = max([1, *(len(t) for t in self.tokens)])
+                    step = 1 << 16
+                    write_npy_member(
+                        zf,
+                        "tokens",
+                        np.dtype(f"<U{width}"),
+                        n,
+                        (self.tokens[i : i + step] for i in range(0, n, step)),
+                    )
+            else:
+                from cooc.svd import _write_word2vec_binary, _write_word2vec_text
+
+                write = (
+                    _write_word2vec_binary if self.suffix == ".bin" else _write_word2vec_text
+                )
+                fh.write(f"{n} {self.dim}\n".encode())
+                yield lambda lo, vectors: write(
+                    fh, self.tokens[lo : lo + vectors.shape[0]], vectors
+                )
+
+
+# -- the public entry point -------------------------------------------------------------------
+def iter_weighted_blocks(
+    path,
+    *,
+    weighting="ppmi",
+    context_alpha=0.75,
+    shift=1.0,
+    transposed=False,
+    block_nnz=None,
+    block_rows=None,
+    n_jobs=None,
+):
+    """Row blocks of the weighted matrix of a ``.cooc`` file, never loading it whole.
+
+    One first pass reads and checks the file (row pointers, indices, counts,
+    checksums) and takes the marginals; then the row blocks are yielded as
+    :class:`WeightedBlock` (float32 values, int32 indices, local row pointers).
+    PPMI values are the same bits as :func:`cooc.weighting.ppmi` gives for
+    those rows. ``transposed`` (PPMI of a symmetric count matrix only) gives
+    the rows of the transposed weighted matrix instead.
+    """
+    from cooc.cooccurrence import _n_threads
+
+    n_threads = _n_threads(n_jobs)
+    with (
+        CoocFile(path) as cf,
+        ThreadPoolExecutor(n_threads) if n_threads > 1 else contextlib.nullcontext() as pool,
+    ):
+        if transposed and not cf.symmetric_counts:
+            raise ValueError(
+                f"{cf.label}: transposed blocks need a symmetric count matrix."
+            )
+        indptr = cf.indptr()
+        blocks = _row_blocks(indptr, block_nnz or _MAX_BLOCK_NNZ, block_rows or _MAX_BLOCK_ROWS)
+        clock = _Clock([_Stage("marginals", "reading", 0.0)])
+        src = _Source(cf, indptr, blocks, None, False, pool, n_threads, clock, None)
+        clock.begin()
+        rows, cols = src.marginals()
+        clock.end()
+        src.weigh = _Weighting(weighting, rows, cols, context_alpha=context_alpha, shift=shift)
+        clock.stages.append(_Stage("blocks", "product", 0.0))
+        clock.begin()
+        for block, _, _ in src._weighted(transposed):
+            yield WeightedBlock(
+                block.lo, block.hi, block.indptr.copy(), block.indices.copy(), block.data.copy()
+            )
+
+
+@dataclass
+class StreamedEmbedding:
+    """The result of :func:`embed_cooc_file`.
+
+    ``embeddings`` holds the vectors when no output file was given (else
+    None: they are in the file); ``singular_values`` (float32, descending);
+    ``stages`` the seconds per kind of stage; ``blocks`` how many row blocks
+    each pass read; ``symmetric`` whether ``A^T`` products were gathers over
+    the same row blocks (symmetric counts) rather than scatters.
+    """
+
+    embeddings: object
+    singular_values: np.ndarray
+    stages: dict
+    n_words: int
+    rank: int
+    blocks: int
+    symmetric: bool
+
+
+def _plan_stages(cf, n_random, k, n_iter, symmetric, text_output):
+    n, m = cf.shape
+    nnz = cf.nnz
+    n_products = 2 * n_iter + 2
+    file_bytes = nnz * (
+        cf.members["indices"].dtype.itemsize + cf.members["data"].dtype.itemsize
+    )
+    stages = [
+        _Stage("marginals: reading and checking the file", "reading", file_bytes),
+        _Stage(f"product 1/{n_products}: A·Ω (sketch)", "sketch", nnz),
+        _Stage("orthonormalisation 1/%d" % (n_iter + 1), "orthonormalisation", n * n_random**2),
+    ]
+    product = 2
+    for step in range(1, n_iter + 1):
+        stages.append(_Stage(f"product {product}/{n_products}: Aᵀ·Q", "product", nnz * n_random))
+        stages.append(_Stage(f"product {product + 1}/{n_products}: A·Z", "product", nnz * n_random))
+        product += 2
+        stages.append(
+            _Stage(f"orthonormalisation {step + 1}/{n_iter + 1}", "orthonormalisation", n * n_random**2)
+        )
+    stages.append(_Stage(f"product {n_products}/{n_products}: Aᵀ·Q (final)", "product", nnz * n_random))
+    stages.append(_Stage("final SVD and signs", "final_svd", max(n, m) * n_random * (n_random + k)))
+    stages.append(_Stage("writing", "writing", n * k))
+    rates = dict(_DEFAULT_RATES)
+    if text_output:
+        rates["writing"] = _TEXT_WRITE_RATE
+    return stages, rates
+
+
+def embed_cooc_file(
+    path,
+    output=None,
+    n_components=None,
+    *,
+    weighting="ppmi",
+    context_alpha=0.75,
+    shift=1.0,
+    power=None,
+    add_context=None,
+    normalize=True,
+    n_iter=None,
+    n_oversamples=None,
+    random_state=0,
+    memory=None,
+    temp_dir=None,
+    n_jobs=None,
+    progress=None,
+    block_nnz=None,
+    block_rows=None,
+) -> StreamedEmbedding:
+    """Word vectors of a ``.cooc`` file without loading its matrix.
+
+    The same vectors as :func:`cooc.pipeline.embed_cooccurrence` (weighting,
+    randomized truncated SVD, eigenvalue power, w + c, unit rows) up to float
+    rounding, computed from row blocks of the file: one pass for the marginals
+    (which also checks the file), then one pass per product of the randomized
+    SVD (``2 * n_iter + 2``). Memory: one ``n x l`` float32 block
+    (``l = n_components + oversamples``), the marginals, and row blocks sized
+    to fit ``memory`` (bytes; None: blocks of up to 16M entries). Two
+    temporary ``n x l`` float32 files go to ``temp_dir`` (default: the output's
+    folder, else the system's temporary folder); they are unlinked when made,
+    so nothing stays behind.
+
+    ``output`` (``.npz``, ``.bin``, else word2vec text) receives the vectors
+    block by block; without it they are returned in ``embeddings``.
+    ``progress(event)`` receives a :class:`ProgressEvent` as each stage runs,
+    with estimates of the time left. ``block_nnz`` and ``block_rows`` cap the
+    row blocks (the result does not depend on them, nor on ``n_jobs``).
+
+    Raises ValueError, naming the file, for a damaged file (bad zip or
+    ``.npy`` headers, row pointers, indices, counts or checksums), a rank out
+    of range, or a budget too small for one ``n x l`` block.
+    """
+    from sklearn.utils import check_random_state
+    from threadpoolctl import threadpool_limits
+
+    from cooc.cooccurrence import _n_threads
+    from cooc.pipeline import DEFAULT_POWER, check_rank
+    from cooc.svd import _DEFAULT_N_ITER, Embeddings, _scale_by_power, _unit_rows
+
+    power = DEFAULT_POWER if power is None else power
+    if not isinstance(power, (int, float)) or not power >= 0:
+        raise ValueError(f"power={power!r} must be a number >= 0; 0.5 is usual.")
+    for name, value in (("n_iter", n_iter), ("n_oversamples", n_oversamples)):
+        if value is not None and (not isinstance(value, int) or value < 0):
+            raise ValueError(f"{name}={value!r} must be None or an integer >= 0.")
+    n_iter = _DEFAULT_N_ITER if n_iter is None else n_iter
+    if weighting not in ("ppmi", "log", "none"):
+        raise ValueError(f"weighting={weighting!r} is not one of ('ppmi', 'log', 'none').")
+    n_threads = _n_threads(n_jobs)
+    rng = check_random_state(random_state)
+    with contextlib.ExitStack() as stack:
+        cf = stack.enter_context(CoocFile(path))
+        n, m = cf.shape
+        tokens = cf.tokens()
+        k = check_rank(
+            n_components, types.SimpleNamespace(shape=cf.shape, vocabulary=tokens)
+        )
+        if add_context is None:
+            add_context = n == m
+        if add_context and n != m:
+            raise ValueError(
+                f"add_context=True needs a square word-by-word matrix, got shape "
+                f"{cf.shape}; use add_context=False."
+            )
+        n_random = _n_random(k, n_oversamples, cf.shape)
+        writer = _VectorWriter(output, tokens, k)
+        writer.check()
+        indptr = cf.indptr()
+        symmetric = cf.symmetric_counts
+        token_bytes = cf.members["tokens"].size + 80 * n
+        plan = _plan_memory(cf, indptr, n_random, k, memory, symmetric, token_bytes)
+        blocks = _row_blocks(
+            indptr, block_nnz or plan.block_nnz, block_rows or plan.block_rows
+        )
+        stages, rates = _plan_stages(cf, n_random, k, n_iter, symmetric, writer.is_text)
+        clock = _Clock(stages, progress, rates=rates)
+        stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
+        pool = (
+            stack.enter_context(ThreadPoolExecutor(n_threads)) if n_threads > 1 else None
+        )
+        src = _Source(cf, indptr, blocks, None, symmetric, pool, n_threads, clock, plan)
+        clock.begin()
+        row_sums, col_sums = src.marginals()
+        clock.end()
+        if symmetric and not np.allclose(row_sums, col_sums, rtol=1e-9, atol=0):
+            # The settings say symmetric, the sums disagree: take the general path.
+            src.symmetric = symmetric = False
+        src.weigh = _Weighting(
+            weighting, row_sums, col_sums, context_alpha=context_alpha, shift=shift
+        )
+        del row_sums, col_sums
+        if temp_dir is None and output is not None:
+            temp_dir = Path(output).parent if str(Path(output).parent) else Path(".")
+        work = _Work(temp_dir, n, n_random)
+        stack.callback(work.close)
+        ops = _StreamOps(pool, plan.group_rows, clock)
+        U, S, Ub, Bt = _streamed_svd(
+            src, k, n_random, n_iter=n_iter, random_state=rng, work=work, ops=ops,
+            clock=clock,
+        )  # fmt: skip
+        ops.clock = None
+        # svd_flip (u-based), eigenvalue power and w + c as svd_embed does them:
+        # S in the matrix's dtype, scale = S**power, vectors = U*scale (+ V*scale),
+        # with the column signs applied afterwards (a sign of +-1 commutes
+        # exactly with the products and the sum).
+        S = np.asarray(S, dtype=np.float32)
+        scale = _scale_by_power(S, power)
+        Q_file = U.base
+        stash = Q_file.with_width(k)  # packed over the rows of Q already read
+        best_abs = np.full(k, -1.0, dtype=np.float32)
+        best = np.zeros(k, dtype=np.float32)
+        groups = ops.groups(n)
+        for g, (lo, hi) in enumerate(groups):
+            u = U.read(lo, hi)
+            top = np.argmax(np.abs(u), axis=0)
+            values = u[top, np.arange(k)]
+            better = np.abs(values) > best_abs
+            best_abs[better] = np.abs(values[better])
+            best[better] = values[better]
+            vectors = u * scale
+            if add_context:
+                vectors += Ub.read(lo, hi) * scale
+            stash.write(lo, vectors)
+            clock.update((g + 1) / len(groups))
+        signs = np.sign(best).astype(np.float32)
+        clock.end()
+        del Bt, Ub
+        clock.begin()
+        with writer.open() as put:
+            for g, (lo, hi) in enumerate(groups):
+                vectors = stash.read(lo, hi)
+                vectors *= signs
+                if normalize:
+                    vectors = _unit_rows(vectors)
+                put(lo, vectors)
+                clock.update((g + 1) / len(groups))
+        clock.end()
+        embeddings = None
+        if output is None:
+            embeddings = Embeddings(tokens, np.vstack(writer.rows) if writer.rows else np.zeros((0, k)))
+        return StreamedEmbedding(
+            embeddings,
+            S,
+            {key: round(v, 3) for key, v in clock.times.items()},
+            n,
+            k,
+            len(blocks),
+            symmetric,
+        )
