@@ -65,11 +65,11 @@ _STEP = 1 << 22  # pairs merged and encoded at a time when spilling
 _N_BUCKETS = 1024  # groups of output rows the routed entries are filed under
 _ENCODE_PAIRS = 1 << 21  # pairs encoded per call into the routed-output buffer
 # Bytes per spilled pair a merge task holds at most: the decoded pairs (16),
-# their merge (16), the routed entries (2 x 2 x 16) and their encoding.
-_MERGE_BYTES_PER_PAIR = 112
-# Bytes per output entry a write task holds: decoded (16), merged (16), the
-# column indices and values (12).
-_WRITE_BYTES_PER_ENTRY = 44
+# their merge (16), own and mirror entries (2 x 16) and their encoding.
+_MERGE_BYTES_PER_PAIR = 96
+# Bytes per output entry a write task holds: decoded (16), the column indices
+# and values (12).
+_WRITE_BYTES_PER_ENTRY = 28
 # Fewest entries in a band of rows written from memory.
 _MIN_BAND = 1 << 16
 _EMPTY = np.empty(0, dtype=np.int64)
@@ -239,20 +239,20 @@ def _plan_buckets(word_counts, window: int, n_rows: int, out_cols: int) -> np.nd
 
 @dataclass
 class _Routed:
-    """A band's routed entries in the routed file: per bucket ``b``, bytes
-    ``offs[b]:offs[b + 1]`` (absolute), entries ``pairs[b + 1] - pairs[b]``,
-    and ``prev[b]`` the key before the bucket's first (its delta base)."""
+    """A band's routed entries in the routed file. For bucket ``b``, its own
+    entries are bytes ``offs[2 * b]:offs[2 * b + 1]`` (``counts[2 * b]`` of
+    them) and its mirror entries bytes ``offs[2 * b + 1]:offs[2 * b + 2]``
+    (``counts[2 * b + 1]``); offsets are absolute, and each piece is a delta
+    chain of its own (starting from key -1, so that a first key 0 encodes)."""
 
     offs: np.ndarray
-    pairs: np.ndarray
-    prev: np.ndarray
+    counts: np.ndarray
 
 
 class _Scratch:
     """Per-task scratch of the routing kernel, reused between bands."""
 
     def __init__(self, n_rows: int):
-        self.slots = np.zeros(2 * n_rows + 1, dtype=np.int64)
         self.row_counts = np.zeros(n_rows, dtype=np.int64)
 
 
@@ -267,6 +267,10 @@ class _BandWriter:
         self.out_cols = out_cols
         self.mirrors = mode in (K.MODE_CANONICAL, K.MODE_ORDERED)
         self.buckets = buckets
+        self.n_buckets = len(buckets) - 1
+        self.bucket_of = np.repeat(
+            np.arange(self.n_buckets, dtype=np.int32), np.diff(buckets)
+        )
         self.bucket_keys = buckets * out_cols
         self.memory = memory
         self.routed_path = work / "routed.bin"
@@ -310,61 +314,70 @@ class _BandWriter:
         merged_v = np.empty_like(merged_k)
         m = K.merge_pieces(keys, vals, starts, ends, merged_k, merged_v)
         del keys, vals
-        cap = 2 * m if self.mirrors else m
-        out_k = np.empty(cap, dtype=np.int64)
-        out_v = np.empty(cap, dtype=np.int64)
+        own_k = np.empty(m, dtype=np.int64)
+        own_v = np.empty(m, dtype=np.int64)
+        mir_k = np.empty(m if self.mirrors else 0, dtype=np.int64)
+        mir_v = np.empty_like(mir_k)
+        mir_starts = np.zeros(self.n_buckets + 1, dtype=np.int64)
         try:
             scratch = self.scratch.get_nowait()
         except queue.Empty:
             scratch = _Scratch(self.n_words)
         try:
-            n = K.route_entries(
+            K.route_entries(
                 merged_k[:m],
                 merged_v[:m],
                 self.mode,
                 self.n_cols,
                 self.out_cols,
                 self.n_words,
-                scratch.slots,
+                self.bucket_of,
+                self.n_buckets,
                 scratch.row_counts,
-                out_k,
-                out_v,
+                own_k,
+                own_v,
+                mir_k,
+                mir_v,
+                mir_starts,
             )
         finally:
             self.scratch.put(scratch)
         del merged_k, merged_v
-        out_k, out_v = out_k[:n], out_v[:n]
-        cuts = np.searchsorted(out_k, self.bucket_keys)
-        # A chain starts from key -1 (so that a first key 0 has a positive delta).
-        prev = np.full(len(self.buckets) - 1, -1, dtype=np.int64)
-        if n:
-            prev[1:] = np.where(
-                cuts[1:-1] > 0, out_k[np.maximum(cuts[1:-1] - 1, 0)], -1
-            )
-        # Encode in slices (the buffer stays small), one delta chain throughout;
-        # byte offsets are kept at the bucket cuts.
-        pieces, offs, size, last = [], np.zeros(len(cuts), dtype=np.int64), 0, -1
-        buf = np.empty(K.MAX_PAIR_BYTES * min(n, _ENCODE_PAIRS), dtype=np.uint8)
-        for b in range(len(cuts) - 1):
-            offs[b] = size
-            for a in range(int(cuts[b]), int(cuts[b + 1]), _ENCODE_PAIRS):
-                z = min(a + _ENCODE_PAIRS, int(cuts[b + 1]))
+        own_cuts = np.searchsorted(own_k, self.bucket_keys)
+        # Encode bucket by bucket, own then mirror entries, each piece its own
+        # chain, in slices (so that the buffer stays small).
+        n_pieces = 2 * self.n_buckets
+        offs = np.zeros(n_pieces + 1, dtype=np.int64)
+        counts = np.zeros(n_pieces, dtype=np.int64)
+        pieces, size = [], 0
+        buf = np.empty(K.MAX_PAIR_BYTES * min(max(m, 1), _ENCODE_PAIRS), dtype=np.uint8)
+        for p in range(n_pieces):
+            b = p // 2
+            if p % 2 == 0:
+                k, v, a, z = own_k, own_v, int(own_cuts[b]), int(own_cuts[b + 1])
+            else:
+                k, v, a, z = mir_k, mir_v, int(mir_starts[b]), int(mir_starts[b + 1])
+            offs[p] = size
+            counts[p] = z - a
+            last = -1
+            for x in range(a, z, _ENCODE_PAIRS):
+                y = min(x + _ENCODE_PAIRS, z)
                 used = K.encode_pairs(
-                    out_k[a:z], out_v[a:z], 1, last, _CHAIN, buf, _EMPTY, _EMPTY, 0
+                    k[x:y], v[x:y], 1, last, _CHAIN, buf, _EMPTY, _EMPTY, 0
                 )
                 pieces.append(buf[:used].tobytes())
                 size += used
-                last = int(out_k[z - 1])
+                last = int(k[y - 1])
         offs[-1] = size
-        return pieces, offs, cuts.astype(np.int64), prev
+        return pieces, offs, counts
 
     def merge(self, bands, pool, tell) -> None:
         with open(self.routed_path, "wb") as fh:
             base = 0
-            for pieces, offs, cuts, prev in _ordered(pool, self._merge_band, bands, 2):
+            for pieces, offs, counts in _ordered(pool, self._merge_band, bands, 2):
                 for p in pieces:
                     fh.write(p)
-                self.routed.append(_Routed(offs + base, cuts, prev))
+                self.routed.append(_Routed(offs + base, counts))
                 base += int(offs[-1])
                 tell()
         while True:
@@ -378,16 +391,16 @@ class _BandWriter:
     def groups(self, max_entries: int) -> list[tuple[int, int]]:
         """Runs of consecutive buckets holding at most ``max_entries`` entries
         (a bucket larger than that alone)."""
-        sizes = np.zeros(len(self.buckets) - 1, dtype=np.int64)
+        sizes = np.zeros(self.n_buckets, dtype=np.int64)
         for r in self.routed:
-            sizes += np.diff(r.pairs)
+            sizes += r.counts[0::2] + r.counts[1::2]
         out, g0, acc = [], 0, 0
         for b, s in enumerate(sizes.tolist()):
             if b > g0 and acc + s > max_entries:
                 out.append((g0, b))
                 g0, acc = b, 0
             acc += s
-        out.append((g0, len(sizes)))
+        out.append((g0, self.n_buckets))
         return out
 
     def rows(self, group, indptr, scale):
@@ -395,49 +408,60 @@ class _BandWriter:
         indices, data)``."""
         g0, g1 = group
         lo, hi = int(self.buckets[g0]), int(self.buckets[g1])
-        n = int(indptr[hi] - indptr[lo])
-        keys = np.empty(n, dtype=np.int64)
-        vals = np.empty(n, dtype=np.int64)
-        starts = np.zeros(len(self.routed), dtype=np.int64)
-        ends = np.zeros(len(self.routed), dtype=np.int64)
-        pos = 0
-        for i, r in enumerate(self.routed):
-            count = int(r.pairs[g1] - r.pairs[g0])
-            starts[i] = pos
-            if count:
-                a, b = int(r.offs[g0]), int(r.offs[g1])
-                buf = _read_bytes(self.routed_path, a, b - a)
+        n_own = sum(int(r.counts[2 * g0 : 2 * g1 : 2].sum()) for r in self.routed)
+        n_mir = sum(int(r.counts[2 * g0 + 1 : 2 * g1 : 2].sum()) for r in self.routed)
+        own_k = np.empty(n_own, dtype=np.int64)
+        own_v = np.empty(n_own, dtype=np.int64)
+        mir_k = np.empty(n_mir, dtype=np.int64)
+        mir_v = np.empty(n_mir, dtype=np.int64)
+        at = [0, 0]
+        outs = ((own_k, own_v), (mir_k, mir_v))
+        for r in self.routed:
+            start, stop = int(r.offs[2 * g0]), int(r.offs[2 * g1])
+            if stop == start:
+                continue
+            buf = _read_bytes(self.routed_path, start, stop - start)
+            for p in range(2 * g0, 2 * g1):
+                count = int(r.counts[p])
+                if not count:
+                    continue
+                k, v = outs[p % 2]
+                q = at[p % 2]
                 got = K.decode_pairs(
-                    buf,
+                    buf[int(r.offs[p]) - start : int(r.offs[p + 1]) - start],
                     1,
-                    int(r.prev[g0]),
+                    -1,
                     _CHAIN,
                     0,
                     1 << 62,
-                    keys[pos : pos + count],
-                    vals[pos : pos + count],
+                    k[q : q + count],
+                    v[q : q + count],
                 )
                 if got != count:
                     raise _damaged(self.routed_path)
-                pos += count
-            ends[i] = pos
-        if pos != n:  # pragma: no cover - internal invariant
-            raise RuntimeError(f"rows {lo}-{hi}: {pos} entries routed, {n} counted")
-        out_k = np.empty(n, dtype=np.int64)
-        out_v = np.empty(n, dtype=np.int64)
-        m = K.merge_pieces(keys, vals, starts, ends, out_k, out_v)
-        del keys, vals
-        indices = np.empty(m, dtype=np.int32)
-        data = np.empty(m, dtype=np.float64)
-        counts = np.zeros(hi - lo, dtype=np.int64)
-        K.output_entries(
-            out_k[:m], out_v[:m], self.out_cols, float(scale), indices, data, counts, lo
+                at[p % 2] = q + count
+        first = int(indptr[lo])
+        row_ptr = indptr[lo : hi + 1] - first
+        n = int(row_ptr[-1])
+        indices = np.empty(n, dtype=np.int32)
+        data = np.empty(n, dtype=np.float64)
+        cursor = np.empty(hi - lo, dtype=np.int64)
+        ok = n == n_own + n_mir and K.assemble_rows(
+            own_k,
+            own_v,
+            mir_k,
+            mir_v,
+            self.n_cols,
+            self.out_cols,
+            lo,
+            row_ptr,
+            float(scale),
+            cursor,
+            indices,
+            data,
         )
-        del out_k, out_v
-        if m != n or not np.array_equal(counts, np.diff(indptr[lo : hi + 1])):
-            raise RuntimeError(  # pragma: no cover - internal invariant
-                f"rows {lo}-{hi}: entries do not match the row counts"
-            )
+        if not ok:  # pragma: no cover - internal invariant
+            raise RuntimeError(f"rows {lo}-{hi}: entries do not match the row counts")
         return lo, hi, indices, data
 
 

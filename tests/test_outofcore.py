@@ -103,18 +103,16 @@ def test_merge_pieces_sums_like_a_dictionary(pieces):
 
 
 @pytest.mark.parametrize("mode", [K.MODE_CANONICAL, K.MODE_ORDERED, K.MODE_CENTER])
-def test_route_entries_matches_a_brute_force_layout(mode):
+def test_routing_and_assembly_match_a_brute_force_layout(mode):
     rng = np.random.default_rng(1)
-    n = 7
+    n = 9
     n_cols = n
     out_cols = 2 * n if mode == K.MODE_ORDERED else n
     stored = {}
-    for _ in range(30):
-        r, c = (
-            sorted(rng.integers(0, n, 2))
-            if mode == K.MODE_CANONICAL
-            else rng.integers(0, n, 2)
-        )
+    for _ in range(40):
+        r, c = rng.integers(0, n, 2)
+        if mode == K.MODE_CANONICAL:
+            r, c = min(r, c), max(r, c)
         stored[int(r) * n_cols + int(c)] = int(rng.integers(1, 9))
     keys = np.array(sorted(stored), dtype=np.int64)
     vals = np.array([stored[k] for k in keys.tolist()], dtype=np.int64)
@@ -129,18 +127,54 @@ def test_route_entries_matches_a_brute_force_layout(mode):
             dense[c, r] += v
         else:
             dense[r, c] += v
-    slots = np.zeros(2 * n + 1, dtype=np.int64)
+    # Three buckets of rows: [0, 2), [2, 6), [6, 9).
+    buckets = np.array([0, 2, 6, 9])
+    bucket_of = np.repeat(np.arange(3, dtype=np.int32), np.diff(buckets))
+    m = keys.shape[0]
     counts = np.zeros(n, dtype=np.int64)
-    out_k = np.empty(2 * keys.shape[0], dtype=np.int64)
-    out_v = np.empty_like(out_k)
-    m = K.route_entries(
-        keys, vals, mode, n_cols, out_cols, n, slots, counts, out_k, out_v
-    )
-    assert not slots.any()  # scratch handed back zeroed
-    rows, cols = np.nonzero(dense)
-    np.testing.assert_array_equal(out_k[:m], rows * out_cols + cols)
-    np.testing.assert_array_equal(out_v[:m], dense[rows, cols])
+    own_k, own_v = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64)
+    mir_k, mir_v = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64)
+    mir_starts = np.zeros(4, dtype=np.int64)
+    n_mir = K.route_entries(
+        keys, vals, mode, n_cols, out_cols, n, bucket_of, 3, counts,
+        own_k, own_v, mir_k, mir_v, mir_starts,
+    )  # fmt: skip
     np.testing.assert_array_equal(counts, np.count_nonzero(dense, axis=1))
+    assert n_mir == mir_starts[-1] == counts.sum() - m
+    for b in range(3):
+        dest = mir_k[mir_starts[b] : mir_starts[b + 1]] % n_cols
+        assert np.all((dest >= buckets[b]) & (dest < buckets[b + 1]))
+    # Assemble each bucket's rows from its own and mirror entries.
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    rows, cols = np.nonzero(dense)
+    for b in range(3):
+        lo, hi = buckets[b], buckets[b + 1]
+        a, z = np.searchsorted(own_k[:m], [lo * out_cols, hi * out_cols])
+        row_ptr = indptr[lo : hi + 1] - indptr[lo]
+        indices = np.empty(row_ptr[-1], dtype=np.int32)
+        data = np.empty(row_ptr[-1], dtype=np.float64)
+        ok = K.assemble_rows(
+            own_k[a:z], own_v[a:z],
+            mir_k[mir_starts[b] : mir_starts[b + 1]],
+            mir_v[mir_starts[b] : mir_starts[b + 1]],
+            n_cols, out_cols, lo, row_ptr, 2.0,
+            np.empty(hi - lo, dtype=np.int64), indices, data,
+        )  # fmt: skip
+        assert ok
+        sel = (rows >= lo) & (rows < hi)
+        np.testing.assert_array_equal(indices, cols[sel])
+        np.testing.assert_array_equal(data, dense[rows[sel], cols[sel]] / 2.0)
+        # Row lengths that do not match the entries are refused.
+        if row_ptr[-1]:
+            short = row_ptr.copy()
+            short[-1] -= 1
+            assert not K.assemble_rows(
+                own_k[a:z], own_v[a:z],
+                mir_k[mir_starts[b] : mir_starts[b + 1]],
+                mir_v[mir_starts[b] : mir_starts[b + 1]],
+                n_cols, out_cols, lo, short, 2.0,
+                np.empty(hi - lo, dtype=np.int64), indices, data,
+            )  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,7 @@ from cooc._kernels.spill import (
     dense_block_run,
     encode_pairs,
     merge_pieces,
-    output_entries,
+    assemble_rows,
     route_entries,
 )
 from cooc._kernels.text import (
@@ -57,7 +57,7 @@ __all__ = [
     "dense_block_run",
     "encode_pairs",
     "merge_pieces",
-    "output_entries",
+    "assemble_rows",
     "route_entries",
     "MODE_CANONICAL",
     "MODE_CENTER",

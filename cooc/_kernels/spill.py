@@ -18,7 +18,11 @@ Array contracts
   pair ``(r, c, v)`` is an *own* entry of row ``r`` (column shifted by
   ``n_words`` in ``MODE_ORDERED``, diagonal doubled in ``MODE_CANONICAL``) and,
   in ``MODE_CANONICAL`` off the diagonal and always in ``MODE_ORDERED``, a
-  *mirror* entry ``(c, r, v)``. Output keys are ``row * out_cols + col``.
+  *mirror* entry ``(c, r, v)``. Own entries are keyed ``row * out_cols + col``
+  and stay in stored order; mirror entries keep their stored key (so they
+  too are a sorted run) and are only grouped by destination rows. A row's
+  mirror entries, in stored order, have increasing columns ``r``, all below
+  its own columns, so rows are assembled without a merge.
 """
 
 import numpy as np
@@ -221,64 +225,120 @@ def dense_block_run(dense, row_start, n_dense, mode, n_cols):
 
 @njit(cache=True, nogil=True)
 def route_entries(
-    keys, vals, mode, n_cols, out_cols, n_words, slots, row_counts, out_keys, out_vals
+    keys,
+    vals,
+    mode,
+    n_cols,
+    out_cols,
+    n_words,
+    bucket_of,
+    n_buckets,
+    row_counts,
+    own_keys,
+    own_vals,
+    mir_keys,
+    mir_vals,
+    mir_starts,
 ):
-    """Route merged stored pairs to output entries, sorted by output key.
+    """Split merged stored pairs into own entries and mirror entries.
 
     Each pair ``(r, c, v)`` (``key = r * n_cols + c``, keys increasing) gives
-    its own entry and, where the mode mirrors, a mirror entry (see the module
-    notes). ``slots`` is int64 scratch of length ``2 * n_words + 1``, all
-    zero on entry and on return. Entries are counted per slot (``2 * row`` for
-    a mirror entry of ``row``, ``2 * row + 1`` for an own entry) and placed by
-    a stable counting sort: a row's mirror entries arrive with increasing
-    source rows, its own entries with increasing columns, and mirror columns
-    are below own columns, so the output keys increase. ``row_counts[row]``
-    gains the number of entries of each output row. Returns the number of
-    entries (``out_*`` hold at least twice as many as the input).
+    its own entry, written to ``own_keys``/``own_vals`` in the same order
+    under its output key (see the module notes), and, where the mode
+    mirrors, a mirror entry for row ``c``, kept under its *stored* key and
+    grouped by the bucket of ``c`` (``bucket_of[c]``): bucket ``b``'s mirror
+    entries end up in ``mir_*[mir_starts[b]:mir_starts[b + 1]]``, in stored
+    order (a stable counting sort; ``mir_starts`` has ``n_buckets + 1``
+    places). ``row_counts[row]`` gains the number of entries of each output
+    row. Returns the number of mirror entries.
     """
     canonical = mode == MODE_CANONICAL
     ordered = mode == MODE_ORDERED
     n = keys.shape[0]
+    mir_starts[:] = 0
     for i in range(n):
         r = keys[i] // n_cols
         c = keys[i] - r * n_cols
-        slots[2 * r + 2] += 1
         row_counts[r] += 1
         if ordered or (canonical and c != r):
-            slots[2 * c + 1] += 1
+            mir_starts[bucket_of[c] + 1] += 1
             row_counts[c] += 1
-    total = 0
-    for s in range(slots.shape[0]):
-        total += slots[s]
-        slots[s] = total
-    # slots[s] is now the start of slot s (shifted by one: the counts were
-    # stored one place up).
+    for b in range(n_buckets):
+        mir_starts[b + 1] += mir_starts[b]
+    cursor = mir_starts[:-1].copy()
     for i in range(n):
         r = keys[i] // n_cols
         c = keys[i] - r * n_cols
         v = vals[i]
-        own_col = c + n_words if ordered else c
-        own_val = 2 * v if (canonical and c == r) else v
-        q = slots[2 * r + 1]
-        out_keys[q] = r * out_cols + own_col
-        out_vals[q] = own_val
-        slots[2 * r + 1] = q + 1
+        if ordered:
+            own_keys[i] = r * out_cols + c + n_words
+            own_vals[i] = v
+        elif canonical and c == r:
+            own_keys[i] = r * out_cols + c
+            own_vals[i] = 2 * v
+        else:
+            own_keys[i] = r * out_cols + c
+            own_vals[i] = v
         if ordered or (canonical and c != r):
-            q = slots[2 * c]
-            out_keys[q] = c * out_cols + r
-            out_vals[q] = v
-            slots[2 * c] = q + 1
-    slots[:] = 0
-    return total
+            q = cursor[bucket_of[c]]
+            mir_keys[q] = keys[i]
+            mir_vals[q] = v
+            cursor[bucket_of[c]] = q + 1
+    return mir_starts[n_buckets]
 
 
 @njit(cache=True, nogil=True)
-def output_entries(keys, vals, out_cols, scale, indices, data, row_counts, row_lo):
-    """Split output keys into column ``indices`` (int32) and ``data``
-    (``vals / scale``, float64); add one to ``row_counts[row - row_lo]`` per
-    entry."""
-    for i in range(keys.shape[0]):
-        r = keys[i] // out_cols
-        indices[i] = np.int32(keys[i] - r * out_cols)
-        data[i] = vals[i] / scale
-        row_counts[r - row_lo] += 1
+def assemble_rows(
+    own_keys,
+    own_vals,
+    mir_keys,
+    mir_vals,
+    n_cols,
+    out_cols,
+    row_lo,
+    row_ptr,
+    scale,
+    cursor,
+    indices,
+    data,
+):
+    """Write output rows ``[row_lo, row_lo + len(row_ptr) - 1)`` as CSR
+    columns and values (``vals / scale``) at ``row_ptr`` (their offsets in
+    ``indices``/``data``).
+
+    ``own_*`` are the rows' own entries (output keys, increasing); ``mir_*``
+    their mirror entries under stored keys ``(r, c)`` (destination row ``c``,
+    column ``r``), in increasing stored order, so each row receives its
+    mirror columns in increasing order, before its own (larger) columns.
+    ``cursor`` is int64 scratch of ``len(row_ptr) - 1``. Returns False if the
+    entries do not fill the rows exactly.
+    """
+    n_rows = row_ptr.shape[0] - 1
+    for x in range(n_rows):
+        cursor[x] = row_ptr[x]
+    for i in range(mir_keys.shape[0]):
+        r = mir_keys[i] // n_cols
+        x = mir_keys[i] - r * n_cols - row_lo
+        if x < 0 or x >= n_rows:
+            return False
+        q = cursor[x]
+        if q >= row_ptr[x + 1]:
+            return False
+        indices[q] = np.int32(r)
+        data[q] = mir_vals[i] / scale
+        cursor[x] = q + 1
+    for i in range(own_keys.shape[0]):
+        r = own_keys[i] // out_cols
+        x = r - row_lo
+        if x < 0 or x >= n_rows:
+            return False
+        q = cursor[x]
+        if q >= row_ptr[x + 1]:
+            return False
+        indices[q] = np.int32(own_keys[i] - r * out_cols)
+        data[q] = own_vals[i] / scale
+        cursor[x] = q + 1
+    for x in range(n_rows):
+        if cursor[x] != row_ptr[x + 1]:
+            return False
+    return True
