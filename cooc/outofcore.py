@@ -744,8 +744,8 @@ def _build(
     memory = int(memory)
     if memory < 16 * 2**20:
         raise ValueError(
-            f"memory={memory!r} bytes is below the minimum of a build within a "
-            "budget (16M); raise --memory."
+            f"memory={memory!r} bytes is below the minimum of a build (16M); "
+            "raise --memory."
         )
     if vocabulary is None:
         _check_params(min_count, max_size)
@@ -840,7 +840,7 @@ def _build(
                 memory=memory,
                 work=work,
             )
-            max_pairs = max(BLOCK, memory // 2 // _MERGE_BYTES_PER_PAIR)
+            max_pairs = max(BLOCK, memory // 4 // _MERGE_BYTES_PER_PAIR)
             bands = _plan_bands(runs, n_words, n_cols, max_pairs)
             writer.merge(bands, pool, lambda: None)
             for run in runs:
@@ -852,7 +852,7 @@ def _build(
             meta = _meta(
                 vocabulary, record, stats, (n_words, out_cols), int(indptr[-1])
             )
-            budget = max(1 << 16, memory // 2 // _WRITE_BYTES_PER_ENTRY)
+            budget = max(1 << 16, memory // 4 // _WRITE_BYTES_PER_ENTRY)
             _write_cooc(
                 output,
                 indptr,
