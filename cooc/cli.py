@@ -66,8 +66,11 @@ def _errors(fn):
 class Progress:
     """Progress lines on stderr; silent with --quiet. Redraws in place on a terminal.
 
-    ``progress(stage, n_tokens)`` starts or continues a stage; ``stages`` holds
-    the seconds each finished stage took (recorded with --quiet too).
+    ``progress(stage, n)`` starts or continues a stage (``n`` tokens, or the
+    unit given by ``progress.expect(stage, total, unit)``, which also makes
+    the line show the share done and the time left); ``stages`` holds the
+    seconds each finished stage took (recorded with --quiet too). Not on a
+    terminal, a line is printed every 30 s and at the end of each stage.
     """
 
     def __init__(self, quiet: bool):
@@ -78,11 +81,17 @@ class Progress:
         self.start = time.perf_counter()
         self.last = 0.0
         self.stages: dict[str, float] = {}
+        self.totals: dict[str, tuple[int, str]] = {}
+
+    def expect(self, stage: str, total: int, unit: str) -> None:
+        """Stage ``stage`` will count ``total`` ``unit`` in all."""
+        self.totals[stage] = (int(total), unit)
 
     def __call__(self, stage: str, n: int) -> None:
         if stage != self.stage:
             self.done()
             self.stage, self.count, self.start = stage, 0, time.perf_counter()
+            self.last = self.start
         self.count += n
         if self.quiet:
             return
@@ -90,14 +99,22 @@ class Progress:
         if self.tty and now - self.last > 0.2:
             self.last = now
             click.echo(f"\r{self._line()}", nl=False, err=True)
+        elif not self.tty and now - self.last > 30:
+            self.last = now
+            click.echo(self._line(), err=True)
 
     def _line(self):
         dt = time.perf_counter() - self.start
         if not self.count:
             return f"{self.stage}: {dt:.1f} s"
+        total, unit = self.totals.get(self.stage, (0, "tokens"))
+        done = f"{_amount(self.count)}" + (f" of {_amount(total)}" if total else "")
         # No rate over the first instants (it would be noise).
-        rate = f" ({_amount(self.count / dt)} tokens/s)" if dt > 0.05 else ""
-        return f"{self.stage}: {_amount(self.count)} tokens in {dt:.1f} s{rate}"
+        rate = f" ({_amount(self.count / dt)} {unit}/s" if dt > 0.05 else ""
+        if rate and total and self.count < total:
+            rate += f", about {(total - self.count) * dt / self.count:.0f} s left"
+        rate += ")" if rate else ""
+        return f"{self.stage}: {done} {unit} in {dt:.1f} s{rate}"
 
     def done(self):
         if self.stage is None:
@@ -582,7 +599,7 @@ def build(
       cooc build corpus/*.txt.gz -o corpus.cooc --checkpoint corpus.ckpt
       cooc info corpus.cooc
     """
-    from cooc.cooccurrence import build_cooccurrence
+    from cooc.cooccurrence import CoocMatrix, build_cooccurrence
     from cooc.vocab import Vocabulary
 
     rereads = engine == "dask" or checkpoint is not None
@@ -665,8 +682,9 @@ def build(
             f"resumed from {checkpoint}: {taken['vocabulary']} word-count and "
             f"{taken['counting']} pair-count shard(s) were already done"
         )
-    with progress.timed("writing"):
-        cooc.save(output)
+    if isinstance(cooc, CoocMatrix):  # (the local engine writes the file itself)
+        with progress.timed("writing"):
+            cooc.save(output)
     seconds = time.perf_counter() - t0
     result = {
         "output": str(output),

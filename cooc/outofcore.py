@@ -117,6 +117,10 @@ def _damaged(path) -> RuntimeError:
     )
 
 
+def _ignore(*args) -> None:
+    pass
+
+
 def _ordered(pool, fn, items, depth: int):
     """``fn(item)`` for each item on ``pool``, yielded in order, with at most
     ``depth`` results pending (so finished work does not pile up)."""
@@ -369,17 +373,19 @@ class _BandWriter:
                 size += used
                 last = int(k[y - 1])
         offs[-1] = size
-        return pieces, offs, counts
+        return pieces, offs, counts, int((ends - starts).sum())
 
     def merge(self, bands, pool, tell) -> None:
         with open(self.routed_path, "wb") as fh:
             base = 0
-            for pieces, offs, counts in _ordered(pool, self._merge_band, bands, 2):
+            for pieces, offs, counts, n_read in _ordered(
+                pool, self._merge_band, bands, 2
+            ):
                 for p in pieces:
                     fh.write(p)
                 self.routed.append(_Routed(offs + base, counts))
                 base += int(offs[-1])
-                tell()
+                tell(n_read)
         while True:
             try:
                 scratch = self.scratch.get_nowait()
@@ -465,7 +471,9 @@ class _BandWriter:
         return lo, hi, indices, data
 
 
-def _write_cooc(path, indptr, vocabulary, meta, parts, make_rows, pool) -> None:
+def _write_cooc(
+    path, indptr, vocabulary, meta, parts, make_rows, pool, tell=None
+) -> None:
     """Write a ``.cooc`` file whose row lengths (``indptr``) are known, its
     column indices and values made by ``make_rows(part)`` for each of
     ``parts`` (``(lo, hi, indices, data)`` for output rows ``[lo, hi)``; the
@@ -507,6 +515,8 @@ def _write_cooc(path, indptr, vocabulary, meta, parts, make_rows, pool) -> None:
         for ci, cd, li, ld in _ordered(pool, one, parts, 2):
             crc["indices"] = crc32_combine(crc["indices"], ci, li)
             crc["data"] = crc32_combine(crc["data"], cd, ld)
+            if tell is not None:
+                tell(li // 4)
         for name, (itemsize, n) in sizes.items():
             whole = crc32_combine(zlib.crc32(headers[name]), crc[name], itemsize * n)
             zf.set_crc(f"{name}.npy", whole)
@@ -531,7 +541,7 @@ def _row_parts(indptr, max_entries: int) -> list[tuple[int, int]]:
     return parts
 
 
-def _write_layout(path, counter, vocabulary, meta_of, memory, pool, tell):
+def _write_layout(path, counter, vocabulary, meta_of, memory, pool, tell, step):
     """Write a counter that kept its counts in memory straight to a ``.cooc``
     file, in bands of output rows, without building the whole CSR matrix.
 
@@ -568,9 +578,11 @@ def _write_layout(path, counter, vocabulary, meta_of, memory, pool, tell):
         return lo, hi, indices, K.divide_counts_inplace(data, scale)
 
     shape = (n_words, lay.out_cols)
-    tell("writing")
+    tell("writing", nnz, "entries")
     parts = _row_parts(indptr, per_band)
-    _write_cooc(path, indptr, vocabulary, meta_of(shape, nnz), parts, make_rows, pool)
+    _write_cooc(
+        path, indptr, vocabulary, meta_of(shape, nnz), parts, make_rows, pool, step
+    )
     return shape, nnz
 
 
@@ -760,14 +772,22 @@ def _build(
         read["chunk_size"] = int(min(max(memory // 128, 1 << 16), 1 << 24))
     _check_read_options(read)
     _hand_back_freed_memory()
-    # The budget: codes of the first pass 1/8, counting buffers 1/4, runs
-    # held before a spill 1/4; merging and writing use all of it.
-    counting = dict(params, memory=memory // 4)
+    # The budget: codes of the first pass 1/8, runs held before a spill 1/4,
+    # the counter's pair buffers 1/2 up to 1 GiB (larger buffers, fewer sorted
+    # runs to merge), 1/4 beyond; merging and writing use half of it.
+    counting = dict(params, memory=max(memory // 4, min(memory // 2, 1 << 30)))
     runs_limit = _runs_limit(memory)
 
-    def tell(stage):
-        if progress is not None:
-            progress(stage, 0)
+    def tell(stage, total=None, unit=None):
+        if progress is None:
+            return
+        expect = getattr(progress, "expect", None)
+        if total is not None and expect is not None:
+            expect(stage, total, unit)
+        progress(stage, 0)
+
+    def step(stage):
+        return (lambda n: progress(stage, n)) if progress is not None else _ignore
 
     work = None
     try:
@@ -809,7 +829,14 @@ def _build(
                     return _meta(vocabulary, record, stats, shape, nnz)
 
                 shape, nnz = _write_layout(
-                    output, counter, vocabulary, meta_of, memory, pool, tell
+                    output,
+                    counter,
+                    vocabulary,
+                    meta_of,
+                    memory,
+                    pool,
+                    tell,
+                    step("writing"),
                 )
                 return OutOfCoreResult(Path(output), shape, nnz, record, stats, 0, 0)
             if work is None:
@@ -842,12 +869,13 @@ def _build(
             )
             max_pairs = max(BLOCK, memory // 4 // _MERGE_BYTES_PER_PAIR)
             bands = _plan_bands(runs, n_words, n_cols, max_pairs)
-            writer.merge(bands, pool, lambda: None)
+            tell("merging", sum(r.n_pairs for r in runs), "pairs")
+            writer.merge(bands, pool, step("merging"))
             for run in runs:
                 run.path.unlink()
             indptr = np.zeros(n_words + 1, dtype=np.int64)
             np.cumsum(writer.row_counts, out=indptr[1:])
-            tell("writing")
+            tell("writing", int(indptr[-1]), "entries")
             stats = dict(stats, vocabulary_size=n_words, sources=sources)
             meta = _meta(
                 vocabulary, record, stats, (n_words, out_cols), int(indptr[-1])
@@ -861,6 +889,7 @@ def _build(
                 writer.groups(budget),
                 lambda g: writer.rows(g, indptr, scale),
                 pool,
+                step("writing"),
             )
     finally:
         if work is not None:

@@ -135,7 +135,11 @@ def test_out_of_core_equals_in_memory(corpus, tmp_path, monkeypatch, params):
     # Spill after every part counted: many runs, each row band merged from all.
     import cooc.outofcore as O
 
+    from cooc.cooccurrence import WindowCounter
+
     monkeypatch.setattr(O, "_runs_limit", lambda memory: 0)
+    # (a dense block of all 400 words would leave nothing to spill)
+    monkeypatch.setattr(WindowCounter, "_DENSE_DEFAULT", 16)
     monkeypatch.setattr(O, "BLOCK", 64)  # many blocks per run, bands of few rows
     monkeypatch.setattr(O, "_MERGE_BYTES_PER_PAIR", 100_000)
     monkeypatch.setattr(O, "_WRITE_BYTES_PER_ENTRY", 20_000)
