@@ -717,30 +717,47 @@ def info(file, as_json):
     Example:
       cooc info corpus.cooc --json
     """
-    from cooc.io import load_cooc
+    from cooc.streaming import CoocFile
 
-    cooc = load_cooc(file)
-    m = cooc.matrix
-    top = cooc.vocabulary.tokens[:10]
+    # Streamed in row blocks (checked and checksummed on the way): a .cooc of
+    # a billion-token corpus is larger than memory.
+    with CoocFile(file) as cf:
+        indptr = cf.indptr()
+        top = cf.tokens()[:10]
+        n_rows, n_cols = cf.shape
+        total = 0.0
+        cf.start_checksums()
+        step = 1 << 24
+        lo = 0
+        while lo < n_rows:
+            hi = int(np.searchsorted(indptr, indptr[lo] + step, side="right")) - 1
+            hi = min(max(hi, lo + 1), n_rows)
+            indices, data = cf.read_rows(lo, hi, indptr, crc=True)
+            cf.check_rows(lo, indptr[lo : hi + 1] - indptr[lo], indices, data)
+            total += float(data.sum())
+            lo = hi
+        cf.verify_checksums()
+        stats, params = cf.meta.get("stats", {}), cf.params
+        nnz = int(indptr[-1])
     result = {
         "file": str(file),
-        "shape": list(m.shape),
-        "nnz": int(m.nnz),
-        "density": m.nnz / max(m.shape[0] * m.shape[1], 1),
-        "total": float(m.sum()),
-        "stats": cooc.stats,
-        "params": cooc.params,
+        "shape": [int(n_rows), int(n_cols)],
+        "nnz": nnz,
+        "density": nnz / max(n_rows * n_cols, 1),
+        "total": total,
+        "stats": stats,
+        "params": params,
         "top_words": list(top),
     }
     rows = [
         ("file", file),
-        ("shape", f"{m.shape[0]} x {m.shape[1]}"),
-        ("nnz", m.nnz),
+        ("shape", f"{n_rows} x {n_cols}"),
+        ("nnz", nnz),
         ("density", f"{result['density']:.3g}"),
         ("total weight", f"{result['total']:.6g}"),
     ]
-    rows += [(k, v) for k, v in cooc.stats.items()]
-    rows += [(k, v) for k, v in cooc.params.items()]
+    rows += [(k, v) for k, v in stats.items()]
+    rows += [(k, v) for k, v in params.items()]
     rows.append(("top words", " ".join(top)))
     _emit(result, as_json, _kv_table(rows))
 
