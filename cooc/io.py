@@ -13,7 +13,7 @@ import csv
 import io
 import json
 import os
-import tempfile
+import secrets
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
@@ -52,9 +52,16 @@ def atomic_write(
         )
     tmp = None
     try:
-        # Inside the try, so that a signal arriving right after the file is
-        # made (SIGTERM raises in the main thread) still removes it.
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        # The name is chosen before the file is made, inside the try: a signal
+        # arriving right after the file is made (SIGTERM raises in the main
+        # thread) still finds the name and removes it.
+        while True:
+            tmp = folder / f".{path.name}.{secrets.token_hex(4)}.tmp"
+            try:
+                fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+                break
+            except FileExistsError:
+                continue
         with os.fdopen(fd, mode, **open_kwargs) as fh:
             yield fh
             fh.flush()
