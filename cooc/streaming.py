@@ -7,8 +7,8 @@ is one read), every block is weighted on the fly from the marginals of one
 first pass, and the randomized SVD of :mod:`cooc.svd` runs with its tall
 ``n x l`` blocks (``l = rank + oversamples``) on disk, making one pass over the
 file per product. Only one ``n x l`` float32 matrix is in memory at a time: the
-operand that the rows of a block gather from (stored as column panels for the
-CSR kernel of the in-memory solver).
+operand that the rows of a block gather from, stored as 64-column panels (the
+layout the in-memory solver copies each panel into for its CSR kernel).
 
 Products per power step. ``A`` is the weighted matrix (PPMI of the counts
 ``C``). PPMI is not symmetric even when ``C`` is (the context marginal is
@@ -80,9 +80,10 @@ _MIN_BLOCK_NNZ = 1 << 16
 _MIN_BLOCK_ROWS = 1024
 
 # Bytes per stored entry of a block in flight: the raw int32 index and float64
-# count of two blocks (one read ahead), the weighted values (float32) and the
-# compacted weighted block (int32 index + float32 value).
-_BYTES_PER_BLOCK_NNZ = 2 * (4 + 8) + 4 + 8
+# count of two blocks (one read ahead), the weighted values (float32), the
+# compacted weighted block (int32 index + float32 value), and the products'
+# int64 scratch (two per row, fewer rows than entries).
+_BYTES_PER_BLOCK_NNZ = 2 * (4 + 8) + 4 + 8 + 16
 # Dense row blocks in flight per row of a block, in units of l float32 values:
 # the product (two: one being written) and the basis rows read for the shift
 # (two: one read ahead).
@@ -95,11 +96,11 @@ _GROUP_SLOTS = 7
 # a stage of that kind has been measured in the run (then its own rate is
 # used). Measured on the 2-core development machine (benchmarks/README.md).
 _DEFAULT_RATES = {
-    "reading": 1.5e-9,  # per byte of the file
-    "sketch": 6e-9,  # per stored entry
-    "product": 6e-11,  # per stored entry x column of the dense block
-    "orthonormalisation": 4e-11,  # per n x l x l
-    "final_svd": 4e-11,  # per n x l x (l + k)
+    "reading": 1.2e-9,  # per byte of the file
+    "sketch": 6e-8,  # per stored entry
+    "product": 1.5e-10,  # per stored entry x column of the dense block
+    "orthonormalisation": 1.5e-11,  # per n x l x l
+    "final_svd": 3.5e-11,  # per n x l x (l + k)
     "writing": 1.5e-8,  # per vector value (binary; text is slower)
 }
 _TEXT_WRITE_RATE = 3e-7
@@ -612,12 +613,10 @@ class _Weighting:
                     _count_kept(indptr_local, values, kept, ab[0], ab[1])
                 return bad
 
-        for bad in _map(pool, run, pieces):
-            if bad > 0:
-                cf.check_rows(lo, indptr_local, indices, data)
-                raise cf._corrupt(f"row {lo + bad - 1} has a bad column index")
-            if bad < 0:
-                raise cf._block_error(3, lo - bad - 1, -1)
+        if any(_map(pool, run, pieces)):
+            # the first pass checked the file: it changed since; say where
+            cf.check_rows(lo, indptr_local, indices, data)
+            raise cf._corrupt(f"rows {lo}..{hi - 1} changed during the run")
         new_indptr = np.zeros(n_rows + 1, dtype=np.int32)
         np.cumsum(kept, out=new_indptr[1:])
         n_kept = int(new_indptr[-1])
@@ -692,7 +691,7 @@ class _FileTall:
 
 
 class _Panels:
-    """The resident dense operand, as column panels for ``csr_dense_panel``.
+    """The resident dense operand, as column panels for :func:`_panel_product`.
 
     ``array[p]`` is the C-contiguous ``(n_rows, PANEL)`` block of columns
     ``p * PANEL ...`` (the last one zero-padded), the layout the in-memory
@@ -737,18 +736,21 @@ class _Product:
 
     dtype = np.dtype(np.float32)
 
-    def __init__(self, base, W):
+    def __init__(self, base, W, pool=None):
         self.base = base
         self.W = np.ascontiguousarray(W, dtype=np.float32)
         self.shape = (base.shape[0], self.W.shape[1])
+        self.pool = pool
         self.gram = None
 
     def read(self, lo, hi, out=None):
         block = self.base.read(lo, hi)
         res = np.empty((hi - lo, self.shape[1]), dtype=np.float32) if out is None else out
-        for a in range(0, hi - lo, _TILE):
-            b = min(a + _TILE, hi - lo)
-            np.matmul(block[a:b], self.W, out=res[a:b])
+        _map(
+            self.pool,
+            lambda ab: np.matmul(block[ab[0] : ab[1]], self.W, out=res[ab[0] : ab[1]]),
+            _tiles(hi - lo),
+        )
         return res
 
 
@@ -867,7 +869,7 @@ class _StreamOps:
         return tall
 
     def matmul(self, tall, W):
-        return _Product(tall, W)
+        return _Product(tall, W, self.pool)
 
 
 # -- the plan: blocks, memory ---------------------------------------------------------
@@ -1139,6 +1141,7 @@ class _Source:
         self.plan = plan
         self.shape = cf.shape
         self.buffers = _Buffers()
+        self.bounds = _range_bounds(cf.shape[1])
 
     # reading -------------------------------------------------------------------------
     def _read(self, lo, hi, crc=False, extra=None):
@@ -1166,6 +1169,13 @@ class _Source:
                 yield lo, hi, local, indices, data, side
 
     def _weighted(self, transposed, extra=None):
+        """``(weighted block, thread pieces, side rows)`` per block (read one ahead).
+
+        The weighting runs on the pool between the products. Weighing the next
+        block on a thread of its own beside the products was tried: in A/B runs
+        on the 100M-token matrix (a loaded machine) it was no faster and used
+        10-20 % more CPU time.
+        """
         total = max(1, self.cf.nnz)
         for lo, hi, local, indices, data, side in self._blocks(extra=extra):
             pieces = _pieces(local, 4 * self.n_threads)
@@ -1215,7 +1225,11 @@ class _Source:
         return out_tall
 
     def _gather_block(self, block, pieces, panels, out):
-        cursor = np.empty(block.hi - block.lo, dtype=np.int64)
+        """``out = block @ panels``, panel by panel, the pieces of rows on the pool
+        (both threads in the same panel share its slices in the cache)."""
+        rows = block.hi - block.lo
+        scratch = self.buffers.take("scratch", (2, rows), np.int64)
+        mid_bounds, long_bounds = self.bounds
         for p in range(panels.n_panels):
             c0, w = panels.columns(p)
             part = out[:, c0 : c0 + w]
@@ -1224,7 +1238,7 @@ class _Source:
                 self.pool,
                 lambda ab, part=part, panel=panel: _panel_product(
                     block.indptr, block.indices, block.data, panel, part, ab[0],
-                    ab[1], cursor,
+                    ab[1], mid_bounds, long_bounds, scratch[0], scratch[1],
                 ),  # fmt: skip
                 pieces,
             )
@@ -1276,17 +1290,42 @@ class _Source:
             panels.store(lo, tall.read(lo, hi))
 
 
-# The gather of `_panel_product`: rows with at least `_LONG_ROW` entries take
-# their columns in ranges of `_RANGE_COLS` (a range's 64-column slice of the
-# panel, 8 MB, stays in the L3 cache while every long row of the block
-# gathers from it), shorter rows are gathered whole as in the in-memory
-# kernel. Measured on row blocks of the 100M-token benchmark matrix (492k
-# words; one thread, one panel): the frequent words' rows went from 22-31 to
-# 52-80 million entries a second, the whole matrix 1.5x faster; ranges of 16k
-# columns were as good, 64k and 128k worse, and ranges for short rows slower.
+# How `_panel_product` takes the columns of a row. A row gathers rows of the
+# panel (256 bytes each) at random; the frequent words' rows touch nearly
+# every column, and the panel of 3M words (776 MB) is far larger than the L3
+# cache (32 MB). So rows with at least `_MID_ROW` entries take their columns in
+# ranges, each range for all such rows of the block before the next, so that a
+# range's slice of the panel is fetched once and then hit in cache: ranges that
+# double from 32k columns (the frequent columns, where most entries fall, in
+# 8 MB slices; the rarer ones sparsely) for rows of `_MID_ROW` entries or more,
+# and even ranges of 32k columns for rows of `_LONG_ROW` or more (which fill
+# every range). Each range's sum is added to the row's result, so a row costs
+# one more read and write of its 64 results per range; short rows are summed
+# whole as in `csr_dense_panel`. On every 12th row block of the 1B-token
+# benchmark matrix (3.03M words, 1.85G entries; one thread, one panel): 4.2 s
+# with csr_dense_panel, 2.85 s with even ranges for rows of 512 entries or
+# more, 2.4 s so (about 10 % apart in repeated runs); ranges of 1k-8k columns
+# for the long rows (for the L2 cache) and other thresholds were within the
+# noise. On the 100M-token matrix (492k words, 15 ranges) doubling ranges were
+# 5-8 % slower than even ones, so a matrix of up to 16 ranges takes even ones.
 _RANGE_COLS = 1 << 15
-_LONG_ROW = 512
+_MID_ROW = 256
+_LONG_ROW = 8192
 _PREFETCH_AHEAD = 16
+
+
+def _range_bounds(n_cols):
+    """Column bounds of the ranges of mid and long rows: every 32k columns, and for
+    mid rows of a matrix of more than 16 such ranges, ranges doubling from 32k."""
+    even = np.array([*range(_RANGE_COLS, n_cols, _RANGE_COLS), n_cols], dtype=np.int64)
+    if n_cols <= 16 * _RANGE_COLS:
+        return even, even
+    doubling = []
+    edge = _RANGE_COLS
+    while edge < n_cols:
+        doubling.append(edge)
+        edge *= 2
+    return np.array([*doubling, n_cols], dtype=np.int64), even
 
 
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
@@ -1325,47 +1364,62 @@ def _gather_range(indices, data, panel, flat, acc, p, end, col_end):
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _panel_product(indptr, indices, data, panel, out, row_lo, row_hi, cursor):
+def _panel_product(
+    indptr, indices, data, panel, out, row_lo, row_hi, mid_bounds, long_bounds,
+    cursor, rows,
+):  # fmt: skip
     """``out[i] = A[i] @ panel`` for block rows ``row_lo <= i < row_hi``.
 
     ``panel`` is one ``(n_cols, PANEL)`` column panel of the resident operand
-    (zero-padded), ``out`` a ``(rows, w)`` view, ``cursor`` int64 scratch of
-    one entry per row. Short rows are summed whole; long rows range by range
-    of columns (see ``_RANGE_COLS``), each range's sum added to ``out``. A row's
-    result depends on that row alone, not on the block or the thread.
+    (zero-padded), ``out`` a ``(block rows, w)`` view; ``cursor`` and ``rows``
+    are int64 scratch of one entry per block row. Short rows are summed whole;
+    rows of ``_MID_ROW`` or more entries range by range of ``mid_bounds``,
+    those of ``_LONG_ROW`` or more of ``long_bounds`` (see ``_RANGE_COLS``).
+    A row's result depends on that row alone, not on the block or the thread.
     """
     width = out.shape[1]
     flat = panel.ravel()
     acc = np.empty(PANEL, dtype=out.dtype)
     n_cols = panel.shape[0]
+    n_mid = 0
     n_long = 0
+    # rows[row_lo : row_lo + n_mid] lists the mid rows, rows[row_hi - n_long :
+    # row_hi] the long ones
     for i in range(row_lo, row_hi):
         start = indptr[i]
         end = indptr[i + 1]
-        if end - start >= _LONG_ROW:
+        if end - start >= _MID_ROW:
             cursor[i] = start
             for c in range(width):
                 out[i, c] = 0.0
-            n_long += 1
+            if end - start >= _LONG_ROW:
+                n_long += 1
+                rows[row_hi - n_long] = i
+            else:
+                rows[row_lo + n_mid] = i
+                n_mid += 1
         else:
-            cursor[i] = -1
             _gather_range(indices, data, panel, flat, acc, start, end, n_cols)
             for c in range(width):
                 out[i, c] = acc[c]
-    if n_long == 0:
-        return
-    for col_lo in range(0, n_cols, _RANGE_COLS):
-        col_end = col_lo + _RANGE_COLS
-        for i in range(row_lo, row_hi):
-            p = cursor[i]
-            if p < 0:
-                continue
-            end = indptr[i + 1]
-            if p >= end or indices[p] >= col_end:
-                continue
-            cursor[i] = _gather_range(indices, data, panel, flat, acc, p, end, col_end)
-            for c in range(width):
-                out[i, c] += acc[c]
+    for kind in range(2):
+        if kind == 0:
+            bounds, first, last = mid_bounds, row_lo, row_lo + n_mid
+        else:
+            bounds, first, last = long_bounds, row_hi - n_long, row_hi
+        for r in range(bounds.shape[0] if last > first else 0):
+            col_end = bounds[r]
+            for q in range(first, last):
+                i = rows[q]
+                p = cursor[i]
+                end = indptr[i + 1]
+                if p >= end or indices[p] >= col_end:
+                    continue
+                cursor[i] = _gather_range(
+                    indices, data, panel, flat, acc, p, end, col_end
+                )
+                for c in range(width):
+                    out[i, c] += acc[c]
 
 
 @njit(cache=True, nogil=True, fastmath=True)
@@ -1472,7 +1526,11 @@ def _small_side(Bt, k, ops):
         return _small_side_svd(Bt, k, ops)
     basis, R = _tsqr(Bt, ops)
     Ur, S, Vrt = linalg.svd(R, full_matrices=False, check_finite=False)
-    return _Product(basis, Ur[:, :k]), S.astype(np.float64), Vrt.T.astype(np.float64)
+    return (
+        _Product(basis, Ur[:, :k], ops.pool),
+        S.astype(np.float64),
+        Vrt.T.astype(np.float64),
+    )
 
 
 def _streamed_svd(src, k, n_random, *, n_iter, random_state, work, ops, clock):
@@ -1536,7 +1594,7 @@ def _streamed_svd(src, k, n_random, *, n_iter, random_state, work, ops, clock):
     clock.end()
     clock.begin()
     Ub, S, Vb = _small_side(Bt, k, ops)
-    U = _Product(Q, Vb[:, :k])
+    U = _Product(Q, Vb[:, :k], ops.pool)
     return U, S[:k], Ub, Bt
 
 
