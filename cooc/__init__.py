@@ -9,6 +9,7 @@ The public API on one screen::
     ppmi(counts, context_alpha=0.75)                -> csr_matrix
     svd_embed(matrix, n_components=128, power=0.5)  -> (vectors, singular values)
     embed_cooccurrence(cooc, 128)                   -> (Embeddings, singular values)
+    embed_cooc_file(path, "v.bin", 300, memory=8 << 30) -> vectors from row blocks
 
     # scikit-learn estimators
     CooccurrenceVectorizer, PPMITransformer, SVDEmbedding, DocumentVectorizer
@@ -44,6 +45,7 @@ _LAZY = {
     "cooccurrence_matrix": "cooc.cooccurrence",
     "count_joint": "cooc.multimodal",
     "count_window": "cooc.cooccurrence",
+    "embed_cooc_file": "cooc.streaming",
     "embed_cooccurrence": "cooc.pipeline",
     "evaluate_analogies": "cooc.evaluate",
     "evaluate_classifier": "cooc.classify",

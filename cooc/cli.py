@@ -956,8 +956,8 @@ def embed(
     if is_file and _embed_streaming(inputs[0], rank, budget, streaming, progress):
         if solver != "randomized":
             raise BadInput(
-                f"--solver {solver} needs the matrix in memory; use --solver randomized "
-                "with --memory/--streaming (or raise --memory)."
+                f"--solver {solver} needs the matrix in memory; use --solver "
+                "randomized with --memory/--streaming (or raise --memory)."
             )
         if engine != "local":
             raise BadInput("--memory and --streaming run with --engine local.")

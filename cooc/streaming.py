@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import math
 import os
 import struct
@@ -106,14 +107,14 @@ _DEFAULT_RATES = {
 _TEXT_WRITE_RATE = 3e-7
 
 
-# -- reading the .cooc file in row blocks -----------------------------------------------
+# -- reading the .cooc file in row blocks ----------------------------------------------
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # the 30 fixed bytes of a zip local header
 _LOCAL_SIGNATURE = b"PK\x03\x04"
 
 
 @dataclass
 class _Member:
-    """One ``.npy`` array stored in the zip: where its values start, and what they are."""
+    """A ``.npy`` array stored in the zip: where its values start, what they are."""
 
     name: str
     offset: int
@@ -356,7 +357,7 @@ class CoocFile:
         return tokens
 
     def start_checksums(self):
-        """Begin checking the CRC-32 of 'indices' and 'data' as they are read in order."""
+        """Check the CRC-32 of 'indices' and 'data' as they are next read in order."""
         self._crc_state = {k: [0, 0] for k in ("indices", "data")}
 
     def read_rows(self, lo, hi, indptr, out_indices=None, out_data=None, *, crc=False):
@@ -391,9 +392,13 @@ class CoocFile:
                     state[0] = zlib.crc32(raw, state[0])
                     state[1] = p1
             if not native:
-                if name == "indices" and count and (
-                    arr.min() < np.iinfo(np.int32).min
-                    or arr.max() > np.iinfo(np.int32).max
+                if (
+                    name == "indices"
+                    and count
+                    and (
+                        arr.min() < np.iinfo(np.int32).min
+                        or arr.max() > np.iinfo(np.int32).max
+                    )
                 ):
                     raise self._corrupt("a column index does not fit in 32 bits")
                 arr = arr.astype(target)
@@ -411,7 +416,7 @@ class CoocFile:
         self._crc_state = {}
 
     def check_rows(self, lo, indptr_local, indices, data, col_sums=None):
-        """Check a block of rows starting at row ``lo``; optionally add its column sums."""
+        """Check a block of rows from row ``lo``; optionally add its column sums."""
         sums = np.empty(0) if col_sums is None else col_sums
         code, row, col = _scan_counts(
             indptr_local, indices, data, self.shape[1], sums, col_sums is not None
@@ -460,7 +465,7 @@ def _scan_counts(indptr, indices, data, n_cols, col_sums, add):
 
 
 def _row_sums_into(out, lo, indptr_local, data):
-    """Row sums as ``scipy.sparse``'s ``csr.sum(axis=1)`` takes them (reduceat per row)."""
+    """Row sums as scipy's ``csr.sum(axis=1)`` takes them (reduceat per row)."""
     rows = np.flatnonzero(np.diff(indptr_local))
     if rows.size:
         out[lo + rows] = np.add.reduceat(
@@ -468,7 +473,7 @@ def _row_sums_into(out, lo, indptr_local, data):
         )
 
 
-# -- weighting a block ----------------------------------------------------------------------
+# -- weighting a block -----------------------------------------------------------------
 
 
 @njit(cache=True, nogil=True)
@@ -476,7 +481,7 @@ def _ppmi_block_values(
     indptr, indices, data, log_rows, log_ctx, log_shift, tol, transposed, row0,
     n_cols, values, kept, lo, hi,
 ):  # fmt: skip
-    """PPMI of the stored counts of block rows ``lo <= i < hi`` (global row ``row0 + i``).
+    """PPMI of the counts of block rows ``lo <= i < hi`` (global row ``row0 + i``).
 
     The expression and its order of operations are those of
     ``cooc._kernels.ppmi_values`` (so the values are the same bits as
@@ -516,7 +521,7 @@ def _ppmi_block_values(
 
 @njit(cache=True, nogil=True)
 def _plain_block_values(indptr, indices, data, n_cols, values, lo, hi):
-    """Counts of block rows ``lo <= i < hi`` as float32 (checked like the PPMI kernel)."""
+    """Counts of block rows ``lo <= i < hi`` as float32 (checked as for PPMI)."""
     for i in range(lo, hi):
         prev = -1
         for p in range(indptr[i], indptr[i + 1]):
@@ -625,9 +630,15 @@ class _Weighting:
         _map(
             pool,
             lambda ab: _kernels.compact_rows(
-                indptr_local, indices, values, new_indptr, new_indices, new_data,
-                ab[0], ab[1],
-            ),  # fmt: skip
+                indptr_local,
+                indices,
+                values,
+                new_indptr,
+                new_indices,
+                new_data,
+                ab[0],
+                ab[1],
+            ),
             pieces,
         )
         return WeightedBlock(lo, hi, new_indptr, new_indices, new_data)
@@ -659,7 +670,7 @@ class _Buffers:
         return buf[: math.prod(shape) * dtype.itemsize].view(dtype).reshape(shape)
 
 
-# -- tall dense blocks on disk or in memory ------------------------------------------------
+# -- tall dense blocks on disk or in memory --------------------------------------------
 class _FileTall:
     """An ``n x width`` float32 matrix in a temporary file, read and written by rows."""
 
@@ -687,7 +698,11 @@ class _FileTall:
 
     def write(self, lo, block):
         block = np.ascontiguousarray(block, dtype=np.float32)
-        _pwrite_all(self.fd, memoryview(block.view(np.uint8).reshape(-1)), lo * block.shape[1] * 4)
+        _pwrite_all(
+            self.fd,
+            memoryview(block.view(np.uint8).reshape(-1)),
+            lo * block.shape[1] * 4,
+        )
 
 
 class _Panels:
@@ -732,7 +747,7 @@ class _Panels:
 
 
 class _Product:
-    """``base @ W`` (float32, rounded as a materialised product), computed by tiles on read."""
+    """``base @ W`` (float32, rounded as if materialised), made by tiles on read."""
 
     dtype = np.dtype(np.float32)
 
@@ -745,7 +760,9 @@ class _Product:
 
     def read(self, lo, hi, out=None):
         block = self.base.read(lo, hi)
-        res = np.empty((hi - lo, self.shape[1]), dtype=np.float32) if out is None else out
+        res = (
+            np.empty((hi - lo, self.shape[1]), dtype=np.float32) if out is None else out
+        )
         _map(
             self.pool,
             lambda ab: np.matmul(block[ab[0] : ab[1]], self.W, out=res[ab[0] : ab[1]]),
@@ -872,7 +889,7 @@ class _StreamOps:
         return _Product(tall, W, self.pool)
 
 
-# -- the plan: blocks, memory ---------------------------------------------------------
+# -- the plan: blocks, memory ----------------------------------------------------------
 def _n_random(n_components, n_oversamples, shape):
     from cooc.svd import _default_n_oversamples
 
@@ -976,11 +993,14 @@ def _plan_memory(cf, indptr, n_random, k, memory, symmetric, token_bytes):
     )
     group_rows = _TILE + int(0.25 * extra) // (_GROUP_SLOTS * 4 * n_random)
     group_rows = max(_TILE, min(group_rows, 16 * _TILE) // _TILE * _TILE)
-    return _Plan(int(block_nnz), int(max(min(_MIN_BLOCK_ROWS, n), block_rows)), int(group_rows))
+    return _Plan(
+        int(block_nnz), int(max(min(_MIN_BLOCK_ROWS, n), block_rows)), int(group_rows)
+    )
 
 
 def _row_blocks(indptr, block_nnz, block_rows):
-    """Consecutive row ranges of at most ``block_nnz`` entries (or one row) and ``block_rows`` rows."""
+    """Consecutive row ranges of at most ``block_nnz`` entries (or one row) and
+    ``block_rows`` rows."""
     n = indptr.shape[0] - 1
     blocks = []
     lo = 0
@@ -999,10 +1019,10 @@ def _pieces(indptr_local, n_pieces):
     cuts = np.searchsorted(indptr_local, np.linspace(0, indptr_local[-1], n_pieces + 1))
     cuts[0], cuts[-1] = 0, n
     cuts = np.unique(np.maximum.accumulate(cuts))
-    return [(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
+    return [(int(a), int(b)) for a, b in itertools.pairwise(cuts) if b > a]
 
 
-# -- progress and time left -------------------------------------------------------------
+# -- progress and time left ------------------------------------------------------------
 @dataclass
 class ProgressEvent:
     """What :func:`embed_cooc_file` reports to its ``progress`` callback.
@@ -1101,7 +1121,11 @@ class _Clock:
             rate_now = None
         later = 0.0
         for s in self.stages[self.index + 1 :]:
-            rate = rate_now if (rate_now is not None and s.kind == stage.kind) else self._rate(s.kind)
+            rate = (
+                rate_now
+                if (rate_now is not None and s.kind == stage.kind)
+                else self._rate(s.kind)
+            )
             later += s.work * rate
         return stage_left, stage_left + later
 
@@ -1125,11 +1149,13 @@ class _Clock:
         )
 
 
-# -- the streamed solver ---------------------------------------------------------------------
+# -- the streamed solver ---------------------------------------------------------------
 class _Source:
     """The weighted matrix as row blocks of the file, with the passes of the solver."""
 
-    def __init__(self, cf, indptr, blocks, weigh, symmetric, pool, n_threads, clock, plan):
+    def __init__(
+        self, cf, indptr, blocks, weigh, symmetric, pool, n_threads, clock, plan
+    ):
         self.cf = cf
         self.indptr = indptr
         self.blocks = blocks
@@ -1153,14 +1179,19 @@ class _Source:
         side = None
         if extra is not None:
             tall, width = extra
-            side = tall.read(lo, hi, self.buffers.take("side", (hi - lo, width), np.float32, slots=2))
+            side = tall.read(
+                lo, hi, self.buffers.take("side", (hi - lo, width), np.float32, slots=2)
+            )
         return indices, data, side
 
     def _blocks(self, crc=False, extra=None):
-        """``(lo, hi, local indptr, indices, counts, side rows)`` per block, read one ahead."""
+        """``(lo, hi, local indptr, indices, counts, side rows)`` per block, read
+        one ahead on a thread."""
         blocks = self.blocks
         with ThreadPoolExecutor(1) as reader:
-            pending = reader.submit(self._read, *blocks[0], crc, extra) if blocks else None
+            pending = (
+                reader.submit(self._read, *blocks[0], crc, extra) if blocks else None
+            )
             for b, (lo, hi) in enumerate(blocks):
                 indices, data, side = pending.result()
                 if b + 1 < len(blocks):
@@ -1186,9 +1217,9 @@ class _Source:
             yield block, _pieces(block.indptr, 4 * self.n_threads), side
             self.clock.update(int(self.indptr[hi]) / total)
 
-    # passes ----------------------------------------------------------------------------
+    # passes ---------------------------------------------------------------------------
     def marginals(self):
-        """Row and column sums of the counts (float64, the bits scipy gives), checked."""
+        """Row and column sums of the counts (float64, scipy's bits); checks all."""
         n, m = self.shape
         rows = np.zeros(n)
         cols = np.zeros(m)
@@ -1196,7 +1227,11 @@ class _Source:
         self.cf.start_checksums()
         for lo, hi, local, indices, data, _ in self._blocks(crc=True):
             # column sums in row order on one thread, row sums beside it
-            task = self.pool.submit(_row_sums_into, rows, lo, local, data) if self.pool else None
+            task = (
+                self.pool.submit(_row_sums_into, rows, lo, local, data)
+                if self.pool
+                else None
+            )
             self.cf.check_rows(lo, local, indices, data, cols)
             if task is not None:
                 task.result()
@@ -1207,15 +1242,25 @@ class _Source:
         return rows, cols
 
     def sketch(self, cols, signs, out_tall, n_random):
-        """``Y = A S`` for the sparse sign matrix ``S``, written to ``out_tall``; Gram of Y."""
+        """``Y = A S`` for the sparse sign matrix ``S``, written to ``out_tall``,
+        with its Gram matrix."""
         gram = _GramByTiles(self.shape[0], n_random, self.pool)
         with _Writer() as writer:
             for block, pieces, _ in self._weighted(False):
-                out = self.buffers.take("out", (block.hi - block.lo, n_random), np.float32, slots=2)
+                out = self.buffers.take(
+                    "out", (block.hi - block.lo, n_random), np.float32, slots=2
+                )
                 _map(
                     self.pool,
                     lambda ab, blk=block, out=out: _kernels.csr_sparse_sign(
-                        blk.indptr, blk.indices, blk.data, cols, signs, out, ab[0], ab[1]
+                        blk.indptr,
+                        blk.indices,
+                        blk.data,
+                        cols,
+                        signs,
+                        out,
+                        ab[0],
+                        ab[1],
                     ),
                     pieces,
                 )
@@ -1237,9 +1282,18 @@ class _Source:
             _map(
                 self.pool,
                 lambda ab, part=part, panel=panel: _panel_product(
-                    block.indptr, block.indices, block.data, panel, part, ab[0],
-                    ab[1], mid_bounds, long_bounds, scratch[0], scratch[1],
-                ),  # fmt: skip
+                    block.indptr,
+                    block.indices,
+                    block.data,
+                    panel,
+                    part,
+                    ab[0],
+                    ab[1],
+                    mid_bounds,
+                    long_bounds,
+                    scratch[0],
+                    scratch[1],
+                ),
                 pieces,
             )
 
@@ -1251,7 +1305,9 @@ class _Source:
         extra = None if shift is None else (shift[1], width)
         with _Writer() as writer:
             for block, pieces, side in self._weighted(transposed, extra=extra):
-                out = self.buffers.take("out", (block.hi - block.lo, width), np.float32, slots=2)
+                out = self.buffers.take(
+                    "out", (block.hi - block.lo, width), np.float32, slots=2
+                )
                 self._gather_block(block, pieces, panels, out)
                 if shift is not None and shift[0] > 0:
                     # the shift, elementwise (numpy's multiply then subtract: the
@@ -1267,9 +1323,13 @@ class _Source:
         """``panels = A^T @ Q`` for any matrix: the rows of ``Q`` (read with the blocks)
         scattered into the resident result, each thread owning some panels."""
         panels.zero()
-        owners = [list(range(t, panels.n_panels, self.n_threads)) for t in range(self.n_threads)]
+        owners = [
+            list(range(t, panels.n_panels, self.n_threads))
+            for t in range(self.n_threads)
+        ]
         owners = [o for o in owners if o]
         for block, _, rows in self._weighted(False, extra=(Q, Q.shape[1])):
+
             def run(mine, block=block, rows=rows):
                 for p in mine:
                     c0, w = panels.columns(p)
@@ -1424,7 +1484,8 @@ def _panel_product(
 
 @njit(cache=True, nogil=True, fastmath=True)
 def _scatter_panel(indptr, indices, data, rows, c0, width, panel, lo, hi):
-    """``panel[j] += A[i, j] * rows[i, c0:c0 + width]`` for the entries of rows ``lo..hi``.
+    """``panel[j] += A[i, j] * rows[i, c0:c0 + width]`` for the entries of rows
+    ``lo..hi``.
 
     Each row of ``panel`` receives its terms in row order (the order of a
     transposed CSR product), whatever the blocks.
@@ -1441,7 +1502,7 @@ def _scatter_panel(indptr, indices, data, rows, c0, width, panel, lo, hi):
 
 
 class _Writer:
-    """Writes row blocks on a thread, one at a time (the caller waits before reusing a buffer)."""
+    """Writes row blocks on a thread, one at a time (the next submit waits)."""
 
     def __enter__(self):
         self.pool = ThreadPoolExecutor(1)
@@ -1480,7 +1541,9 @@ def _tsqr(tall, ops):
         # mode "r" gives the full (rows x l) factor; its rows past l are zero
         rs.append(linalg.qr(block, mode="r", check_finite=False)[0][: min(block.shape)])
     sizes = [r.shape[0] for r in rs]
-    Qs, R = linalg.qr(np.vstack(rs).astype(np.float64), mode="economic", check_finite=False)
+    Qs, R = linalg.qr(
+        np.vstack(rs).astype(np.float64), mode="economic", check_finite=False
+    )
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     pieces = {
         g: np.ascontiguousarray(Qs[offsets[i] : offsets[i + 1]], dtype=np.float32)
@@ -1599,11 +1662,15 @@ def _streamed_svd(src, k, n_random, *, n_iter, random_state, work, ops, clock):
 
 
 class _Work:
-    """Two temporary files of ``n x l`` float32 (unlinked at once: nothing stays behind)."""
+    """Two temporary ``n x l`` float32 files (unlinked at once: nothing stays)."""
 
     def __init__(self, folder, n, width):
         folder = None if folder is None else str(folder)
-        self._fhs = [tempfile.TemporaryFile(dir=folder, prefix=".cooc-embed-") for _ in range(2)]
+        # closed by close(), which the caller registers on its exit stack
+        self._fhs = [
+            tempfile.TemporaryFile(dir=folder, prefix=".cooc-embed-")  # noqa: SIM115
+            for _ in range(2)
+        ]
         self.files = [_FileTall(fh, n, width) for fh in self._fhs]
 
     def close(self):
@@ -1611,7 +1678,7 @@ class _Work:
             fh.close()
 
 
-# -- writing the vectors -----------------------------------------------------------------
+# -- writing the vectors ---------------------------------------------------------------
 class _VectorWriter:
     """Writes vectors block by block in the format :meth:`Embeddings.save` picks
     from the extension (``.npz``, ``.bin``, else word2vec text), atomically; or
@@ -1633,7 +1700,9 @@ class _VectorWriter:
         from cooc.svd import Embeddings
 
         if len(set(self.tokens)) != len(self.tokens):
-            Embeddings(self.tokens, np.zeros((len(self.tokens), 0)))  # names the duplicate
+            Embeddings(
+                self.tokens, np.zeros((len(self.tokens), 0))
+            )  # names the duplicate
         if self.output is None:
             return
         folder = self.output.parent if str(self.output.parent) else Path(".")
@@ -1654,15 +1723,23 @@ class _VectorWriter:
         n = len(self.tokens)
         with atomic_write(self.output, "wb") as fh:
             if self.suffix == ".npz":
-                with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+                with zipfile.ZipFile(
+                    fh, "w", zipfile.ZIP_STORED, allowZip64=True
+                ) as zf:
                     # the members numpy.savez writes: vectors, then tokens
                     with zf.open("vectors.npy", "w", force_zip64=True) as member:
                         np.lib.format.write_array_header_1_0(
                             member,
-                            {"descr": "<f4", "fortran_order": False, "shape": (n, self.dim)},
+                            {
+                                "descr": "<f4",
+                                "fortran_order": False,
+                                "shape": (n, self.dim),
+                            },
                         )
                         yield lambda lo, vectors: member.write(
-                            np.ascontiguousarray(vectors, dtype="<f4").reshape(-1).view(np.uint8)
+                            np.ascontiguousarray(vectors, dtype="<f4")
+                            .reshape(-1)
+                            .view(np.uint8)
                         )
                     width = max([1, *(len(t) for t in self.tokens)])
                     step = 1 << 16
@@ -1677,7 +1754,9 @@ class _VectorWriter:
                 from cooc.svd import _write_word2vec_binary, _write_word2vec_text
 
                 write = (
-                    _write_word2vec_binary if self.suffix == ".bin" else _write_word2vec_text
+                    _write_word2vec_binary
+                    if self.suffix == ".bin"
+                    else _write_word2vec_text
                 )
                 fh.write(f"{n} {self.dim}\n".encode())
                 yield lambda lo, vectors: write(
@@ -1685,7 +1764,7 @@ class _VectorWriter:
                 )
 
 
-# -- the public entry point -------------------------------------------------------------------
+# -- the public entry point ------------------------------------------------------------
 def iter_weighted_blocks(
     path,
     *,
@@ -1711,25 +1790,35 @@ def iter_weighted_blocks(
     n_threads = _n_threads(n_jobs)
     with (
         CoocFile(path) as cf,
-        ThreadPoolExecutor(n_threads) if n_threads > 1 else contextlib.nullcontext() as pool,
+        ThreadPoolExecutor(n_threads)
+        if n_threads > 1
+        else contextlib.nullcontext() as pool,
     ):
         if transposed and not cf.symmetric_counts:
             raise ValueError(
                 f"{cf.label}: transposed blocks need a symmetric count matrix."
             )
         indptr = cf.indptr()
-        blocks = _row_blocks(indptr, block_nnz or _MAX_BLOCK_NNZ, block_rows or _MAX_BLOCK_ROWS)
+        blocks = _row_blocks(
+            indptr, block_nnz or _MAX_BLOCK_NNZ, block_rows or _MAX_BLOCK_ROWS
+        )
         clock = _Clock([_Stage("marginals", "reading", 0.0)])
         src = _Source(cf, indptr, blocks, None, False, pool, n_threads, clock, None)
         clock.begin()
         rows, cols = src.marginals()
         clock.end()
-        src.weigh = _Weighting(weighting, rows, cols, context_alpha=context_alpha, shift=shift)
+        src.weigh = _Weighting(
+            weighting, rows, cols, context_alpha=context_alpha, shift=shift
+        )
         clock.stages.append(_Stage("blocks", "product", 0.0))
         clock.begin()
         for block, _, _ in src._weighted(transposed):
             yield WeightedBlock(
-                block.lo, block.hi, block.indptr.copy(), block.indices.copy(), block.data.copy()
+                block.lo,
+                block.hi,
+                block.indptr.copy(),
+                block.indices.copy(),
+                block.data.copy(),
             )
 
 
@@ -1763,18 +1852,42 @@ def _plan_stages(cf, n_random, k, n_iter, symmetric, text_output):
     stages = [
         _Stage("marginals: reading and checking the file", "reading", file_bytes),
         _Stage(f"product 1/{n_products}: A·Ω (sketch)", "sketch", nnz),
-        _Stage("orthonormalisation 1/%d" % (n_iter + 1), "orthonormalisation", n * n_random**2),
+        _Stage(
+            f"orthonormalisation 1/{n_iter + 1}",
+            "orthonormalisation",
+            n * n_random**2,
+        ),
     ]
     product = 2
     for step in range(1, n_iter + 1):
-        stages.append(_Stage(f"product {product}/{n_products}: Aᵀ·Q", "product", nnz * n_random))
-        stages.append(_Stage(f"product {product + 1}/{n_products}: A·Z", "product", nnz * n_random))
+        stages.append(
+            _Stage(f"product {product}/{n_products}: Aᵀ·Q", "product", nnz * n_random)
+        )
+        stages.append(
+            _Stage(
+                f"product {product + 1}/{n_products}: A·Z", "product", nnz * n_random
+            )
+        )
         product += 2
         stages.append(
-            _Stage(f"orthonormalisation {step + 1}/{n_iter + 1}", "orthonormalisation", n * n_random**2)
+            _Stage(
+                f"orthonormalisation {step + 1}/{n_iter + 1}",
+                "orthonormalisation",
+                n * n_random**2,
+            )
         )
-    stages.append(_Stage(f"product {n_products}/{n_products}: Aᵀ·Q (final)", "product", nnz * n_random))
-    stages.append(_Stage("final SVD and signs", "final_svd", max(n, m) * n_random * (n_random + k)))
+    stages.append(
+        _Stage(
+            f"product {n_products}/{n_products}: Aᵀ·Q (final)",
+            "product",
+            nnz * n_random,
+        )
+    )
+    stages.append(
+        _Stage(
+            "final SVD and signs", "final_svd", max(n, m) * n_random * (n_random + k)
+        )
+    )
     stages.append(_Stage("writing", "writing", n * k))
     rates = dict(_DEFAULT_RATES)
     if text_output:
@@ -1841,7 +1954,9 @@ def embed_cooc_file(
             raise ValueError(f"{name}={value!r} must be None or an integer >= 0.")
     n_iter = _DEFAULT_N_ITER if n_iter is None else n_iter
     if weighting not in ("ppmi", "log", "none"):
-        raise ValueError(f"weighting={weighting!r} is not one of ('ppmi', 'log', 'none').")
+        raise ValueError(
+            f"weighting={weighting!r} is not one of ('ppmi', 'log', 'none')."
+        )
     n_threads = _n_threads(n_jobs)
     rng = check_random_state(random_state)
     with contextlib.ExitStack() as stack:
@@ -1872,7 +1987,9 @@ def embed_cooc_file(
         clock = _Clock(stages, progress, rates=rates)
         stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
         pool = (
-            stack.enter_context(ThreadPoolExecutor(n_threads)) if n_threads > 1 else None
+            stack.enter_context(ThreadPoolExecutor(n_threads))
+            if n_threads > 1
+            else None
         )
         src = _Source(cf, indptr, blocks, None, symmetric, pool, n_threads, clock, plan)
         clock.begin()
@@ -1933,7 +2050,9 @@ def embed_cooc_file(
         clock.end()
         embeddings = None
         if output is None:
-            embeddings = Embeddings(tokens, np.vstack(writer.rows) if writer.rows else np.zeros((0, k)))
+            embeddings = Embeddings(
+                tokens, np.vstack(writer.rows) if writer.rows else np.zeros((0, k))
+            )
         return StreamedEmbedding(
             embeddings,
             S,

@@ -43,7 +43,9 @@ def _cooc(n_words=160, n_tokens=20000, seed=0, **params):
     ids, offsets = _corpus(n_words, n_tokens, seed)
     params = {"window_size": 4, "weighting": "harmonic", **params}
     counts = count_window(ids, offsets, n_words, **params)
-    vocab = Vocabulary([f"w{i}" for i in range(n_words)], np.bincount(ids, minlength=n_words))
+    vocab = Vocabulary(
+        [f"w{i}" for i in range(n_words)], np.bincount(ids, minlength=n_words)
+    )
     full = {
         "window_size": params["window_size"],
         "weighting": params["weighting"],
@@ -71,17 +73,21 @@ def files(tmp_path_factory):
     return made
 
 
-# -- reading ------------------------------------------------------------------------------
+# -- reading ---------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["symmetric", "directional"])
 @pytest.mark.parametrize("weighting", ["ppmi", "log"])
-def test_weighted_blocks_are_the_rows_of_the_in_memory_weighting(files, kind, weighting):
+def test_weighted_blocks_are_the_rows_of_the_in_memory_weighting(
+    files, kind, weighting
+):
     path, cooc = files[kind]
     ref = (
         ppmi(cooc.matrix, context_alpha=0.75, shift=2.0)
         if weighting == "ppmi"
         else log_counts(cooc.matrix)
     )
-    transposes = [False, True] if kind == "symmetric" and weighting == "ppmi" else [False]
+    transposes = (
+        [False, True] if kind == "symmetric" and weighting == "ppmi" else [False]
+    )
     for transposed in transposes:
         want = ref.T.tocsr() if transposed else ref
         want.sort_indices()
@@ -116,7 +122,7 @@ def test_reader_finds_members_and_shapes(files):
         assert not cf.symmetric_counts  # square, but the windows differ per centre
 
 
-# -- damaged and crafted files ----------------------------------------------------------------
+# -- damaged and crafted files ---------------------------------------------------------
 def _write(path, arrays, shape, nnz, **meta_extra):
     meta = {
         "format": "cooc-matrix",
@@ -208,9 +214,10 @@ def test_not_a_zip_and_compressed_members_are_refused(files, tmp_path):
         CoocFile(bad)
     path, _ = files["symmetric"]
     deflated = tmp_path / "deflated.cooc"
-    with zipfile.ZipFile(path) as src, zipfile.ZipFile(
-        deflated, "w", zipfile.ZIP_DEFLATED
-    ) as dst:
+    with (
+        zipfile.ZipFile(path) as src,
+        zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
         for info in src.infolist():
             dst.writestr(info.filename, src.read(info.filename))
     with pytest.raises(ValueError, match="compressed or encrypted"):
@@ -221,7 +228,7 @@ def test_not_a_zip_and_compressed_members_are_refused(files, tmp_path):
         embed_cooc_file(cut, None, 4)
 
 
-# -- the streamed SVD against the in-memory one ----------------------------------------------
+# -- the streamed SVD against the in-memory one ----------------------------------------
 def _subspace_angle(a, b):
     qa, _ = np.linalg.qr(a.astype(np.float64))
     qb, _ = np.linalg.qr(b.astype(np.float64))
@@ -295,14 +302,18 @@ def test_low_rank_matrix_takes_the_tsqr_route(tmp_path):
     save_cooc(cooc, path)
     k = 2
     _, s = svd_embed(ppmi(counts, context_alpha=1.0), k, random_state=0)
-    res = embed_cooc_file(path, None, k, context_alpha=1.0, random_state=0, n_oversamples=20)
+    res = embed_cooc_file(
+        path, None, k, context_alpha=1.0, random_state=0, n_oversamples=20
+    )
     np.testing.assert_allclose(res.singular_values, s, rtol=1e-4)
     assert np.isfinite(res.embeddings.vectors).all()
 
 
 def test_budget_too_small_and_bad_options(files):
     path, _ = files["symmetric"]
-    with pytest.raises(ValueError, match=r"below what the streaming embedding .* needs"):
+    with pytest.raises(
+        ValueError, match=r"below what the streaming embedding .* needs"
+    ):
         embed_cooc_file(path, None, 8, memory=10_000)
     with pytest.raises(ValueError, match="must be < the matrix size"):
         embed_cooc_file(path, None, 160)
@@ -311,18 +322,22 @@ def test_budget_too_small_and_bad_options(files):
     assert in_memory_embed_bytes((3_030_000, 3_030_000), 1_300_000_000, 450) > 60e9
 
 
-# -- the command line ---------------------------------------------------------------------
+# -- the command line ------------------------------------------------------------------
 def _ok(result):
     assert result.exit_code == 0, result.output + str(result.exception)
     return result
 
 
 @pytest.mark.parametrize("suffix", [".txt", ".bin", ".npz"])
-def test_cli_memory_budget_streams_and_writes_the_same_vectors(run_cli, files, tmp_path, suffix):
+def test_cli_memory_budget_streams_and_writes_the_same_vectors(
+    run_cli, files, tmp_path, suffix
+):
     path, cooc = files["symmetric"]
     # in memory this matrix would take about 1 MB: a budget of 600 kB streams it
     out = tmp_path / f"v{suffix}"
-    r = _ok(run_cli("embed", path, "--rank", "8", "--memory", "600k", "-o", out, "--json"))
+    r = _ok(
+        run_cli("embed", path, "--rank", "8", "--memory", "600k", "-o", out, "--json")
+    )
     result = json.loads(r.stdout)
     assert result["streaming"]["memory"] == 600 * 1024
     assert result["streaming"]["symmetric_passes"] is True
@@ -330,7 +345,13 @@ def test_cli_memory_budget_streams_and_writes_the_same_vectors(run_cli, files, t
         "reading", "sketch", "product", "orthonormalisation", "final_svd", "writing",
     }  # fmt: skip
     assert "reading it in row blocks" in r.stderr
-    for stage in ("marginals", "product 12/12", "orthonormalisation 6/6", "final SVD", "writing"):
+    for stage in (
+        "marginals",
+        "product 12/12",
+        "orthonormalisation 6/6",
+        "final SVD",
+        "writing",
+    ):
         assert stage in r.stderr
     assert "left in all" in r.stderr
     streamed = Embeddings.load(out)
@@ -352,13 +373,17 @@ def test_cli_streaming_quiet_and_refusals(run_cli, files, tmp_path):
     r = _ok(run_cli("embed", path, "--rank", "5", "--streaming", "-q", "-o", out))
     assert r.stderr == ""
     assert "n_words" in r.stdout and Embeddings.load(out).dim == 5
-    r = run_cli("embed", path, "--rank", "5", "--streaming", "--solver", "arpack", "-o", out)
+    r = run_cli(
+        "embed", path, "--rank", "5", "--streaming", "--solver", "arpack", "-o", out
+    )
     assert r.exit_code == 2 and "needs the matrix in memory" in r.stderr
     corpus = tmp_path / "c.txt"
     corpus.write_text("a b c a b\n")
     r = run_cli("embed", corpus, "--memory", "1G", "-o", out)
     assert r.exit_code == 2 and "apply to a .cooc file" in r.stderr
-    r = run_cli("embed", files["symmetric"][0], "--rank", "5", "--memory", "40k", "-o", out)
+    r = run_cli(
+        "embed", files["symmetric"][0], "--rank", "5", "--memory", "40k", "-o", out
+    )
     assert r.exit_code == 2 and "raise --memory" in r.stderr
     assert len(r.stderr.strip().splitlines()[-1]) > 0
     damaged = _damaged(tmp_path, files["symmetric"][1], "crc")
@@ -370,7 +395,19 @@ def test_cli_streaming_quiet_and_refusals(run_cli, files, tmp_path):
 
 def test_cli_large_budget_keeps_the_in_memory_path(run_cli, files, tmp_path):
     path, _ = files["symmetric"]
-    r = _ok(run_cli("embed", path, "--rank", "5", "--memory", "8G", "-o", tmp_path / "v.npz", "--json"))
+    r = _ok(
+        run_cli(
+            "embed",
+            path,
+            "--rank",
+            "5",
+            "--memory",
+            "8G",
+            "-o",
+            tmp_path / "v.npz",
+            "--json",
+        )
+    )
     result = json.loads(r.stdout)
     assert "streaming" not in result and list(result["stages"]) == [
         "reading", "ppmi", "svd", "writing",
