@@ -1040,6 +1040,10 @@ def _embed_streaming(path, rank, budget, forced, progress) -> bool:
             f"{_bytes(budget)}: reading it in row blocks"
         )
         return True
+    progress.note(
+        f"holding the matrix takes about {_bytes(estimate)} <= --memory "
+        f"{_bytes(budget)}: in memory"
+    )
     return False
 
 
