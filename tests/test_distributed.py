@@ -159,14 +159,22 @@ def test_out_of_core_equals_in_memory(corpus, tmp_path, monkeypatch, params):
     assert [p.name for p in tmp_path.iterdir()] == ["ooc.cooc"]  # spill folder gone
 
 
+@pytest.mark.parametrize("n_dense", [16, None], ids=["runs", "all-dense"])
 @pytest.mark.parametrize("params", PARAMS, ids=IDS)
-def test_file_build_written_from_memory_in_bands(corpus, tmp_path, monkeypatch, params):
+def test_file_build_written_from_memory_in_bands(
+    corpus, tmp_path, monkeypatch, params, n_dense
+):
     # Fits in memory: no spill, the file written in bands of a few rows, each
-    # band's mirror entries found by scanning the stored rows again.
+    # band's mirror entries searched for in the stored rows before it (in the
+    # sorted runs, and in the dense block of the first words).
     import cooc.outofcore as O
+
+    from cooc.cooccurrence import WindowCounter
 
     expected = build_cooccurrence(corpus, min_count=2, **params)
     monkeypatch.setattr(O, "_MIN_BAND", 50)
+    if n_dense is not None:
+        monkeypatch.setattr(WindowCounter, "_DENSE_DEFAULT", n_dense)
     out = tmp_path / "bands.cooc"
     result = O.build_cooccurrence_file(
         corpus, out, memory=64 * 2**20, min_count=2, **params

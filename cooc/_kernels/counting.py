@@ -384,6 +384,30 @@ def merge_runs(keys1, vals1, keys2, vals2, keys, vals):
     return m
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _seek(keys, p, target):
+    """First index ``>= p`` of sorted ``keys`` whose key is ``>= target``
+    (galloping: cheap when it is near ``p``)."""
+    n = keys.shape[0]
+    if p >= n or keys[p] >= target:
+        return p
+    step = 1
+    lo = p  # keys[lo] < target
+    hi = p + 1
+    while hi < n and keys[hi] < target:
+        lo = hi
+        step *= 2
+        hi = lo + step
+    hi = min(hi, n)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if keys[mid] < target:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
 @njit(cache=True, nogil=True)
 def emit_csr_entries(
     dense,
@@ -423,7 +447,10 @@ def emit_csr_entries(
 
     Only entries of output rows in ``[dest_lo, dest_hi)`` are counted or
     written; a write goes to position ``cursor - out_base`` (so a band of output
-    rows can be filled into an array of its own).
+    rows can be filled into an array of its own). A stored row outside that
+    range is not read through: its columns in ``[dest_lo, dest_hi)`` (its
+    mirror entries for the band) are found by galloping search, so writing a
+    matrix band by band reads each stored entry about once.
     """
     canonical = mode == MODE_CANONICAL
     ordered = mode == MODE_ORDERED
@@ -435,10 +462,59 @@ def emit_csr_entries(
         # Row r's stored entries: dense columns [c0, n_dense), then the runs'
         # entries (columns >= n_dense), so columns increase throughout.
         c0 = r if canonical else 0
-        n_d = n_dense - c0 if r < n_dense else 0
-        base = row_start[r] if r < n_dense else 0
         row_key = np.int64(r) * n_cols
         row_end = row_key + n_cols
+        if not (dest_lo <= r < dest_hi):
+            # Only mirror entries (c, r) with c in [dest_lo, dest_hi) are
+            # wanted from this row: jump to that column range, and past the row
+            # after it, instead of reading the whole row.
+            c0 = max(c0, dest_lo)
+            hi_col = min(dest_hi, n_cols)
+            if not (ordered or canonical) or c0 >= hi_col:
+                p1 = _seek(keys1, p1, row_end)
+                p2 = _seek(keys2, p2, row_end)
+                continue
+            q1 = _seek(keys1, p1, row_key + c0)
+            q2 = _seek(keys2, p2, row_key + c0)
+            stop = row_key + hi_col
+            p1 = _seek(keys1, q1, row_end)
+            p2 = _seek(keys2, q2, row_end)
+            n_d = max(min(n_dense, hi_col) - c0, 0) if r < n_dense else 0
+            base = row_start[r] if r < n_dense else 0
+            i = 0
+            while True:
+                if i < n_d:
+                    c = np.int64(c0 + i)
+                    v = dense[base + c]
+                    i += 1
+                else:
+                    in1 = q1 < p1 and keys1[q1] < stop
+                    in2 = q2 < p2 and keys2[q2] < stop
+                    if in1 and (not in2 or keys1[q1] <= keys2[q2]):
+                        c = keys1[q1] - row_key
+                        v = vals1[q1]
+                        if in2 and keys2[q2] == keys1[q1]:
+                            v += vals2[q2]
+                            q2 += 1
+                        q1 += 1
+                    elif in2:
+                        c = keys2[q2] - row_key
+                        v = vals2[q2]
+                        q2 += 1
+                    else:
+                        break
+                if v == 0 or (canonical and c == r):
+                    continue
+                if fill:
+                    q = mirror[c]
+                    indices[q - out_base] = r
+                    data[q - out_base] = v
+                    mirror[c] = q + 1
+                else:
+                    mirror[c] += 1
+            continue
+        n_d = n_dense - c0 if r < n_dense else 0
+        base = row_start[r] if r < n_dense else 0
         i = 0
         while True:
             if i < n_d:
