@@ -134,7 +134,6 @@ def test_out_of_core_equals_in_memory(corpus, tmp_path, monkeypatch, params):
     expected = build_cooccurrence(corpus, min_count=2, **params)
     # Spill after every part counted: many runs, each row band merged from all.
     import cooc.outofcore as O
-
     from cooc.cooccurrence import WindowCounter
 
     monkeypatch.setattr(O, "_runs_limit", lambda memory: 0)
@@ -168,7 +167,6 @@ def test_file_build_written_from_memory_in_bands(
     # band's mirror entries searched for in the stored rows before it (in the
     # sorted runs, and in the dense block of the first words).
     import cooc.outofcore as O
-
     from cooc.cooccurrence import WindowCounter
 
     expected = build_cooccurrence(corpus, min_count=2, **params)
