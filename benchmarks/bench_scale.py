@@ -52,7 +52,7 @@ from common import human, table
 from synthetic import parse_count, size_label
 
 HERE = Path(__file__).resolve().parent
-BUILD_STAGES = ("vocabulary", "counting", "merging", "writing")
+BUILD_STAGES = ("start-up", "vocabulary", "counting", "merging", "writing")
 EMBED_STAGES = ("reading", "ppmi", "svd", "writing")
 GLOVE_STAGES = (
     BUILD_STAGES  # vocab_count; cooccur: counting, merging, writing (see notes)
@@ -814,10 +814,11 @@ def main(argv=None):
         f"{args.window} -memory {args.glove_memory} -symmetric 1 "
         "-distance-weighting 1; the corpus on standard input (`cat` of the files "
         "when several); non-zeros = output bytes / 16 (int, int, double records)",
-        "stages (s): cooc build = vocabulary / counting / merging / writing, cooc "
+        "stages (s): cooc build = start-up (interpreter, imports, numba's set-up) / "
+        "vocabulary / counting / merging / writing, cooc "
         'embed = reading / ppmi / svd / writing, from the CLI\'s --json "stages" (- '
-        "when it has none); GloVe = vocab_count / counting (read + count, until its "
-        "'Processed N tokens') / merging (merge of its sorted temporary files, which "
+        "when it has none); GloVe = - / vocab_count / counting (read + count, "
+        "until its 'Processed N tokens') / merging (merge of its sorted temporary files, which "
         "writes the output) / writing (its dense table dumped to a temporary file)",
         "x time, x RSS: cooc build's seconds and peak over GloVe's (vocab_count + "
         "cooccur) on the same files, below 1 = cooc faster / smaller; tokens/s = "

@@ -1,4 +1,4 @@
-from cooc.cli import cli
+from cooc.cli import main
 
 if __name__ == "__main__":
-    cli()
+    main()

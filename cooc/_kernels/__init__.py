@@ -84,3 +84,16 @@ __all__ = [
     "sort_reduce_pairs",
     "tokenize_bytes",
 ]
+
+
+def start() -> None:
+    """Get numba's compiler ready and load one cached kernel.
+
+    The first call of any compiled function in a process sets up numba's
+    typing and code-generation state (about half a second here, whatever the
+    function); commands call this first so that this one-time cost is
+    reported as start-up rather than charged to their first stage.
+    """
+    import numpy as np
+
+    divide_counts_inplace(np.zeros(1, dtype=np.int64), 1.0)
