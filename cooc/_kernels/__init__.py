@@ -6,6 +6,10 @@
 * :mod:`cooc._kernels.spill`: compact encoding of sorted pair runs on disk,
   their k-way merge and the routing of merged pairs to output rows (the
   out-of-core build).
+* :mod:`cooc._kernels.streaming`: checking and weighting row blocks of a
+  ``.cooc`` file read piece by piece, and their products with column panels
+  of a dense operand (the streaming embedding; imported by
+  :mod:`cooc.streaming` from there).
 * :mod:`cooc._kernels.text`: tokenizing UTF-8 bytes and counting the distinct
   tokens in an open-addressing hash table, without a Python object per token.
 
