@@ -819,10 +819,14 @@ def export(file, output, quiet):
       cooc export corpus.cooc -o pairs.tsv
       cooc export corpus.cooc -o pairs.parquet
     """
-    from cooc.io import export_pairs, load_cooc
+    from cooc.io import export_pairs
 
-    n = export_pairs(load_cooc(file), output)
-    Progress(quiet).note(f"wrote {n} pairs to {output}")
+    # Streamed in row blocks: a .cooc larger than memory exports too.
+    progress = Progress(quiet)
+    progress.expect("exporting", 0, "pairs")
+    n = export_pairs(file, output, progress=lambda k: progress("exporting", k))
+    progress.done()
+    progress.note(f"wrote {n} pairs to {output}")
 
 
 # -- embed ----------------------------------------------------------------------------

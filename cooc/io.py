@@ -322,34 +322,120 @@ def load_cooc(path):
     return CoocMatrix(matrix, vocab, meta.get("params", {}), meta.get("stats", {}))
 
 
-def export_pairs(cooc, path) -> int:
+def export_pairs(cooc, path, *, progress=None, block_entries: int = 1 << 22) -> int:
     """Write every non-zero as ``word1<TAB>word2<TAB>value`` (``.tsv``) or Parquet.
 
-    Returns the number of rows written. ``.parquet`` needs pyarrow.
+    ``cooc`` is a :class:`~cooc.cooccurrence.CoocMatrix` or the path of a
+    ``.cooc`` file; a file is read in row blocks of about ``block_entries``
+    non-zeros (checked and checksummed on the way) and written block by block,
+    so a matrix larger than memory can be exported. ``progress(n)`` is called
+    with the pairs written after each block. Returns the number of rows
+    written. ``.parquet`` needs pyarrow.
     """
-    frame = cooc.to_frame()
     path = Path(path)
-    if path.suffix == ".parquet":
+    parquet = path.suffix == ".parquet"
+    if parquet:
         try:
             import pyarrow  # noqa: F401
         except ImportError:
             raise ImportError(
                 'writing Parquet needs pyarrow: pip install "cooc[parquet]"'
             ) from None
+    if isinstance(cooc, (str, os.PathLike)):
+        return _export_file(Path(cooc), path, parquet, progress, block_entries)
+    frame = cooc.to_frame()
+    if parquet:
         with atomic_write(path, "wb") as fh:
             frame.to_parquet(fh, index=False)
     else:
-        tokens = cooc.vocabulary.tokens
-        bad = next((t for t in tokens if "\t" in t or "\n" in t or "\r" in t), None)
-        if bad is not None:
-            raise ValueError(
-                f"token {bad!r} contains a tab or line break and cannot be written as "
-                "TSV; export to .parquet instead."
-            )
+        _check_tsv_tokens(cooc.vocabulary.tokens)
         with atomic_write(path, "w", encoding="utf-8", newline="") as fh:
-            # Plain TSV, tokens as they are (no CSV quoting of '"'), and no
-            # float_format: the shortest round-trip repr reads back exactly.
-            frame.to_csv(
-                fh, sep="\t", header=False, index=False, quoting=csv.QUOTE_NONE
-            )
+            _write_tsv(frame, fh)
+    if progress is not None:
+        progress(len(frame))
     return len(frame)
+
+
+def _check_tsv_tokens(tokens) -> None:
+    bad = next((t for t in tokens if "\t" in t or "\n" in t or "\r" in t), None)
+    if bad is not None:
+        raise ValueError(
+            f"token {bad!r} contains a tab or line break and cannot be written as "
+            "TSV; export to .parquet instead."
+        )
+
+
+def _write_tsv(frame, fh) -> None:
+    # Plain TSV, tokens as they are (no CSV quoting of '"'), and no
+    # float_format: the shortest round-trip repr reads back exactly.
+    frame.to_csv(fh, sep="\t", header=False, index=False, quoting=csv.QUOTE_NONE)
+
+
+def _export_file(source: Path, path: Path, parquet, progress, block_entries) -> int:
+    """:func:`export_pairs` of a ``.cooc`` file, row block by row block."""
+    import pandas as pd
+
+    from cooc.streaming import CoocFile
+
+    with CoocFile(source) as cf:
+        indptr = cf.indptr()
+        tokens = cf.tokens()
+        n_rows, n_cols = cf.shape
+        if n_cols == n_rows:
+            contexts = tokens
+        elif n_cols == 2 * n_rows:
+            contexts = [f"L:{t}" for t in tokens] + [f"R:{t}" for t in tokens]
+        else:
+            raise ValueError(
+                f"{str(source)!r}: a {n_rows} x {n_cols} matrix has no word "
+                "contexts to name (expected n x n or n x 2n)."
+            )
+        if not parquet:
+            _check_tsv_tokens(tokens)
+        words = np.asarray(tokens, dtype=object)
+        contexts = np.asarray(contexts, dtype=object)
+        cf.start_checksums()
+        with atomic_write(path, "wb" if parquet else "w", **_text_args(parquet)) as fh:
+            writer = None
+            lo = 0
+            while lo < n_rows:
+                hi = int(np.searchsorted(indptr, indptr[lo] + block_entries, "right"))
+                hi = min(max(hi - 1, lo + 1), n_rows)
+                indices, data = cf.read_rows(lo, hi, indptr, crc=True)
+                local = indptr[lo : hi + 1] - indptr[lo]
+                cf.check_rows(lo, local, indices, data)
+                rows = np.repeat(np.arange(lo, hi), np.diff(local))
+                frame = pd.DataFrame(
+                    {"word1": words[rows], "word2": contexts[indices], "value": data}
+                )
+                if parquet:
+                    writer = _parquet_block(writer, fh, frame)
+                else:
+                    _write_tsv(frame, fh)
+                if progress is not None:
+                    progress(len(frame))
+                lo = hi
+            cf.verify_checksums()
+            if writer is not None:
+                writer.close()
+            elif parquet:  # no rows: an empty table with the columns
+                pd.DataFrame(
+                    {"word1": [], "word2": [], "value": np.empty(0)}
+                ).to_parquet(fh, index=False)
+        return int(indptr[-1])
+
+
+def _text_args(parquet: bool) -> dict:
+    return {} if parquet else {"encoding": "utf-8", "newline": ""}
+
+
+def _parquet_block(writer, fh, frame):
+    """Append ``frame`` as a row group (opening the writer at the first block)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if writer is None:
+        writer = pq.ParquetWriter(fh, table.schema)
+    writer.write_table(table)
+    return writer

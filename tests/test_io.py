@@ -345,3 +345,49 @@ def test_export_parquet_round_trip(tmp_path):
     assert list(back.columns) == ["word1", "word2", "value"]
     pd.testing.assert_frame_equal(back, m.to_frame(), check_dtype=False)
     assert back["value"].dtype == np.float64
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".parquet"])
+@pytest.mark.parametrize("symmetric", [True, False])
+@pytest.mark.parametrize("block", [1, 3, 1 << 22])
+def test_export_of_a_file_in_row_blocks_equals_the_whole_matrix(
+    tmp_path, symmetric, block, suffix
+):
+    if suffix == ".parquet":
+        pytest.importorskip("pyarrow")
+    docs = [[f"w{(7 * i + j) % 13}" for j in range(i % 9)] for i in range(60)]
+    m = cooccurrence_matrix(
+        docs, window_size=3, weighting="harmonic", symmetric=symmetric
+    )
+    src = tmp_path / "m.cooc"
+    m.save(src)
+    whole, streamed = tmp_path / f"whole{suffix}", tmp_path / f"streamed{suffix}"
+    seen = []
+    export_pairs(m, whole)
+    assert (
+        export_pairs(src, streamed, block_entries=block, progress=seen.append) == m.nnz
+    )
+    assert sum(seen) == m.nnz and (block > m.nnz or len(seen) > 1)
+    if suffix == ".tsv":
+        assert streamed.read_bytes() == whole.read_bytes()
+    else:
+        pd.testing.assert_frame_equal(pd.read_parquet(streamed), m.to_frame())
+
+
+def test_export_of_a_damaged_file_writes_nothing(saved, tmp_path):
+    raw = bytearray(saved.read_bytes())
+    with zipfile.ZipFile(io.BytesIO(bytes(raw))) as zf:
+        info = zf.getinfo("data.npy")
+    local = info.header_offset
+    name_len = int.from_bytes(raw[local + 26 : local + 28], "little")
+    extra_len = int.from_bytes(raw[local + 28 : local + 30], "little")
+    # a count changed in place: well-formed, so only the checksum can tell
+    last = local + 30 + name_len + extra_len + info.compress_size - 1
+    raw[last] ^= 0x01
+    bad = tmp_path / "bad.cooc"
+    bad.write_bytes(bytes(raw))
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ValueError, match=r"bad.cooc.*checksum"):
+        export_pairs(bad, out / "p.tsv", block_entries=1)
+    assert os.listdir(out) == []
