@@ -930,6 +930,20 @@ def _is_cooc_file(path) -> bool:
     help="Streaming only: folder of the two temporary words x (rank + oversamples) "
     "float32 files [default: the output's folder].",
 )
+@click.option(
+    "--n-iter",
+    type=click.IntRange(0),
+    default=None,
+    help="Randomized solver: power iterations, two passes over the matrix each "
+    "[default: 5].",
+)
+@click.option(
+    "--oversamples",
+    type=click.IntRange(0),
+    default=None,
+    help="Randomized solver: random columns beyond the rank [default: max(32, "
+    "rank // 2)].",
+)
 @quiet_json_options
 @dask_options
 @_errors
@@ -949,6 +963,8 @@ def embed(
     memory,
     streaming,
     temp_dir,
+    n_iter,
+    oversamples,
     quiet,
     as_json,
     engine,
@@ -995,7 +1011,10 @@ def embed(
             f"--min-count and --window apply to corpus inputs; {inputs[0]} is a "
             ".cooc file, counted already (see cooc info)."
         )
-    if is_file and _embed_streaming(inputs[0], rank, budget, streaming, progress):
+    streams = is_file and _embed_streaming(
+        inputs[0], rank, budget, streaming, progress, oversamples
+    )
+    if streams:
         if solver != "randomized":
             raise BadInput(
                 f"--solver {solver} needs the matrix in memory; use --solver "
@@ -1005,7 +1024,8 @@ def embed(
             raise BadInput("--memory and --streaming run with --engine local.")
         return _embed_stream(
             inputs[0], output, rank, weighting, alpha, shift, power, add_context,
-            seed, budget, temp_dir, quiet, as_json, progress, t0,
+            seed, budget, temp_dir, quiet, as_json, progress, t0, n_iter,
+            oversamples,
         )  # fmt: skip
     if is_file:
         with progress.timed("reading"):
@@ -1040,6 +1060,8 @@ def embed(
         solver=solver,
         add_context=add_context,
         random_state=seed,
+        n_iter=n_iter,
+        n_oversamples=oversamples,
     )
     progress.done()
     with progress.timed("writing"):
@@ -1060,7 +1082,7 @@ def embed(
     _emit(result, as_json, _kv_table(list(result.items())))
 
 
-def _embed_streaming(path, rank, budget, forced, progress) -> bool:
+def _embed_streaming(path, rank, budget, forced, progress, oversamples) -> bool:
     """Whether ``cooc embed`` of a .cooc file streams it: ``--streaming``, or a
     budget below the in-memory estimate from the file's header (shape, nnz)."""
     if not forced and budget is None:
@@ -1075,7 +1097,7 @@ def _embed_streaming(path, rank, budget, forced, progress) -> bool:
     k = default_rank(shape) if rank is None else rank
     if k >= min(shape):  # the embedding reports it
         return False
-    estimate = in_memory_embed_bytes(shape, nnz, _n_random(k, None, shape))
+    estimate = in_memory_embed_bytes(shape, nnz, _n_random(k, oversamples, shape))
     if estimate > budget:
         progress.note(
             f"holding the matrix would take about {_bytes(estimate)} > --memory "
@@ -1139,7 +1161,7 @@ class _StreamProgress:
 
 def _embed_stream(
     path, output, rank, weighting, alpha, shift, power, add_context, seed, budget,
-    temp_dir, quiet, as_json, progress, t0,
+    temp_dir, quiet, as_json, progress, t0, n_iter, oversamples,
 ):  # fmt: skip
     """``cooc embed FILE.cooc`` reading the file in row blocks (cooc.streaming)."""
     from cooc.streaming import embed_cooc_file
@@ -1159,6 +1181,8 @@ def _embed_stream(
         memory=budget,
         temp_dir=temp_dir,
         progress=_StreamProgress(quiet),
+        n_iter=n_iter,
+        n_oversamples=oversamples,
     )
     seconds = time.perf_counter() - t0
     s = res.singular_values

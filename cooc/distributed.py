@@ -1050,6 +1050,8 @@ def embed_cooccurrence_dask(
     client=None,
     scheduler=None,
     n_workers=None,
+    n_iter=None,
+    n_oversamples=None,
 ):
     """:func:`cooc.pipeline.embed_cooccurrence` with the SVD on Dask
     (:func:`svd_embed_dask`); the weighting runs on the client."""
@@ -1081,6 +1083,8 @@ def embed_cooccurrence_dask(
         client=client,
         scheduler=scheduler,
         n_workers=n_workers,
+        n_iter=n_iter,
+        n_oversamples=n_oversamples,
     )
     emb = Embeddings(list(cooc.vocabulary.tokens), vectors)
     if normalize:

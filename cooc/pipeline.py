@@ -85,6 +85,8 @@ def embed_cooccurrence(
     normalize: bool = True,
     random_state=0,
     progress=None,
+    n_iter: int | None = None,
+    n_oversamples: int | None = None,
 ) -> tuple[Embeddings, np.ndarray]:
     """Word vectors from a co-occurrence matrix: weighting, then truncated SVD.
 
@@ -99,7 +101,8 @@ def embed_cooccurrence(
     setting on the 10.5M-token development corpus (see
     ``benchmarks/README.md`` and ``DEFAULT_RANK``). ``progress(stage, 0)``, when
     given, is called as the weighting (``"ppmi"``, ``"log"``, ``"none"``) and
-    the SVD (``"svd"``) start.
+    the SVD (``"svd"``) start. ``n_iter`` and ``n_oversamples`` are the
+    randomized solver's (see :func:`~cooc.svd.svd_embed`; None: its defaults).
     """
     n_components = check_rank(n_components, cooc)
     if add_context is None:
@@ -118,6 +121,8 @@ def embed_cooccurrence(
         solver=solver,
         add_context=add_context,
         random_state=random_state,
+        n_iter=n_iter,
+        n_oversamples=n_oversamples,
     )
     emb = Embeddings(list(cooc.vocabulary.tokens), vectors)
     if normalize:

@@ -493,6 +493,26 @@ def test_embed_matches_dense_svd(run_cli, topic_cooc, tmp_path, context):
     np.testing.assert_allclose(_align_signs(emb.vectors, expected), expected, atol=1e-4)
 
 
+@pytest.mark.parametrize("streaming", [[], ["--streaming"]], ids=["memory", "rows"])
+def test_embed_solver_options_reach_the_solver(
+    run_cli, topic_cooc, tmp_path, streaming
+):
+    from cooc.pipeline import embed_cooccurrence
+
+    m = load_cooc(topic_cooc)
+    out = tmp_path / "v.npz"
+    args = ["embed", topic_cooc, "-o", out, "--rank", "3", "-q", *streaming]
+    ok(run_cli(*args, "--n-iter", "0", "--oversamples", "1"))
+    got = Embeddings.load(out).vectors
+    few, _ = embed_cooccurrence(m, 3, n_iter=0, n_oversamples=1)
+    default, _ = embed_cooccurrence(m, 3)
+    # no power step and one extra column: a rougher subspace than the defaults'
+    assert np.abs(few.vectors - default.vectors).max() > 1e-3
+    np.testing.assert_allclose(got, few.vectors, atol=1e-5)
+    r = run_cli(*args, "--oversamples", "-1")
+    assert r.exit_code == 2 and "--oversamples" in r.output
+
+
 @pytest.mark.parametrize("suffix", [".bin", ".npz"])
 def test_embed_formats_agree(run_cli, topic_cooc, tmp_path, suffix):
     ok(run_cli("embed", topic_cooc, "-o", tmp_path / "v.txt", "--rank", "3", "-q"))
