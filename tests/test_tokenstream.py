@@ -210,3 +210,184 @@ def test_empty_and_blank_corpora(tmp_path):
         docs, counts = scan_docs(paths)
         assert docs == reference_docs(paths)
         assert counts == {}
+
+
+# -- the batched kernel: batch boundaries, long tokens, growth mid-batch ------
+def run_part(raw, tokenizer="word", lowercase=True, table=None, insert=True):
+    """Codes, offsets and table of one part coded by ``_Tokenizer.run`` (no
+    thread pool, so that entry numbers are deterministic)."""
+    from cooc.tokenstream import _Segment, _Tokenizer
+
+    tok = _Tokenizer(tokenizer, lowercase, "strict")
+    table = TokenTable() if table is None else table
+    data = np.frombuffer(raw, np.uint8)
+    seg = [_Segment(0, data.shape[0], "part.txt", 0, False, False)]
+    codes, offsets, _ = tok.run(
+        table, insert, data, 0, data.shape[0], seg, np.empty(64, np.uint8)
+    )
+    return codes, offsets, table
+
+
+def part_docs(raw, **kw):
+    codes, offsets, table = run_part(raw, **kw)
+    tokens = table.tokens(np.arange(len(table)))
+    words = [tokens[c] for c in codes.tolist()]
+    return [words[a:b] for a, b in itertools.pairwise(offsets.tolist())], table
+
+
+def reference_of(tmp_path, raw, **read):
+    path = tmp_path / "ref.txt"
+    path.write_bytes(raw)
+    return reference_docs([path], **read)
+
+
+# Words for long lines: plain, capitalized (built in scratch when lowercasing),
+# apostrophes, non-ASCII that lowercasing keeps or changes (or lengthens),
+# separators of every kind.
+WORDS = [
+    "the", "The", "THE", "a", "x" * 9, "X" * 9, "don't", "Don't", "rock'n'roll",
+    "l'été", "L’ÉTÉ", "\u0130stanbul", "\u212akelvin", "\u023a", "naïve", "NAÏVE",
+    "中文", "\U0001f600", "abcdefghijklmnopq", "ABCDEFGHIJKLMNOPQ", "_", "42",
+    "'", "''", "a'", "'a", "--", "\u00a0", "\u3000", "\t", "\r",
+]  # fmt: skip
+
+
+def random_text(rng, n_lines, tokens_per_line, words=WORDS):
+    """Lines of random words; every fifth has a capital sigma somewhere."""
+    lines = []
+    for k in range(n_lines):
+        ids = rng.integers(0, len(words), size=tokens_per_line)
+        seps = rng.choice([" ", "  ", "\t", ",", " - "], size=tokens_per_line)
+        line = [words[i] + s for i, s in zip(ids, seps, strict=True)]
+        if k % 5 == 0:
+            line.insert(int(rng.integers(0, len(line))), "ΟΔΥΣΣΕΥΣ ")
+        lines.append("".join(line))
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("tokenizer", ["word", "whitespace"])
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_long_lines_cross_batch_boundaries(tmp_path, rng, tokenizer, lowercase):
+    # Lines of hundreds of tokens: batches end mid-line, fallback lines (capital
+    # sigma) start mid-batch, built and in-place tokens mix in one batch.
+    text = random_text(rng, 40, 700)
+    read = dict(tokenizer=tokenizer, lowercase=lowercase)
+    raw = text.encode("utf-8")
+    expected = reference_of(tmp_path, raw, **read)
+    docs, _ = part_docs(raw, **read)
+    assert docs == expected
+    scanned, counts = scan_docs([tmp_path / "ref.txt"], chunk_size=1 << 14, **read)
+    assert scanned == expected
+    assert counts == counts_of(expected)
+
+
+@pytest.mark.parametrize("n_tokens", [1, 127, 128, 129, 255, 256, 257, 1000])
+def test_lines_of_exactly_batch_sized_token_counts(tmp_path, n_tokens):
+    for words in (["a", "Bb", "c"], ["é", "É"], ["x" * 20, "Y" * 20]):
+        text = "\n".join(
+            " ".join(words[(i + j) % len(words)] for j in range(n_tokens))
+            for i in range(3)
+        )
+        raw = text.encode("utf-8")
+        expected = reference_of(tmp_path, raw)
+        assert part_docs(raw)[0] == expected
+
+
+def test_tokens_longer_than_scratch_and_batches(tmp_path):
+    # In-place tokens of any length need no scratch; tokens that lowercasing
+    # changes are built in scratch, which grows from 64 bytes (and a batch
+    # whose built tokens fill it starts again in a new one).
+    long_words = [
+        "a" * 100_000,
+        "A" * 100_000,
+        "é" * 30_000,
+        "É" * 30_000,
+        "a" * 5000 + "B" + "c" * 5000,
+        "x" * 70 + "\u0130" * 40,
+        "A" * 63,
+        "A" * 64,
+        "A" * 65,
+    ]
+    lines = [" ".join(long_words), " ".join(w[:300] for w in long_words * 30)]
+    lines.append(" ".join(["Ab" * 20] * 500))
+    raw = "\n".join(lines).encode("utf-8")
+    for tokenizer in ("word", "whitespace"):
+        for lowercase in (True, False):
+            read = dict(tokenizer=tokenizer, lowercase=lowercase)
+            expected = reference_of(tmp_path, raw, **read)
+            assert part_docs(raw, **read)[0] == expected
+
+
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_table_growing_in_the_middle_of_a_batch(tmp_path, lowercase):
+    # The smallest table: it grows at many tokens of a batch, and a token that
+    # must wait for growth is coded exactly as without growth.
+    words = [f"w{i}" for i in range(2000)] + [f"Long_Token_{i:05d}" for i in range(500)]
+    rng = np.random.default_rng(5)
+    ids = rng.integers(0, len(words), size=30_000)
+    text = "\n".join(
+        " ".join(words[i] for i in ids[j : j + 1000]) for j in range(0, 30_000, 1000)
+    )
+    raw = text.encode("utf-8")
+    big = run_part(raw, lowercase=lowercase, table=TokenTable(1 << 16, 1 << 20))
+    small = run_part(raw, lowercase=lowercase, table=TokenTable(16, 64))
+    np.testing.assert_array_equal(small[0], big[0])
+    np.testing.assert_array_equal(small[1], big[1])
+    n = len(big[2])
+    assert len(small[2]) == n
+    np.testing.assert_array_equal(small[2].counts, big[2].counts)
+    np.testing.assert_array_equal(small[2].hash[:n], big[2].hash[:n])
+    assert small[2].tokens(np.arange(n)) == big[2].tokens(np.arange(n))
+    expected = reference_of(tmp_path, raw, lowercase=lowercase)
+    assert part_docs(raw, lowercase=lowercase, table=TokenTable(16, 64))[0] == expected
+
+
+def test_crlf_unicode_spaces_and_separator_only_lines(tmp_path):
+    raw = (
+        "a b\r\nc\rd\r\n\r\n"
+        "x\u00a0y\u3000z\u2028w\x85v\u2009u\n"
+        "   \n\t\t\n , ; ' ’ -- \n\u00a0\u3000\n\n"
+        "it's\u00a0Don’t \u3000 A\r"
+    ).encode("utf-8")
+    for tokenizer in ("word", "whitespace"):
+        for lowercase in (True, False):
+            read = dict(tokenizer=tokenizer, lowercase=lowercase)
+            expected = reference_of(tmp_path, raw, **read)
+            assert part_docs(raw, **read)[0] == expected
+            for chunk_size in (1, 3, 1 << 20):
+                docs, _ = scan_docs(
+                    [tmp_path / "ref.txt"], chunk_size=chunk_size, **read
+                )
+                assert docs == expected
+
+
+def test_empty_parts(tmp_path):
+    # Blocks cut into more parts than they have lines: some parts are empty.
+    path = tmp_path / "lines.txt"
+    path.write_bytes(b"\n\n\na\n\n\n\nb c\n\n")
+    for n_jobs in (1, 2, 4):
+        for chunk_size in (1, 4, 1 << 20):
+            docs, counts = scan_docs([path], n_jobs=n_jobs, chunk_size=chunk_size)
+            expected = reference_docs([path], chunk_size=chunk_size)
+            assert docs == expected
+            assert counts == counts_of(expected)
+    assert run_part(b"")[0].shape == (0,)
+
+
+@pytest.mark.parametrize("tokenizer", ["word", "whitespace"])
+def test_kernel_hashes_match_the_table_hashes(tmp_path, tokenizer):
+    # Tokens of every length up to 40 at the very end of the data (where the
+    # kernel cannot read 8 bytes at a time) and inside it: a table built by
+    # from_tokens (hashing from its arena) finds them all.
+    tokens = [
+        "".join(chr(ord("a") + (k + j) % 26) for j in range(k)) for k in range(1, 41)
+    ]
+    vocab = Vocabulary(tokens)
+    for k, last in enumerate(tokens):
+        text = " ".join(tokens[: k + 1][::-1]) + " " + last
+        codes, _, _ = run_part(
+            text.encode(), tokenizer=tokenizer, table=TokenTable.from_tokens(tokens),
+            insert=False,
+        )  # fmt: skip
+        expected = vocab.encode(text.split())
+        np.testing.assert_array_equal(codes, expected)

@@ -43,7 +43,10 @@ sides.
 """
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 # A prefetch hint has no effect on results, so sharing it with counting.py does
 # not break the rule that a cached kernel's helpers live in its own file.
@@ -68,14 +71,23 @@ _LEN_MULT = np.uint64(0x165667B19E3779F9)
 _MIX1 = np.uint64(0xFF51AFD7ED558CCD)
 _MIX2 = np.uint64(0xC4CEB9FE1A85EC53)
 _ENTRY_MASK = np.uint64((1 << 40) - 1)
+_ALL_ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
 _NEWLINE = 10
-# Lookups wait in a ring of RING tokens while their slots are prefetched; a
-# token of up to RING_BYTES - 6 bytes is built in its ring slot of scratch,
-# a longer one in the big area after the ring.
-RING = 16
-RING_BYTES = 64
-_BIG = RING * RING_BYTES
-SCRATCH_MIN = _BIG + 64
+# Tokens are found and looked up in batches of up to BATCH: a scanning loop
+# finds and hashes the next tokens (prefetching the slot each will probe), then
+# a lookup loop codes them in order.
+BATCH = 128
+# The smallest useful scratch buffer (a lowercased character is at most 6
+# bytes); tokens that need more make the caller grow it.
+SCRATCH_MIN = 64
+
+# What the scanning loop needs to know about one byte; 0: an ASCII separator.
+_B_TOKEN = 1  # an ASCII token character
+_B_LOWER = 2  # (with _B_TOKEN) one that lowercasing changes
+_B_APOSTROPHE = 4  # an ASCII character kept only between token characters
+_B_NEWLINE = 8
+_B_OTHER = 16  # any other byte (a multi-byte character's first byte): decode
+_RESTART = 3  # (internal) a token must start a new batch
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -135,19 +147,120 @@ def _finish_hash(h, w, n):
     return x ^ (x >> np.uint64(32))
 
 
-@njit(cache=True, nogil=True)
-def _hash_key(buf, start, n):
-    """``(hash, key)`` of the token ``buf[start:start + n]``: the same values
-    :func:`tokenize_bytes` computes byte by byte."""
+@intrinsic
+def _load_u64(typingctx, arr, idx):
+    """The 8 bytes of a ``uint8`` array at ``arr[idx]``, as a little-endian
+    ``uint64`` (an unaligned load; no bounds check: the caller makes sure that
+    ``idx + 8 <= arr.shape[0]``)."""
+    sig = types.uint64(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        arr_type = signature.args[0]
+        array = context.make_array(arr_type)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(
+            context, builder, arr_type, array, [args[1]], wraparound=False
+        )
+        word = builder.bitcast(ptr, ir.IntType(64).as_pointer())
+        return builder.load(word, align=1)
+
+    return sig, codegen
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _hash_run(buf, start, n):
+    """The running hash ``(h, w)`` (as :func:`_add_byte` leaves it) of the
+    ``n`` bytes at ``buf[start]``, read 8 at a time."""
     h = _SEED
     w = np.uint64(0)
-    for p in range(n):
-        if p > 0 and (p & 7) == 0:
-            h = _mix_word(h, w)
-            w = np.uint64(0)
-        w |= np.uint64(buf[start + p]) << np.uint64(8 * (p & 7))
+    if n > 0:
+        p = start
+        end = start + n
+        while p + 8 < end:
+            h = _mix_word(h, _load_u64(buf, p))
+            p += 8
+        tail = end - p  # 1 to 8 bytes, not mixed in yet
+        if p + 8 <= buf.shape[0]:
+            w = _load_u64(buf, p) & (_ALL_ONES >> np.uint64(64 - 8 * tail))
+        else:
+            for q in range(tail):
+                w |= np.uint64(buf[p + q]) << np.uint64(8 * q)
+    return h, w
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _hash_key(buf, start, n):
+    """``(hash, key)`` of the token ``buf[start:start + n]``: the same values
+    :func:`tokenize_bytes` computes."""
+    h, w = _hash_run(buf, start, n)
     x = _finish_hash(h, w, n)
     return x, (w if n <= 8 else x)
+
+
+@njit(cache=True, nogil=True)
+def _byte_flags(cls, lower, lowercase):
+    """``_B_*`` flags and lowercase of every byte value, from the character
+    tables (a byte whose ASCII shortcut would be unsafe gets ``_B_OTHER``)."""
+    flags = np.zeros(256, np.uint8)
+    low = np.zeros(256, np.uint8)
+    for b in range(256):
+        low[b] = b
+        if b == _NEWLINE:
+            flags[b] = _B_NEWLINE
+            continue
+        if b >= 0x80 or (lowercase and (cls[b] & CLASS_SPECIAL)):
+            flags[b] = _B_OTHER
+            continue
+        lb = lower[b] if lowercase else b
+        if lb >= 0x80 or lb == _NEWLINE:
+            flags[b] = _B_OTHER
+            continue
+        low[b] = lb
+        c = cls[lb]
+        if c & CLASS_TOKEN:
+            flags[b] = _B_TOKEN | (_B_LOWER if lb != b else 0)
+        elif c & CLASS_APOSTROPHE:
+            flags[b] = _B_APOSTROPHE
+    return flags, low
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _add_byte(h, w, n, b):
+    """The running hash ``(h, w)`` of a token's ``n`` bytes, after byte ``b``."""
+    if n > 0 and (n & 7) == 0:
+        h = _mix_word(h, w)
+        w = np.uint64(0)
+    return h, w | (np.uint64(b) << np.uint64(8 * (n & 7)))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _utf8(cp, dotted):
+    """Code point ``cp`` as UTF-8 packed little-endian, and its byte count;
+    ``dotted`` appends U+0307 (the second character of U+0130's lowercase)."""
+    if cp < 0x80:
+        enc = cp
+        n = 1
+    elif cp < 0x800:
+        enc = (0xC0 | (cp >> 6)) | ((0x80 | (cp & 0x3F)) << 8)
+        n = 2
+    elif cp < 0x10000:
+        enc = (
+            (0xE0 | (cp >> 12))
+            | ((0x80 | ((cp >> 6) & 0x3F)) << 8)
+            | ((0x80 | (cp & 0x3F)) << 16)
+        )
+        n = 3
+    else:
+        enc = (
+            (0xF0 | (cp >> 18))
+            | ((0x80 | ((cp >> 12) & 0x3F)) << 8)
+            | ((0x80 | ((cp >> 6) & 0x3F)) << 16)
+            | ((0x80 | (cp & 0x3F)) << 24)
+        )
+        n = 4
+    if dotted:
+        enc |= 0x87CC << (8 * n)
+        n += 2
+    return np.int64(enc), np.int64(n)
 
 
 @njit(cache=True, nogil=True)
@@ -181,266 +294,348 @@ def tokenize_bytes(
     place; returns a ``STATUS_*`` code. ``scratch`` (uint8) must hold at least
     ``SCRATCH_MIN`` bytes.
 
-    Lookups are pipelined: a finished token waits in a ring of ``RING``
-    tokens while the cache line of its slot is prefetched, and is looked up
-    (and inserted) when the ring is full, in token order. Table capacity for
-    every waiting token is checked when it enters the ring, so that looking up
-    never needs to grow the table.
+    Works in batches of up to ``BATCH`` tokens. The scanning loop reads a
+    token's bytes once, hashing them as it goes; they stay in ``data`` unless
+    lowercasing changes one, and only then is the token built in ``scratch``.
+    ASCII bytes take a 256-entry table; any other byte is decoded and looked up
+    in the full tables. The slot each token will probe is prefetched as soon as
+    its hash is known, and the lookup loop codes the batch in token order (so
+    entries are numbered as without batches). Before it, the table's room for
+    the whole batch is checked once; when it is short, every token is checked
+    on its own and the first one that might not fit returns ``STATUS_GROW``
+    (at the token the same check one token at a time would stop at).
     """
-    n_tok = state[1]
-    n_docs = state[2]
+    flags, low = _byte_flags(cls, lower, lowercase)
     n_slots = slots.shape[0] // 2
     mask = np.uint64(n_slots - 1)
     scap = scratch.shape[0]
-    # The ring: per waiting token its hash, key, length, bytes (in scratch at
-    # off) and the position of its code.
-    p_x = np.empty(RING, np.uint64)
-    p_key = np.empty(RING, np.uint64)
-    p_len = np.empty(RING, np.int64)
-    p_off = np.empty(RING, np.int64)
-    p_at = np.empty(RING, np.int64)
-    head = 0
-    n_pend = 0
-    pend_bytes = 0
-    target = RING - 1  # drain the ring down to this many waiting tokens
-    ret = -1  # status to return once the ring is drained
-    finished = False
-    have_token = False  # a finished token waits to enter the ring
+    # The batch: per token its hash, key, length, first byte in data, where in
+    # scratch it was built (-1: its bytes are those of data) and the documents
+    # before it.
+    b_hash = np.empty(BATCH, np.uint64)
+    b_key = np.empty(BATCH, np.uint64)
+    b_len = np.empty(BATCH, np.int64)
+    b_start = np.empty(BATCH, np.int64)
+    b_built = np.empty(BATCH, np.int64)
+    b_docs = np.empty(BATCH, np.int64)
+    b_cand = np.empty(BATCH, np.int64)  # candidate entry (-1: none)
     i = state[0]
-    tok_len = 0
-    tok_pos = i
-    cur_off = 0
-    h = _SEED
-    w = np.uint64(0)
-    x = np.uint64(0)
+    n_tok = state[1]
+    n_docs = state[2]
     while True:
-        # 1. Look up waiting tokens, oldest first.
-        while n_pend > target:
-            k = head
-            px = p_x[k]
-            pkey = p_key[k]
-            tl = p_len[k]
-            off = p_off[k]
-            lenf = np.uint64(min(tl, 255))
-            idx = px & mask
-            code = -1
+        # -- scanning: up to BATCH tokens ---------------------------------------
+        n_batch = 0
+        batch_bytes = 0
+        used = 0  # scratch bytes taken by the batch's built tokens
+        stop = -1  # why scanning stopped early: STATUS_* or _RESTART
+        stop_at = 0
+        stop_len = 0
+        while n_batch < BATCH:
+            f = 0
+            while i < hi:
+                f = flags[data[i]]
+                if f == 0 or f == _B_APOSTROPHE:
+                    i += 1  # (an apostrophe starts no token)
+                elif f == _B_NEWLINE:
+                    n_docs += 1
+                    offsets[n_docs] = n_tok + n_batch
+                    i += 1
+                else:
+                    break
+            if i >= hi:
+                stop = STATUS_OK
+                break
+            if f == _B_OTHER:
+                cp, m = _decode(data, i, hi, allow_surrogates)
+                if m == 0:
+                    stop = STATUS_FALLBACK
+                    stop_at = i
+                    break
+                if lowercase:
+                    if cls[cp] & CLASS_SPECIAL:
+                        stop = STATUS_FALLBACK
+                        stop_at = i
+                        break
+                    cp = lower[cp]
+                if not (cls[cp] & CLASS_TOKEN):
+                    i += m
+                    continue
+            # A token starts at i. Its first run of plain ASCII token bytes
+            # is found first, then hashed 8 bytes at a time.
+            start = i
+            while i < hi and flags[data[i]] == _B_TOKEN:
+                i += 1
+            n = i - start
+            h, w = _hash_run(data, start, n)
+            built = -1  # where in scratch the token is built, once it must be
+            # The rest of the token, if any, one character at a time.
+            while i < hi:
+                b = data[i]
+                f = flags[b]
+                if f == 0 or f == _B_NEWLINE:
+                    break
+                m = 1
+                changed = False
+                if f & _B_TOKEN:
+                    enc = np.int64(low[b])
+                    n_enc = 1
+                    changed = (f & _B_LOWER) != 0
+                elif f == _B_APOSTROPHE:
+                    if i + 1 >= hi:
+                        break
+                    f2 = flags[data[i + 1]]
+                    if f2 == _B_OTHER:
+                        cp2, m2 = _decode(data, i + 1, hi, allow_surrogates)
+                        if m2 == 0:
+                            stop = STATUS_FALLBACK
+                            stop_at = i + 1
+                            break
+                        if lowercase:
+                            if cls[cp2] & CLASS_SPECIAL:
+                                stop = STATUS_FALLBACK
+                                stop_at = i + 1
+                                break
+                            cp2 = lower[cp2]
+                        if not (cls[cp2] & CLASS_TOKEN):
+                            break
+                    elif not (f2 & _B_TOKEN):
+                        break
+                    enc = np.int64(b)
+                    n_enc = 1
+                else:
+                    cp, m = _decode(data, i, hi, allow_surrogates)
+                    if m == 0:
+                        stop = STATUS_FALLBACK
+                        stop_at = i
+                        break
+                    dotted = False
+                    if lowercase:
+                        if cls[cp] & CLASS_SPECIAL:
+                            stop = STATUS_FALLBACK
+                            stop_at = i
+                            break
+                        # U+0130 lowercases to "i" + U+0307 (both token
+                        # characters in every tokenizer); the table gives "i".
+                        dotted = cp == 0x130
+                        lc = lower[cp]
+                        changed = dotted or lc != cp
+                        cp = lc
+                    c = cls[cp]
+                    if not (c & CLASS_TOKEN):
+                        # An apostrophe is kept when a token character follows.
+                        if not (c & CLASS_APOSTROPHE) or i + m >= hi:
+                            break
+                        cp2, m2 = _decode(data, i + m, hi, allow_surrogates)
+                        if m2 == 0:
+                            stop = STATUS_FALLBACK
+                            stop_at = i + m
+                            break
+                        if cp2 == _NEWLINE:
+                            break
+                        if lowercase:
+                            if cls[cp2] & CLASS_SPECIAL:
+                                stop = STATUS_FALLBACK
+                                stop_at = i + m
+                                break
+                            cp2 = lower[cp2]
+                        if not (cls[cp2] & CLASS_TOKEN):
+                            break
+                    enc, n_enc = _utf8(cp, dotted)
+                # The character is kept: its bytes are enc (those of data at i
+                # unless changed).
+                if changed and built < 0:
+                    built = used
+                    if built + n + n_enc <= scap:
+                        for q in range(n):
+                            scratch[built + q] = data[start + q]
+                if built >= 0:
+                    if built + n + n_enc > scap:
+                        # Start again in a new batch (an empty scratch), or
+                        # have the caller grow scratch.
+                        stop = _RESTART if built > 0 else STATUS_GROW
+                        stop_at = start
+                        stop_len = n + n_enc
+                        i = start
+                        break
+                    for _ in range(n_enc):
+                        scratch[built + n] = enc & 0xFF
+                        h, w = _add_byte(h, w, n, enc & 0xFF)
+                        enc >>= 8
+                        n += 1
+                else:
+                    for _ in range(n_enc):
+                        h, w = _add_byte(h, w, n, enc & 0xFF)
+                        enc >>= 8
+                        n += 1
+                i += m
+                if built < 0:
+                    # Plain ASCII token bytes, hashed where they are.
+                    while i < hi:
+                        b = data[i]
+                        if flags[b] != _B_TOKEN:
+                            break
+                        h, w = _add_byte(h, w, n, b)
+                        n += 1
+                        i += 1
+                else:
+                    # ASCII token bytes, lowercased into scratch (while it has
+                    # room; the step above deals with a full one).
+                    end = min(hi, i + scap - built - n)
+                    while i < end:
+                        b = data[i]
+                        if not (flags[b] & _B_TOKEN):
+                            break
+                        b = low[b]
+                        scratch[built + n] = b
+                        h, w = _add_byte(h, w, n, b)
+                        n += 1
+                        i += 1
+            if stop >= 0:
+                break
+            x = _finish_hash(h, w, n)
+            _prefetch(slots, 2 * (x & mask))
+            b_hash[n_batch] = x
+            b_key[n_batch] = w if n <= 8 else x
+            b_len[n_batch] = n
+            b_start[n_batch] = start
+            b_built[n_batch] = built
+            b_docs[n_batch] = n_docs
+            if built >= 0:
+                used = built + n
+            batch_bytes += n
+            n_batch += 1
+
+        # -- lookups -------------------------------------------------------------
+        # 1. Each token's candidate entry: the first slot of its probe with its
+        #    key and length (a certain match for a token of up to 8 bytes);
+        #    prefetch where a longer one's bytes start.
+        for j in range(n_batch):
+            lenf = np.uint64(min(b_len[j], 255))
+            key = b_key[j]
+            idx = b_hash[j] & mask
+            cand = -1
             while True:
                 v = slots[2 * idx + 1]
                 if v == 0:
                     break
-                if (v >> np.uint64(56)) == lenf and slots[2 * idx] == pkey:
-                    e = np.int64(v & _ENTRY_MASK) - 1
-                    if tl <= 8:
-                        code = e
+                if (v >> np.uint64(56)) == lenf and slots[2 * idx] == key:
+                    cand = np.int64(v & _ENTRY_MASK) - 1
+                    if b_len[j] > 8:
+                        _prefetch(ent_start, cand)
+                    break
+                idx = (idx + np.uint64(1)) & mask
+            b_cand[j] = cand
+        # 2. Prefetch those bytes.
+        for j in range(n_batch):
+            if b_cand[j] >= 0 and b_len[j] > 8:
+                at = ent_start[b_cand[j]]
+                _prefetch(arena, at)
+                _prefetch(arena, at + b_len[j] - 1)
+        # 3. Code the tokens in order: confirm the candidate, or probe again
+        #    (a token may be new, or inserted by an earlier one of the batch).
+        check_each = insert and (
+            sizes[0] + n_batch > ent_start.shape[0]
+            or 2 * (sizes[0] + n_batch) > n_slots
+            or sizes[1] + batch_bytes > arena.shape[0]
+        )
+        for j in range(n_batch):
+            tl = b_len[j]
+            if check_each and (
+                sizes[0] + 1 > ent_start.shape[0]
+                or 2 * (sizes[0] + 1) > n_slots
+                or sizes[1] + tl > arena.shape[0]
+            ):
+                state[0] = b_start[j]
+                state[1] = n_tok + j
+                state[2] = b_docs[j]
+                state[3] = GROW_TABLE
+                state[4] = tl
+                return STATUS_GROW
+            built = b_built[j]
+            src = b_start[j]
+            code = b_cand[j]
+            if code >= 0 and tl > 8:
+                at = ent_start[code]
+                # (equal lengths below 255 are certain from the slot)
+                same = tl < 255 or ent_len[code] == tl
+                if built >= 0:
+                    for q in range(tl):
+                        if arena[at + q] != scratch[built + q]:
+                            same = False
+                            break
+                else:
+                    for q in range(tl):
+                        if arena[at + q] != data[src + q]:
+                            same = False
+                            break
+                if not same:
+                    code = -1
+            if code < 0:
+                x = b_hash[j]
+                key = b_key[j]
+                lenf = np.uint64(min(tl, 255))
+                idx = x & mask
+                while True:
+                    v = slots[2 * idx + 1]
+                    if v == 0:
                         break
-                    if ent_len[e] == tl:
-                        start = ent_start[e]
-                        same = True
-                        for q in range(tl):
-                            if arena[start + q] != scratch[off + q]:
-                                same = False
-                                break
-                        if same:
+                    if (v >> np.uint64(56)) == lenf and slots[2 * idx] == key:
+                        e = np.int64(v & _ENTRY_MASK) - 1
+                        if tl <= 8:
                             code = e
                             break
-                idx = (idx + np.uint64(1)) & mask
-            if code < 0 and insert:
-                # (room was checked when the token entered the ring)
-                e = sizes[0]
-                used = sizes[1]
-                for q in range(tl):
-                    arena[used + q] = scratch[off + q]
-                ent_hash[e] = px
-                ent_start[e] = used
-                ent_len[e] = tl
-                slots[2 * idx] = pkey
-                slots[2 * idx + 1] = (lenf << np.uint64(56)) | np.uint64(e + 1)
-                sizes[0] = e + 1
-                sizes[1] = used + tl
-                code = e
-            codes[p_at[k]] = code
-            head = (head + 1) % RING
-            n_pend -= 1
-            pend_bytes -= tl
-        if ret >= 0:
-            return ret
-        if finished:
-            break
-        target = RING - 1
-        # 2. A finished token enters the ring (if the table has room for it
-        #    and for every token already waiting).
-        if have_token:
-            if insert and (
-                sizes[0] + n_pend + 1 > ent_start.shape[0]
-                or 2 * (sizes[0] + n_pend + 1) > n_slots
-                or sizes[1] + pend_bytes + tok_len > arena.shape[0]
-            ):
-                if n_pend > 0:
-                    target = 0
-                    continue
-                state[0] = tok_pos
-                state[1] = n_tok
-                state[2] = n_docs
-                state[3] = GROW_TABLE
-                state[4] = tok_len
-                return STATUS_GROW
-            x = _finish_hash(h, w, tok_len)
-            k = (head + n_pend) % RING
-            p_x[k] = x
-            p_key[k] = w if tok_len <= 8 else x
-            p_len[k] = tok_len
-            p_off[k] = cur_off
-            p_at[k] = n_tok
-            _prefetch(slots, 2 * (x & mask))
-            n_pend += 1
-            pend_bytes += tok_len
-            n_tok += 1
-            have_token = False
-            if cur_off == _BIG:
-                target = 0  # the long token's bytes are needed by the next one
-            tok_len = 0
+                        if ent_len[e] == tl:
+                            at = ent_start[e]
+                            same = True
+                            if built >= 0:
+                                for q in range(tl):
+                                    if arena[at + q] != scratch[built + q]:
+                                        same = False
+                                        break
+                            else:
+                                for q in range(tl):
+                                    if arena[at + q] != data[src + q]:
+                                        same = False
+                                        break
+                            if same:
+                                code = e
+                                break
+                    idx = (idx + np.uint64(1)) & mask
+                if code < 0 and insert:
+                    e = sizes[0]
+                    at = sizes[1]
+                    if built >= 0:
+                        for q in range(tl):
+                            arena[at + q] = scratch[built + q]
+                    else:
+                        for q in range(tl):
+                            arena[at + q] = data[src + q]
+                    ent_hash[e] = x
+                    ent_start[e] = at
+                    ent_len[e] = tl
+                    slots[2 * idx] = key
+                    slots[2 * idx + 1] = (lenf << np.uint64(56)) | np.uint64(e + 1)
+                    sizes[0] = e + 1
+                    sizes[1] = at + tl
+                    code = e
+            codes[n_tok + j] = code
+        n_tok += n_batch
+
+        if stop < 0 or stop == _RESTART:
             continue
-        # 3. Read one character.
-        cp = -1
-        nb = 0
-        if i < hi:
-            cp, nb = _decode(data, i, hi, allow_surrogates)
-            if nb == 0:
-                state[0] = i
-                state[1] = n_tok
-                state[2] = n_docs
-                ret = STATUS_FALLBACK
-                target = 0
-                continue
-        keep = False
-        dotted = False
-        if cp >= 0 and cp != _NEWLINE:
-            if lowercase:
-                if cls[cp] & CLASS_SPECIAL:
-                    state[0] = i
-                    state[1] = n_tok
-                    state[2] = n_docs
-                    ret = STATUS_FALLBACK
-                    target = 0
-                    continue
-                # U+0130 lowercases to "i" + U+0307 (both token characters in
-                # every tokenizer); the table gives the "i".
-                dotted = cp == 0x130
-                cp = lower[cp]
-            c = cls[cp]
-            if c & CLASS_TOKEN:
-                keep = True
-            elif (c & CLASS_APOSTROPHE) and tok_len > 0 and i + nb < hi:
-                # Kept only when the next character is a token character.
-                cp2, nb2 = _decode(data, i + nb, hi, allow_surrogates)
-                if nb2 == 0:
-                    state[0] = i + nb
-                    state[1] = n_tok
-                    state[2] = n_docs
-                    ret = STATUS_FALLBACK
-                    target = 0
-                    continue
-                if cp2 != _NEWLINE:
-                    if lowercase:
-                        if cls[cp2] & CLASS_SPECIAL:
-                            state[0] = i + nb
-                            state[1] = n_tok
-                            state[2] = n_docs
-                            ret = STATUS_FALLBACK
-                            target = 0
-                            continue
-                        cp2 = lower[cp2]
-                    keep = (cls[cp2] & CLASS_TOKEN) != 0
-        if keep:
-            if tok_len == 0:
-                tok_pos = i
-                h = _SEED
-                w = np.uint64(0)
-                cur_off = ((head + n_pend) % RING) * RING_BYTES
-            if cur_off != _BIG and tok_len + 6 > RING_BYTES:
-                # Too long for its ring slot: move to the big area.
-                for q in range(tok_len):
-                    scratch[_BIG + q] = scratch[cur_off + q]
-                cur_off = _BIG
-            if cur_off == _BIG and _BIG + tok_len + 6 > scap:
-                state[0] = tok_pos
-                state[1] = n_tok
-                state[2] = n_docs
-                state[3] = GROW_SCRATCH
-                state[4] = tok_len
-                ret = STATUS_GROW
-                target = 0
-                continue
-            # The (lowercased) character as UTF-8, packed little-endian.
-            if cp < 0x80:
-                enc = cp
-                n_enc = 1
-            elif cp < 0x800:
-                enc = (0xC0 | (cp >> 6)) | ((0x80 | (cp & 0x3F)) << 8)
-                n_enc = 2
-            elif cp < 0x10000:
-                enc = (
-                    (0xE0 | (cp >> 12))
-                    | ((0x80 | ((cp >> 6) & 0x3F)) << 8)
-                    | ((0x80 | (cp & 0x3F)) << 16)
-                )
-                n_enc = 3
-            else:
-                enc = (
-                    (0xF0 | (cp >> 18))
-                    | ((0x80 | ((cp >> 12) & 0x3F)) << 8)
-                    | ((0x80 | ((cp >> 6) & 0x3F)) << 16)
-                    | ((0x80 | (cp & 0x3F)) << 24)
-                )
-                n_enc = 4
-            if dotted:
-                enc |= 0x87CC << (8 * n_enc)
-                n_enc += 2
-            for _ in range(n_enc):
-                b = enc & 0xFF
-                enc >>= 8
-                scratch[cur_off + tok_len] = b
-                if tok_len > 0 and (tok_len & 7) == 0:
-                    h = _mix_word(h, w)
-                    w = np.uint64(0)
-                w |= np.uint64(b) << np.uint64(8 * (tok_len & 7))
-                tok_len += 1
-            i += nb
-            # Fast path: the token's next ASCII token characters, without the
-            # checks above (lowercase ASCII is ASCII; a newline, an apostrophe
-            # of the word tokenizer, UTF-8 and a full slot go the long way).
-            limit = RING_BYTES - 6 if cur_off != _BIG else scap - _BIG - 6
-            while i < hi and tok_len < limit:
-                b = np.int64(data[i])
-                if b >= 0x80:
-                    break
-                if lowercase:
-                    b = np.int64(lower[b])
-                if not (cls[b] & CLASS_TOKEN):
-                    break
-                scratch[cur_off + tok_len] = b
-                if (tok_len & 7) == 0:
-                    h = _mix_word(h, w)
-                    w = np.uint64(0)
-                w |= np.uint64(b) << np.uint64(8 * (tok_len & 7))
-                tok_len += 1
-                i += 1
-            continue
-        if tok_len > 0:
-            have_token = True  # (the character at i is read again after it)
-            continue
-        if cp < 0:
-            finished = True
-            target = 0
-            continue
-        if cp == _NEWLINE:
-            n_docs += 1
-            offsets[n_docs] = n_tok
-        i += nb
-    state[0] = hi
-    state[1] = n_tok
-    state[2] = n_docs
-    return STATUS_OK
+        state[0] = hi if stop == STATUS_OK else stop_at
+        state[1] = n_tok
+        state[2] = n_docs
+        if stop == STATUS_GROW:
+            state[3] = GROW_SCRATCH
+            state[4] = stop_len
+        return stop
+
+
+# How many entries ahead rehashing prefetches the slot an entry will take.
+_REHASH_AHEAD = 16
+# Entries merged per batch (see merge_token_tables).
+_MERGE_BATCH = 64
 
 
 @njit(cache=True, nogil=True)
@@ -449,9 +644,11 @@ def rehash_token_table(ent_hash, ent_start, ent_len, arena, n_entries, slots):
     with entries ``0 .. n_entries - 1`` of a token table."""
     mask = np.uint64(slots.shape[0] // 2 - 1)
     for e in range(n_entries):
+        if e + _REHASH_AHEAD < n_entries:
+            _prefetch(slots, 2 * (ent_hash[e + _REHASH_AHEAD] & mask))
         x = ent_hash[e]
         n = ent_len[e]
-        key = _hash_key(arena, ent_start[e], n)[1] if n <= 8 else x
+        key = _hash_run(arena, ent_start[e], n)[1] if n <= 8 else x
         idx = x & mask
         while slots[2 * idx + 1] != 0:
             idx = (idx + np.uint64(1)) & mask
@@ -482,55 +679,108 @@ def merge_token_tables(
     destination table (counts summed; new entries start at 0); ``remap[e]`` =
     destination entry of source entry ``e``. Returns the first entry not
     merged: ``n_src`` when done, less when the destination must grow first
-    (call again from there)."""
+    (call again from there).
+
+    Source entries go in batches of ``_MERGE_BATCH``: their hashes first (the
+    slots they probe prefetched), then their candidate entries in the
+    destination (as in :func:`tokenize_bytes`; their counts and, for long
+    tokens, their bytes prefetched), then in order, each confirmed or probed
+    again and inserted.
+    """
     n_slots = slots.shape[0] // 2
     mask = np.uint64(n_slots - 1)
-    for e in range(first, n_src):
-        n = src_len[e]
-        s0 = src_start[e]
-        x, key = _hash_key(src_arena, s0, n)
-        lenf = np.uint64(min(n, 255))
-        idx = x & mask
-        code = -1
-        while True:
-            v = slots[2 * idx + 1]
-            if v == 0:
-                break
-            if (v >> np.uint64(56)) == lenf and slots[2 * idx] == key:
-                d = np.int64(v & _ENTRY_MASK) - 1
-                if ent_len[d] == n:
-                    start = ent_start[d]
-                    same = True
-                    for k in range(n):
-                        if arena[start + k] != src_arena[s0 + k]:
-                            same = False
-                            break
-                    if same:
-                        code = d
+    m_hash = np.empty(_MERGE_BATCH, np.uint64)
+    m_key = np.empty(_MERGE_BATCH, np.uint64)
+    m_cand = np.empty(_MERGE_BATCH, np.int64)
+    for lo in range(first, n_src, _MERGE_BATCH):
+        hi = min(lo + _MERGE_BATCH, n_src)
+        for e in range(lo, hi):
+            x, key = _hash_key(src_arena, src_start[e], src_len[e])
+            _prefetch(slots, 2 * (x & mask))
+            m_hash[e - lo] = x
+            m_key[e - lo] = key
+        for e in range(lo, hi):
+            n = src_len[e]
+            lenf = np.uint64(min(n, 255))
+            key = m_key[e - lo]
+            idx = m_hash[e - lo] & mask
+            cand = -1
+            while True:
+                v = slots[2 * idx + 1]
+                if v == 0:
+                    break
+                if (v >> np.uint64(56)) == lenf and slots[2 * idx] == key:
+                    cand = np.int64(v & _ENTRY_MASK) - 1
+                    _prefetch(ent_count, cand)
+                    if n > 8:
+                        _prefetch(ent_start, cand)
+                    break
+                idx = (idx + np.uint64(1)) & mask
+            m_cand[e - lo] = cand
+        for e in range(lo, hi):
+            d = m_cand[e - lo]
+            if d >= 0 and src_len[e] > 8:
+                at = ent_start[d]
+                _prefetch(arena, at)
+                _prefetch(arena, at + src_len[e] - 1)
+        for e in range(lo, hi):
+            n = src_len[e]
+            s0 = src_start[e]
+            code = m_cand[e - lo]
+            if code >= 0 and n > 8:
+                at = ent_start[code]
+                # (equal lengths below 255 are certain from the slot)
+                same = n < 255 or ent_len[code] == n
+                for q in range(n):
+                    if arena[at + q] != src_arena[s0 + q]:
+                        same = False
                         break
-            idx = (idx + np.uint64(1)) & mask
-        if code < 0:
-            d = sizes[0]
-            used = sizes[1]
-            if (
-                d + 1 > ent_start.shape[0]
-                or 2 * (d + 1) > n_slots
-                or used + n > arena.shape[0]
-            ):
-                return e
-            for k in range(n):
-                arena[used + k] = src_arena[s0 + k]
-            ent_hash[d] = x
-            ent_start[d] = used
-            ent_len[d] = n
-            ent_count[d] = 0
-            slots[2 * idx] = key
-            slots[2 * idx + 1] = (lenf << np.uint64(56)) | np.uint64(d + 1)
-            sizes[0] = d + 1
-            sizes[1] = used + n
-            code = d
-        ent_count[code] += src_count[e]
-        remap[e] = code
+                if not same:
+                    code = -1
+            if code < 0:
+                x = m_hash[e - lo]
+                key = m_key[e - lo]
+                lenf = np.uint64(min(n, 255))
+                idx = x & mask
+                while True:
+                    v = slots[2 * idx + 1]
+                    if v == 0:
+                        break
+                    if (v >> np.uint64(56)) == lenf and slots[2 * idx] == key:
+                        d = np.int64(v & _ENTRY_MASK) - 1
+                        if ent_len[d] == n:
+                            at = ent_start[d]
+                            same = True
+                            for q in range(n):
+                                if arena[at + q] != src_arena[s0 + q]:
+                                    same = False
+                                    break
+                            if same:
+                                code = d
+                                break
+                    idx = (idx + np.uint64(1)) & mask
+                if code < 0:
+                    d = sizes[0]
+                    used = sizes[1]
+                    if (
+                        d + 1 > ent_start.shape[0]
+                        or 2 * (d + 1) > n_slots
+                        or used + n > arena.shape[0]
+                    ):
+                        return e
+                    for q in range(n):
+                        arena[used + q] = src_arena[s0 + q]
+                    ent_hash[d] = x
+                    ent_start[d] = used
+                    ent_len[d] = n
+                    ent_count[d] = 0
+                    slots[2 * idx] = key
+                    slots[2 * idx + 1] = (lenf << np.uint64(56)) | np.uint64(d + 1)
+                    sizes[0] = d + 1
+                    sizes[1] = used + n
+                    code = d
+            ent_count[code] += src_count[e]
+            remap[e] = code
     return n_src
 
 
