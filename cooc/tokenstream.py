@@ -243,7 +243,7 @@ class _Tokenizer:
         """Code ``data[lo:hi]``; returns ``(codes, offsets, scratch)``."""
         view = data[lo:hi]
         n = view.shape[0]
-        n_docs = view.tobytes().count(b"\n") + 1 if n else 1
+        n_docs = T.count_newlines(view) + 1
         codes = np.empty(n // 2 + 1, np.int32)
         offsets = np.zeros(n_docs + 1, np.int64)
         state = np.zeros(5, np.int64)
@@ -264,9 +264,7 @@ class _Tokenizer:
             # One line needs Python: take back its tokens, redo it, go on.
             pos, doc = int(state[0]), int(state[2])
             first = int(offsets[doc])
-            start = view[:pos].tobytes().rfind(b"\n") + 1
-            end = view[pos:].tobytes().find(b"\n")
-            end = n if end < 0 else pos + end
+            start, end = T.line_bounds(view, pos)
             text = self._decode_line(data, lo + start, lo + end, segments)
             if self.lowercase:
                 text = text.lower()

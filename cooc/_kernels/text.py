@@ -168,8 +168,10 @@ def _load_u64(typingctx, arr, idx):
 
 @njit(cache=True, nogil=True, inline="always")
 def _hash_run(buf, start, n):
-    """The running hash ``(h, w)`` (as :func:`_add_byte` leaves it) of the
-    ``n`` bytes at ``buf[start]``, read 8 at a time."""
+    """The state ``(h, w)`` of the token hash after the ``n`` bytes at
+    ``buf[start]``: every full 8-byte word but the last mixed into ``h``, the
+    last word (1 to 8 bytes, little-endian) in ``w``; :func:`_finish_hash`
+    adds the length. Reads 8 bytes at a time."""
     h = _SEED
     w = np.uint64(0)
     if n > 0:
@@ -196,6 +198,39 @@ def _hash_key(buf, start, n):
     return x, (w if n <= 8 else x)
 
 
+@intrinsic
+def _store_u64(typingctx, arr, idx, value):
+    """Write ``value`` (``uint64``) as 8 little-endian bytes at ``arr[idx]`` of a
+    ``uint8`` array (unaligned; no bounds check: ``idx + 8 <= arr.shape[0]``)."""
+    sig = types.void(arr, idx, types.uint64)
+
+    def codegen(context, builder, signature, args):
+        arr_type = signature.args[0]
+        array = context.make_array(arr_type)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(
+            context, builder, arr_type, array, [args[1]], wraparound=False
+        )
+        word = builder.bitcast(ptr, ir.IntType(64).as_pointer())
+        builder.store(args[2], word, align=1)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _count_trailing_zeros(typingctx, x):
+    """Number of trailing zero bits of a ``uint64`` (64 for 0)."""
+    sig = types.uint64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        fnty = ir.FunctionType(i64, [i64, ir.IntType(1)])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.cttz.i64")
+        return builder.call(fn, [args[0], ir.Constant(ir.IntType(1), 0)])
+
+    return sig, codegen
+
+
 @njit(cache=True, nogil=True)
 def _byte_flags(cls, lower, lowercase):
     """``_B_*`` flags and lowercase of every byte value, from the character
@@ -220,16 +255,14 @@ def _byte_flags(cls, lower, lowercase):
             flags[b] = _B_TOKEN | (_B_LOWER if lb != b else 0)
         elif c & CLASS_APOSTROPHE:
             flags[b] = _B_APOSTROPHE
-    return flags, low
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _add_byte(h, w, n, b):
-    """The running hash ``(h, w)`` of a token's ``n`` bytes, after byte ``b``."""
-    if n > 0 and (n & 7) == 0:
-        h = _mix_word(h, w)
-        w = np.uint64(0)
-    return h, w | (np.uint64(b) << np.uint64(8 * (n & 7)))
+    # For 8 bytes at a time: 1 for a plain ASCII token byte; and a token
+    # byte's lowercase plus 256.
+    plain = np.zeros(256, np.uint64)
+    ascii_low = np.zeros(256, np.uint64)
+    for b in range(256):
+        plain[b] = 1 if flags[b] == _B_TOKEN else 0
+        ascii_low[b] = (256 | low[b]) if flags[b] & _B_TOKEN else 0
+    return flags, low, plain, ascii_low
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -305,7 +338,8 @@ def tokenize_bytes(
     on its own and the first one that might not fit returns ``STATUS_GROW``
     (at the token the same check one token at a time would stop at).
     """
-    flags, low = _byte_flags(cls, lower, lowercase)
+    flags, low, plain, ascii_low = _byte_flags(cls, lower, lowercase)
+    last8 = min(hi, data.shape[0]) - 8  # the last i where 8 bytes can be read
     n_slots = slots.shape[0] // 2
     mask = np.uint64(n_slots - 1)
     scap = scratch.shape[0]
@@ -360,13 +394,25 @@ def tokenize_bytes(
                 if not (cls[cp] & CLASS_TOKEN):
                     i += m
                     continue
-            # A token starts at i. Its first run of plain ASCII token bytes
-            # is found first, then hashed 8 bytes at a time.
+            # A token starts at i. Its first run of plain ASCII token bytes,
+            # 8 bytes at a time: a bit per byte, and the first clear bit ends
+            # the run (no branch per byte).
             start = i
-            while i < hi and flags[data[i]] == _B_TOKEN:
-                i += 1
+            while True:
+                if i > last8:
+                    while i < hi and flags[data[i]] == _B_TOKEN:
+                        i += 1
+                    break
+                word = _load_u64(data, i)
+                bits = np.uint64(0)
+                for k in range(8):
+                    byte = (word >> np.uint64(8 * k)) & np.uint64(0xFF)
+                    bits |= plain[byte] << np.uint64(k)
+                run = np.int64(_count_trailing_zeros(~bits))  # 0 to 8
+                i += run
+                if run < 8:
+                    break
             n = i - start
-            h, w = _hash_run(data, start, n)
             built = -1  # where in scratch the token is built, once it must be
             # The rest of the token, if any, one character at a time.
             while i < hi:
@@ -459,39 +505,49 @@ def tokenize_bytes(
                         break
                     for _ in range(n_enc):
                         scratch[built + n] = enc & 0xFF
-                        h, w = _add_byte(h, w, n, enc & 0xFF)
                         enc >>= 8
                         n += 1
                 else:
-                    for _ in range(n_enc):
-                        h, w = _add_byte(h, w, n, enc & 0xFF)
-                        enc >>= 8
-                        n += 1
+                    n += n_enc
                 i += m
                 if built < 0:
-                    # Plain ASCII token bytes, hashed where they are.
-                    while i < hi:
-                        b = data[i]
-                        if flags[b] != _B_TOKEN:
-                            break
-                        h, w = _add_byte(h, w, n, b)
-                        n += 1
+                    # Plain ASCII token bytes, where they are.
+                    while i < hi and flags[data[i]] == _B_TOKEN:
                         i += 1
+                        n += 1
                 else:
-                    # ASCII token bytes, lowercased into scratch (while it has
-                    # room; the step above deals with a full one).
+                    # ASCII token bytes, lowercased into scratch 8 at a time
+                    # (all 8 are written, the run's are kept), then one at a
+                    # time while scratch has room (the step above deals with a
+                    # full one).
+                    while i <= last8 and built + n + 8 <= scap:
+                        word = _load_u64(data, i)
+                        bits = np.uint64(0)
+                        lowered = np.uint64(0)
+                        for k in range(8):
+                            t = ascii_low[(word >> np.uint64(8 * k)) & np.uint64(0xFF)]
+                            bits |= (t >> np.uint64(8)) << np.uint64(k)
+                            lowered |= (t & np.uint64(0xFF)) << np.uint64(8 * k)
+                        _store_u64(scratch, built + n, lowered)
+                        run = np.int64(_count_trailing_zeros(~bits))
+                        i += run
+                        n += run
+                        if run < 8:
+                            break
                     end = min(hi, i + scap - built - n)
                     while i < end:
                         b = data[i]
                         if not (flags[b] & _B_TOKEN):
                             break
-                        b = low[b]
-                        scratch[built + n] = b
-                        h, w = _add_byte(h, w, n, b)
+                        scratch[built + n] = low[b]
                         n += 1
                         i += 1
             if stop >= 0:
                 break
+            if built >= 0:
+                h, w = _hash_run(scratch, built, n)
+            else:
+                h, w = _hash_run(data, start, n)
             x = _finish_hash(h, w, n)
             _prefetch(slots, 2 * (x & mask))
             b_hash[n_batch] = x
@@ -782,6 +838,28 @@ def merge_token_tables(
             ent_count[code] += src_count[e]
             remap[e] = code
     return n_src
+
+
+@njit(cache=True, nogil=True)
+def count_newlines(data):
+    """Number of ``\\n`` bytes in ``data`` (uint8), without the GIL."""
+    n = 0
+    for i in range(data.shape[0]):
+        n += data[i] == _NEWLINE
+    return n
+
+
+@njit(cache=True, nogil=True)
+def line_bounds(data, pos):
+    """``(start, end)`` of the line of ``data`` holding position ``pos``: the
+    bytes after the previous ``\\n`` up to the next one (or the end)."""
+    start = pos
+    while start > 0 and data[start - 1] != _NEWLINE:
+        start -= 1
+    end = pos
+    while end < data.shape[0] and data[end] != _NEWLINE:
+        end += 1
+    return start, end
 
 
 @njit(cache=True, nogil=True)
