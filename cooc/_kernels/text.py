@@ -21,8 +21,8 @@ Array contracts
     the token's UTF-8 bytes in ``arena``) and ``ent_len`` (``int64``);
   - ``sizes`` (``int64[2]``): entries used, arena bytes used.
 
-  Tokenizing does not count: the caller counts codes with ``numpy.bincount``
-  (a sequential pass instead of a random write per token).
+  Tokenizing does not count: the caller counts the codes it wrote afterwards
+  (:func:`count_codes`, one pass over them).
 
   Entries are numbered in order of first insertion and never move, so the codes
   a kernel wrote stay valid when the table grows.
@@ -30,7 +30,12 @@ Array contracts
   per-thread ``scratch`` buffer is full it returns ``STATUS_GROW`` with
   ``state`` pointing at the start of the token it could not finish; the caller
   grows what is full (``state[3]``: ``GROW_SCRATCH`` or ``GROW_TABLE``;
-  ``state[4]``: the token's length so far) and calls again.
+  ``state[4]``: the token's length, so far for scratch) and calls again. The
+  table counts as full when one more entry of that token's length would not
+  fit, whether or not the token is new. ``scratch`` only holds tokens that
+  lowercasing changes (the others are read where they are in ``data``).
+  Codes and offsets past those ``state`` counts may have been written; the
+  next call writes them again.
   ``STATUS_FALLBACK`` means the bytes need Python (invalid UTF-8, or a
   ``CLASS_SPECIAL`` character when lowercasing); ``state`` then points at the
   offending byte, with the codes and documents written so far, so that the
@@ -327,16 +332,19 @@ def tokenize_bytes(
     place; returns a ``STATUS_*`` code. ``scratch`` (uint8) must hold at least
     ``SCRATCH_MIN`` bytes.
 
-    Works in batches of up to ``BATCH`` tokens. The scanning loop reads a
-    token's bytes once, hashing them as it goes; they stay in ``data`` unless
-    lowercasing changes one, and only then is the token built in ``scratch``.
-    ASCII bytes take a 256-entry table; any other byte is decoded and looked up
-    in the full tables. The slot each token will probe is prefetched as soon as
-    its hash is known, and the lookup loop codes the batch in token order (so
-    entries are numbered as without batches). Before it, the table's room for
-    the whole batch is checked once; when it is short, every token is checked
-    on its own and the first one that might not fit returns ``STATUS_GROW``
-    (at the token the same check one token at a time would stop at).
+    Works in batches of up to ``BATCH`` tokens. The scanning loop finds the
+    batch's tokens: a token's bytes stay where they are in ``data`` unless
+    lowercasing changes one, and only then is the token built in ``scratch``;
+    runs of ASCII bytes are classified through 256-entry tables, 8 bytes at a
+    time, and any other byte is decoded and looked up in the full tables. Once
+    a token's bytes are known it is hashed (8 bytes at a time) and the slot
+    it will probe is prefetched. The lookups then go over the batch three
+    times: candidate entries from the slots (prefetching where a long token's
+    bytes start), those bytes prefetched, then each token coded in order,
+    confirmed or probed again and inserted, so that entries are numbered as
+    without batches. The table's room for the whole batch is checked once;
+    when it is short, every token is checked on its own, and the first one
+    for which one more entry would not fit returns ``STATUS_GROW``.
     """
     flags, low, plain, ascii_low = _byte_flags(cls, lower, lowercase)
     last8 = min(hi, data.shape[0]) - 8  # the last i where 8 bytes can be read
