@@ -809,10 +809,13 @@ def info(file, as_json):
     required=True,
     help="pairs.tsv (word1<TAB>word2<TAB>value) or pairs.parquet.",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
 @_errors
 def export(file, output, quiet):
     """Write every non-zero of a .cooc file as word1, word2, value rows.
+
+    The file is read in row blocks (checked and checksummed on the way) and
+    written block by block, so a matrix larger than memory exports too.
 
     \b
     Example:
