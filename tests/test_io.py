@@ -192,17 +192,22 @@ def test_truncated_file_is_refused(saved, tmp_path):
         load_cooc(cut)
 
 
-def test_flipped_payload_byte_is_refused(saved, tmp_path):
-    raw = bytearray(saved.read_bytes())
+def _flip_last_data_byte(src, dst, mask) -> None:
+    """Copy ``src`` to ``dst`` with the last byte of ``data.npy`` XORed by ``mask``."""
+    raw = bytearray(src.read_bytes())
     with zipfile.ZipFile(io.BytesIO(bytes(raw))) as zf:
         info = zf.getinfo("data.npy")
     local = info.header_offset
     name_len = int.from_bytes(raw[local + 26 : local + 28], "little")
     extra_len = int.from_bytes(raw[local + 28 : local + 30], "little")
     last = local + 30 + name_len + extra_len + info.compress_size - 1
-    raw[last] ^= 0xFF
+    raw[last] ^= mask
+    dst.write_bytes(bytes(raw))
+
+
+def test_flipped_payload_byte_is_refused(saved, tmp_path):
     flipped = tmp_path / "flipped.cooc"
-    flipped.write_bytes(bytes(raw))
+    _flip_last_data_byte(saved, flipped, 0xFF)
     with pytest.raises(ValueError, match=r"flipped.cooc.*corrupt"):
         load_cooc(flipped)
 
@@ -375,17 +380,9 @@ def test_export_of_a_file_in_row_blocks_equals_the_whole_matrix(
 
 
 def test_export_of_a_damaged_file_writes_nothing(saved, tmp_path):
-    raw = bytearray(saved.read_bytes())
-    with zipfile.ZipFile(io.BytesIO(bytes(raw))) as zf:
-        info = zf.getinfo("data.npy")
-    local = info.header_offset
-    name_len = int.from_bytes(raw[local + 26 : local + 28], "little")
-    extra_len = int.from_bytes(raw[local + 28 : local + 30], "little")
     # a count changed in place: well-formed, so only the checksum can tell
-    last = local + 30 + name_len + extra_len + info.compress_size - 1
-    raw[last] ^= 0x01
     bad = tmp_path / "bad.cooc"
-    bad.write_bytes(bytes(raw))
+    _flip_last_data_byte(saved, bad, 0x01)
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(ValueError, match=r"bad.cooc.*checksum"):
