@@ -464,6 +464,9 @@ def emit_csr_entries(
         c0 = r if canonical else 0
         row_key = np.int64(r) * n_cols
         row_end = row_key + n_cols
+        hi_col = n_cols
+        q1 = p1
+        q2 = p2
         if not (dest_lo <= r < dest_hi):
             # Only mirror entries (c, r) with c in [dest_lo, dest_hi) are
             # wanted from this row: jump to that column range, and past the row
@@ -476,44 +479,8 @@ def emit_csr_entries(
                 continue
             q1 = _seek(keys1, p1, row_key + c0)
             q2 = _seek(keys2, p2, row_key + c0)
-            stop = row_key + hi_col
-            p1 = _seek(keys1, q1, row_end)
-            p2 = _seek(keys2, q2, row_end)
-            n_d = max(min(n_dense, hi_col) - c0, 0) if r < n_dense else 0
-            base = row_start[r] if r < n_dense else 0
-            i = 0
-            while True:
-                if i < n_d:
-                    c = np.int64(c0 + i)
-                    v = dense[base + c]
-                    i += 1
-                else:
-                    in1 = q1 < p1 and keys1[q1] < stop
-                    in2 = q2 < p2 and keys2[q2] < stop
-                    if in1 and (not in2 or keys1[q1] <= keys2[q2]):
-                        c = keys1[q1] - row_key
-                        v = vals1[q1]
-                        if in2 and keys2[q2] == keys1[q1]:
-                            v += vals2[q2]
-                            q2 += 1
-                        q1 += 1
-                    elif in2:
-                        c = keys2[q2] - row_key
-                        v = vals2[q2]
-                        q2 += 1
-                    else:
-                        break
-                if v == 0 or (canonical and c == r):
-                    continue
-                if fill:
-                    q = mirror[c]
-                    indices[q - out_base] = r
-                    data[q - out_base] = v
-                    mirror[c] = q + 1
-                else:
-                    mirror[c] += 1
-            continue
-        n_d = n_dense - c0 if r < n_dense else 0
+        stop = row_key + hi_col
+        n_d = max(min(n_dense, hi_col) - c0, 0) if r < n_dense else 0
         base = row_start[r] if r < n_dense else 0
         i = 0
         while True:
@@ -522,19 +489,19 @@ def emit_csr_entries(
                 v = dense[base + c]
                 i += 1
             else:
-                in1 = p1 < n1 and keys1[p1] < row_end
-                in2 = p2 < n2 and keys2[p2] < row_end
-                if in1 and (not in2 or keys1[p1] <= keys2[p2]):
-                    c = keys1[p1] - row_key
-                    v = vals1[p1]
-                    if in2 and keys2[p2] == keys1[p1]:
-                        v += vals2[p2]
-                        p2 += 1
-                    p1 += 1
+                in1 = q1 < n1 and keys1[q1] < stop
+                in2 = q2 < n2 and keys2[q2] < stop
+                if in1 and (not in2 or keys1[q1] <= keys2[q2]):
+                    c = keys1[q1] - row_key
+                    v = vals1[q1]
+                    if in2 and keys2[q2] == keys1[q1]:
+                        v += vals2[q2]
+                        q2 += 1
+                    q1 += 1
                 elif in2:
-                    c = keys2[p2] - row_key
-                    v = vals2[p2]
-                    p2 += 1
+                    c = keys2[q2] - row_key
+                    v = vals2[q2]
+                    q2 += 1
                 else:
                     break
             if v == 0:
@@ -562,6 +529,9 @@ def emit_csr_entries(
                     mirror[c] = q + 1
                 else:
                     mirror[c] += 1
+        # past the row (a row read through ends where its last entry was taken)
+        p1 = q1 if hi_col == n_cols else _seek(keys1, q1, row_end)
+        p2 = q2 if hi_col == n_cols else _seek(keys2, q2, row_end)
 
 
 @njit(cache=True, nogil=True)
