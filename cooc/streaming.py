@@ -36,6 +36,7 @@ import io
 import itertools
 import math
 import os
+import shutil
 import struct
 import tempfile
 import time
@@ -89,9 +90,13 @@ _MIN_BLOCK_ROWS = 1024
 
 # Bytes per stored entry of a block in flight: the raw int32 index and float64
 # count of two blocks (one read ahead), the weighted values (float32), the
-# compacted weighted block (int32 index + float32 value), and the products'
-# int64 scratch (two per row, fewer rows than entries).
-_BYTES_PER_BLOCK_NNZ = 2 * (4 + 8) + 4 + 8 + 16
+# compacted weighted block (int32 index + float32 value; two while the
+# previous one is being copied to the weight cache), and the products' int64
+# scratch (two per row, fewer rows than entries).
+_BYTES_PER_BLOCK_NNZ = 2 * (4 + 8) + 4 + 2 * 8 + 16
+# Free space left on the temporary folder's disk when deciding whether the
+# weighted blocks can be kept there (see _WeightCache).
+_CACHE_DISK_MARGIN = 1 << 30
 # Dense row blocks in flight per row of a block, in units of l float32 values:
 # the product (two: one being written) and the basis rows read for the shift
 # (two: one read ahead).
@@ -501,7 +506,7 @@ class _Weighting:
                 self.log_ctx = np.log(probs)
 
     def __call__(self, cf, lo, hi, indptr_local, indices, data, *, transposed, pool,
-                 pieces, buffers):  # fmt: skip
+                 pieces, buffers, slots=1):  # fmt: skip
         n_rows = hi - lo
         nnz = int(indptr_local[-1])
         values = buffers.take("values", nnz, np.float32)
@@ -536,8 +541,8 @@ class _Weighting:
         new_indptr = np.zeros(n_rows + 1, dtype=np.int32)
         np.cumsum(kept, out=new_indptr[1:])
         n_kept = int(new_indptr[-1])
-        new_indices = buffers.take("w_indices", n_kept, np.int32)
-        new_data = buffers.take("w_data", n_kept, np.float32)
+        new_indices = buffers.take("w_indices", n_kept, np.int32, slots=slots)
+        new_data = buffers.take("w_data", n_kept, np.float32, slots=slots)
         _map(
             pool,
             lambda ab: _kernels.compact_rows(
@@ -570,6 +575,8 @@ class _Buffers:
 
     def take(self, name, shape, dtype, slots=1):
         ring = self._rings.setdefault(name, [0, [None] * slots])
+        if len(ring[1]) < slots:
+            ring[1].extend([None] * (slots - len(ring[1])))
         i = ring[0]
         ring[0] = (i + 1) % slots
         dtype = np.dtype(dtype)
@@ -1060,6 +1067,90 @@ class _Clock:
         )
 
 
+class _WeightCache:
+    """The weighted row blocks of one direction (``A`` or ``A^T``), kept in a
+    temporary file by the first pass that weighs them and read back by the
+    later ones instead of the counts.
+
+    A pass over the file weighs every stored count (a logarithm each for PPMI)
+    and compacts the block; on the 1B-token benchmark matrix that is about 39 s
+    of a pass's two threads, paid again on each of the solver's 12 passes. The
+    weighted block costs 8 bytes a kept entry on disk (int32 index, float32
+    value) against 12 for the counts, so the later passes also read less. The
+    blocks are the very arrays the weighting produces, so the products and the
+    result are the same bits with or without the cache. A block is stored as its
+    local row pointers (int32), indices, then values; the file is unlinked when
+    made. A failed write (a full disk) drops the cache and the passes weigh
+    again.
+    """
+
+    def __init__(self, folder):
+        # closed by close(), which the caller registers on its exit stack
+        self.fh = tempfile.TemporaryFile(  # noqa: SIM115
+            dir=None if folder is None else str(folder), prefix=".cooc-weights-"
+        )
+        self.fd = self.fh.fileno()
+        self.records = []  # (lo, hi, offset, kept entries) per block
+        self.end = 0
+        self.complete = False
+        self.broken = None  # the OSError that stopped the cache, if any
+
+    @property
+    def usable(self):
+        return self.complete and self.broken is None
+
+    def put(self, block):
+        """Append a weighted block (blocks come in row order); on the writer thread."""
+        if self.broken is not None:
+            return
+        parts = (block.indptr, block.indices[: block.nnz], block.data[: block.nnz])
+        offset = self.end
+        try:
+            for part in parts:
+                raw = np.ascontiguousarray(part).view(np.uint8).reshape(-1)
+                _pwrite_all(self.fd, memoryview(raw), self.end)
+                self.end += raw.size
+        except OSError as exc:
+            self.drop(exc)
+            return
+        self.records.append((block.lo, block.hi, offset, block.nnz))
+
+    def drop(self, exc):
+        self.broken = exc
+        self.records = []
+        with contextlib.suppress(OSError):
+            os.ftruncate(self.fd, 0)
+
+    def read(self, b, buffers):
+        """The ``b``-th block as a :class:`WeightedBlock` in ring buffers."""
+        lo, hi, offset, nnz = self.records[b]
+        indptr = buffers.take("c_indptr", hi - lo + 1, np.int32, slots=2)
+        indices = buffers.take("c_indices", nnz, np.int32, slots=2)
+        data = buffers.take("c_data", nnz, np.float32, slots=2)
+        for part in (indptr, indices, data):
+            raw = part.view(np.uint8).reshape(-1)
+            got = _pread_into(self.fd, memoryview(raw), offset)
+            if got != raw.size:  # pragma: no cover - our own file
+                raise OSError(f"weight cache cut short ({got} of {raw.size} bytes)")
+            offset += raw.size
+        return WeightedBlock(lo, hi, indptr, indices, data)
+
+    def close(self):
+        self.fh.close()
+
+
+def _cache_directions(folder, n_directions, nnz, tall_bytes):
+    """How many directions' weighted blocks fit on the temporary folder's disk
+    beside the solver's two tall files (at most ``8 * nnz`` bytes a direction)."""
+    where = str(folder) if folder is not None else tempfile.gettempdir()
+    try:
+        free = shutil.disk_usage(where).free
+    except OSError:
+        return 0
+    free -= 2 * tall_bytes + _CACHE_DISK_MARGIN
+    return int(max(0, min(n_directions, free // max(1, 8 * nnz))))
+
+
 # -- the streamed solver ---------------------------------------------------------------
 class _Source:
     """The weighted matrix as row blocks of the file, with the passes of the solver."""
@@ -1079,6 +1170,7 @@ class _Source:
         self.shape = cf.shape
         self.buffers = _Buffers()
         self.bounds = _range_bounds(cf.shape[1])
+        self.caches = {}  # transposed -> _WeightCache, for the directions kept
 
     # reading -------------------------------------------------------------------------
     def _read(self, lo, hi, crc=False, extra=None):
@@ -1113,20 +1205,63 @@ class _Source:
     def _weighted(self, transposed, extra=None):
         """``(weighted block, thread pieces, side rows)`` per block (read one ahead).
 
-        The weighting runs on the pool between the products. Weighing the next
-        block on a thread of its own beside the products was tried: in A/B runs
-        on the 100M-token matrix (a loaded machine) it was no faster and used
-        10-20 % more CPU time.
+        The weighting runs on the pool between the products; the first pass
+        of a direction with a :class:`_WeightCache` stores its blocks there and
+        the later ones read them back. Weighing the next block on a thread of
+        its own beside the products was tried: in A/B runs on the 100M-token
+        matrix (a loaded machine) it was no faster and used 10-20 % more CPU
+        time.
         """
         total = max(1, self.cf.nnz)
-        for lo, hi, local, indices, data, side in self._blocks(extra=extra):
-            pieces = _pieces(local, 4 * self.n_threads)
-            block = self.weigh(
-                self.cf, lo, hi, local, indices, data, transposed=transposed,
-                pool=self.pool, pieces=pieces, buffers=self.buffers,
-            )  # fmt: skip
-            yield block, _pieces(block.indptr, 4 * self.n_threads), side
-            self.clock.update(int(self.indptr[hi]) / total)
+        cache = self.caches.get(transposed)
+        if cache is not None and cache.usable:
+            yield from self._cached(cache, extra)
+            return
+        filling = cache is not None and cache.broken is None and not cache.records
+        with _Writer() as saver:
+            for lo, hi, local, indices, data, side in self._blocks(extra=extra):
+                pieces = _pieces(local, 4 * self.n_threads)
+                block = self.weigh(
+                    self.cf, lo, hi, local, indices, data, transposed=transposed,
+                    pool=self.pool, pieces=pieces, buffers=self.buffers,
+                    slots=2 if filling else 1,
+                )  # fmt: skip
+                if filling:
+                    # two slots of weighted blocks: this one is copied while
+                    # the next is weighed; the submit waits for the last copy
+                    saver.submit(cache.put, block)
+                yield block, _pieces(block.indptr, 4 * self.n_threads), side
+                self.clock.update(int(self.indptr[hi]) / total)
+        if filling:
+            cache.complete = cache.broken is None
+
+    def _cached(self, cache, extra):
+        """The blocks of :meth:`_weighted` from the cache, read one ahead."""
+        total = max(1, self.cf.nnz)
+        records = cache.records
+
+        def read(b):
+            block = cache.read(b, self.buffers)
+            side = None
+            if extra is not None:
+                tall, width = extra
+                side = tall.read(
+                    block.lo,
+                    block.hi,
+                    self.buffers.take(
+                        "side", (block.hi - block.lo, width), np.float32, slots=2
+                    ),
+                )
+            return block, side
+
+        with ThreadPoolExecutor(1) as reader:
+            pending = reader.submit(read, 0) if records else None
+            for b in range(len(records)):
+                block, side = pending.result()
+                if b + 1 < len(records):
+                    pending = reader.submit(read, b + 1)
+                yield block, _pieces(block.indptr, 4 * self.n_threads), side
+                self.clock.update(int(self.indptr[block.hi]) / total)
 
     # passes ---------------------------------------------------------------------------
     def marginals(self):
@@ -1614,6 +1749,7 @@ class StreamedEmbedding:
     rank: int
     blocks: int
     symmetric: bool
+    weight_cache: dict = field(default_factory=dict)
 
 
 def _plan_stages(cf, n_random, k, n_iter, symmetric, text_output):
@@ -1689,6 +1825,7 @@ def embed_cooc_file(
     progress=None,
     block_nnz=None,
     block_rows=None,
+    cache_weights=True,
 ) -> StreamedEmbedding:
     """Word vectors of a ``.cooc`` file without loading its matrix.
 
@@ -1708,6 +1845,10 @@ def embed_cooc_file(
     ``progress(event)`` receives a :class:`ProgressEvent` as each stage runs,
     with estimates of the time left. ``block_nnz`` and ``block_rows`` cap the
     row blocks (the result does not depend on them, nor on ``n_jobs``).
+    ``cache_weights`` keeps the weighted blocks of each direction in a
+    temporary file from their first pass on, when ``temp_dir``'s disk has room
+    for them (at most 8 bytes a stored entry a direction), instead of weighing
+    the counts again on every pass; the result is the same either way.
 
     Raises ValueError, naming the file, for a damaged file (bad zip or
     ``.npy`` headers, row pointers, indices, counts or checksums), a rank out
@@ -1780,6 +1921,16 @@ def embed_cooc_file(
             temp_dir = Path(output).parent if str(Path(output).parent) else Path(".")
         work = _Work(temp_dir, n, n_random)
         stack.callback(work.close)
+        # A^T is only gathered (the second direction) for symmetric counts; a
+        # direction is worth caching when two or more passes weigh it.
+        directions = [False, True] if symmetric else [False]
+        if not cache_weights or n_iter < 1:
+            directions = []
+        kept = _cache_directions(temp_dir, len(directions), cf.nnz, 4 * n * n_random)
+        for transposed in directions[:kept]:
+            cache = _WeightCache(temp_dir)
+            stack.callback(cache.close)
+            src.caches[transposed] = cache
         ops = _StreamOps(pool, plan.group_rows, clock)
         U, S, Ub, Bt = _streamed_svd(
             src, k, n_random, n_iter=n_iter, random_state=rng, work=work, ops=ops,
@@ -1827,6 +1978,7 @@ def embed_cooc_file(
             embeddings = Embeddings(
                 tokens, np.vstack(writer.rows) if writer.rows else np.zeros((0, k))
             )
+        caches = list(src.caches.values())
         return StreamedEmbedding(
             embeddings,
             S,
@@ -1835,4 +1987,10 @@ def embed_cooc_file(
             k,
             len(blocks),
             symmetric,
+            {
+                "directions": sum(c.usable for c in caches),
+                "skipped_for_space": len(directions) - kept,
+                "bytes": sum(c.end for c in caches if c.usable),
+                "dropped": next((str(c.broken) for c in caches if c.broken), None),
+            },
         )

@@ -4,6 +4,8 @@ randomized SVD streaming the blocks (``cooc embed --memory`` / ``--streaming``).
 from __future__ import annotations
 
 import json
+import os
+import types
 import zipfile
 
 import numpy as np
@@ -280,6 +282,75 @@ def test_block_sizes_threads_and_budget_do_not_change_the_result(files):
     np.testing.assert_array_equal(again.embeddings.vectors, one.embeddings.vectors)
     seeded = embed_cooc_file(path, None, 8, random_state=2)
     assert not np.array_equal(seeded.embeddings.vectors, one.embeddings.vectors)
+
+
+@pytest.mark.parametrize("kind", ["symmetric", "directional", "dynamic"])
+def test_weight_cache_gives_the_same_bits(files, kind):
+    path, _ = files[kind]
+    fresh = embed_cooc_file(path, None, 8, random_state=4, block_nnz=700,
+                            cache_weights=False)  # fmt: skip
+    cached = embed_cooc_file(path, None, 8, random_state=4, block_nnz=700)
+    assert fresh.weight_cache["directions"] == 0
+    # A and A^T for symmetric counts; the scatter path weighs A only
+    assert cached.weight_cache["directions"] == (2 if kind == "symmetric" else 1)
+    assert cached.weight_cache["dropped"] is None
+    # 8 bytes a kept entry plus 4 a row pointer, per direction; PPMI keeps
+    # some of the stored counts only
+    cf = CoocFile(path)
+    n_ptr = cached.blocks + cf.shape[0]
+    assert 0 < cached.weight_cache["bytes"] <= (
+        cached.weight_cache["directions"] * (8 * cf.nnz + 4 * n_ptr)
+    )
+    cf.close()
+    np.testing.assert_array_equal(fresh.singular_values, cached.singular_values)
+    np.testing.assert_array_equal(fresh.embeddings.vectors, cached.embeddings.vectors)
+
+
+def test_weight_cache_full_disk_and_no_room(files, monkeypatch):
+    import errno
+
+    import cooc.streaming as streaming
+
+    path, _ = files["symmetric"]
+    want = embed_cooc_file(path, None, 8, random_state=4, block_nnz=700,
+                           cache_weights=False)  # fmt: skip
+    real = streaming._pwrite_all
+    writes = {"n": 0}
+
+    def full_after_three(fd, view, offset):
+        if any(c.fd == fd for c in caches):
+            writes["n"] += 1
+            if writes["n"] > 3:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd, view, offset)
+
+    caches = []
+    real_cache = streaming._WeightCache
+
+    def tracked(folder):
+        cache = real_cache(folder)
+        caches.append(cache)
+        return cache
+
+    monkeypatch.setattr(streaming, "_WeightCache", tracked)
+    monkeypatch.setattr(streaming, "_pwrite_all", full_after_three)
+    res = embed_cooc_file(path, None, 8, random_state=4, block_nnz=700)
+    assert res.weight_cache["directions"] == 0
+    assert "No space left" in res.weight_cache["dropped"]
+    assert all(os.fstat(c.fd).st_size == 0 for c in caches if not c.fh.closed)
+    np.testing.assert_array_equal(want.embeddings.vectors, res.embeddings.vectors)
+
+    # a disk without room for even one direction: no cache is made
+    monkeypatch.setattr(streaming, "_pwrite_all", real)
+    monkeypatch.setattr(
+        streaming.shutil,
+        "disk_usage",
+        lambda _: types.SimpleNamespace(free=0, total=0, used=0),
+    )
+    caches.clear()
+    res = embed_cooc_file(path, None, 8, random_state=4, block_nnz=700)
+    assert caches == [] and res.weight_cache["skipped_for_space"] == 2
+    np.testing.assert_array_equal(want.embeddings.vectors, res.embeddings.vectors)
 
 
 def test_directional_blocks_do_not_change_the_scatter(files):
