@@ -61,6 +61,7 @@ from cooc._kernels.streaming import (
     _ppmi_block_values,
     _scan_counts,
     _scatter_panel,
+    panel_width,
 )
 from cooc.io import _read_meta, atomic_write, write_npy_member
 
@@ -626,9 +627,10 @@ class _FileTall:
 class _Panels:
     """The resident dense operand, as column panels for :func:`_panel_product`.
 
-    ``array[p]`` is the C-contiguous ``(n_rows, PANEL)`` block of columns
-    ``p * PANEL ...`` (the last one zero-padded), the layout the in-memory
-    solver copies each panel into; here it is the storage itself.
+    ``array[p]`` is the C-contiguous ``(n_rows, w)`` block of columns
+    ``p * PANEL ...``, ``w = PANEL`` (the layout the in-memory solver copies
+    each panel into; here it is the storage itself) except for a last panel
+    of few columns, stored at a narrow width (``panel_width``), zero-padded.
     """
 
     dtype = np.dtype(np.float32)
@@ -636,11 +638,20 @@ class _Panels:
     def __init__(self, n_rows, width):
         self.shape = (n_rows, width)
         self.n_panels = -(-width // PANEL)
-        self.array = np.empty((self.n_panels, n_rows, PANEL), dtype=np.float32)
-        last = width - (self.n_panels - 1) * PANEL
-        if last < PANEL:
-            self.array[-1, :, last:] = 0
+        self.array = []
+        for p in range(self.n_panels):
+            used = self.columns(p)[1]
+            panel = np.empty((n_rows, panel_width(used)), dtype=np.float32)
+            if used < panel.shape[1]:
+                panel[:, used:] = 0
+            self.array.append(panel)
         self.gram = None
+
+    @staticmethod
+    def stored_bytes(n_rows, width):
+        n_panels = -(-width // PANEL)
+        last = width - (n_panels - 1) * PANEL
+        return 4 * n_rows * ((n_panels - 1) * PANEL + panel_width(last)) if width else 0
 
     def columns(self, p):
         c0 = p * PANEL
@@ -650,18 +661,19 @@ class _Panels:
         hi = lo + block.shape[0]
         for p in range(self.n_panels):
             c0, w = self.columns(p)
-            self.array[p, lo:hi, :w] = block[:, c0 : c0 + w]
+            self.array[p][lo:hi, :w] = block[:, c0 : c0 + w]
 
     def read(self, lo, hi, out=None):
         if out is None:
             out = np.empty((hi - lo, self.shape[1]), dtype=np.float32)
         for p in range(self.n_panels):
             c0, w = self.columns(p)
-            out[:, c0 : c0 + w] = self.array[p, lo:hi, :w]
+            out[:, c0 : c0 + w] = self.array[p][lo:hi, :w]
         return out
 
     def zero(self):
-        self.array.fill(0)
+        for panel in self.array:
+            panel.fill(0)
 
 
 class _Product:
@@ -821,7 +833,7 @@ def _resident_bytes(n, m, width, symmetric):
     """The resident panels (``Q``, then ``Z``; or the m-row ``A^T Q``), or the
     sketch's sign matrix before them."""
     rows = n if symmetric else max(n, m)
-    return max(-(-width // PANEL) * PANEL * 4 * rows, 64 * m)
+    return max(_Panels.stored_bytes(rows, width), 64 * m)
 
 
 def _fixed_bytes(n, m, width):

@@ -353,6 +353,30 @@ def test_weight_cache_full_disk_and_no_room(files, monkeypatch):
     np.testing.assert_array_equal(want.embeddings.vectors, res.embeddings.vectors)
 
 
+@pytest.mark.parametrize("kind", ["symmetric", "directional"])
+@pytest.mark.parametrize("columns", [66, 84, 100])
+def test_narrow_last_panel_gives_the_same_bits(files, kind, columns, monkeypatch):
+    # 64 + 2 / + 20 / + 36 columns: the last panel is stored 16, 32 or 64 wide
+    import cooc.streaming as streaming
+
+    path, cooc = files[kind]
+    k = 10
+    args = dict(n_oversamples=columns - k, random_state=5, block_nnz=900)
+    narrow = embed_cooc_file(path, None, k, **args)
+    panels = streaming._Panels(7, columns)
+    assert [a.shape for a in panels.array] == [
+        (7, 64),
+        (7, {66: 16, 84: 32, 100: 64}[columns]),
+    ]
+    monkeypatch.setattr(streaming, "panel_width", lambda used: 64)
+    wide = embed_cooc_file(path, None, k, **args)
+    np.testing.assert_array_equal(narrow.singular_values, wide.singular_values)
+    np.testing.assert_array_equal(narrow.embeddings.vectors, wide.embeddings.vectors)
+    # and the in-memory solver with the same oversamples agrees
+    emb, s = embed_cooccurrence(cooc, k, random_state=5, n_oversamples=columns - k)
+    np.testing.assert_allclose(narrow.singular_values, s, rtol=1e-4)
+
+
 def test_directional_blocks_do_not_change_the_scatter(files):
     path, _ = files["directional"]
     a = embed_cooc_file(path, None, 6, random_state=0, block_rows=3)

@@ -138,20 +138,37 @@ _LONG_ROW = 8192
 _PREFETCH_AHEAD = 16
 
 
+# The last panel of an operand whose width is not a multiple of PANEL is stored
+# narrower when its columns fit (rank 300 with 150 oversamples leaves 2
+# columns in an eighth panel): a gathered row of a 16-column panel is one
+# 64-byte cache line instead of four. Each width is a constant at its own
+# inlined copy of the gather loop, as PANEL is.
+NARROW_WIDTHS = (16, 32)
+
+
+def panel_width(columns):
+    """The stored width of a panel holding ``columns`` (<= PANEL) columns."""
+    for w in NARROW_WIDTHS:
+        if columns <= w:
+            return w
+    return PANEL
+
+
 @njit(cache=True, nogil=True, fastmath=True, inline="always")
-def _gather_range(indices, data, panel, flat, acc, p, end, col_end):
-    """``acc = sum of data[q] * panel[indices[q]]`` over the entries ``q >= p`` of
-    a row (ending at ``end``) whose column is below ``col_end``; returns the
-    first entry not taken. Four entries a step, the panel rows of the entries
+def _gather_range(indices, data, panel, flat, acc, p, end, col_end, W):
+    """``acc[:W] = sum of data[q] * panel[indices[q]]`` over the entries ``q >= p``
+    of a row (ending at ``end``) whose column is below ``col_end``; returns the
+    first entry not taken. ``W`` is the panel's stored width, a constant at
+    each call. Four entries a step, the panel rows of the entries
     ``_PREFETCH_AHEAD`` further on prefetched (as ``csr_dense_panel`` does)."""
     line = 16
-    for c in range(PANEL):
+    for c in range(W):
         acc[c] = 0.0
     while p + 4 <= end and indices[p + 3] < col_end:
         if p + _PREFETCH_AHEAD + 4 <= end:
             for j in range(4):
-                ahead = np.uint64(indices[p + _PREFETCH_AHEAD + j]) * PANEL
-                for e in range(0, PANEL, line):
+                ahead = np.uint64(indices[p + _PREFETCH_AHEAD + j]) * W
+                for e in range(0, W, line):
                     _prefetch(flat, ahead + e)
         v0 = data[p]
         v1 = data[p + 1]
@@ -161,16 +178,31 @@ def _gather_range(indices, data, panel, flat, acc, p, end, col_end):
         b1 = panel[np.uint64(indices[p + 1])]
         b2 = panel[np.uint64(indices[p + 2])]
         b3 = panel[np.uint64(indices[p + 3])]
-        for c in range(PANEL):
+        for c in range(W):
             acc[c] += (v0 * b0[c] + v1 * b1[c]) + (v2 * b2[c] + v3 * b3[c])
         p += 4
     while p < end and indices[p] < col_end:
         v = data[p]
         b = panel[np.uint64(indices[p])]
-        for c in range(PANEL):
+        for c in range(W):
             acc[c] += v * b[c]
         p += 1
     return p
+
+
+@njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _gather_any(indices, data, panel, flat, acc, p, end, col_end):
+    """:func:`_gather_range` at the panel's stored width (PANEL or a narrow one)."""
+    stored = panel.shape[1]
+    if stored == NARROW_WIDTHS[0]:
+        return _gather_range(
+            indices, data, panel, flat, acc, p, end, col_end, NARROW_WIDTHS[0]
+        )
+    if stored == NARROW_WIDTHS[1]:
+        return _gather_range(
+            indices, data, panel, flat, acc, p, end, col_end, NARROW_WIDTHS[1]
+        )
+    return _gather_range(indices, data, panel, flat, acc, p, end, col_end, PANEL)
 
 
 @njit(cache=True, nogil=True, fastmath=True)
@@ -180,12 +212,13 @@ def _panel_product(
 ):  # fmt: skip
     """``out[i] = A[i] @ panel`` for block rows ``row_lo <= i < row_hi``.
 
-    ``panel`` is one ``(n_cols, PANEL)`` column panel of the resident operand
-    (zero-padded), ``out`` a ``(block rows, w)`` view; ``cursor`` and ``rows``
-    are int64 scratch of one entry per block row. Short rows are summed whole;
-    rows of ``_MID_ROW`` or more entries range by range of ``mid_bounds``,
-    those of ``_LONG_ROW`` or more of ``long_bounds`` (see ``_RANGE_COLS``).
-    A row's result depends on that row alone, not on the block or the thread.
+    ``panel`` is one ``(n_cols, w)`` column panel of the resident operand
+    (``w`` PANEL or one of ``NARROW_WIDTHS``, zero-padded), ``out`` a
+    ``(block rows, <= w)`` view; ``cursor`` and ``rows`` are int64 scratch of
+    one entry per block row. Short rows are summed whole; rows of ``_MID_ROW``
+    or more entries range by range of ``mid_bounds``, those of ``_LONG_ROW``
+    or more of ``long_bounds`` (see ``_RANGE_COLS``). A row's result depends
+    on that row alone, not on the block or the thread.
     """
     width = out.shape[1]
     flat = panel.ravel()
@@ -209,7 +242,7 @@ def _panel_product(
                 rows[row_lo + n_mid] = i
                 n_mid += 1
         else:
-            _gather_range(indices, data, panel, flat, acc, start, end, n_cols)
+            _gather_any(indices, data, panel, flat, acc, start, end, n_cols)
             for c in range(width):
                 out[i, c] = acc[c]
     for kind in range(2):
@@ -225,7 +258,7 @@ def _panel_product(
                 end = indptr[i + 1]
                 if p >= end or indices[p] >= col_end:
                     continue
-                cursor[i] = _gather_range(
+                cursor[i] = _gather_any(
                     indices, data, panel, flat, acc, p, end, col_end
                 )
                 for c in range(width):
