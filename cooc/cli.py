@@ -80,6 +80,7 @@ class Progress:
         self.stage = None
         self.count = 0
         self.start = time.perf_counter()
+        self.mark = self.start  # when the last stage ended
         self.last = 0.0
         self.stages: dict[str, float] = {}
         self.totals: dict[str, tuple[int, str]] = {}
@@ -91,8 +92,11 @@ class Progress:
     def __call__(self, stage: str, n: int) -> None:
         if stage != self.stage:
             self.done()
-            self.stage, self.count, self.start = stage, 0, time.perf_counter()
-            self.last = self.start
+            # A stage's first report often comes after its first piece of work
+            # (a whole chunk of tokens): the stage started when the previous one
+            # ended (or when this object was made), not at that report.
+            self.stage, self.count, self.start = stage, 0, self.mark
+            self.last = time.perf_counter()
         self.count += n
         if self.quiet:
             return
@@ -120,11 +124,12 @@ class Progress:
     def done(self):
         if self.stage is None:
             return
-        elapsed = time.perf_counter() - self.start
-        self.stages[self.stage] = self.stages.get(self.stage, 0.0) + elapsed
+        now = time.perf_counter()
+        self.stages[self.stage] = self.stages.get(self.stage, 0.0) + now - self.start
         if not self.quiet:
             click.echo(("\r" if self.tty else "") + self._line(), err=True)
         self.stage = None
+        self.mark = now
 
     def timed(self, stage: str):
         """Context manager: one stage without token counts (reading, writing...)."""
@@ -132,6 +137,8 @@ class Progress:
 
         class _Stage:
             def __enter__(self):
+                progress.done()
+                progress.mark = time.perf_counter()
                 progress(stage, 0)
 
             def __exit__(self, *exc_info):
@@ -179,15 +186,18 @@ def _start_up(progress: Progress) -> float:
     took = time.perf_counter() - t
     age = _process_age() if _AS_PROGRAM else None
     progress.stages["start-up"] = took if age is None else age
+    progress.mark = time.perf_counter()  # the next stage starts now
     progress.note(f"start-up: {progress.stages['start-up']:.1f} s")
     return 0.0 if age is None else max(0.0, age - took)
 
 
 def _amount(n: float) -> str:
-    """``n`` for people: 950, 12.3k, 10.57M, 1.20G."""
+    """``n`` for people: 950, 12.3k, 10.57M, 1.20G; 0.25 for a rate below 10."""
     for scale, unit, digits in ((1e9, "G", 2), (1e6, "M", 2), (1e3, "k", 1)):
         if n >= scale:
             return f"{n / scale:.{digits}f}{unit}"
+    if n < 10 and n != int(n):
+        return f"{n:.2f}"
     return f"{n:.0f}"
 
 
@@ -749,13 +759,18 @@ def build(
 )
 @_errors
 def info(file, as_json):
-    """Print a summary of a .cooc file: shape, non-zeros, corpus and parameters.
+    """Print a summary of a .cooc file (shape, non-zeros, corpus and
+    parameters) or of a vectors file (words, dimensions, norms).
 
     \b
     Example:
       cooc info corpus.cooc --json
+      cooc info vectors.txt.gz
     """
     from cooc.streaming import CoocFile
+
+    if file.suffix.lower() != ".cooc" and not _is_cooc_matrix(file):
+        return _info_vectors(file, as_json)
 
     # Streamed in row blocks (checked and checksummed on the way): a .cooc of
     # a billion-token corpus is larger than memory.
@@ -800,6 +815,45 @@ def info(file, as_json):
     _emit(result, as_json, _kv_table(rows))
 
 
+def _info_vectors(file, as_json):
+    """``cooc info`` of a vectors file (word2vec text or binary, .npz)."""
+    from cooc.svd import Embeddings
+
+    try:
+        emb = Embeddings.load(file)
+    except ValueError as exc:
+        raise BadInput(
+            f"{file} is neither a .cooc matrix nor a vectors file ({exc})"
+        ) from None
+    from cooc.io import base_suffix, compression_of
+
+    suffix = base_suffix(file)
+    kind = {".npz": "npz", ".bin": "word2vec binary"}.get(suffix, "word2vec text")
+    if compression_of(file):
+        kind += f", {compression_of(file)[1:]}-compressed"
+    norms = np.linalg.norm(emb.vectors, axis=1) if len(emb) else np.zeros(1)
+    result = {
+        "file": str(file),
+        "format": kind,
+        "n_words": len(emb),
+        "dim": emb.dim,
+        "norm_min": float(norms.min()),
+        "norm_max": float(norms.max()),
+        "zero_vectors": int(np.sum(norms == 0)),
+        "top_words": list(emb.tokens[:10]),
+    }
+    rows = [
+        ("file", file),
+        ("format", kind),
+        ("words", len(emb)),
+        ("dimensions", emb.dim),
+        ("norms", f"{result['norm_min']:.4g} .. {result['norm_max']:.4g}"),
+        ("zero vectors", result["zero_vectors"]),
+        ("first words", " ".join(result["top_words"])),
+    ]
+    _emit(result, as_json, _kv_table(rows))
+
+
 @cli.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -807,19 +861,26 @@ def info(file, as_json):
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="pairs.tsv (word1<TAB>word2<TAB>value) or pairs.parquet.",
+    help="pairs.tsv, pairs.csv or pairs.parquet (the format follows the name; "
+    ".tsv/.csv may end in .gz, .bz2 or .xz).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
 @_errors
 def export(file, output, quiet):
     """Write every non-zero of a .cooc file as word1, word2, value rows.
 
-    The file is read in row blocks (checked and checksummed on the way) and
-    written block by block, so a matrix larger than memory exports too.
+    The format follows the output's name: TSV (unquoted), CSV (quoted where
+    needed), both with a header row and optionally compressed (.gz, .bz2,
+    .xz), or Parquet; any other name is refused. In pandas, read the text
+    ones with keep_default_na=False so that words such as "nan" stay words
+    (and quoting=3 for TSV). The file is read in row blocks (checked and
+    checksummed on the way) and written block by block, so a matrix larger
+    than memory exports too.
 
     \b
     Example:
       cooc export corpus.cooc -o pairs.tsv
+      cooc export corpus.cooc -o pairs.csv.gz
       cooc export corpus.cooc -o pairs.parquet
     """
     from cooc.io import export_pairs
@@ -947,6 +1008,7 @@ def _is_cooc_file(path) -> bool:
     help="Randomized solver: random columns beyond the rank [default: max(32, "
     "rank // 2)].",
 )
+@corpus_options
 @quiet_json_options
 @dask_options
 @_errors
@@ -968,6 +1030,10 @@ def embed(
     temp_dir,
     n_iter,
     oversamples,
+    tokenizer,
+    no_lowercase,
+    column,
+    encoding_errors,
     quiet,
     as_json,
     engine,
@@ -977,8 +1043,9 @@ def embed(
     """Turn a .cooc matrix into word vectors: PPMI weighting, then truncated SVD.
 
     The input is a .cooc file, or corpus files (as for cooc build: text, .gz,
-    directories, globs, JSONL/CSV/Parquet), which are counted in memory with
-    cooc build's default settings first: text to vectors in one process,
+    directories, globs, JSONL/CSV/Parquet, with build's reading options
+    --tokenizer, --column, --no-lowercase, --encoding-errors), which are
+    counted in memory with cooc build's default settings first: text to vectors in one process,
     without writing and reading the .cooc file. Writes word2vec text format
     (readable by gensim's KeyedVectors.load_word2vec_format), word2vec binary
     (.bin) or .npz.
@@ -1009,10 +1076,19 @@ def embed(
             "--memory and --streaming apply to a .cooc file input; count the corpus "
             "first (cooc build CORPUS... --memory SIZE -o FILE.cooc)."
         )
-    if is_file and (min_count is not None or window is not None):
+    reading = {
+        "--min-count": min_count is not None,
+        "--window": window is not None,
+        "--tokenizer": tokenizer != "word",
+        "--no-lowercase": no_lowercase,
+        "--column": column is not None,
+        "--encoding-errors": encoding_errors != "strict",
+    }
+    given = [name for name, on in reading.items() if on]
+    if is_file and given:
         raise BadInput(
-            f"--min-count and --window apply to corpus inputs; {inputs[0]} is a "
-            ".cooc file, counted already (see cooc info)."
+            f"{given[0]} applies to corpus inputs; {inputs[0]} is a .cooc file, "
+            "counted already (see cooc info)."
         )
     streams = is_file and _embed_streaming(
         inputs[0], rank, budget, streaming, progress, oversamples
@@ -1040,6 +1116,10 @@ def embed(
             list(inputs),
             min_count=5 if min_count is None else min_count,
             window_size=DEFAULT_WINDOW if window is None else window,
+            tokenizer=tokenizer,
+            lowercase=not no_lowercase,
+            column=column,
+            encoding_errors=encoding_errors,
             progress=progress,
         )
         progress.done()
@@ -1052,6 +1132,11 @@ def embed(
 
         embed_cooccurrence = functools.partial(embed_cooccurrence_dask, client=client)
     else:
+        from cooc.svd import _DEFAULT_N_ITER
+
+        if solver == "randomized":
+            steps = (_DEFAULT_N_ITER if n_iter is None else n_iter) + 2
+            progress.expect("svd", steps, "solver steps")
         embed_cooccurrence = functools.partial(embed_cooccurrence, progress=progress)
     emb, s = embed_cooccurrence(
         cooc,
@@ -1067,12 +1152,14 @@ def embed(
         n_oversamples=oversamples,
     )
     progress.done()
+    _note_dropped(progress, emb.dropped)
     with progress.timed("writing"):
         emb.save(output)
     seconds = time.perf_counter() - t0
     result = {
         "output": str(output),
         "n_words": len(emb),
+        "dropped_words": len(emb.dropped),
         "rank": int(rank),
         "seconds": round(seconds, 3),
         "top_singular_values": [float(x) for x in s[:5]],
@@ -1083,6 +1170,16 @@ def embed(
         f"wrote {len(emb)} vectors of {rank} dimensions to {output} in {seconds:.1f} s"
     )
     _emit(result, as_json, _kv_table(list(result.items())))
+
+
+def _note_dropped(progress, dropped):
+    """Say on stderr which words got no vector (all-zero rows, left out)."""
+    if dropped:
+        shown = ", ".join(dropped[:5]) + (", ..." if len(dropped) > 5 else "")
+        progress.note(
+            f"left out {len(dropped)} word(s) that co-occur with nothing (their "
+            f"vectors would be all zero): {shown}"
+        )
 
 
 def _embed_streaming(path, rank, budget, forced, progress, oversamples) -> bool:
@@ -1188,10 +1285,12 @@ def _embed_stream(
         n_oversamples=oversamples,
     )
     seconds = time.perf_counter() - t0
+    _note_dropped(progress, res.dropped)
     s = res.singular_values
     result = {
         "output": str(output),
-        "n_words": res.n_words,
+        "n_words": res.n_words - len(res.dropped),
+        "dropped_words": len(res.dropped),
         "rank": res.rank,
         "seconds": round(seconds, 3),
         "top_singular_values": [float(x) for x in s[:5]],
@@ -1201,10 +1300,11 @@ def _embed_stream(
             "memory": budget,
             "blocks_per_pass": res.blocks,
             "symmetric_passes": res.symmetric,
+            "weight_cache": res.weight_cache,
         },
     }
     progress.note(
-        f"wrote {res.n_words} vectors of {res.rank} dimensions to {output} in "
+        f"wrote {res.n_words - len(res.dropped)} vectors of {res.rank} dimensions to {output} in "
         f"{seconds:.1f} s"
     )
     _emit(result, as_json, _kv_table(list(result.items())))
@@ -1214,7 +1314,25 @@ def _embed_stream(
 def _load_vectors(path):
     from cooc.svd import Embeddings
 
+    if _is_cooc_matrix(path):
+        raise BadInput(
+            f"{path} is a .cooc matrix, not word vectors: run cooc embed {path} "
+            "-o vectors.txt first."
+        )
     return Embeddings.load(path)
+
+
+def _is_cooc_matrix(path) -> bool:
+    """True for a .cooc matrix (a zip with cooc's metadata member), not for .npz
+    vectors (a zip too)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return "meta.npy" in names and "indptr.npy" in names
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS)
@@ -1550,7 +1668,7 @@ def quantize(
     tokens = np.char.add("vw", codes.astype(str))
     rows = [" ".join(tokens[offsets[i] : offsets[i + 1]]) for i in range(len(names))]
     frame = pd.DataFrame({"image": names, "visual_words": rows})
-    with atomic_write(output, "w", encoding="utf-8", newline="") as fh:
+    with atomic_write(output, "w", compress=True, encoding="utf-8", newline="") as fh:
         frame.to_csv(fh, sep="\t", index=False)
     seconds = time.perf_counter() - t0
     result = {
@@ -1576,19 +1694,26 @@ _MODEL_TYPES = (
 def _read_table(path: Path):
     import pandas as pd
 
-    suffix = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
+    from cooc.io import base_suffix, compression_of
+
+    # csv, tsv and jsonl may be compressed (.gz, .bz2, .xz: pandas infers it)
+    suffix = base_suffix(path)
+    packed = compression_of(path)
     try:
-        if suffix in (".csv", ".csv.gz"):
+        if suffix == ".csv":
             return pd.read_csv(path, keep_default_na=True)
-        if suffix in (".tsv", ".tsv.gz"):
+        if suffix == ".tsv":
             return pd.read_csv(path, sep="\t")
-        if suffix in (".parquet", ".pq"):
+        if suffix in (".parquet", ".pq") and not packed:
             return pd.read_parquet(path)
         if suffix in (".jsonl", ".json", ".ndjson"):
             return pd.read_json(path, lines=True)
     except Exception as exc:
         raise BadInput(f"{path}: cannot read the table ({exc}).") from None
-    raise BadInput(f"{path}: expected a .csv, .tsv, .parquet or .jsonl table.")
+    raise BadInput(
+        f"{path}: expected a .csv, .tsv, .parquet or .jsonl table (the text ones "
+        "may end in .gz, .bz2 or .xz)."
+    )
 
 
 def _items(data, text_column, image_column, images_npz, key, need_label=None):
@@ -1804,7 +1929,7 @@ def predict(model_path, data, output, images_npz, key, quiet, as_json):
     out = pd.DataFrame({"prediction": pred})
     for j, c in enumerate(model.classes_):
         out[f"proba_{c}"] = proba[:, j]
-    with atomic_write(output, "w", encoding="utf-8", newline="") as fh:
+    with atomic_write(output, "w", compress=True, encoding="utf-8", newline="") as fh:
         out.to_csv(fh, index=False)
     result = {"output": str(output), "n_items": len(out)}
     label = (meta or {}).get("label_column")

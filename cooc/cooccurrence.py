@@ -870,7 +870,9 @@ def merge(matrices: Sequence[CoocMatrix]) -> CoocMatrix:
     """Sum co-occurrence matrices counted on parts of one corpus, exactly.
 
     All parts must share the vocabulary and counting parameters; the sum is done
-    on the integer counts, so it equals counting the whole corpus at once.
+    on the integer counts, so it equals counting the whole corpus at once, and
+    so do the statistics (documents and tokens summed, the shared vocabulary's
+    size, the parts' sources in order).
     """
     matrices = list(matrices)
     if not matrices:
@@ -891,17 +893,38 @@ def merge(matrices: Sequence[CoocMatrix]) -> CoocMatrix:
     total = first.integer_counts()
     for m in matrices[1:]:
         total = total + m.integer_counts()
-    stats = {}
-    for m in matrices:
-        for k, v in m.stats.items():
-            if isinstance(v, (int, np.integer)):
-                stats[k] = stats.get(k, 0) + int(v)
     return CoocMatrix(
         _to_float(total, int(first.params.get("scale", 1)), np.float64),
         first.vocabulary,
         dict(first.params),
-        stats,
+        _merged_stats([m.stats for m in matrices], len(first.vocabulary)),
     )
+
+
+# Statistics of a count that add up over the parts of a corpus.
+_ADDITIVE_STATS = ("n_docs", "n_tokens", "n_oov", "n_counted")
+
+
+def _merged_stats(parts, vocabulary_size) -> dict:
+    """The statistics of the whole from those of its parts: counts of documents
+    and tokens add up, the vocabulary is the shared one, the sources are listed
+    in order; anything else is kept where every part agrees on it."""
+    stats = {}
+    keys = list(dict.fromkeys(k for part in parts for k in part))
+    for key in keys:
+        values = [part.get(key) for part in parts]
+        if key in _ADDITIVE_STATS and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+            for v in values
+        ):
+            stats[key] = sum(int(v) for v in values)
+        elif key == "vocabulary_size":
+            stats[key] = int(vocabulary_size)
+        elif key == "sources" and all(isinstance(v, list) for v in values):
+            stats[key] = [s for v in values for s in v]
+        elif all(v == values[0] for v in values[1:]):
+            stats[key] = values[0]
+    return stats
 
 
 _COUNTER_KEYS = (

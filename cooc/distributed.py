@@ -1052,6 +1052,7 @@ def embed_cooccurrence_dask(
     n_workers=None,
     n_iter=None,
     n_oversamples=None,
+    drop_empty=True,
 ):
     """:func:`cooc.pipeline.embed_cooccurrence` with the SVD on Dask
     (:func:`svd_embed_dask`); the weighting runs on the client."""
@@ -1086,7 +1087,7 @@ def embed_cooccurrence_dask(
         n_iter=n_iter,
         n_oversamples=n_oversamples,
     )
-    emb = Embeddings(list(cooc.vocabulary.tokens), vectors)
-    if normalize:
-        emb = emb.normalized()
+    emb = Embeddings.from_factors(
+        cooc.vocabulary.tokens, vectors, normalize=normalize, drop_empty=drop_empty
+    )
     return emb, singular_values

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import secrets
+import stat
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
@@ -25,7 +26,12 @@ import numpy as np
 import scipy.sparse as sp
 
 __all__ = [
+    "COMPRESSIONS",
     "atomic_write",
+    "base_suffix",
+    "compression_of",
+    "open_input",
+    "read_all_bytes",
     "export_pairs",
     "load_cooc",
     "read_cooc_meta",
@@ -35,14 +41,71 @@ __all__ = [
 ]
 
 
+# Compressed text by extension, for every text file cooc reads or writes.
+COMPRESSIONS = (".gz", ".bz2", ".xz")
+
+
+def compression_of(path) -> str | None:
+    """``".gz"``, ``".bz2"`` or ``".xz"`` when the file name ends so, else None."""
+    suffix = Path(path).suffix.lower()
+    return suffix if suffix in COMPRESSIONS else None
+
+
+def base_suffix(path) -> str:
+    """The file's extension under any compression: ``.txt`` for ``v.txt.gz``."""
+    path = Path(path)
+    if compression_of(path):
+        path = path.with_suffix("")
+    return path.suffix.lower()
+
+
+def _compressor(fh, compression):
+    import bz2
+    import gzip
+    import lzma
+
+    if compression == ".gz":
+        # no name and mtime 0 in the header: the same bytes for the same data
+        return gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0)
+    if compression == ".bz2":
+        return bz2.BZ2File(fh, "wb")
+    return lzma.LZMAFile(fh, "wb")
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux tells it."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _final_mode(path: Path) -> int:
+    """The mode the written file gets: that of the regular file it replaces,
+    else what ``open()`` would give a new one (0666 less the umask)."""
+    with contextlib.suppress(OSError):
+        st = os.stat(path)
+        if stat.S_ISREG(st.st_mode):
+            return stat.S_IMODE(st.st_mode)
+    return 0o666 & ~_umask()
+
+
 @contextlib.contextmanager
 def atomic_write(
-    path: str | os.PathLike, mode: str = "wb", **open_kwargs
-) -> Iterator[IO]:
+    path: str | os.PathLike, mode: str = "wb", *, compress: bool = False,
+    **open_kwargs,
+) -> Iterator[IO]:  # fmt: skip
     """Open a temporary file beside ``path``; rename it to ``path`` on success.
 
     On any exception (including ``KeyboardInterrupt``) the temporary file is
-    removed and ``path`` is left untouched.
+    removed and ``path`` is left untouched. The file gets the mode of the
+    file it replaces, or the umask's default for a new one. With
+    ``compress``, a name ending in ``.gz``, ``.bz2`` or ``.xz`` is written
+    compressed (text modes encode first, as ``open`` would).
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
@@ -50,6 +113,7 @@ def atomic_write(
         raise ValueError(
             f"output folder {str(folder)!r} does not exist; create it first."
         )
+    compression = compression_of(path) if compress else None
     tmp = None
     try:
         # The name is chosen before the file is made, inside the try: a signal
@@ -62,16 +126,61 @@ def atomic_write(
                 break
             except FileExistsError:
                 continue
-        with os.fdopen(fd, mode, **open_kwargs) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
+        if compression is None:
+            with os.fdopen(fd, mode, **open_kwargs) as fh:
+                yield fh
+                fh.flush()
+                os.fsync(fh.fileno())
+        else:
+            with os.fdopen(fd, "wb") as raw:
+                with _compressor(raw, compression) as packed:
+                    if "b" in mode:
+                        yield packed
+                    else:
+                        text = io.TextIOWrapper(packed, **open_kwargs)
+                        yield text
+                        text.flush()
+                        text.detach()
+                raw.flush()
+                os.fsync(raw.fileno())
+        os.chmod(tmp, _final_mode(path))
         os.replace(tmp, path)
     except BaseException:
         if tmp is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
         raise
+
+
+def open_input(path, mode: str = "rb", **open_kwargs) -> IO:
+    """Open a file for reading, decompressing ``.gz``/``.bz2``/``.xz`` by its name."""
+    import bz2
+    import gzip
+    import lzma
+
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(
+        compression_of(path), open
+    )
+    if "b" not in mode and opener is not open:
+        mode = mode.replace("r", "rt") if "t" not in mode else mode
+    return opener(path, mode, **open_kwargs)
+
+
+def read_all_bytes(path) -> bytes:
+    """The whole content of a file, decompressed by its name; a damaged
+    compressed file raises ValueError naming it."""
+    import lzma
+
+    compression = compression_of(path)
+    try:
+        with open_input(path, "rb") as fh:
+            return fh.read()
+    except (EOFError, OSError, lzma.LZMAError) as exc:
+        if compression is None or isinstance(exc, (FileNotFoundError, PermissionError)):
+            raise
+        raise ValueError(
+            f"{os.fspath(path)}: not a valid {compression} file ({exc or 'cut short'})."
+        ) from None
 
 
 # -- the .cooc file -------------------------------------------------------------------
@@ -322,19 +431,40 @@ def load_cooc(path):
     return CoocMatrix(matrix, vocab, meta.get("params", {}), meta.get("stats", {}))
 
 
-def export_pairs(cooc, path, *, progress=None, block_entries: int = 1 << 22) -> int:
-    """Write every non-zero as ``word1<TAB>word2<TAB>value`` (``.tsv``) or Parquet.
+EXPORT_FORMATS = {".tsv": "tsv", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
-    ``cooc`` is a :class:`~cooc.cooccurrence.CoocMatrix` or the path of a
-    ``.cooc`` file; a file is read in row blocks of about ``block_entries``
-    non-zeros (checked and checksummed on the way) and written block by block,
-    so a matrix larger than memory can be exported. ``progress(n)`` is called
-    with the pairs written after each block. Returns the number of rows
-    written. ``.parquet`` needs pyarrow.
+
+def export_format(path) -> str:
+    """``"tsv"``, ``"csv"`` or ``"parquet"`` from an export file's name; the text
+    formats may be compressed (``.tsv.gz``, ``.csv.xz``...). ValueError otherwise."""
+    fmt = EXPORT_FORMATS.get(base_suffix(path))
+    if fmt is None or (fmt == "parquet" and compression_of(path)):
+        raise ValueError(
+            f"{os.fspath(path)}: cannot tell the format from the name; use .tsv, "
+            ".csv or .parquet (.tsv and .csv may end in .gz, .bz2 or .xz)."
+        )
+    return fmt
+
+
+def export_pairs(cooc, path, *, progress=None, block_entries: int = 1 << 22) -> int:
+    """Write every non-zero as a ``word1, word2, value`` row, in the format of
+    the file's name (:func:`export_format`).
+
+    TSV and CSV have a header row; TSV is unquoted (a token holding a tab or
+    line break is refused: use CSV or Parquet), CSV quoted where needed. Read
+    them back with pandas as ``pd.read_csv(path, sep="\\t", quoting=3,
+    keep_default_na=False)`` (TSV) or ``pd.read_csv(path,
+    keep_default_na=False)`` (CSV), so that words such as ``nan`` or ``null``
+    stay words. ``cooc`` is a :class:`~cooc.cooccurrence.CoocMatrix` or the
+    path of a ``.cooc`` file; a file is read in row blocks of about
+    ``block_entries`` non-zeros (checked and checksummed on the way) and
+    written block by block, so a matrix larger than memory can be exported.
+    ``progress(n)`` is called with the pairs written after each block.
+    Returns the number of rows written. Parquet needs pyarrow.
     """
     path = Path(path)
-    parquet = path.suffix == ".parquet"
-    if parquet:
+    fmt = export_format(path)
+    if fmt == "parquet":
         try:
             import pyarrow  # noqa: F401
         except ImportError:
@@ -342,18 +472,25 @@ def export_pairs(cooc, path, *, progress=None, block_entries: int = 1 << 22) -> 
                 'writing Parquet needs pyarrow: pip install "cooc[parquet]"'
             ) from None
     if isinstance(cooc, (str, os.PathLike)):
-        return _export_file(Path(cooc), path, parquet, progress, block_entries)
+        return _export_file(Path(cooc), path, fmt, progress, block_entries)
     frame = cooc.to_frame()
-    if parquet:
+    if fmt == "parquet":
         with atomic_write(path, "wb") as fh:
             frame.to_parquet(fh, index=False)
     else:
-        _check_tsv_tokens(cooc.vocabulary.tokens)
-        with atomic_write(path, "w", encoding="utf-8", newline="") as fh:
-            _write_tsv(frame, fh)
+        if fmt == "tsv":
+            _check_tsv_tokens(cooc.vocabulary.tokens)
+        with _open_export(path, fmt) as fh:
+            _write_text_rows(frame, fh, fmt, header=True)
     if progress is not None:
         progress(len(frame))
     return len(frame)
+
+
+def _open_export(path, fmt):
+    if fmt == "parquet":
+        return atomic_write(path, "wb")
+    return atomic_write(path, "w", compress=True, encoding="utf-8", newline="")
 
 
 def _check_tsv_tokens(tokens) -> None:
@@ -361,17 +498,22 @@ def _check_tsv_tokens(tokens) -> None:
     if bad is not None:
         raise ValueError(
             f"token {bad!r} contains a tab or line break and cannot be written as "
-            "TSV; export to .parquet instead."
+            "TSV; export to .csv or .parquet instead."
         )
 
 
-def _write_tsv(frame, fh) -> None:
-    # Plain TSV, tokens as they are (no CSV quoting of '"'), and no
-    # float_format: the shortest round-trip repr reads back exactly.
-    frame.to_csv(fh, sep="\t", header=False, index=False, quoting=csv.QUOTE_NONE)
+def _write_text_rows(frame, fh, fmt, header) -> None:
+    # TSV: tokens as they are (no quoting of '"'); CSV: quoted where needed.
+    # No float_format: the shortest round-trip repr reads back exactly.
+    if fmt == "tsv":
+        frame.to_csv(
+            fh, sep="\t", header=header, index=False, quoting=csv.QUOTE_NONE
+        )
+    else:
+        frame.to_csv(fh, header=header, index=False)
 
 
-def _export_file(source: Path, path: Path, parquet, progress, block_entries) -> int:
+def _export_file(source: Path, path: Path, fmt, progress, block_entries) -> int:
     """:func:`export_pairs` of a ``.cooc`` file, row block by row block."""
     import pandas as pd
 
@@ -390,12 +532,13 @@ def _export_file(source: Path, path: Path, parquet, progress, block_entries) -> 
                 f"{str(source)!r}: a {n_rows} x {n_cols} matrix has no word "
                 "contexts to name (expected n x n or n x 2n)."
             )
-        if not parquet:
+        parquet = fmt == "parquet"
+        if fmt == "tsv":
             _check_tsv_tokens(tokens)
         words = np.asarray(tokens, dtype=object)
         contexts = np.asarray(contexts, dtype=object)
         cf.start_checksums()
-        with atomic_write(path, "wb" if parquet else "w", **_text_args(parquet)) as fh:
+        with _open_export(path, fmt) as fh:
             writer = None
             lo = 0
             while lo < n_rows:
@@ -411,22 +554,20 @@ def _export_file(source: Path, path: Path, parquet, progress, block_entries) -> 
                 if parquet:
                     writer = _parquet_block(writer, fh, frame)
                 else:
-                    _write_tsv(frame, fh)
+                    _write_text_rows(frame, fh, fmt, header=lo == 0)
                 if progress is not None:
                     progress(len(frame))
                 lo = hi
             cf.verify_checksums()
             if writer is not None:
                 writer.close()
-            elif parquet:  # no rows: an empty table with the columns
-                pd.DataFrame(
-                    {"word1": [], "word2": [], "value": np.empty(0)}
-                ).to_parquet(fh, index=False)
+            elif n_rows == 0:  # no rows: an empty table with the columns
+                empty = pd.DataFrame({"word1": [], "word2": [], "value": np.empty(0)})
+                if parquet:
+                    empty.to_parquet(fh, index=False)
+                else:
+                    _write_text_rows(empty, fh, fmt, header=True)
         return int(indptr[-1])
-
-
-def _text_args(parquet: bool) -> dict:
-    return {} if parquet else {"encoding": "utf-8", "newline": ""}
 
 
 def _parquet_block(writer, fh, frame):

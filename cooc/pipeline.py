@@ -87,6 +87,7 @@ def embed_cooccurrence(
     progress=None,
     n_iter: int | None = None,
     n_oversamples: int | None = None,
+    drop_empty: bool = True,
 ) -> tuple[Embeddings, np.ndarray]:
     """Word vectors from a co-occurrence matrix: weighting, then truncated SVD.
 
@@ -99,10 +100,16 @@ def embed_cooccurrence(
     The defaults (PPMI with α 0.75 and no shift, rank 500, eigenvalue power
     0.15, w + c; on counts with 1/d**1.25 weights) were the best general
     setting on the 10.5M-token development corpus (see
-    ``benchmarks/README.md`` and ``DEFAULT_RANK``). ``progress(stage, 0)``, when
-    given, is called as the weighting (``"ppmi"``, ``"log"``, ``"none"``) and
-    the SVD (``"svd"``) start. ``n_iter`` and ``n_oversamples`` are the
+    ``benchmarks/README.md`` and ``DEFAULT_RANK``). ``progress(stage, n)``, when
+    given, is called with ``n = 0`` as the weighting (``"ppmi"``, ``"log"``,
+    ``"none"``) and the SVD (``"svd"``) start, then with ``("svd", 1)`` after
+    each step of the randomized solver (``n_iter + 2`` steps). ``n_iter`` and ``n_oversamples`` are the
     randomized solver's (see :func:`~cooc.svd.svd_embed`; None: its defaults).
+
+    A word whose weighted row (and column, with w + c) is empty -- it never
+    co-occurs with anything, or only below chance under PPMI -- has an all-zero
+    vector, which has no direction: with ``drop_empty`` such words are left
+    out, and their tokens are in the result's ``dropped`` attribute.
     """
     n_components = check_rank(n_components, cooc)
     if add_context is None:
@@ -123,8 +130,9 @@ def embed_cooccurrence(
         random_state=random_state,
         n_iter=n_iter,
         n_oversamples=n_oversamples,
+        on_step=None if progress is None else (lambda: progress("svd", 1)),
     )
-    emb = Embeddings(list(cooc.vocabulary.tokens), vectors)
-    if normalize:
-        emb = emb.normalized()
+    emb = Embeddings.from_factors(
+        cooc.vocabulary.tokens, vectors, normalize=normalize, drop_empty=drop_empty
+    )
     return emb, singular_values

@@ -63,7 +63,13 @@ from cooc._kernels.streaming import (
     _scatter_panel,
     panel_width,
 )
-from cooc.io import _read_meta, atomic_write, write_npy_member
+from cooc.io import (
+    _read_meta,
+    atomic_write,
+    base_suffix,
+    compression_of,
+    write_npy_member,
+)
 
 __all__ = [
     "CoocFile",
@@ -587,6 +593,10 @@ class _Buffers:
         if buf is None or buf.nbytes < nbytes:
             buf = ring[1][i] = np.empty(nbytes, dtype=np.uint8)
         return buf[: math.prod(shape) * dtype.itemsize].view(dtype).reshape(shape)
+
+    def release(self, *names):
+        for name in names:
+            self._rings.pop(name, None)
 
 
 # -- tall dense blocks on disk or in memory --------------------------------------------
@@ -1136,9 +1146,11 @@ class _WeightCache:
     def read(self, b, buffers):
         """The ``b``-th block as a :class:`WeightedBlock` in ring buffers."""
         lo, hi, offset, nnz = self.records[b]
+        # the buffers the weighting fills (two slots: one block read ahead),
+        # so a cached pass needs no memory beyond a weighing one
         indptr = buffers.take("c_indptr", hi - lo + 1, np.int32, slots=2)
-        indices = buffers.take("c_indices", nnz, np.int32, slots=2)
-        data = buffers.take("c_data", nnz, np.float32, slots=2)
+        indices = buffers.take("w_indices", nnz, np.int32, slots=2)
+        data = buffers.take("w_data", nnz, np.float32, slots=2)
         for part in (indptr, indices, data):
             raw = part.view(np.uint8).reshape(-1)
             got = _pread_into(self.fd, memoryview(raw), offset)
@@ -1227,6 +1239,9 @@ class _Source:
         total = max(1, self.cf.nnz)
         cache = self.caches.get(transposed)
         if cache is not None and cache.usable:
+            if all(c.usable for c in self.caches.values()):
+                # no pass weighs counts any more: give their buffers back
+                self.buffers.release("indices", "data", "values")
             yield from self._cached(cache, extra)
             return
         filling = cache is not None and cache.broken is None and not cache.records
@@ -1609,8 +1624,14 @@ class _VectorWriter:
         self.output = None if output is None else Path(output)
         self.tokens = tokens
         self.dim = dim
-        self.suffix = "" if output is None else self.output.suffix.lower()
+        self.suffix = "" if output is None else base_suffix(self.output)
         self.rows = []
+        self.keep = None  # a row mask: write only these rows (None: all)
+
+    def kept_tokens(self):
+        if self.keep is None:
+            return list(self.tokens)
+        return [t for t, k in zip(self.tokens, self.keep, strict=True) if k]
 
     @property
     def is_text(self):
@@ -1631,18 +1652,40 @@ class _VectorWriter:
             raise ValueError(
                 f"output folder {str(folder)!r} does not exist; create it first."
             )
+        if self.suffix == ".npz" and compression_of(self.output):
+            raise ValueError(
+                f"{self.output}: .npz vectors are not compressed further; write "
+                ".npz, or .txt.gz / .bin.gz."
+            )
         if self.suffix != ".npz":
             Embeddings._check_word2vec_tokens(types.SimpleNamespace(tokens=self.tokens))
 
     @contextlib.contextmanager
     def open(self):
-        """Yields ``put(lo, vectors)``, called for consecutive row blocks."""
+        """Yields ``put(lo, vectors)``, called for consecutive row blocks; only
+        the rows of ``keep`` are written."""
+        with self._open() as put:
+            if self.keep is None:
+                yield put
+            else:
+                keep = self.keep
+                offsets = np.concatenate([[0], np.cumsum(keep)])
+
+                def put_kept(lo, vectors):
+                    mask = keep[lo : lo + vectors.shape[0]]
+                    put(int(offsets[lo]), vectors[mask])
+
+                yield put_kept
+
+    @contextlib.contextmanager
+    def _open(self):
         if self.output is None:
             self.rows = []
             yield lambda lo, vectors: self.rows.append(vectors.copy())
             return
-        n = len(self.tokens)
-        with atomic_write(self.output, "wb") as fh:
+        tokens = self.kept_tokens()
+        n = len(tokens)
+        with atomic_write(self.output, "wb", compress=True) as fh:
             if self.suffix == ".npz":
                 with zipfile.ZipFile(
                     fh, "w", zipfile.ZIP_STORED, allowZip64=True
@@ -1662,14 +1705,14 @@ class _VectorWriter:
                             .reshape(-1)
                             .view(np.uint8)
                         )
-                    width = max([1, *(len(t) for t in self.tokens)])
+                    width = max([1, *(len(t) for t in tokens)])
                     step = 1 << 16
                     write_npy_member(
                         zf,
                         "tokens",
                         np.dtype(f"<U{width}"),
                         n,
-                        (self.tokens[i : i + step] for i in range(0, n, step)),
+                        (tokens[i : i + step] for i in range(0, n, step)),
                     )
             else:
                 from cooc.svd import _write_word2vec_binary, _write_word2vec_text
@@ -1681,7 +1724,7 @@ class _VectorWriter:
                 )
                 fh.write(f"{n} {self.dim}\n".encode())
                 yield lambda lo, vectors: write(
-                    fh, self.tokens[lo : lo + vectors.shape[0]], vectors
+                    fh, tokens[lo : lo + vectors.shape[0]], vectors
                 )
 
 
@@ -1762,6 +1805,7 @@ class StreamedEmbedding:
     blocks: int
     symmetric: bool
     weight_cache: dict = field(default_factory=dict)
+    dropped: list = field(default_factory=list)
 
 
 def _plan_stages(cf, n_random, k, n_iter, symmetric, text_output):
@@ -1838,6 +1882,7 @@ def embed_cooc_file(
     block_nnz=None,
     block_rows=None,
     cache_weights=True,
+    drop_empty=True,
 ) -> StreamedEmbedding:
     """Word vectors of a ``.cooc`` file without loading its matrix.
 
@@ -1861,6 +1906,9 @@ def embed_cooc_file(
     temporary file from their first pass on, when ``temp_dir``'s disk has room
     for them (at most 8 bytes a stored entry a direction), instead of weighing
     the counts again on every pass; the result is the same either way.
+    ``drop_empty`` leaves out the words whose vectors are all zero (as
+    :func:`cooc.pipeline.embed_cooccurrence` does); they are listed in the
+    result's ``dropped``.
 
     Raises ValueError, naming the file, for a damaged file (bad zip or
     ``.npy`` headers, row pointers, indices, counts or checksums), a rank out
@@ -1960,6 +2008,7 @@ def embed_cooc_file(
         best_abs = np.full(k, -1.0, dtype=np.float32)
         best = np.zeros(k, dtype=np.float32)
         groups = ops.groups(n)
+        keep = np.ones(n, dtype=bool)  # rows with a non-zero vector
         for g, (lo, hi) in enumerate(groups):
             u = U.read(lo, hi)
             top = np.argmax(np.abs(u), axis=0)
@@ -1970,11 +2019,15 @@ def embed_cooc_file(
             vectors = u * scale
             if add_context:
                 vectors += Ub.read(lo, hi) * scale
+            if drop_empty:
+                keep[lo:hi] = np.any(vectors != 0, axis=1)
             stash.write(lo, vectors)
             clock.update((g + 1) / len(groups))
         signs = np.sign(best).astype(np.float32)
         clock.end()
         del Bt, Ub
+        dropped = [tokens[i] for i in np.flatnonzero(~keep)]
+        writer.keep = None if not dropped else keep
         clock.begin()
         with writer.open() as put:
             for g, (lo, hi) in enumerate(groups):
@@ -1988,8 +2041,10 @@ def embed_cooc_file(
         embeddings = None
         if output is None:
             embeddings = Embeddings(
-                tokens, np.vstack(writer.rows) if writer.rows else np.zeros((0, k))
+                writer.kept_tokens(),
+                np.vstack(writer.rows) if writer.rows else np.zeros((0, k)),
             )
+            embeddings.dropped = dropped
         caches = list(src.caches.values())
         return StreamedEmbedding(
             embeddings,
@@ -2005,4 +2060,5 @@ def embed_cooc_file(
                 "bytes": sum(c.end for c in caches if c.usable),
                 "dropped": next((str(c.broken) for c in caches if c.broken), None),
             },
+            dropped,
         )

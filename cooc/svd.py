@@ -41,7 +41,7 @@ from cooc._compat import (
     check_is_fitted,
     validate_data,
 )
-from cooc.io import atomic_write
+from cooc.io import atomic_write, base_suffix, compression_of, read_all_bytes
 
 __all__ = ["Embeddings", "SVDEmbedding", "svd_embed"]
 
@@ -79,8 +79,9 @@ def _check_n_components(n_components, shape):
 
 
 def _svd_randomized(
-    X, n_components, *, n_iter, n_oversamples, random_state, n_jobs=None
-):
+    X, n_components, *, n_iter, n_oversamples, random_state, n_jobs=None,
+    on_step=None,
+):  # fmt: skip
     """Randomized SVD by shifted subspace iteration (:func:`_randomized_operator_svd`).
 
     Sparse input uses cooc's multi-threaded CSR x dense products (numba) and
@@ -104,6 +105,7 @@ def _svd_randomized(
             n_iter=n_iter,
             n_oversamples=n_oversamples,
             random_state=random_state,
+            on_step=on_step,
         )
     from threadpoolctl import threadpool_limits
 
@@ -126,6 +128,7 @@ def _svd_randomized(
             n_oversamples=n_oversamples,
             random_state=random_state,
             pool=pool,
+            on_step=on_step,
         )
 
 
@@ -447,6 +450,7 @@ def _randomized_operator_svd(
     n_oversamples,
     random_state,
     pool=None,
+    on_step=None,
 ):
     """Randomized SVD of a matrix ``X`` known only by its products with blocks.
 
@@ -469,9 +473,11 @@ def _randomized_operator_svd(
     update ``alpha``. The test matrix is a sparse sign matrix
     (:func:`_sparse_sign`, seeded by one draw from ``random_state``);
     ``times.sketch(cols, signs, l)``, when ``times`` has it, multiplies by it
-    without making it dense.
+    without making it dense. ``on_step()``, when given, is called after the
+    sketch, each power step and the final product (``n_iter + 2`` calls).
     """
     ops = _DenseOps(pool)
+    step_done = on_step if on_step is not None else (lambda: None)
     n, m = shape
     n_random = n_components + n_oversamples
     cols, signs = _sparse_sign(random_state, m, n_random, dtype)
@@ -514,6 +520,7 @@ def _randomized_operator_svd(
             spare = Q
         Q = basis
         del Y, basis
+        step_done()
     if not orthonormal:
         Q = np.ascontiguousarray(linalg.qr(Q, mode="economic", check_finite=False)[0])
     # X^T Q = (Q^T X)^T, shape (m, l)
@@ -522,6 +529,7 @@ def _randomized_operator_svd(
     Ub, S, Vb = _small_side_svd(Bt, k, ops)
     # X ~ Q Q^T X = Q Bt^T = (Q Vb) diag(S) Ub^T
     U = ops.matmul(Q, Vb[:, :k])
+    step_done()
     return U, S[:k], Ub[:, :k].T
 
 
@@ -578,7 +586,10 @@ def _small_side_svd(B, n_vectors, ops):
     return U, S, Vmt.T
 
 
-def _svd_arpack(X, n_components, *, n_iter, n_oversamples, random_state, n_jobs=None):
+def _svd_arpack(
+    X, n_components, *, n_iter, n_oversamples, random_state, n_jobs=None,
+    on_step=None,
+):  # fmt: skip
     """ARPACK Lanczos (``scipy.sparse.linalg.svds``) in float64, sorted descending."""
     v0 = random_state.uniform(-1, 1, min(X.shape))
     X64 = X.astype(np.float64, copy=False)
@@ -593,8 +604,9 @@ _SOLVERS = {"randomized": _svd_randomized, "arpack": _svd_arpack}
 
 
 def _truncated_svd(
-    X, n_components, *, solver, n_iter, n_oversamples, random_state, n_jobs=None
-):
+    X, n_components, *, solver, n_iter, n_oversamples, random_state, n_jobs=None,
+    on_step=None,
+):  # fmt: skip
     """Return ``U (n, k), S (k,), Vt (k, m)`` of ``X``, S descending, signs fixed.
 
     Signs follow :func:`sklearn.utils.extmath.svd_flip` with
@@ -618,6 +630,7 @@ def _truncated_svd(
         n_oversamples=n_oversamples,
         random_state=random_state,
         n_jobs=n_jobs,
+        on_step=on_step,
     )
     U, Vt = svd_flip(
         np.array(U, dtype=X.dtype), np.array(Vt, dtype=X.dtype), u_based_decision=True
@@ -642,6 +655,7 @@ def svd_embed(
     random_state=None,
     dtype=np.float32,
     n_jobs=None,
+    on_step=None,
 ):
     """Embed the rows of a weighted co-occurrence matrix by truncated SVD.
 
@@ -683,6 +697,10 @@ def svd_embed(
     n_jobs : int or None, default=None
         Threads of the randomized solver on sparse input (None: all cores).
         The result does not depend on it.
+    on_step : callable or None, default=None
+        Called with no arguments after each of the randomized solver's
+        ``n_iter + 2`` steps (sketch, power steps, final product), for
+        progress; not called by ARPACK.
 
     Returns
     -------
@@ -768,6 +786,7 @@ def svd_embed(
         n_oversamples=n_oversamples,
         random_state=random_state,
         n_jobs=n_jobs,
+        on_step=on_step,
     )
     scale = _scale_by_power(S, power)
     vectors = U * scale
@@ -980,6 +999,9 @@ class Embeddings:
         The float32 vectors.
     dim : int
         Number of dimensions.
+    dropped : list of str
+        Words an embedding left out for having all-zero vectors (see
+        :func:`cooc.pipeline.embed_cooccurrence`); empty otherwise.
 
     See Also
     --------
@@ -1028,6 +1050,8 @@ class Embeddings:
         self.tokens = tokens
         self.vectors = vectors
         self._index = index
+        # words left out by the embedding for having all-zero vectors
+        self.dropped: list[str] = []
 
     @property
     def dim(self) -> int:
@@ -1058,6 +1082,30 @@ class Embeddings:
                 f"{token!r} is not in the vocabulary ({len(self)} words); "
                 "check spelling and case."
             ) from None
+
+    @classmethod
+    def from_factors(
+        cls, tokens, vectors, *, normalize=True, drop_empty=True
+    ) -> Embeddings:
+        """Embeddings from the rows an SVD gave, one per token.
+
+        With ``drop_empty`` the rows that are all zero (words with an empty
+        weighted row: they never co-occur with anything) are left out and
+        their tokens listed in ``dropped``; ``normalize`` gives unit rows.
+        """
+        tokens = list(tokens)
+        dropped = []
+        if drop_empty:
+            empty = ~np.any(np.asarray(vectors) != 0, axis=1)
+            if empty.any():
+                dropped = [t for t, e in zip(tokens, empty, strict=True) if e]
+                tokens = [t for t, e in zip(tokens, empty, strict=True) if not e]
+                vectors = vectors[~empty]
+        emb = cls(tokens, vectors)
+        if normalize:
+            emb = emb.normalized()
+        emb.dropped = dropped
+        return emb
 
     def normalized(self) -> Embeddings:
         """Return a copy with rows scaled to unit length (zero rows stay zero)."""
@@ -1128,7 +1176,9 @@ class Embeddings:
 
         ``.npz``: numpy arrays ``vectors`` (float32) and ``tokens`` (unicode),
         no pickle. ``.bin``: word2vec binary. Anything else (``.txt``,
-        ``.vec``, ...): word2vec text. The file is written atomically.
+        ``.vec``, ...): word2vec text. A further ``.gz``, ``.bz2`` or ``.xz``
+        compresses the word2vec formats (as gensim reads them). The file is
+        written atomically.
 
         Raises
         ------
@@ -1137,7 +1187,12 @@ class Embeddings:
             word2vec one (use ``.npz``), or if the folder does not exist.
         """
         path = Path(path)
-        suffix = path.suffix.lower()
+        suffix = base_suffix(path)
+        if suffix == ".npz" and compression_of(path):
+            raise ValueError(
+                f"{os.fspath(path)}: .npz vectors are not compressed further; "
+                "write .npz, or .txt.gz / .bin.gz."
+            )
         if suffix == ".npz":
             tokens = (
                 np.array(self.tokens, dtype=str)
@@ -1148,7 +1203,7 @@ class Embeddings:
                 np.savez(fh, vectors=self.vectors, tokens=tokens)
             return
         self._check_word2vec_tokens()
-        with atomic_write(path, "wb") as fh:
+        with atomic_write(path, "wb", compress=True) as fh:
             fh.write(f"{len(self)} {self.dim}\n".encode())
             if suffix == ".bin":
                 _write_word2vec_binary(fh, self.tokens, self.vectors)
@@ -1169,7 +1224,12 @@ class Embeddings:
             (entry, for ``.bin``).
         """
         path = Path(path)
-        suffix = path.suffix.lower()
+        suffix = base_suffix(path)
+        if suffix == ".npz" and compression_of(path):
+            raise ValueError(
+                f"{os.fspath(path)}: expected .npz vectors uncompressed (or "
+                ".txt.gz / .bin.gz)."
+            )
         if suffix == ".npz":
             tokens, vectors = _read_npz(path)
         elif suffix == ".bin":
@@ -1232,8 +1292,7 @@ def _parse_header(path, line):
 def _read_word2vec_text(path):
     """Parse a word2vec (or headerless GloVe) text file: tokens, float32 vectors."""
     name = os.fspath(path)
-    with open(path, "rb") as fh:
-        data = fh.read()
+    data = read_all_bytes(path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -1292,8 +1351,7 @@ def _read_word2vec_text(path):
 def _read_word2vec_binary(path):
     """Parse a word2vec binary file (word, space, dim float32, optional newline)."""
     name = os.fspath(path)
-    with open(path, "rb") as fh:
-        data = fh.read()
+    data = read_all_bytes(path)
     end = data.find(b"\n")
     header = (
         _parse_header(path, data[:end].decode("ascii", "replace")) if end >= 0 else None

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cooc.corpus import TokenChunk, chunks_from_documents
-from cooc.io import atomic_write
+from cooc.io import atomic_write, read_all_bytes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -242,7 +242,8 @@ class Vocabulary:
     def save(self, path: str | os.PathLike) -> None:
         """Write the vocabulary as UTF-8 TSV, ``token<TAB>count`` per line, in id order.
 
-        The file is written atomically (a temporary file renamed into place).
+        The file is written atomically (a temporary file renamed into place),
+        compressed when its name ends in ``.gz``, ``.bz2`` or ``.xz``.
         """
         bad = next(
             (t for t in self.tokens if "\t" in t or "\n" in t or "\r" in t), None
@@ -256,7 +257,9 @@ class Vocabulary:
             f"{token}\t{count}\n"
             for token, count in zip(self.tokens, self.counts.tolist(), strict=True)
         ]
-        with atomic_write(path, "w", encoding="utf-8", newline="\n") as fh:
+        with atomic_write(
+            path, "w", compress=True, encoding="utf-8", newline="\n"
+        ) as fh:
             fh.writelines(lines)
 
     @classmethod
@@ -271,30 +274,33 @@ class Vocabulary:
         tokens: list[str] = []
         counts: list[int] = []
         seen: dict[str, int] = {}
-        with open(path, encoding="utf-8-sig", newline="\n") as fh:
-            try:
-                for lineno, line in enumerate(fh, start=1):
-                    fields = line.rstrip("\n").rstrip("\r").split("\t")
-                    if len(fields) != 2 or not _is_count(fields[1]):
-                        raise ValueError(
-                            f"{os.fspath(path)}:{lineno}: expected "
-                            f"'token<TAB>count' with a count >= 0, got {line!r}; "
-                            "is this a vocabulary file written by cooc?"
-                        )
-                    token = fields[0]
-                    if token in seen:
-                        raise ValueError(
-                            f"{os.fspath(path)}:{lineno}: token {token!r} repeats "
-                            f"line {seen[token]}; tokens must be distinct."
-                        )
-                    seen[token] = lineno
-                    tokens.append(token)
-                    counts.append(int(fields[1]))
-            except UnicodeDecodeError as err:
+        try:
+            text = read_all_bytes(path).decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            raise ValueError(
+                f"{os.fspath(path)}: not valid UTF-8 ({err.reason}); "
+                "vocabulary files are UTF-8 TSV."
+            ) from None
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        for lineno, line in enumerate(lines, start=1):
+            fields = line.rstrip("\r").split("\t")
+            if len(fields) != 2 or not _is_count(fields[1]):
                 raise ValueError(
-                    f"{os.fspath(path)}: not valid UTF-8 ({err.reason}); "
-                    "vocabulary files are UTF-8 TSV."
-                ) from None
+                    f"{os.fspath(path)}:{lineno}: expected "
+                    f"'token<TAB>count' with a count >= 0, got {line + chr(10)!r}; "
+                    "is this a vocabulary file written by cooc?"
+                )
+            token = fields[0]
+            if token in seen:
+                raise ValueError(
+                    f"{os.fspath(path)}:{lineno}: token {token!r} repeats "
+                    f"line {seen[token]}; tokens must be distinct."
+                )
+            seen[token] = lineno
+            tokens.append(token)
+            counts.append(int(fields[1]))
         return cls(tokens, np.array(counts, dtype=np.int64))
 
     @classmethod

@@ -378,7 +378,9 @@ def test_export_tsv(run_cli, abc_corpus, tmp_path):
     r = ok(run_cli("export", out, "-o", pairs))
     assert r.stdout == ""
     assert f"wrote 4 pairs to {pairs}" in r.stderr
-    rows = [line.split("\t") for line in pairs.read_text(encoding="utf-8").splitlines()]
+    lines = pairs.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "word1\tword2\tvalue"
+    rows = [line.split("\t") for line in lines[1:]]
     assert {(a, b, float(v)) for a, b, v in rows} == {
         ("a", "b", 2.0),
         ("b", "a", 2.0),
@@ -405,9 +407,7 @@ def test_export_matches_matrix_exactly(run_cli, tiny_corpus, tmp_path):
         "--directional",
     )
     ok(run_cli("export", out, "-o", tmp_path / "p.tsv", "-q"))
-    back = pd.read_csv(
-        tmp_path / "p.tsv", sep="\t", header=None, names=["word1", "word2", "value"]
-    )
+    back = pd.read_csv(tmp_path / "p.tsv", sep="\t", quoting=3)
     m = load_cooc(out)
     pd.testing.assert_frame_equal(
         back, m.to_frame(), check_dtype=False, check_exact=True
@@ -423,7 +423,11 @@ def test_export_keeps_tokens_verbatim(run_cli, tmp_path):
     build(run_cli, corpus, out, "--tokenizer", "whitespace", "--window", "1")
     ok(run_cli("export", out, "-o", tmp_path / "q.tsv", "-q"))
     lines = (tmp_path / "q.tsv").read_text(encoding="utf-8").splitlines()
-    assert sorted(lines) == ['"quoted"\tback\\slash\t1.0', 'back\\slash\t"quoted"\t1.0']
+    assert lines[0] == "word1\tword2\tvalue"
+    assert sorted(lines[1:]) == [
+        '"quoted"\tback\\slash\t1.0',
+        'back\\slash\t"quoted"\t1.0',
+    ]
 
 
 def test_export_parquet(run_cli, tiny_corpus, tmp_path):
