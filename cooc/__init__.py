@@ -50,6 +50,7 @@ _LAZY = {
     "evaluate_analogies": "cooc.evaluate",
     "evaluate_classifier": "cooc.classify",
     "evaluate_similarity": "cooc.evaluate",
+    "import_pairs": "cooc.pairs",
     "iter_documents": "cooc.corpus",
     "iter_token_chunks": "cooc.corpus",
     "load_cooc": "cooc.io",

@@ -166,6 +166,7 @@ def build_cooccurrence_resumable(
     chunk_size: int = 1 << 24,
     progress: Callable[[str, int], None] | None = None,
     on_shard: Callable[[str, int, bool], None] | None = None,
+    documents: str = "line",
     **params,
 ):
     """Count window co-occurrences shard by shard, resuming from ``checkpoint``.
@@ -183,8 +184,10 @@ def build_cooccurrence_resumable(
         About how many shards; None means one per file, and at least 8 for
         a single plain-text file (see :func:`cooc.distributed.plan_shards`).
     vocabulary, min_count, max_size, tokenizer, lowercase, column, \
-encoding_errors, chunk_size
-        As for :func:`cooc.cooccurrence.build_cooccurrence`.
+encoding_errors, chunk_size, documents
+        As for :func:`cooc.cooccurrence.build_cooccurrence` (with
+        ``documents="file"`` every shard is a whole file; with
+        ``"paragraph"`` files are cut after blank lines).
     progress : callable, default=None
         ``progress(stage, n_tokens)`` after each shard (also for shards
         found in the folder).
@@ -215,7 +218,14 @@ encoding_errors, chunk_size
     >>> (m.matrix != build_cooccurrence([tmp / "c.txt"], window_size=2).matrix).nnz
     0
     """
-    from cooc.cooccurrence import CoocMatrix, _file_defaults, _n_threads, _split_params
+    from cooc.cooccurrence import (
+        CoocMatrix,
+        _file_defaults,
+        _n_threads,
+        _reading_record,
+        _split_params,
+    )
+    from cooc.corpus import _check_document_paths
     from cooc.distributed import (
         _counter_params,
         _finish_counts,
@@ -234,11 +244,14 @@ encoding_errors, chunk_size
     params = _file_defaults(dict(params))
     if vocabulary is None:
         _check_params(min_count, max_size)
-    read = _read_options(tokenizer, column, lowercase, chunk_size, encoding_errors)
+    read = _read_options(
+        tokenizer, column, lowercase, chunk_size, encoding_errors, documents
+    )
+    _check_document_paths(paths, documents)
     files = [paths] if isinstance(paths, (str, Path)) else list(paths)
     if n_shards is None and len(files) == 1:
         n_shards = 8
-    shards = plan_shards(paths, n_shards)
+    shards = plan_shards(paths, n_shards, documents=documents)
     folder = Path(checkpoint)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -254,7 +267,9 @@ encoding_errors, chunk_size
         "format": _FORMAT,
         "version": _FORMAT_VERSION,
         "shards": [_shard_record(s) for s in shards],
-        "read": read,
+        # (without the default documents="line": folders made before the
+        # option existed still resume)
+        "read": {k: v for k, v in read.items() if k != "documents" or v != "line"},
         "params": _jsonable(counted_params),
         "min_count": min_count,
         "max_size": max_size,
@@ -287,7 +302,7 @@ encoding_errors, chunk_size
             tokens, counts = _merge_counts(token_parts, count_parts)
             del token_parts, count_parts
             vocabulary = _select_vocabulary(tokens, counts, min_count, max_size)
-    record = _counter_params(vocabulary, params)
+    record = _reading_record(_counter_params(vocabulary, params), read)
     first_docs = np.concatenate([[0], np.cumsum(n_docs)[:-1]]).astype(np.int64)
 
     total, scale, stats = None, None, None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+import zipfile
 from numbers import Integral
 from pathlib import Path
 
@@ -59,7 +60,10 @@ _CALIBRATION = (
     else "sigmoid"
 )
 MODEL_FORMAT = "cooc-model"
-MODEL_FORMAT_VERSION = 1
+# 2: MultimodalFeatures store their TF-IDF vocabularies packed (cooc.models);
+# a cooc that reads only version 1 refuses such files instead of misreading them.
+MODEL_FORMAT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 
 
 # -- pipelines ------------------------------------------------------------------------
@@ -302,8 +306,9 @@ def save_model(model, path, *, metadata=None):
     model : estimator
         A fitted model (any scikit-learn or cooc estimator).
     path : str or path-like
-        Output file, ``.skops`` by convention. Written to a temporary file and
-        renamed, so a crash leaves no partial file.
+        Output file, ``.skops`` by convention (a zip of deflated members).
+        Written to a temporary file and renamed, so a crash leaves no partial
+        file.
     metadata : dict, default=None
         JSON-serialisable information stored beside the model (data set,
         scores, parameters); returned by :func:`load_model`.
@@ -335,7 +340,10 @@ def save_model(model, path, *, metadata=None):
         "metadata": meta_json,
         "model": model,
     }
-    data = sio.dumps(payload)
+    # Deflated zip members: the arrays of a text model (column indices, zero
+    # means, TF-IDF weights) and the JSON schema shrink 2-10x; loading reads
+    # stored and deflated members alike, so older files load as before.
+    data = sio.dumps(payload, compression=zipfile.ZIP_DEFLATED)
     with atomic_write(path, "wb") as fh:
         fh.write(data)
 
@@ -408,10 +416,11 @@ def load_model(path, *, trusted=()):
             f"{str(path)!r} is a skops file but not a cooc model file; save it with "
             "cooc.classify.save_model."
         )
-    if payload.get("format_version") != MODEL_FORMAT_VERSION:
+    if payload.get("format_version") not in _READABLE_VERSIONS:
         raise ValueError(
             f"{str(path)!r} has model format version {payload.get('format_version')!r}"
-            f"; this cooc reads version {MODEL_FORMAT_VERSION}. Re-save the model."
+            f"; this cooc reads versions {_READABLE_VERSIONS}. Re-save the model "
+            "with this cooc, or upgrade cooc."
         )
     if payload.get("sklearn_version") != sklearn.__version__:
         warnings.warn(
@@ -429,6 +438,7 @@ def _import_skops():
         import skops.io as sio
     except ImportError:
         raise ImportError(
-            'saving and loading models needs skops: pip install "cooc[skops]"'
+            "saving and loading models needs skops, a dependency of cooc that is "
+            'missing here: pip install "cooc[skops]"'
         ) from None
     return sio

@@ -282,6 +282,15 @@ def corpus_options(fn):
                 show_default=True,
                 help="What to do with invalid UTF-8: stop with the file and line, or repair.",
             ),
+            click.option(
+                "--documents",
+                type=click.Choice(["line", "paragraph", "file"]),
+                default="line",
+                show_default=True,
+                help="A document of a plain-text file (pairs never cross one): a "
+                "line; a paragraph, blank lines between (its lines joined, for "
+                "hard-wrapped text); or the whole file. Table inputs: one per row.",
+            ),
         ]
     ):
         fn = opt(fn)
@@ -424,6 +433,7 @@ def vocab(
     no_lowercase,
     column,
     encoding_errors,
+    documents,
     quiet,
     as_json,
     engine,
@@ -458,6 +468,7 @@ def vocab(
             lowercase=not no_lowercase,
             column=column,
             encoding_errors=encoding_errors,
+            documents=documents,
             n_shards=shards,
             client=client,
             progress=progress,
@@ -471,6 +482,7 @@ def vocab(
             lowercase=not no_lowercase,
             column=column,
             encoding_errors=encoding_errors,
+            documents=documents,
             progress=lambda n: progress("vocabulary", n),
         )
     progress.done()
@@ -499,7 +511,9 @@ def vocab(
     "vocab_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="Use this vocabulary TSV instead of counting one (one pass less).",
+    help="Use this vocabulary instead of counting one (one pass less): cooc's "
+    "token<TAB>count, GloVe's 'word count' or one word per line (no counts: not "
+    "with --subsample); ids follow the file.",
 )
 @click.option(
     "--min-count",
@@ -519,8 +533,9 @@ def vocab(
     type=click.IntRange(1, 255),
     default=15,
     show_default=True,
-    help="Largest distance between two counted words (15: best of 2-20 on a "
-    "10M-token corpus with harmonic weights).",
+    help="Largest distance between two counted words. 15 was the best of 2-20 "
+    "on a 10M-token corpus (with 1/d weights); the default 1/d**1.25 was then "
+    "tuned at window 15. Corpora of a few million tokens may do better with 5.",
 )
 @click.option(
     "--weighting",
@@ -624,6 +639,7 @@ def build(
     no_lowercase,
     column,
     encoding_errors,
+    documents,
     quiet,
     as_json,
     spill_dir,
@@ -637,12 +653,14 @@ def build(
 
     CORPUS is one or more text files (one document per line, .gz allowed),
     directories, glob patterns, JSONL/CSV/Parquet files (see --column) or - for
-    standard input. Pairs never cross a document (line) boundary.
+    standard input. Pairs never cross a document boundary: a line, or with
+    --documents paragraph a paragraph (hard-wrapped books, man pages, mail).
 
     \b
     Example:
       cooc build corpus/*.txt.gz -o corpus.cooc --window 15 --min-count 5
       cooc build corpus/*.txt.gz -o corpus.cooc --checkpoint corpus.ckpt
+      cooc build books/*.txt -o books.cooc --documents paragraph
       cooc info corpus.cooc
     """
     from cooc.cooccurrence import CoocMatrix, build_cooccurrence
@@ -712,6 +730,7 @@ def build(
         lowercase=not no_lowercase,
         column=column,
         encoding_errors=encoding_errors,
+        documents=documents,
         progress=progress,
         window_size=window,
         weighting=weighting,
@@ -851,6 +870,13 @@ def _info_vectors(file, as_json):
         ("zero vectors", result["zero_vectors"]),
         ("first words", " ".join(result["top_words"])),
     ]
+    if emb.singular_values is not None:  # .npz files from cooc embed
+        values = [float(x) for x in emb.singular_values]
+        result["singular_values"] = values
+        shown = [f"{x:.4g}" for x in values]
+        if len(shown) > 8:
+            shown = [*shown[:5], "...", shown[-1]]
+        rows.append((f"singular values ({len(values)})", " ".join(shown)))
     _emit(result, as_json, _kv_table(rows))
 
 
@@ -891,6 +917,60 @@ def export(file, output, quiet):
     n = export_pairs(file, output, progress=lambda k: progress("exporting", k))
     progress.done()
     progress.note(f"wrote {n} pairs to {output}")
+
+
+@cli.command(name="import", context_settings=CONTEXT_SETTINGS)
+@click.argument("pairs", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The .cooc file to write.",
+)
+@quiet_json_options
+@_errors
+def import_(pairs, output, quiet, as_json):
+    """Turn a word1, word2, value pairs table into a .cooc file.
+
+    PAIRS is what cooc export writes, or counts from another tool in the same
+    columns: TSV (unquoted) or CSV with a header row naming word1, word2 and
+    value (other columns are ignored), either optionally .gz/.bz2/.xz, or
+    Parquet; the format follows the name. One row per pair (a pair given
+    twice is refused), values finite and >= 0. The words are the word1
+    values in order of first appearance, then words met only as word2;
+    contexts all named L:word / R:word make a directional (n x 2n) matrix.
+    An export imports back to the same matrix and word order (without the
+    counting parameters and word counts, which the export does not hold).
+
+    \b
+    Example:
+      cooc export corpus.cooc -o pairs.tsv.gz
+      cooc import pairs.tsv.gz -o again.cooc
+      cooc embed again.cooc -o vectors.txt
+    """
+    from cooc.pairs import import_pairs
+
+    progress = Progress(quiet)
+    t0 = time.perf_counter()
+    progress.expect("importing", 0, "pairs")
+    cooc = import_pairs(pairs, progress=lambda k: progress("importing", k))
+    progress.done()
+    with progress.timed("writing"):
+        cooc.save(output)
+    seconds = time.perf_counter() - t0
+    result = {
+        "output": str(output),
+        "shape": list(cooc.shape),
+        "nnz": int(cooc.nnz),
+        "n_words": len(cooc.vocabulary),
+        "directional": not cooc.symmetric,
+        "seconds": round(seconds, 3),
+    }
+    progress.note(
+        f"wrote {output}: {cooc.shape[0]} x {cooc.shape[1]}, {cooc.nnz} non-zeros"
+    )
+    _emit(result, as_json, _kv_table(list(result.items())))
 
 
 # -- embed ----------------------------------------------------------------------------
@@ -1034,6 +1114,7 @@ def embed(
     no_lowercase,
     column,
     encoding_errors,
+    documents,
     quiet,
     as_json,
     engine,
@@ -1044,7 +1125,7 @@ def embed(
 
     The input is a .cooc file, or corpus files (as for cooc build: text, .gz,
     directories, globs, JSONL/CSV/Parquet, with build's reading options
-    --tokenizer, --column, --no-lowercase, --encoding-errors), which are
+    --tokenizer, --column, --no-lowercase, --encoding-errors, --documents), which are
     counted in memory with cooc build's default settings first: text to vectors in one process,
     without writing and reading the .cooc file. Writes word2vec text format
     (readable by gensim's KeyedVectors.load_word2vec_format), word2vec binary
@@ -1083,6 +1164,7 @@ def embed(
         "--no-lowercase": no_lowercase,
         "--column": column is not None,
         "--encoding-errors": encoding_errors != "strict",
+        "--documents": documents != "line",
     }
     given = [name for name, on in reading.items() if on]
     if is_file and given:
@@ -1120,6 +1202,7 @@ def embed(
             lowercase=not no_lowercase,
             column=column,
             encoding_errors=encoding_errors,
+            documents=documents,
             progress=progress,
         )
         progress.done()
@@ -1153,6 +1236,7 @@ def embed(
     )
     progress.done()
     _note_dropped(progress, emb.dropped)
+    emb.singular_values = s  # kept by .npz files
     with progress.timed("writing"):
         emb.save(output)
     seconds = time.perf_counter() - t0
@@ -1339,6 +1423,35 @@ def _is_cooc_matrix(path) -> bool:
 @click.argument("vectors", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("words", nargs=-1, required=True)
 @click.option(
+    "--plus",
+    multiple=True,
+    metavar="WORD",
+    help="Analogy: a word to add, like WORDS (repeatable).",
+)
+@click.option(
+    "--minus",
+    multiple=True,
+    metavar="WORD",
+    help="Analogy: a word to subtract (repeatable).",
+)
+@click.option(
+    "--cosmul",
+    is_flag=True,
+    help="Rank the analogy by 3CosMul (Levy & Goldberg) instead of 3CosAdd.",
+)
+@click.option(
+    "--odd-one-out",
+    is_flag=True,
+    help="Print the one of WORDS furthest from the others.",
+)
+@click.option(
+    "--restrict-vocab",
+    type=click.IntRange(1),
+    default=None,
+    metavar="N",
+    help="Answers come from the first N (most frequent) words only.",
+)
+@click.option(
     "-k",
     "--top",
     "k",
@@ -1349,20 +1462,85 @@ def _is_cooc_matrix(path) -> bool:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_errors
-def similar(vectors, words, k, as_json):
-    """Print the nearest neighbours (cosine) of one or more words.
+def similar(vectors, words, plus, minus, cosmul, odd_one_out, restrict_vocab, k,
+            as_json):  # fmt: skip
+    """Print nearest neighbours (cosine), analogies or the odd one out.
+
+    WORDS alone: the neighbours of each word. With --plus/--minus (or
+    --cosmul): one list answering the analogy, WORDS and every --plus
+    attracting, every --minus repelling (gensim's most_similar, 3CosAdd; or
+    most_similar_cosmul, 3CosMul). --odd-one-out: gensim's doesnt_match.
+    A word missing from the vectors is tried in lower case; neighbours of the
+    other words are still printed when some are unknown (named on stderr).
 
     \b
-    Example:
+    Examples:
       cooc similar vectors.txt whale ship -k 5
+      cooc similar vectors.txt king --minus man --plus woman
+      cooc similar vectors.txt paris --minus france --plus italy --cosmul
+      cooc similar vectors.txt king --restrict-vocab 30000 --json
+      cooc similar vectors.txt --odd-one-out breakfast lunch dinner ship
     """
+    analogy = bool(plus or minus or cosmul)
+    if odd_one_out and (analogy or restrict_vocab is not None):
+        raise BadInput(
+            "--odd-one-out takes WORDS only, not --plus, --minus, --cosmul or "
+            "--restrict-vocab."
+        )
+    if odd_one_out and len(words) < 2:
+        raise BadInput("--odd-one-out needs at least two WORDS.")
     emb = _load_vectors(vectors)
+
+    def find(word):
+        return next((w for w in (word, word.lower()) if w in emb), None)
+
+    keys = {word: find(word) for word in (*words, *plus, *minus)}
+    unknown = [word for word, key in keys.items() if key is None]
+    if unknown and (analogy or odd_one_out or len(unknown) == len(keys)):
+        listed = ", ".join(repr(w) for w in unknown)
+        raise BadInput(
+            f"word {listed} is not in the vocabulary of {vectors}."
+            if len(unknown) == 1
+            else f"words {listed} are not in the vocabulary of {vectors}."
+        )
+    if odd_one_out:
+        odd = emb.doesnt_match([keys[w] for w in words])
+        odd = next(w for w in words if keys[w] == odd)
+        _emit({"words": list(words), "odd_one_out": odd}, as_json, odd)
+        return
+    if analogy:
+        positive, negative = [*words, *plus], list(minus)
+        rank = emb.most_similar_cosmul if cosmul else emb.most_similar
+        ranked = rank(
+            [keys[w] for w in positive],
+            [keys[w] for w in negative],
+            topn=k,
+            restrict_vocab=restrict_vocab,
+        )
+        query = " ".join(
+            [positive[0]]
+            + [f"+ {w}" for w in positive[1:]]
+            + [f"- {w}" for w in negative]
+        )
+        report = {
+            "positive": positive,
+            "negative": negative,
+            "method": "3cosmul" if cosmul else "3cosadd",
+            "results": [{"word": n, "score": s} for n, s in ranked],
+        }
+        table = f"{query}: " + ", ".join(f"{n} ({s:.3f})" for n, s in ranked)
+        _emit(report, as_json, table)
+        return
+    for word in unknown:
+        click.echo(
+            f"word {word!r} is not in the vocabulary of {vectors}; skipped.", err=True
+        )
     result = {}
     for word in words:
-        key = word if word in emb else word.lower()
-        if key not in emb:
-            raise BadInput(f"word {word!r} is not in the vocabulary of {vectors}.")
-        result[word] = [(w, float(s)) for w, s in emb.most_similar(key, k)]
+        if keys[word] is not None:
+            result[word] = emb.most_similar(
+                keys[word], topn=k, restrict_vocab=restrict_vocab
+            )
     if as_json:
         _emit(
             {w: [{"word": n, "cosine": s} for n, s in v] for w, v in result.items()},
@@ -1475,16 +1653,21 @@ def evaluate(vectors, sim_files, analogy_files, restrict_vocab, as_json):
     help="Run the text part, the image + text part, or both.",
 )
 @click.option(
+    "--full",
+    is_flag=True,
+    help="Cross-validate the image + text part (5 folds, a few minutes) instead of "
+    "one 80/20 hold-out split.",
+)
+@click.option(
     "--folds",
     type=click.IntRange(2, 20),
-    default=5,
-    show_default=True,
-    help="Cross-validation folds of the image + text part.",
+    default=None,
+    help="Cross-validation folds of the image + text part [default: 5 with --full].",
 )
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
 @quiet_json_options
 @_errors
-def demo(rank, output_dir, only, folds, seed, quiet, as_json):
+def demo(rank, output_dir, only, full, folds, seed, quiet, as_json):
     """Run the main jobs on the shipped data and print the results.
 
     Text: counts co-occurrences in Jane Austen, Moby-Dick and the State of the
@@ -1494,31 +1677,40 @@ def demo(rank, output_dir, only, folds, seed, quiet, as_json):
     scores.
 
     Images + text: on the shipped emoji set (1,906 images, CLDR names and
-    keywords, 9 categories) cross-validates text-only, image-only, early and
-    late fusion and joint-embedding classifiers (accuracy and macro-F1),
-    then prints cross-modal neighbours (a few minutes on 2 cores).
+    keywords, 9 categories) scores text-only, image-only, early and late
+    fusion and joint-embedding classifiers (accuracy and macro-F1) on one
+    stratified 80/20 hold-out split, or cross-validated with --full (a few
+    minutes on 2 cores), then prints cross-modal neighbours. The text results
+    are printed as soon as they exist, before the image part runs.
 
     \b
     Example:
       cooc demo
       cooc demo --only text --rank 64 --json
+      cooc demo --full
       cooc demo --only multimodal --folds 3
     """
     from cooc.demo import run_demo, run_multimodal_demo
 
     progress = Progress(quiet)
-    result, tables = {}, []
+    result = {}
+    n_splits = folds if folds is not None else (5 if full else 1)
     if only in ("all", "text"):
         text = run_demo(rank=rank, output_dir=output_dir, progress=progress)
-        tables.append(text.pop("_table"))
+        table = text.pop("_table")
         result = text if only == "text" else {"text": text}
+        if not as_json:
+            click.echo(table)  # now, not after the image part
     if only in ("all", "multimodal"):
         images = run_multimodal_demo(
-            n_splits=folds, random_state=seed, progress=progress
+            n_splits=n_splits, random_state=seed, progress=progress
         )
-        tables.append(images.pop("_table"))
+        table = images.pop("_table")
         result = images if only == "multimodal" else {**result, "multimodal": images}
-    _emit(result, as_json, "\n".join(tables))
+        if not as_json:
+            click.echo(table)
+    if as_json:
+        _emit(result, True)
 
 
 # -- images -----------------------------------------------------------------------------
@@ -1636,8 +1828,8 @@ def quantize(
 ):
     """Turn images into sequences of visual words (k-means codes of patches).
 
-    IMAGES is image files, directories or globs (needs Pillow:
-    pip install "cooc[vision]"), or one .npz archive holding an array of
+    IMAGES is image files, directories or globs (read with Pillow), or one
+    .npz archive holding an array of
     images (n, height, width[, channels]). The output TSV can be counted like
     text: cooc build codes.tsv --column visual_words --tokenizer whitespace.
 
@@ -1716,9 +1908,18 @@ def _read_table(path: Path):
     )
 
 
-def _items(data, text_column, image_column, images_npz, key, need_label=None):
-    """The table as a DataFrame with a text column and an image column of arrays."""
+def _items(
+    data, text_column, image_column, images_npz, key, need_label=None,
+    image_optional=False,
+):  # fmt: skip
+    """The table as a DataFrame with a text column and an image column of arrays.
+
+    With ``image_optional``, a table without ``image_column`` (and no
+    ``--images``) gives items without an image column instead of an error.
+    """
     frame = _read_table(data)
+    if image_optional and images_npz is None and image_column not in frame.columns:
+        image_column = None
     wanted = [c for c in (text_column, need_label) if c]
     if image_column and images_npz is None:
         wanted.append(image_column)
@@ -1784,7 +1985,8 @@ def image_array_options(fn):
     default="image",
     show_default=True,
     help="Column of image file paths (relative to the table), or the column "
-    "name to give the --images array.",
+    "name to give the --images array. A table without the default column and "
+    "no --images trains a text-only model.",
 )
 @image_array_options
 @click.option(
@@ -1845,21 +2047,35 @@ def fit(
 
     DATA is a CSV/TSV/Parquet/JSONL table with a text column, a label column
     and an image column of file paths (or --images with an array archive).
-    Missing texts or images are allowed.
+    Missing texts or images are allowed. Without an image column (and without
+    --images) the model is text only.
 
     \b
     Example:
       cooc fit items.csv --label-column category --images images.npz -o model.skops
       cooc predict model.skops items.csv --images images.npz -o predictions.csv
+      cooc fit texts.csv --label-column category -o text_model.skops
     """
+    from click.core import ParameterSource
+
     from cooc.classify import save_model
     from cooc.models import MultimodalClassifier
 
     progress = Progress(quiet)
     t0 = time.perf_counter()
+    source = click.get_current_context().get_parameter_source("image_column")
     frame, items = _items(
-        data, text_column, image_column, images_npz, key, label_column
-    )
+        data, text_column, image_column, images_npz, key, label_column,
+        image_optional=source is ParameterSource.DEFAULT,
+    )  # fmt: skip
+    if not image_column or image_column not in items.columns:
+        if fusion == "image":
+            raise BadInput(
+                f"{data}: --fusion image needs images; the table has no column "
+                f"{image_column!r} (pass --image-column or --images)."
+            )
+        fusion = "text"
+        progress.note("no image column: text only")
     y = frame[label_column].astype(str).to_numpy()
     progress.note(f"training on {len(frame)} items ({fusion} fusion, {classifier})")
     model = MultimodalClassifier(
@@ -1915,11 +2131,13 @@ def predict(model_path, data, output, images_npz, key, quiet, as_json):
     from cooc.io import atomic_write
 
     model, meta = load_model(model_path, trusted=_MODEL_TYPES)
+    # a text-only model needs no image column (nor reads one)
+    uses_images = getattr(model.features_, "visual_words_", None) is not None
     _, items = _items(
         data,
         None,
-        model.image_column,
-        images_npz,
+        model.image_column if uses_images else None,
+        images_npz if uses_images else None,
         key,
     )
     if model.text_column not in items.columns:

@@ -251,6 +251,13 @@ class WindowCounter:
                 raise ValueError(
                     f"word_counts has shape {wc.shape}; expected ({self.n_words},)."
                 )
+            if self.n_words and not wc.any():
+                raise ValueError(
+                    "subsample needs the words' corpus counts, but every count is "
+                    "0 (a vocabulary read from a plain word list has none); give "
+                    "a vocabulary with counts (cooc vocab) or leave out subsample "
+                    "(--subsample)."
+                )
             freq = wc / max(wc.sum(), 1.0)
             with np.errstate(divide="ignore"):
                 self.keep_prob = np.minimum(1.0, np.sqrt(subsample / freq))
@@ -878,6 +885,11 @@ def merge(matrices: Sequence[CoocMatrix]) -> CoocMatrix:
     if not matrices:
         raise ValueError("merge needs at least one CoocMatrix.")
     first = matrices[0]
+    if any(m.params.get("source") == "import" for m in matrices):
+        raise ValueError(
+            "cannot merge imported matrices (cooc import): their values are not "
+            "integer counts with a scale; add their .matrix instead."
+        )
     skip = {"random_state"}
     for m in matrices[1:]:
         if list(m.vocabulary.tokens) != list(first.vocabulary.tokens):
@@ -982,12 +994,26 @@ def _count_chunks(chunks, vocabulary, params, progress):
     return CoocMatrix(counter.result(), vocabulary, counter.params, stats)
 
 
-def _check_read_options(read: dict) -> None:
-    from cooc.corpus import _check_chunk_size, _check_encoding_errors, _check_tokenizer
+def _check_read_options(read: dict, paths=None) -> None:
+    from cooc.corpus import (
+        _check_chunk_size,
+        _check_document_paths,
+        _check_encoding_errors,
+        _check_tokenizer,
+    )
 
     _check_tokenizer(read["tokenizer"])
     _check_encoding_errors(read["encoding_errors"])
     _check_chunk_size(read["chunk_size"])
+    if paths is not None:
+        _check_document_paths(paths, read.get("documents", "line"))
+
+
+def _reading_record(record: dict, read: dict) -> dict:
+    """The params record of a build, with the documents mode when it is not
+    the default ``"line"`` (so that default builds keep their bytes)."""
+    documents = read.get("documents", "line")
+    return record if documents == "line" else dict(record, documents=documents)
 
 
 def _empty_corpus_error(paths) -> ValueError:
@@ -1156,6 +1182,7 @@ def build_cooccurrence(
     progress: Callable[[str, int], None] | None = None,
     window_size: int = DEFAULT_WINDOW,
     weighting: str = DEFAULT_WEIGHTING,
+    documents: str = "line",
     **params,
 ) -> CoocMatrix:
     """Count window co-occurrences of corpus files, streaming in bounded chunks.
@@ -1165,6 +1192,10 @@ def build_cooccurrence(
     Other keyword arguments are those of :class:`WindowCounter`; the window
     and the weighting default to ``DEFAULT_WINDOW`` (15) and
     ``DEFAULT_WEIGHTING`` (``power``, ``1/d**1.25``) here, as in ``cooc build``.
+    ``documents`` (``"line"``, ``"paragraph"`` or ``"file"``) says what a
+    document of a plain-text file is (see :func:`cooc.corpus.iter_documents`);
+    pairs never cross documents. A mode other than ``"line"`` is recorded in
+    the result's ``params``.
     """
     from cooc.vocab import _check_params
 
@@ -1179,9 +1210,11 @@ def build_cooccurrence(
         lowercase=lowercase,
         chunk_size=chunk_size,
         encoding_errors=encoding_errors,
+        documents=documents,
     )
-    _check_read_options(read)
+    _check_read_options(read, paths)
     out = _count_files(paths, vocabulary, min_count, max_size, read, params, progress)
+    out.params = _reading_record(out.params, read)
     out.stats["sources"] = [
         str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)
     ]

@@ -2,11 +2,14 @@
 
 A corpus is one or more files (or standard input) holding one document per
 record: plain text holds one document per line (optionally ``.gz``, ``.bz2`` or
-``.xz`` compressed); JSON Lines, CSV, TSV and Parquet files hold one document
-per row, in the text column ``column`` (default ``"text"``).
+``.xz`` compressed), or with ``documents="paragraph"`` one per paragraph (blank
+lines between them) or with ``documents="file"`` one per file; JSON Lines,
+CSV, TSV and Parquet files hold one document per row, in the text column
+``column`` (default ``"text"``).
 
 Everything is streamed in bounded chunks of about ``chunk_size`` characters; no
-file is ever read into memory as a whole. Each chunk is tokenized and coded in
+file is ever read into memory as a whole (but for a document longer than a
+chunk: a whole file with ``documents="file"``). Each chunk is tokenized and coded in
 compiled code (numpy, then Arrow's split and hash kernels when pyarrow is
 installed, else ``str.split`` and :func:`pandas.factorize`): there is no Python
 loop per token. A chunk always holds whole documents.
@@ -61,6 +64,7 @@ __all__ = [
 
 TOKENIZERS = ("word", "whitespace")
 ENCODING_ERRORS = ("strict", "replace", "ignore")
+DOCUMENTS = ("line", "paragraph", "file")
 DEFAULT_COLUMN = "text"
 DEFAULT_CHUNK_SIZE = 1 << 22
 
@@ -138,6 +142,14 @@ def _check_encoding_errors(encoding_errors) -> None:
         raise ValueError(
             f"encoding_errors={encoding_errors!r} is not supported; "
             f"use one of {ENCODING_ERRORS}."
+        )
+
+
+def _check_document_mode(documents) -> None:
+    if documents not in DOCUMENTS:
+        raise ValueError(
+            f"documents={documents!r} is not supported; use one of {DOCUMENTS} "
+            "(--documents)."
         )
 
 
@@ -343,12 +355,187 @@ class _NoClose:
         return None
 
 
+# -- documents that are not lines: paragraphs, whole files
+# A blank line holds only spaces, tabs, \r, \f and \v (or nothing).
+_BLANK_LINE = re.compile(rb"\n[ \t\r\f\v]+(?=\n)")
+_PARAGRAPH_BREAK = re.compile(rb"\n\n+")
+
+
+class _DocumentStream:
+    """A binary stream whose documents are paragraphs or the whole file, read
+    as a stream of one document per line.
+
+    ``"paragraph"``: paragraphs are separated by one or more blank lines
+    (empty, or only spaces, tabs, ``\\r``, ``\\f``, ``\\v``); the lines of a
+    paragraph are joined by one space (``\\n`` and ``\\r\\n`` ends alike), and
+    each paragraph becomes one ``\\n``-terminated line. Blank lines before
+    the first paragraph and after the last one make no document. ``"file"``:
+    every line end becomes a space and the stream one line (none when it is
+    empty: a file with any byte is one document, as in line mode). A leading
+    UTF-8 byte-order mark is handed on in front of the first document (the
+    readers drop it), and dropped when no paragraph follows. Only whole
+    lines are transformed: a paragraph (or ``\\r\\n``) may span any number of
+    reads.
+    """
+
+    def __init__(self, stream, mode: str):
+        self.stream = stream
+        self.paragraphs = mode == "paragraph"
+        self.pending: list[bytes] = []  # an unfinished line (paragraph mode)
+        self.held = b""  # a trailing "\r" (file mode)
+        self.head = b""  # the first bytes, until a BOM can be told apart
+        self.bom = b""  # a BOM waiting for the first document
+        self.started = False  # past the check for a BOM
+        self.in_paragraph = False  # a paragraph (file mode: the file) is open
+        self.emitted = False  # something was read out
+        self.done = False
+
+    def read(self, size: int = -1) -> bytes:
+        step = size if size is not None and size > 0 else 1 << 20
+        while not self.done:
+            data = self.stream.read(step)
+            if isinstance(data, str):  # a text stream (standard input)
+                data = data.encode("utf-8", "surrogatepass")
+            out = self._feed(data) if data else self._finish()
+            if out:
+                return out
+        return b""
+
+    def _emit(self, out: bytes) -> bytes:
+        if out and not self.emitted:
+            self.emitted = True
+            if self.bom:
+                out, self.bom = self.bom + out, b""
+            elif out.startswith(_UTF8_BOM):
+                # U+FEFF starting a paragraph after blank lines: text, not the
+                # file's byte-order mark, which the readers would drop.
+                out = b" " + out
+        return out
+
+    def _feed(self, data: bytes) -> bytes:
+        if not self.paragraphs:
+            self.in_paragraph = True  # a file with any byte is one document
+        if not self.started:
+            data = self.head + data
+            if len(data) < len(_UTF8_BOM) and _UTF8_BOM.startswith(data):
+                self.head = data
+                return b""
+            self.started, self.head = True, b""
+            if data.startswith(_UTF8_BOM):
+                self.bom, data = _UTF8_BOM, data[len(_UTF8_BOM) :]
+        return self._content(data)
+
+    def _content(self, data: bytes) -> bytes:
+        if not self.paragraphs:
+            data = self.held + data
+            self.held = b""
+            if data.endswith(b"\r"):
+                data, self.held = data[:-1], b"\r"
+            return self._emit(data.replace(b"\r\n", b" ").replace(b"\n", b" "))
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self.pending.append(data)
+            return b""
+        self.pending.append(data[: cut + 1])
+        lines = b"".join(self.pending)
+        self.pending = [data[cut + 1 :]] if cut + 1 < len(data) else []
+        return self._emit(self._paragraph_lines(lines))
+
+    def _paragraph_lines(self, lines: bytes) -> bytes:
+        """Whole lines (ending in ``\\n``) turned into paragraph text."""
+        # Blank lines made empty (a newline is put in front for the first
+        # line, and taken off again); then paragraphs are runs of lines.
+        lines = b"\n" + lines.replace(b"\r\n", b"\n")
+        lines = _BLANK_LINE.sub(b"\n", lines)[1:]
+        body = lines.lstrip(b"\n")
+        out = []
+        if len(body) < len(lines) and self.in_paragraph:  # blank lines first
+            out.append(b"\n")
+            self.in_paragraph = False
+        if body:
+            text = body.rstrip(b"\n")
+            ends = len(body) - len(text) > 1  # blank lines at the end
+            text = b"\n".join(
+                p.replace(b"\n", b" ") for p in _PARAGRAPH_BREAK.split(text)
+            )
+            if self.in_paragraph:
+                out.append(b" ")
+            out.append(text)
+            if ends:
+                out.append(b"\n")
+            self.in_paragraph = not ends
+        return b"".join(out)
+
+    def _finish(self) -> bytes:
+        self.done = True
+        out = b""
+        if not self.started:  # fewer bytes than a BOM, and not one
+            self.started, data, self.head = True, self.head, b""
+            out = self._content(data)
+        if self.paragraphs:
+            last = b"".join(self.pending)
+            self.pending = []
+            if last:
+                out += self._paragraph_lines(last + b"\n")
+        if self.in_paragraph:
+            out += b"\n"
+            self.in_paragraph = False
+        return self._emit(out)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        return None
+
+
+def _document_stream(stream, documents: str):
+    """``stream`` read with one document per line (see :class:`_DocumentStream`)."""
+    return stream if documents == "line" else _DocumentStream(stream, documents)
+
+
+def _document_name(name: str, documents: str) -> str:
+    """A file's name in error messages, saying what their line numbers count."""
+    if documents == "paragraph":
+        return f"{name} (documents='paragraph': a line here is a paragraph)"
+    if documents == "file":
+        return f"{name} (documents='file': line 1 is the whole file)"
+    return name
+
+
+def _table_documents(path, fmt: str, documents: str) -> ValueError:
+    return ValueError(
+        f"{path}: documents={documents!r} (--documents) applies to plain text "
+        f"only; a {fmt.upper()} file holds one document per row."
+    )
+
+
+def _check_document_paths(paths, documents: str) -> None:
+    """Refuse ``paragraph``/``file`` documents for table inputs, before reading."""
+    _check_document_mode(documents)
+    if documents == "line":
+        return
+    for path in resolve_paths(paths):
+        fmt, _ = _file_format(path)
+        if fmt != "text":
+            raise _table_documents(path, fmt, documents)
+
+
 def _iter_plain_text(
-    path: Path | str, compression: str | None, block_size: int, encoding_errors: str
+    path: Path | str,
+    compression: str | None,
+    block_size: int,
+    encoding_errors: str,
+    documents: str = "line",
 ) -> Iterator[str]:
     name = "<stdin>" if path == "-" else str(path)
     with _reading(path, compression, name) as stream:
-        yield from _iter_text_blocks(stream, name, block_size, encoding_errors)
+        yield from _iter_text_blocks(
+            _document_stream(stream, documents),
+            _document_name(name, documents),
+            block_size,
+            encoding_errors,
+        )
 
 
 @contextlib.contextmanager
@@ -496,17 +683,22 @@ def _iter_parquet(path, column: str, rows: int):
 
 
 def _iter_blocks(
-    paths, *, column, encoding_errors: str, chunk_size: int
+    paths, *, column, encoding_errors: str, chunk_size: int, documents: str = "line"
 ) -> Iterator[str | list[str]]:
-    """Yield, per file, text blocks (str of ``"\\n"``-separated lines) or lists
+    """Yield, per file, text blocks (str of ``"\\n"``-separated lines, one
+    document each: see :class:`_DocumentStream` for ``documents``) or lists
     of documents (table formats)."""
     column = DEFAULT_COLUMN if column is None else column
     rows = _rows_per_batch(chunk_size)
     for path in resolve_paths(paths):
         fmt, compression = _file_format(path)
         logger.debug("reading %s as %s", path, fmt)
+        if fmt != "text" and documents != "line":
+            raise _table_documents(path, fmt, documents)
         if fmt == "text":
-            yield from _iter_plain_text(path, compression, chunk_size, encoding_errors)
+            yield from _iter_plain_text(
+                path, compression, chunk_size, encoding_errors, documents
+            )
         elif fmt in ("csv", "tsv"):
             sep = "," if fmt == "csv" else "\t"
             yield from _iter_csv(path, sep, column, rows, encoding_errors)
@@ -572,7 +764,12 @@ class ByteBlock(NamedTuple):
 
 
 def iter_byte_blocks(
-    paths, *, column=None, encoding_errors="strict", chunk_size=DEFAULT_CHUNK_SIZE
+    paths,
+    *,
+    column=None,
+    encoding_errors="strict",
+    chunk_size=DEFAULT_CHUNK_SIZE,
+    documents="line",
 ) -> Iterator[ByteBlock]:
     """Yield a corpus as :class:`ByteBlock` tuples.
 
@@ -583,17 +780,24 @@ def iter_byte_blocks(
     as ``"surrogatepass"`` encodes them; ``from_table`` is then True).
     ``name`` and ``lines_before`` place the block's first line for error
     messages; ``bom`` says that a UTF-8 byte-order mark was dropped from the
-    start of ``block``. The documents are those of :func:`iter_documents`.
+    start of ``block``. The documents are those of :func:`iter_documents`
+    (with ``documents="paragraph"`` or ``"file"`` a plain-text file's lines
+    are its paragraphs, or the whole file: see :class:`_DocumentStream`).
     """
     _check_encoding_errors(encoding_errors)
     _check_chunk_size(chunk_size)
+    _check_document_mode(documents)
     column = DEFAULT_COLUMN if column is None else column
     rows = _rows_per_batch(chunk_size)
     for path in resolve_paths(paths):
         fmt, compression = _file_format(path)
         name = "<stdin>" if path == "-" else str(path)
+        if fmt != "text" and documents != "line":
+            raise _table_documents(path, fmt, documents)
         if fmt == "text":
             with _reading(path, compression, name) as stream:
+                stream = _document_stream(stream, documents)
+                name = _document_name(name, documents)
                 for block, lines, bom in _iter_line_bytes(stream, chunk_size):
                     yield ByteBlock(block, name, lines, False, bom)
             continue
@@ -613,7 +817,12 @@ def iter_byte_blocks(
 
 
 def iter_documents(
-    paths, *, column=None, encoding_errors="strict", chunk_size=DEFAULT_CHUNK_SIZE
+    paths,
+    *,
+    column=None,
+    encoding_errors="strict",
+    chunk_size=DEFAULT_CHUNK_SIZE,
+    documents="line",
 ) -> Iterator[str]:
     """Yield the raw documents of a corpus, one string per document.
 
@@ -632,6 +841,15 @@ def iter_documents(
         the file and line.
     chunk_size : int, default=4194304
         Characters read at a time (memory bound).
+    documents : {"line", "paragraph", "file"}, default="line"
+        What a document of a plain-text file is: a line; a paragraph (lines
+        separated by one or more blank lines, i.e. empty or only spaces and
+        tabs; the paragraph's lines are joined by a space, so windows cross
+        hard line wraps); or the whole file (line ends become spaces). Blank
+        lines make no documents in ``"paragraph"``. A document is read into
+        memory whole (in ``"file"``, the whole file). Table formats always
+        give one document per row: ``"paragraph"`` and ``"file"`` refuse
+        them.
 
     Yields
     ------
@@ -639,8 +857,13 @@ def iter_documents(
     """
     _check_encoding_errors(encoding_errors)
     _check_chunk_size(chunk_size)
+    _check_document_mode(documents)
     for block in _iter_blocks(
-        paths, column=column, encoding_errors=encoding_errors, chunk_size=chunk_size
+        paths,
+        column=column,
+        encoding_errors=encoding_errors,
+        chunk_size=chunk_size,
+        documents=documents,
     ):
         if isinstance(block, str):
             yield from block.split("\n")
@@ -998,6 +1221,7 @@ def iter_token_chunks(
     lowercase: bool = True,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     encoding_errors: str = "strict",
+    documents: str = "line",
 ) -> Iterator[TokenChunk]:
     """Read a corpus and yield it as coded token chunks, in bounded memory.
 
@@ -1014,6 +1238,8 @@ def iter_token_chunks(
         Approximate characters (bytes of input) per chunk. Small files are
         merged into one chunk; a chunk always holds whole documents.
     encoding_errors : {"strict", "replace", "ignore"}, default="strict"
+    documents : {"line", "paragraph", "file"}, default="line"
+        What a document of a plain-text file is; see :func:`iter_documents`.
 
     Yields
     ------
@@ -1028,10 +1254,15 @@ def iter_token_chunks(
     _check_tokenizer(tokenizer)
     _check_encoding_errors(encoding_errors)
     _check_chunk_size(chunk_size)
+    _check_document_mode(documents)
     pending: list[str] = []
     size = 0
     for block in _iter_blocks(
-        paths, column=column, encoding_errors=encoding_errors, chunk_size=chunk_size
+        paths,
+        column=column,
+        encoding_errors=encoding_errors,
+        chunk_size=chunk_size,
+        documents=documents,
     ):
         if not isinstance(block, str):
             if not block:

@@ -138,7 +138,8 @@ def evaluate_multimodal(
 ):
     """Cross-validated accuracy and macro-F1 of every fusion on (text, image) items.
 
-    For each of ``n_splits`` stratified folds the features
+    For each of ``n_splits`` stratified folds (``n_splits=1``: one stratified
+    80/20 hold-out split, the quick demo's) the features
     (:class:`cooc.models.MultimodalFeatures`: TF-IDF of words and character
     n-grams | TF-IDF of 512 visual words) and the joint embedding are learnt
     on the training part only, then these models are fitted and scored on
@@ -158,7 +159,7 @@ def evaluate_multimodal(
     [...]}}`` with one entry per fold.
     """
     import pandas as pd
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
     from sklearn.svm import LinearSVC
 
     from cooc.classify import make_classifier
@@ -169,7 +170,10 @@ def evaluate_multimodal(
     note = progress.note if progress is not None else (lambda text: None)
     y = np.asarray(y)
     items = pd.DataFrame({"text": list(texts), "image": list(images)})
-    folds = StratifiedKFold(n_splits, shuffle=True, random_state=random_state)
+    if n_splits == 1:
+        folds = StratifiedShuffleSplit(1, test_size=0.2, random_state=random_state)
+    else:
+        folds = StratifiedKFold(n_splits, shuffle=True, random_state=random_state)
     results: dict = {}
 
     def record(name, y_true, y_pred, weights=None):
@@ -295,7 +299,12 @@ def run_multimodal_demo(*, n_splits=5, random_state=0, progress=None) -> dict:
     texts = frame["text"].tolist()
     y = frame["category"].to_numpy(dtype=str)
     t0 = time.perf_counter()
-    note(f"emoji: {len(y)} items, {n_splits}-fold cross-validation of 7 models")
+    protocol = (
+        "one stratified 80/20 hold-out split"
+        if n_splits == 1
+        else f"{n_splits}-fold cross-validation"
+    )
+    note(f"emoji: {len(y)} items, {protocol} of 7 models")
     results = evaluate_multimodal(
         texts,
         images,
@@ -329,8 +338,13 @@ def run_multimodal_demo(*, n_splits=5, random_state=0, progress=None) -> dict:
         "",
         f"emoji images + text (CLDR names and keywords): {len(y)} items, "
         f"{np.unique(y).size} categories; the words 'flag'/'flags' are removed",
-        f"  from the text (they name the Flags category). Stratified {n_splits}-fold "
-        f"CV, seed {random_state}; majority class {majority:.1%}.",
+        f"  from the text (they name the Flags category). "
+        + (
+            "One stratified 80/20 hold-out split (cooc demo --full: 5-fold CV)"
+            if n_splits == 1
+            else f"Stratified {n_splits}-fold CV"
+        )
+        + f", seed {random_state}; majority class {majority:.1%}.",
         "",
         f"  {'model':<{width}}  {'accuracy':>13}  {'macro-F1':>13}  "
         "weights (text, image)",
@@ -343,10 +357,13 @@ def run_multimodal_demo(*, n_splits=5, random_state=0, progress=None) -> dict:
             mean_w = [np.mean([w[m] for w in weights]) for m in ("text", "image")]
             shown = f"{mean_w[0]:.2f}, {mean_w[1]:.2f} (mean over folds)"
         mark = " *" if name == best_fused else ""
-        lines.append(
-            f"  {label:<{width}}  {r['accuracy']:.3f} ± {r['accuracy_std']:.3f}  "
-            f"{r['macro_f1']:.3f} ± {r['macro_f1_std']:.3f}  {shown}{mark}"
-        )
+        if n_splits == 1:
+            acc, f1 = f"{r['accuracy']:.3f}", f"{r['macro_f1']:.3f}"
+            shown = shown.replace(" (mean over folds)", "")
+        else:
+            acc = f"{r['accuracy']:.3f} ± {r['accuracy_std']:.3f}"
+            f1 = f"{r['macro_f1']:.3f} ± {r['macro_f1_std']:.3f}"
+        lines.append(f"  {label:<{width}}  {acc:>13}  {f1:>13}  {shown}{mark}")
     gain = summary[best_fused]["macro_f1"] - summary[best_single]["macro_f1"]
     lines += [
         "",

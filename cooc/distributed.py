@@ -26,11 +26,12 @@ module imports it inside the functions that need it, never at import time.
 Shards
 ------
 A shard is a whole file, or, for uncompressed plain text (one document per
-line), a byte range cut just after a newline. Compressed files and tables
-(JSONL, CSV, TSV, Parquet) are never cut. Shards are numbered in reading
-order; the documents before a shard give its first global document number,
-which subsampling and dynamic windows need (they are drawn from a hash of the
-seed, the global document number and the position).
+line), a byte range cut just after a newline (with ``documents="paragraph"``:
+just after a blank line; with ``documents="file"`` files are never cut).
+Compressed files and tables (JSONL, CSV, TSV, Parquet) are never cut. Shards
+are numbered in reading order; the documents before a shard give its first
+global document number, which subsampling and dynamic windows need (they are
+drawn from a hash of the seed, the global document number and the position).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import contextlib
 import itertools
 import logging
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,7 +139,53 @@ def _line_start_after(fh, pos: int, size: int) -> int:
     return min(pos, size)
 
 
-def plan_shards(paths, n_shards: int | None = None) -> list[Shard]:
+_BLANK_LINE = re.compile(rb"\n[ \t\r\f\v]*\n")
+
+
+def _paragraph_start_after(fh, pos: int, size: int) -> int:
+    """The first line start after ``pos`` that follows a blank line (``size``
+    if there is none): a paragraph boundary, where the paragraphs of the bytes
+    before and after are those of the whole file. A line that starts with a
+    UTF-8 byte-order mark is skipped, as in :func:`_line_start_after`.
+    """
+    if pos <= 0:
+        return 0
+    if pos >= size:
+        return size
+    offset = pos - 1  # the file offset of buf[0]
+    fh.seek(offset)
+    buf = b""
+    while True:
+        data = fh.read(_SCAN)
+        if not data:
+            return size
+        buf += data
+        start = 0
+        while (m := _BLANK_LINE.search(buf, start)) is not None:
+            cut = offset + m.end()
+            if cut >= size:
+                return size
+            here = fh.tell()
+            fh.seek(cut)
+            head = fh.read(len(_BOM))
+            fh.seek(here)
+            if head != _BOM:
+                return cut
+            start = m.end()
+        # Keep what a blank line can still start from: the last newline, when
+        # only blanks follow it.
+        nl = buf.rfind(b"\n")
+        if nl >= 0 and not buf[nl + 1 :].strip(b" \t\r\f\v"):
+            offset += nl
+            buf = buf[nl:]
+        else:
+            offset += len(buf)
+            buf = b""
+
+
+def plan_shards(
+    paths, n_shards: int | None = None, *, documents: str = "line"
+) -> list[Shard]:
     """Cut a corpus into about ``n_shards`` shards, in reading order.
 
     Parameters
@@ -149,6 +197,10 @@ def plan_shards(paths, n_shards: int | None = None) -> list[Shard]:
         Wanted number of shards; None means one per file. Files are never
         merged; uncompressed plain-text files are cut at line boundaries into
         pieces of about equal size when more shards than files are asked for.
+    documents : {"line", "paragraph", "file"}, default="line"
+        What a document of a plain-text file is (see
+        :func:`cooc.corpus.iter_documents`): files are cut at line boundaries,
+        just after blank lines (paragraph boundaries), or never.
 
     Returns
     -------
@@ -163,12 +215,13 @@ def plan_shards(paths, n_shards: int | None = None) -> list[Shard]:
     >>> [(s.start, s.end) for s in shards]
     [(0, 22), (22, 28)]
     """
-    from cooc.corpus import resolve_paths
+    from cooc.corpus import _check_document_mode, resolve_paths
 
     if n_shards is not None and (
         isinstance(n_shards, bool) or not isinstance(n_shards, int) or n_shards < 1
     ):
         raise ValueError(f"n_shards={n_shards!r} must be a positive int (--shards).")
+    _check_document_mode(documents)
     files = resolve_paths(paths)
     if "-" in files:
         raise ValueError(
@@ -176,7 +229,7 @@ def plan_shards(paths, n_shards: int | None = None) -> list[Shard]:
             "first or use --engine local."
         )
     files = [str(f) for f in files]
-    if n_shards is None or n_shards <= len(files):
+    if n_shards is None or n_shards <= len(files) or documents == "file":
         return [Shard(f) for f in files]
     sizes = {f: os.path.getsize(f) for f in files if _splittable(f)}
     total = sum(sizes.values())
@@ -189,9 +242,18 @@ def plan_shards(paths, n_shards: int | None = None) -> list[Shard]:
             shards.append(Shard(f))
             continue
         with open(f, "rb") as fh:
-            cuts = [
-                _line_start_after(fh, size * j // pieces, size) for j in range(pieces)
-            ]
+            if documents == "paragraph":
+                cuts = [0]
+                for j in range(1, pieces):
+                    # (a cut past the next point is the cut of that point too)
+                    pos = size * j // pieces
+                    if pos > cuts[-1]:
+                        cuts.append(_paragraph_start_after(fh, pos, size))
+            else:
+                cuts = [
+                    _line_start_after(fh, size * j // pieces, size)
+                    for j in range(pieces)
+                ]
         cuts = sorted(set([0, *cuts[1:], size]))
         shards.extend(Shard(f, a, b) for a, b in itertools.pairwise(cuts) if b > a)
     return shards
@@ -219,37 +281,56 @@ class _ByteRange:
         self._fh.close()
 
 
-def _read_options(tokenizer, column, lowercase, chunk_size, encoding_errors) -> dict:
-    from cooc.corpus import _check_chunk_size, _check_encoding_errors, _check_tokenizer
+def _read_options(
+    tokenizer, column, lowercase, chunk_size, encoding_errors, documents="line"
+) -> dict:
+    from cooc.corpus import (
+        _check_chunk_size,
+        _check_document_mode,
+        _check_encoding_errors,
+        _check_tokenizer,
+    )
 
     _check_tokenizer(tokenizer)
     _check_encoding_errors(encoding_errors)
     _check_chunk_size(chunk_size)
+    _check_document_mode(documents)
     return dict(
         tokenizer=tokenizer,
         column=column,
         lowercase=lowercase,
         chunk_size=chunk_size,
         encoding_errors=encoding_errors,
+        documents=documents,
     )
 
 
 def _shard_blocks(shard: Shard, read: dict) -> Iterator:
     """Blocks of a shard as :func:`cooc.corpus._iter_blocks` yields them."""
-    from cooc.corpus import _iter_blocks, _iter_text_blocks
+    from cooc.corpus import (
+        _document_name,
+        _document_stream,
+        _iter_blocks,
+        _iter_text_blocks,
+    )
 
+    documents = read.get("documents", "line")
     if shard.whole:
         yield from _iter_blocks(
             [shard.path],
             column=read["column"],
             encoding_errors=read["encoding_errors"],
             chunk_size=read["chunk_size"],
+            documents=documents,
         )
         return
     name = f"{shard.path} (bytes {shard.start}-{shard.end}; line numbers from there)"
     with _ByteRange(shard.path, shard.start, shard.end) as stream:
         yield from _iter_text_blocks(
-            stream, name, read["chunk_size"], read["encoding_errors"]
+            _document_stream(stream, documents),
+            _document_name(name, documents),
+            read["chunk_size"],
+            read["encoding_errors"],
         )
 
 
@@ -548,6 +629,7 @@ def build_vocabulary_dask(
     scheduler=None,
     n_workers: int | None = None,
     progress: Callable[[str, int], None] | None = None,
+    documents: str = "line",
 ):
     """Count the words of a corpus on Dask: the vocabulary of
     :func:`cooc.vocab.build_vocabulary`, exactly.
@@ -556,13 +638,19 @@ def build_vocabulary_dask(
     counts are merged by a tree of tasks. ``client`` (a
     :class:`distributed.Client`) or ``scheduler`` (an address) choose the
     cluster; with neither a :class:`distributed.LocalCluster` of ``n_workers``
-    processes runs for the call.
+    processes runs for the call. ``documents`` is as for
+    :func:`cooc.corpus.iter_documents`.
     """
-    read = _read_options(tokenizer, column, lowercase, chunk_size, encoding_errors)
+    from cooc.corpus import _check_document_paths
+
+    read = _read_options(
+        tokenizer, column, lowercase, chunk_size, encoding_errors, documents
+    )
     from cooc.vocab import _check_params
 
     _check_params(min_count, max_size)
-    shards = plan_shards(paths, n_shards)
+    _check_document_paths(paths, documents)
+    shards = plan_shards(paths, n_shards, documents=documents)
     with dask_client(client or scheduler, n_workers=n_workers) as cl:
         tokens, counts, _ = _vocabulary_pass(cl, shards, read, progress)
     return _select_vocabulary(tokens, counts, min_count, max_size)
@@ -620,6 +708,7 @@ def build_cooccurrence_dask(
     scheduler=None,
     n_workers: int | None = None,
     progress: Callable[[str, int], None] | None = None,
+    documents: str = "line",
     **params,
 ):
     """Count window co-occurrences on Dask: exactly :func:`build_cooccurrence`.
@@ -640,6 +729,9 @@ def build_cooccurrence_dask(
         As for :func:`build_cooccurrence`.
     chunk_size : int, default=16777216
         As for :func:`build_cooccurrence`.
+    documents : {"line", "paragraph", "file"}, default="line"
+        As for :func:`build_cooccurrence` (see :func:`plan_shards` for how
+        each mode is sharded).
     n_shards : int, default=None
         About how many shards; None means one per file.
     client : distributed.Client, default=None
@@ -659,10 +751,14 @@ def build_cooccurrence_dask(
     -------
     CoocMatrix
     """
-    from cooc.cooccurrence import CoocMatrix, _file_defaults
+    from cooc.cooccurrence import CoocMatrix, _file_defaults, _reading_record
+    from cooc.corpus import _check_document_paths
 
     params = _file_defaults(dict(params))
-    read = _read_options(tokenizer, column, lowercase, chunk_size, encoding_errors)
+    read = _read_options(
+        tokenizer, column, lowercase, chunk_size, encoding_errors, documents
+    )
+    _check_document_paths(paths, documents)
     if vocabulary is not None:
         record = _counter_params(vocabulary, params)
     else:
@@ -672,7 +768,7 @@ def build_cooccurrence_dask(
         from cooc.cooccurrence import _split_params
 
         _split_params(params)
-    shards = plan_shards(paths, n_shards)
+    shards = plan_shards(paths, n_shards, documents=documents)
     random = bool(params.get("subsample")) or bool(params.get("dynamic_window"))
     with dask_client(client or scheduler, n_workers=n_workers) as cl:
         n_docs = None
@@ -732,7 +828,7 @@ def build_cooccurrence_dask(
     stats = {k: int(v) for k, v in stats.items()}
     stats["vocabulary_size"] = len(vocabulary)
     stats["sources"] = _sources(paths)
-    return CoocMatrix(matrix, vocabulary, record, stats)
+    return CoocMatrix(matrix, vocabulary, _reading_record(record, read), stats)
 
 
 # -- out of core (moved to cooc.outofcore; the names stay importable here) --------

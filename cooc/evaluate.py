@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cooc.svd import Embeddings
+from cooc.svd import Embeddings, _analogy_scores, as_embeddings
 
 __all__ = [
     "evaluate_all",
@@ -181,8 +181,8 @@ def evaluate_similarity(embeddings: Embeddings, pairs) -> dict:
 
     Parameters
     ----------
-    embeddings : Embeddings
-        The word vectors.
+    embeddings : Embeddings or gensim KeyedVectors
+        The word vectors (see :func:`cooc.svd.as_embeddings`).
     pairs : pandas.DataFrame or path-like
         Columns ``word1``, ``word2``, ``score`` (see :func:`load_similarity`),
         or the path of such a file.
@@ -214,6 +214,7 @@ def evaluate_similarity(embeddings: Embeddings, pairs) -> dict:
     >>> r["spearman"], r["coverage"]
     (1.0, 0.75)
     """
+    embeddings = as_embeddings(embeddings)
     if not isinstance(pairs, pd.DataFrame):
         pairs = load_similarity(pairs)
     missing = {"word1", "word2", "score"} - set(pairs.columns)
@@ -246,14 +247,11 @@ def _answer_analogies(unit, a, b, c, method, batch_size):
     for start in range(0, len(a), batch_size):
         sl = slice(start, start + batch_size)
         ua, ub, uc = unit[a[sl]], unit[b[sl]], unit[c[sl]]
-        if method == "3cosadd":
-            scores = (ub - ua + uc) @ unit.T
-        else:
-            # Levy & Goldberg (2014): cosines shifted to [0, 1].
-            sim_a = (ua @ unit.T + 1) / 2
-            sim_b = (ub @ unit.T + 1) / 2
-            sim_c = (uc @ unit.T + 1) / 2
-            scores = sim_b * sim_c / (sim_a + _COSMUL_EPSILON)
+        # b - a + c, or Levy & Goldberg's (2014) product of shifted cosines:
+        # the same code as Embeddings.most_similar / most_similar_cosmul.
+        scores = _analogy_scores(
+            unit, [(1, ub), (-1, ua), (1, uc)], method, epsilon=_COSMUL_EPSILON
+        )
         rows = np.arange(scores.shape[0])
         for q in (a[sl], b[sl], c[sl]):
             scores[rows, q] = -np.inf
@@ -268,8 +266,9 @@ def evaluate_analogies(
 
     Parameters
     ----------
-    embeddings : Embeddings
-        The word vectors, rows in decreasing frequency order.
+    embeddings : Embeddings or gensim KeyedVectors
+        The word vectors, rows in decreasing frequency order (see
+        :func:`cooc.svd.as_embeddings`).
     questions : pandas.DataFrame or path-like
         Columns ``section``, ``a``, ``b``, ``c``, ``d`` (see
         :func:`load_analogies`), or the path of such a file.
@@ -314,6 +313,7 @@ def evaluate_analogies(
         raise ValueError(
             f"restrict_vocab={restrict_vocab!r} must be None or an integer >= 1."
         )
+    embeddings = as_embeddings(embeddings)
     if not isinstance(questions, pd.DataFrame):
         questions = load_analogies(questions)
     missing = {"section", "a", "b", "c", "d"} - set(questions.columns)
@@ -393,8 +393,8 @@ def evaluate_all(
 
     Parameters
     ----------
-    embeddings : Embeddings
-        The word vectors.
+    embeddings : Embeddings or gensim KeyedVectors
+        The word vectors (see :func:`cooc.svd.as_embeddings`).
     files : path-like or iterable of path-like
         Benchmark files; a folder stands for its ``*.txt`` files. A file
         whose first data line is ``: section`` or four words is an analogy
@@ -412,6 +412,7 @@ def evaluate_all(
         ``"accuracy"``), ``score``, ``coverage``, ``n_items``, ``n_covered``,
         ``spearman_oov_zero`` (NaN for analogies) and ``path``.
     """
+    embeddings = as_embeddings(embeddings)
     records = []
     for path in _expand_files(files):
         if _is_analogy_file(path):

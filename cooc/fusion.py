@@ -65,6 +65,7 @@ from cooc._compat import (
     check_is_fitted,
     validate_data,
 )
+from cooc._output import input_index, sparse_output
 
 __all__ = [
     "LateFusionClassifier",
@@ -555,7 +556,7 @@ class ModalityFusion(TransformerMixin, BaseEstimator):
         if self.noise > 0:
             rng = check_random_state(self.random_state)
             Z += rng.normal(scale=self.noise, size=Z.shape).astype(Z.dtype)
-        return Z
+        return sparse_output(self, Z, input_index(X))
 
     def transform(self, X):
         """Impute missing blocks, then scale, weight and concatenate them.
@@ -568,9 +569,13 @@ class ModalityFusion(TransformerMixin, BaseEstimator):
         Returns
         -------
         X_fused : ndarray of shape (n_samples, n_features_out)
-            Same float dtype as ``X``; no noise is added.
+            Same float dtype as ``X``; no noise is added. Sparse (CSR) for
+            sparse ``X`` without SVD mixing; under
+            ``set_output(transform="pandas")`` that is a DataFrame of pandas
+            sparse columns with ``X``'s index.
         """
         check_is_fitted(self)
+        index = input_index(X)
         X = validate_data(
             self,
             X,
@@ -582,7 +587,7 @@ class ModalityFusion(TransformerMixin, BaseEstimator):
         Z = self._fuse(X)
         if self.svd_ is not None:
             Z = self.svd_.transform(Z)
-        return Z
+        return sparse_output(self, Z, index)
 
     def get_feature_names_out(self, input_features=None):
         """Output names ``"<block>__<input name>"``; ``"modalityfusion<i>"`` after SVD.

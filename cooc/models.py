@@ -11,16 +11,19 @@ classifier from :mod:`cooc.classify`; it is what ``cooc fit`` trains.
 
 from __future__ import annotations
 
+import copy
 from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 
 from cooc._compat import Interval, StrOptions, _fit_context, check_is_fitted
+from cooc._output import input_index, sparse_output
 from cooc.classify import make_classifier
 from cooc.fusion import LateFusionClassifier, make_early_fusion
 from cooc.vision import VisualWords, check_images
@@ -42,6 +45,40 @@ def _missing(value) -> bool:
     if isinstance(value, float) and np.isnan(value):
         return True
     return isinstance(value, str) and not value.strip()
+
+
+# The fitted vectorizers' vocabularies (term -> column dicts) are stored packed
+# in model files: skops writes a dict entry by entry into its JSON schema
+# (about 400 bytes a term), which made 9 in 10 bytes of a text model.
+_PACKED = "_packed_vocabularies"
+_VECTORIZERS = ("text_vectorizer_", "char_vectorizer_")
+
+
+def _pack_vocabulary(vocabulary):
+    """``{term: column}`` with columns ``0..n-1`` as two arrays: the UTF-8 bytes
+    of the terms in column order (uint8) and their lengths in bytes (int64).
+    None when the columns are not ``0..n-1``."""
+    n = len(vocabulary)
+    terms = [None] * n
+    for term, column in vocabulary.items():
+        column = int(column)
+        if not 0 <= column < n or terms[column] is not None:
+            return None
+        terms[column] = term.encode("utf-8", "surrogatepass")
+    lengths = np.fromiter((len(t) for t in terms), dtype=np.int64, count=n)
+    data = np.frombuffer(b"".join(terms), dtype=np.uint8).copy()
+    return {"utf8": data, "lengths": lengths}
+
+
+def _unpack_vocabulary(packed):
+    """The ``{term: column}`` dict of :func:`_pack_vocabulary`'s arrays."""
+    data = np.asarray(packed["utf8"], dtype=np.uint8).tobytes()
+    ends = np.cumsum(np.asarray(packed["lengths"], dtype=np.int64)).tolist()
+    starts = [0, *ends[:-1]]
+    return {
+        data[a:b].decode("utf-8", "surrogatepass"): j
+        for j, (a, b) in enumerate(zip(starts, ends, strict=True))
+    }
 
 
 def split_modalities(X, text_column="text", image_column="image"):
@@ -194,6 +231,11 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
                     sublinear_tf=True, analyzer="char_wb", ngram_range=ngrams
                 ).fit(have_text)
                 n_text += len(self.char_vectorizer_.vocabulary_)
+            for vectorizer in (self.text_vectorizer_, self.char_vectorizer_):
+                # scikit-learn < 1.9 keeps the terms max_features pruned, for
+                # introspection only ("can be safely removed using delattr").
+                if vectorizer is not None and hasattr(vectorizer, "stop_words_"):
+                    del vectorizer.stop_words_
         self.visual_words_ = None
         self.visual_tfidf_ = None
         n_image = 0
@@ -205,9 +247,9 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
                 step=self.step,
                 random_state=self.random_state,
             ).fit(arrays)
-            self.visual_tfidf_ = TfidfTransformer(sublinear_tf=True).fit(
-                self.visual_words_.transform(arrays)
-            )
+            with config_context(transform_output="default"):  # sparse counts
+                counts = self.visual_words_.transform(arrays)
+            self.visual_tfidf_ = TfidfTransformer(sublinear_tf=True).fit(counts)
             n_image = self.n_visual_words
         self.blocks_ = {
             "text": slice(0, n_text),
@@ -240,7 +282,14 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
         return full.tocsr()
 
     def transform(self, X):
-        """The sparse feature matrix (CSR, float64) of the table ``X``."""
+        """The sparse feature matrix (CSR, float64) of the table ``X``.
+
+        Under ``set_output(transform="pandas")``: a DataFrame of pandas sparse
+        columns named by :meth:`get_feature_names_out`, with ``X``'s index.
+        """
+        return sparse_output(self, self._transform(X), input_index(X))
+
+    def _transform(self, X):
         check_is_fitted(self)
         texts, images = split_modalities(X, self.text_column, self.image_column)
         n = len(texts)
@@ -260,9 +309,10 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
             block = None
             if rows.size:
                 arrays = check_images([images[i] for i in rows])
-                block = self.visual_tfidf_.transform(
-                    self.visual_words_.transform(arrays)
-                )
+                with config_context(transform_output="default"):  # sparse
+                    block = self.visual_tfidf_.transform(
+                        self.visual_words_.transform(arrays)
+                    )
             parts.append(self._place(block, rows, n, width))
         return sp.hstack(parts, format="csr")
 
@@ -280,6 +330,37 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
         if self.visual_words_ is not None:
             names += [f"image:vw{k}" for k in range(self.n_visual_words)]
         return np.asarray(names, dtype=object)
+
+    def __getstate__(self):
+        # The vectorizers are stored without their vocabulary_ dicts, which
+        # are stored packed in two arrays each (see _pack_vocabulary): same
+        # terms and columns, so the same features, in a fraction of the bytes.
+        state = dict(super().__getstate__())
+        packed = {}
+        for name in _VECTORIZERS:
+            vectorizer = state.get(name)
+            vocabulary = getattr(vectorizer, "vocabulary_", None)
+            if not isinstance(vocabulary, dict):
+                continue
+            arrays = _pack_vocabulary(vocabulary)
+            if arrays is None:
+                continue
+            vectorizer = copy.copy(vectorizer)
+            del vectorizer.vocabulary_
+            vectorizer.__dict__.pop("stop_words_", None)
+            state[name] = vectorizer
+            packed[name] = arrays
+        if packed:
+            state[_PACKED] = packed
+        return state
+
+    def __setstate__(self, state):
+        # Files written before the packing hold plain vocabulary_ dicts.
+        state = dict(state)
+        packed = state.pop(_PACKED, None) or {}
+        super().__setstate__(state)
+        for name, arrays in packed.items():
+            getattr(self, name).vocabulary_ = _unpack_vocabulary(arrays)
 
 
 class MultimodalClassifier(ClassifierMixin, BaseEstimator):
@@ -381,6 +462,12 @@ class MultimodalClassifier(ClassifierMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
+        # The parts pass sparse matrices to each other whatever output the
+        # user configured (set_config(transform_output="pandas")).
+        with config_context(transform_output="default"):
+            return self._fit(X, y)
+
+    def _fit(self, X, y):
         y = np.asarray(y)
         if len(y) != len(X):
             raise ValueError(f"{len(X)} rows but {len(y)} labels; they must match.")
@@ -399,7 +486,8 @@ class MultimodalClassifier(ClassifierMixin, BaseEstimator):
             char_ngrams=self.char_ngrams,
             random_state=self.random_state,
         ).fit(frame)
-        F = self.features_.transform(frame)
+        # _transform: the sparse matrix whatever the output configuration
+        F = self.features_._transform(frame)
         blocks = {k: v for k, v in self.features_.blocks_.items() if v.stop > v.start}
         self.model_ = fusion_model(
             blocks,
@@ -416,13 +504,15 @@ class MultimodalClassifier(ClassifierMixin, BaseEstimator):
 
     def _features(self, X):
         check_is_fitted(self)
-        return self.features_.transform(self._frame(X))
+        return self.features_._transform(self._frame(X))
 
     def predict_proba(self, X):
-        return self.model_.predict_proba(self._features(X))
+        with config_context(transform_output="default"):
+            return self.model_.predict_proba(self._features(X))
 
     def predict(self, X):
-        return self.model_.predict(self._features(X))
+        with config_context(transform_output="default"):
+            return self.model_.predict(self._features(X))
 
 
 def fusion_model(

@@ -623,6 +623,7 @@ def build_cooccurrence_out_of_core(
     encoding_errors: str = "strict",
     chunk_size: int | None = None,
     progress: Callable[[str, int], None] | None = None,
+    documents: str = "line",
     **params,
 ) -> OutOfCoreResult:
     """Count window co-occurrences within a memory budget and write a ``.cooc`` file.
@@ -669,6 +670,7 @@ def build_cooccurrence_out_of_core(
             lowercase=lowercase,
             chunk_size=chunk_size,
             encoding_errors=encoding_errors,
+            documents=documents,
         ),
         progress,
         params,
@@ -690,6 +692,7 @@ def build_cooccurrence_file(
     encoding_errors: str = "strict",
     chunk_size: int | None = None,
     progress: Callable[[str, int], None] | None = None,
+    documents: str = "line",
     **params,
 ):
     """Count window co-occurrences for a ``.cooc`` file, within ``memory``.
@@ -721,6 +724,7 @@ def build_cooccurrence_file(
             lowercase=lowercase,
             chunk_size=chunk_size,
             encoding_errors=encoding_errors,
+            documents=documents,
         ),
         progress,
         params,
@@ -744,6 +748,7 @@ def _build(
         _check_read_options,
         _count_into,
         _file_defaults,
+        _reading_record,
         _split_params,
     )
     from cooc.vocab import _check_params
@@ -770,7 +775,7 @@ def _build(
         )
     if read["chunk_size"] is None:
         read["chunk_size"] = int(min(max(memory // 128, 1 << 16), 1 << 24))
-    _check_read_options(read)
+    _check_read_options(read, paths)
     _hand_back_freed_memory()
     # The budget: codes of the first pass 1/8, runs held before a spill 1/4,
     # the counter's pair buffers 1/2 up to 1 GiB (larger buffers, fewer sorted
@@ -823,7 +828,7 @@ def _build(
                 stats = dict(
                     counter.stats, vocabulary_size=len(vocabulary), sources=sources
                 )
-                record = counter.params
+                record = _reading_record(counter.params, read)
 
                 def meta_of(shape, nnz):
                     return _meta(vocabulary, record, stats, shape, nnz)
@@ -847,7 +852,7 @@ def _build(
             runs.append(_spill(final, work / f"run-{len(runs):05d}.bin", pool))
             del final
             stats = counter.stats
-            record = counter.params
+            record = _reading_record(counter.params, read)
             scale = counter.scale
             mode, n_cols = counter.mode, counter.n_cols
             window = counter.window_size

@@ -1627,6 +1627,7 @@ class _VectorWriter:
         self.suffix = "" if output is None else base_suffix(self.output)
         self.rows = []
         self.keep = None  # a row mask: write only these rows (None: all)
+        self.singular_values = None  # written to .npz files when set
 
     def kept_tokens(self):
         if self.keep is None:
@@ -1714,6 +1715,11 @@ class _VectorWriter:
                         n,
                         (tokens[i : i + step] for i in range(0, n, step)),
                     )
+                    if self.singular_values is not None:
+                        with zf.open("singular_values.npy", "w") as member:
+                            np.lib.format.write_array(
+                                member, np.asarray(self.singular_values)
+                            )
             else:
                 from cooc.svd import _write_word2vec_binary, _write_word2vec_text
 
@@ -2028,6 +2034,7 @@ def embed_cooc_file(
         del Bt, Ub
         dropped = [tokens[i] for i in np.flatnonzero(~keep)]
         writer.keep = None if not dropped else keep
+        writer.singular_values = S
         clock.begin()
         with writer.open() as put:
             for g, (lo, hi) in enumerate(groups):
@@ -2045,6 +2052,7 @@ def embed_cooc_file(
                 np.vstack(writer.rows) if writer.rows else np.zeros((0, k)),
             )
             embeddings.dropped = dropped
+            embeddings.singular_values = S
         caches = list(src.caches.values())
         return StreamedEmbedding(
             embeddings,

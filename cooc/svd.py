@@ -31,6 +31,7 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import safe_sparse_dot, svd_flip
+from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import check_array
 
 from cooc import _kernels
@@ -43,7 +44,7 @@ from cooc._compat import (
 )
 from cooc.io import atomic_write, base_suffix, compression_of, read_all_bytes
 
-__all__ = ["Embeddings", "SVDEmbedding", "svd_embed"]
+__all__ = ["Embeddings", "SVDEmbedding", "as_embeddings", "svd_embed"]
 
 logger = logging.getLogger(__name__)
 
@@ -826,6 +827,14 @@ class SVDEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         Right singular vectors ``V^T``.
     singular_values_ : ndarray of shape (n_components,)
         Singular values, descending.
+    explained_variance_ : ndarray of shape (n_components,)
+        Variance over the training rows of the projection of ``X`` on each
+        component (``X @ components_.T``), float64.
+    explained_variance_ratio_ : ndarray of shape (n_components,)
+        ``explained_variance_`` divided by the total variance of ``X``'s
+        columns, as :class:`sklearn.decomposition.TruncatedSVD` defines it
+        (``X`` is not centred, so the ratios need not be in descending
+        order); zeros when ``X`` has no variance.
     n_features_in_ : int
         Number of columns seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -932,7 +941,26 @@ class SVDEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         )
         self.components_ = Vt
         self.singular_values_ = S
+        self._explained_variance(X)
         return U * _scale_by_power(S, self.power)
+
+    def _explained_variance(self, X):
+        """``explained_variance_(ratio_)`` as ``TruncatedSVD`` computes them:
+        the variance of ``X @ V`` (not ``U * S``, which the randomized solver
+        only approximates) over the total variance of ``X``'s columns."""
+        projected = np.asarray(
+            safe_sparse_dot(X, self.components_.T), dtype=np.float64
+        )
+        self.explained_variance_ = np.var(projected, axis=0)
+        if sp.issparse(X):
+            _, column_var = mean_variance_axis(X.astype(np.float64, copy=False), axis=0)
+        else:
+            column_var = np.var(np.asarray(X, dtype=np.float64), axis=0)
+        total = float(np.sum(column_var))
+        if total > 0:
+            self.explained_variance_ratio_ = self.explained_variance_ / total
+        else:
+            self.explained_variance_ratio_ = np.zeros_like(self.explained_variance_)
 
     def transform(self, X):
         """Project X onto the fitted singular vectors, scaled by ``S**(power - 1)``.
@@ -981,8 +1009,125 @@ def _unit_rows(vectors):
     return (vectors / norms).astype(vectors.dtype, copy=False)
 
 
+# Added to the product of the negative terms of 3CosMul so that it never
+# divides by zero (the value gensim's most_similar_cosmul uses).
+_COSMUL_EPSILON = 1e-6
+_QUERY_METHODS = ("3cosadd", "3cosmul")
+
+
+def _analogy_scores(unit, terms, method="3cosadd", *, epsilon=_COSMUL_EPSILON,
+                    normalize=False):  # fmt: skip
+    """Score every candidate row as the answer to one or a batch of queries.
+
+    The one implementation of 3CosAdd and 3CosMul, shared by
+    :meth:`Embeddings.most_similar`, :meth:`Embeddings.most_similar_cosmul`
+    and :func:`cooc.evaluate.evaluate_analogies`.
+
+    Parameters
+    ----------
+    unit : ndarray of shape (n_candidates, dim)
+        The candidates' unit vectors (a zero row has cosine 0 with anything).
+    terms : sequence of (sign, ndarray of shape (dim,) or (n_queries, dim))
+        The query's unit vectors, with sign ``+1`` (positive) or ``-1``
+        (negative), combined in this order.
+    method : {"3cosadd", "3cosmul"}, default="3cosadd"
+        ``3cosadd``: cosine with the signed sum of the terms.
+        ``3cosmul``: product over the positive terms of ``(1 + cos) / 2``
+        divided by (the same product over the negative terms ``+ epsilon``);
+        an empty product is 1 (Levy & Goldberg, 2014).
+    epsilon : float, default=1e-6
+        3CosMul only.
+    normalize : bool, default=False
+        3CosAdd only: scale the sum to unit length first, so that the scores
+        are cosines (the ranking is the same either way).
+
+    Returns
+    -------
+    scores : ndarray of shape (n_candidates,) or (n_queries, n_candidates)
+    """
+    if method not in _QUERY_METHODS:
+        raise ValueError(f"method={method!r} must be one of {list(_QUERY_METHODS)}.")
+    if method == "3cosadd":
+        combined = None
+        for sign, vec in terms:
+            if combined is None:
+                combined = vec if sign > 0 else -vec
+            else:
+                combined = combined + vec if sign > 0 else combined - vec
+        if normalize:
+            norm = np.linalg.norm(combined, axis=-1, keepdims=True)
+            combined = combined / np.where(norm > 0, norm, 1).astype(combined.dtype)
+        return combined @ unit.T
+    numerator = denominator = None
+    for sign, vec in terms:
+        shifted = (vec @ unit.T + 1) / 2
+        if sign > 0:
+            numerator = shifted if numerator is None else numerator * shifted
+        else:
+            denominator = shifted if denominator is None else denominator * shifted
+    if numerator is None:
+        numerator = 1.0
+    if denominator is None:
+        denominator = 1.0
+    return numerator / (denominator + epsilon)
+
+
+def as_embeddings(obj, name="embeddings") -> Embeddings:
+    """Return ``obj`` as :class:`Embeddings`: itself, or a gensim ``KeyedVectors``.
+
+    Anything with the attributes ``index_to_key`` (the words in row order)
+    and ``vectors`` (one row per word), as gensim's ``KeyedVectors`` has
+    them, is wrapped without copying float32 vectors; gensim is not imported.
+
+    Parameters
+    ----------
+    obj : Embeddings or KeyedVectors-like
+    name : str, default="embeddings"
+        The argument's name, for the error message.
+
+    Raises
+    ------
+    TypeError
+        If ``obj`` is neither, or a key is not a str.
+
+    Examples
+    --------
+    >>> import types, numpy as np
+    >>> from cooc.svd import as_embeddings
+    >>> kv = types.SimpleNamespace(index_to_key=["cat", "dog"], vectors=np.eye(2))
+    >>> as_embeddings(kv)
+    Embeddings(n_words=2, dim=2)
+    """
+    if isinstance(obj, Embeddings):
+        return obj
+    if hasattr(obj, "index_to_key") and hasattr(obj, "vectors"):
+        return Embeddings.from_keyed_vectors(obj)
+    raise TypeError(
+        f"{name} must be cooc Embeddings or have index_to_key and vectors "
+        f"(gensim KeyedVectors), got {type(obj).__name__}."
+    )
+
+
+def _as_query_list(value):
+    """The items of a ``positive``/``negative`` argument, as a list."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, np.ndarray):
+        return [value] if value.ndim == 1 else list(value)
+    return list(value)
+
+
 class Embeddings:
     """Word vectors with their tokens: lookup, cosine neighbours, file formats.
+
+    The queries of gensim's ``KeyedVectors`` work the same way:
+    ``most_similar(positive, negative, topn, restrict_vocab)``,
+    ``most_similar_cosmul``, ``doesnt_match``, ``similarity``,
+    ``emb["word"]`` (or a list of words), ``"word" in emb``,
+    ``get_vector(word, norm=False)``, ``key_to_index``, ``index_to_key``
+    and ``len(emb)``; :meth:`from_keyed_vectors` wraps a ``KeyedVectors``.
 
     Parameters
     ----------
@@ -1002,6 +1147,11 @@ class Embeddings:
     dropped : list of str
         Words an embedding left out for having all-zero vectors (see
         :func:`cooc.pipeline.embed_cooccurrence`); empty otherwise.
+    singular_values : ndarray of shape (dim,) or None
+        The singular values of the SVD that made the vectors, descending, when
+        known (``cooc embed`` sets them); ``.npz`` files keep them (an array
+        ``singular_values``, optional when loading), the word2vec formats
+        cannot. None otherwise.
 
     See Also
     --------
@@ -1052,6 +1202,8 @@ class Embeddings:
         self._index = index
         # words left out by the embedding for having all-zero vectors
         self.dropped: list[str] = []
+        # the SVD's singular values, when known (kept by .npz files)
+        self.singular_values: np.ndarray | None = None
 
     @property
     def dim(self) -> int:
@@ -1062,13 +1214,26 @@ class Embeddings:
         return len(self.tokens)
 
     def __contains__(self, token) -> bool:
-        return token in self._index
+        try:
+            return token in self._index
+        except TypeError:  # unhashable, e.g. a list
+            return False
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.tokens)
 
-    def __getitem__(self, token: str) -> np.ndarray:
-        return self.vectors[self.index(token)]
+    def __getitem__(self, key) -> np.ndarray:
+        """The vector of a word, or the 2-D array of a list of words' vectors.
+
+        Raises
+        ------
+        KeyError
+            Naming the first word that is not in the vocabulary.
+        """
+        if isinstance(key, (list, tuple, np.ndarray)):
+            rows = np.fromiter((self.index(k) for k in key), dtype=np.intp)
+            return self.vectors[rows]
+        return self.vectors[self.index(key)]
 
     def __repr__(self) -> str:
         return f"Embeddings(n_words={len(self)}, dim={self.dim})"
@@ -1082,6 +1247,61 @@ class Embeddings:
                 f"{token!r} is not in the vocabulary ({len(self)} words); "
                 "check spelling and case."
             ) from None
+
+    # ------------------------------------------- names gensim's KeyedVectors uses
+
+    @property
+    def key_to_index(self) -> dict[str, int]:
+        """Map from each word to its row (gensim's name; do not modify)."""
+        return self._index
+
+    @property
+    def index_to_key(self) -> list[str]:
+        """The words in row order: :attr:`tokens` under gensim's name."""
+        return self.tokens
+
+    @property
+    def vector_size(self) -> int:
+        """Number of dimensions: :attr:`dim` under gensim's name."""
+        return self.dim
+
+    def get_index(self, key: str, default=None) -> int:
+        """Row of ``key``; ``default`` if given and ``key`` is unknown, or KeyError."""
+        if default is not None and key not in self:
+            return default
+        return self.index(key)
+
+    def get_vector(self, key: str, norm: bool = False) -> np.ndarray:
+        """The vector of ``key``, scaled to unit length with ``norm=True``.
+
+        Raises
+        ------
+        KeyError
+            If ``key`` is not in the vocabulary.
+        """
+        vector = self.vectors[self.index(key)]
+        if not norm:
+            return vector
+        return _unit_rows(vector[None, :])[0]
+
+    @classmethod
+    def from_keyed_vectors(cls, kv) -> Embeddings:
+        """Embeddings holding the words and vectors of a gensim ``KeyedVectors``.
+
+        Any object with ``index_to_key`` (words in row order) and ``vectors``
+        will do; gensim is not imported. float32 vectors are not copied.
+
+        Raises
+        ------
+        TypeError
+            If ``kv`` lacks those attributes or a key is not a str.
+        """
+        if not (hasattr(kv, "index_to_key") and hasattr(kv, "vectors")):
+            raise TypeError(
+                "kv must have index_to_key and vectors (gensim KeyedVectors), got "
+                f"{type(kv).__name__}."
+            )
+        return cls(list(kv.index_to_key), kv.vectors)
 
     @classmethod
     def from_factors(
@@ -1117,57 +1337,243 @@ class Embeddings:
         norm = float(np.linalg.norm(a)) * float(np.linalg.norm(b))
         return float(np.dot(a, b)) / norm if norm > 0 else 0.0
 
-    def most_similar(self, query, k=10, *, exclude=()) -> list[tuple[str, float]]:
-        """Return the ``k`` tokens with the highest cosine similarity to ``query``.
+    def most_similar(
+        self, positive=None, negative=None, topn=10, restrict_vocab=None, *,
+        k=None, exclude=(),
+    ):  # fmt: skip
+        """Words nearest to a word, a vector or an analogy (3CosAdd), as gensim's.
+
+        The score of a candidate is its cosine with the mean of the unit
+        vectors of ``positive`` (weight +1) and ``negative`` (weight -1):
+        ``most_similar(["king", "woman"], ["man"])`` answers *man is to king
+        as woman is to ...*; ``most_similar("cat")`` gives the neighbours of
+        ``cat``. The words of the query are never returned.
 
         Parameters
         ----------
-        query : str or ndarray of shape (dim,)
-            A token (which is then excluded from the answer) or a vector.
-        k : int, default=10
-            Number of neighbours; fewer are returned if fewer are available.
+        positive : str, ndarray of shape (dim,) or list of them, default=None
+            Words (or vectors) that attract. A single word or vector may be
+            given alone.
+        negative : str, ndarray or list of them, default=None
+            Words (or vectors) that repel. For the former call form
+            ``most_similar(word, k)``, an integer here is taken as ``topn``.
+        topn : int or None, default=10
+            Number of results; fewer if fewer candidates remain. None returns
+            the scores of all candidates as an array (rows in order, query
+            words included), as gensim does.
+        restrict_vocab : int or None, default=None
+            Only the first ``restrict_vocab`` rows (the most frequent words)
+            are candidates; the query words may lie anywhere.
+        k : int, optional
+            Alias of ``topn``.
         exclude : str or iterable of str, default=()
-            Tokens never returned; unknown tokens are ignored.
+            Words never returned; unknown words are ignored.
 
         Returns
         -------
-        neighbours : list of (str, float)
-            Tokens and cosine similarities, best first; ties by row order.
+        results : list of (str, float)
+            Words and cosines, best first; ties in row order.
 
         Raises
         ------
         KeyError
-            If ``query`` is a token not in the vocabulary.
+            Naming a query word that is not in the vocabulary.
+        ValueError
+            If there is no query, a vector has the wrong shape, or ``topn``
+            or ``restrict_vocab`` is out of range.
+
+        See Also
+        --------
+        most_similar_cosmul : The 3CosMul ranking.
+
+        Notes
+        -----
+        Vectors given instead of words are scaled to unit length like the
+        words' vectors (gensim adds them as they are; the same for unit
+        vectors). Cost O(restrict_vocab * dim) per query.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from cooc.svd import Embeddings
+        >>> emb = Embeddings(["man", "king", "woman", "queen", "car"],
+        ...                  np.array([[1, 0], [0, 1], [-1, 0], [-2, 1], [1, -1]]))
+        >>> best = emb.most_similar(positive=["king", "woman"], negative=["man"])
+        >>> [(word, round(cos, 3)) for word, cos in best]
+        [('queen', 1.0), ('car', -0.949)]
         """
-        if not isinstance(k, Integral) or k < 0:
-            raise ValueError(f"k={k!r} must be an integer >= 0.")
+        if isinstance(negative, Integral) and not isinstance(negative, bool):
+            topn, negative = negative, None  # most_similar(word, k)
+        return self._rank(
+            "3cosadd", positive, negative, topn, restrict_vocab, k, exclude
+        )
+
+    def most_similar_cosmul(
+        self, positive=None, negative=None, topn=10, restrict_vocab=None, *,
+        k=None, exclude=(),
+    ):  # fmt: skip
+        """Words ranked by 3CosMul (Levy & Goldberg), as gensim's.
+
+        The score of a candidate ``x`` is the product over ``positive`` of
+        ``(1 + cos(x, p)) / 2`` divided by (the same product over
+        ``negative`` plus 1e-6): cosines shifted to ``[0, 1]``, so that one
+        large similarity cannot outweigh the others as it can in a sum.
+
+        Parameters
+        ----------
+        positive, negative, topn, restrict_vocab, k, exclude
+            As in :meth:`most_similar`.
+
+        Returns
+        -------
+        results : list of (str, float)
+            Words and scores, best first; ties in row order.
+
+        Raises
+        ------
+        KeyError
+            Naming a query word that is not in the vocabulary.
+
+        References
+        ----------
+        .. [1] O. Levy and Y. Goldberg, "Linguistic regularities in sparse and
+           explicit word representations", CoNLL 2014.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from cooc.svd import Embeddings
+        >>> emb = Embeddings(["man", "king", "woman", "queen", "car"],
+        ...                  np.array([[1, 0], [0, 1], [-1, 0], [-2, 1], [1, -1]]))
+        >>> emb.most_similar_cosmul(["king", "woman"], ["man"], topn=1)[0][0]
+        'queen'
+        """
+        return self._rank(
+            "3cosmul", positive, negative, topn, restrict_vocab, k, exclude
+        )
+
+    def doesnt_match(self, words) -> str:
+        """The word furthest from the others, as gensim's ``doesnt_match``.
+
+        The word whose unit vector has the lowest cosine with the mean of
+        all the words' unit vectors (the first such word on a tie).
+
+        Parameters
+        ----------
+        words : iterable of str
+
+        Returns
+        -------
+        word : str
+
+        Raises
+        ------
+        KeyError
+            Naming a word that is not in the vocabulary (gensim leaves such
+            words out instead).
+        ValueError
+            If ``words`` is empty.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from cooc.svd import Embeddings
+        >>> emb = Embeddings(["cat", "dog", "car"], [[1, 0.1], [1, 0.2], [0, 1]])
+        >>> emb.doesnt_match(["cat", "dog", "car"])
+        'car'
+        """
+        if isinstance(words, str):
+            raise TypeError(
+                f"words must be a list of words, got the single string {words!r}."
+            )
+        words = list(words)
+        if not words:
+            raise ValueError("words is empty; give the words to compare.")
+        unit = _unit_rows(self[words])
+        mean = unit.mean(axis=0)
+        norm = np.linalg.norm(mean)
+        centrality = unit @ (mean / norm if norm > 0 else mean)
+        return words[int(np.argmin(centrality))]
+
+    def _rank(self, method, positive, negative, topn, restrict_vocab, k, exclude):
+        """The ranked answer of :meth:`most_similar` and :meth:`most_similar_cosmul`."""
+        name = "topn"
+        if k is not None:
+            if topn not in (10, k):
+                raise TypeError(f"give topn={topn!r} or k={k!r}, not both.")
+            topn, name = k, "k"
+        if topn is not None and (
+            not isinstance(topn, Integral) or isinstance(topn, bool) or topn < 0
+        ):
+            raise ValueError(f"{name}={topn!r} must be an integer >= 0 or None.")
+        if restrict_vocab is not None and (
+            not isinstance(restrict_vocab, Integral)
+            or isinstance(restrict_vocab, bool)
+            or restrict_vocab < 1
+        ):
+            raise ValueError(
+                f"restrict_vocab={restrict_vocab!r} must be None or an integer >= 1."
+            )
+        terms, rows = self._query_terms(positive, negative)
+        n = len(self) if restrict_vocab is None else min(restrict_vocab, len(self))
+        scores = _analogy_scores(
+            _unit_rows(self.vectors[:n]), terms, method, normalize=True
+        )
+        if topn is None:
+            return scores
         if isinstance(exclude, str):
             exclude = (exclude,)
-        excluded = {self._index[t] for t in exclude if t in self._index}
-        if isinstance(query, str):
-            excluded.add(self.index(query))
-            vector = self.vectors[self.index(query)]
-        else:
-            vector = np.asarray(query, dtype=np.float32)
-            if vector.shape != (self.dim,):
-                raise ValueError(
-                    f"query vector has shape {vector.shape}; expected ({self.dim},)."
-                )
-        norm = np.linalg.norm(vector)
-        sims = _unit_rows(self.vectors) @ (vector / norm if norm > 0 else vector)
+        excluded = {r for r in rows if r < n}
+        excluded.update(self._index[t] for t in exclude if self._index.get(t, n) < n)
+        return self._top(scores, topn, excluded)
+
+    def _query_terms(self, positive, negative):
+        """``(terms, rows)``: signed unit vectors of a query, rows of its words."""
+        items = [(1, x) for x in _as_query_list(positive)]
+        items += [(-1, x) for x in _as_query_list(negative)]
+        if not items:
+            raise ValueError(
+                "no query: give positive and/or negative words or vectors."
+            )
+        terms, rows = [], []
+        for sign, item in items:
+            if isinstance(item, str):
+                row = self.index(item)
+                rows.append(row)
+                vector = self.vectors[row]
+            else:
+                try:
+                    vector = np.asarray(item, dtype=np.float32)
+                except (TypeError, ValueError):
+                    raise TypeError(
+                        f"query items must be words or vectors, got {item!r}."
+                    ) from None
+                if vector.shape != (self.dim,):
+                    raise ValueError(
+                        f"query vector has shape {vector.shape}; expected "
+                        f"({self.dim},)."
+                    )
+            terms.append((sign, _unit_rows(vector[None, :])[0]))
+        return terms, rows
+
+    def _top(self, scores, k, excluded):
+        """The ``k`` best ``(token, score)`` pairs outside ``excluded``; ties by row."""
+        scores = np.array(scores, copy=True)
         if excluded:
-            sims[list(excluded)] = -np.inf
-        k = min(k, len(self) - len(excluded))
+            scores[list(excluded)] = -np.inf
+        k = min(k, len(scores) - len(excluded))
         if k <= 0:
             return []
         top = (
-            np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(len(sims))
+            np.argpartition(-scores, k - 1)[:k]
+            if k < len(scores)
+            else np.arange(len(scores))
         )
-        # Sort the candidates by similarity, then row; include rows tied with the k-th.
-        kth = sims[top].min()
-        top = np.flatnonzero(sims >= kth)
-        top = top[np.lexsort((top, -sims[top]))][:k]
-        return [(self.tokens[i], float(sims[i])) for i in top]
+        # Sort the candidates by score, then row; include rows tied with the k-th.
+        kth = scores[top].min()
+        top = np.flatnonzero(scores >= kth)
+        top = top[np.lexsort((top, -scores[top]))][:k]
+        return [(self.tokens[i], float(scores[i])) for i in top]
 
     # ------------------------------------------------------------------ I/O
 
@@ -1199,8 +1605,11 @@ class Embeddings:
                 if self.tokens
                 else np.array([], dtype="<U1")
             )
+            extra = {}
+            if self.singular_values is not None:
+                extra["singular_values"] = np.asarray(self.singular_values).ravel()
             with atomic_write(path, "wb") as fh:
-                np.savez(fh, vectors=self.vectors, tokens=tokens)
+                np.savez(fh, vectors=self.vectors, tokens=tokens, **extra)
             return
         self._check_word2vec_tokens()
         with atomic_write(path, "wb", compress=True) as fh:
@@ -1230,16 +1639,19 @@ class Embeddings:
                 f"{os.fspath(path)}: expected .npz vectors uncompressed (or "
                 ".txt.gz / .bin.gz)."
             )
+        singular_values = None
         if suffix == ".npz":
-            tokens, vectors = _read_npz(path)
+            tokens, vectors, singular_values = _read_npz(path)
         elif suffix == ".bin":
             tokens, vectors = _read_word2vec_binary(path)
         else:
             tokens, vectors = _read_word2vec_text(path)
         try:
-            return cls(tokens, vectors)
+            emb = cls(tokens, vectors)
         except ValueError as exc:
             raise ValueError(f"{os.fspath(path)}: {exc}") from None
+        emb.singular_values = singular_values
+        return emb
 
     def _check_word2vec_tokens(self):
         """Raise ValueError if a token cannot be stored in a word2vec file."""
@@ -1390,7 +1802,8 @@ def _read_word2vec_binary(path):
 
 
 def _read_npz(path):
-    """Read ``vectors`` and ``tokens`` arrays from an ``.npz`` file without pickle."""
+    """Read ``vectors``, ``tokens`` and the optional ``singular_values`` (None
+    when absent) from an ``.npz`` file without pickle."""
     name = os.fspath(path)
     with open(path, "rb") as fh:
         try:
@@ -1402,6 +1815,9 @@ def _read_npz(path):
                         "expected 'vectors' and 'tokens'."
                     )
                 vectors, tokens = npz["vectors"], npz["tokens"]
+                singular_values = (
+                    npz["singular_values"] if "singular_values" in npz.files else None
+                )
         except (OSError, EOFError, zipfile.BadZipFile) as exc:
             raise ValueError(f"{name}: not a valid .npz file ({exc}).") from None
         except ValueError as exc:
@@ -1420,4 +1836,11 @@ def _read_npz(path):
             f"{name}: 'vectors' must be a 2-D float array, "
             f"got {vectors.dtype} {vectors.shape}."
         )
-    return tokens.tolist(), vectors
+    if singular_values is not None and (
+        singular_values.ndim != 1 or singular_values.dtype.kind != "f"
+    ):
+        raise ValueError(
+            f"{name}: 'singular_values' must be a 1-D float array, "
+            f"got {singular_values.dtype} {singular_values.shape}."
+        )
+    return tokens.tolist(), vectors, singular_values

@@ -343,7 +343,9 @@ class _Block:
     segments: list
 
 
-def _iter_blocks(paths, column, encoding_errors, chunk_size) -> Iterator[_Block]:
+def _iter_blocks(
+    paths, column, encoding_errors, chunk_size, documents="line"
+) -> Iterator[_Block]:
     """Blocks of about ``chunk_size`` bytes of whole documents, from every file."""
     from cooc.corpus import iter_byte_blocks
 
@@ -363,7 +365,11 @@ def _iter_blocks(paths, column, encoding_errors, chunk_size) -> Iterator[_Block]
         return _Block(np.frombuffer(joined, np.uint8), segments)
 
     for item in iter_byte_blocks(
-        paths, column=column, encoding_errors=encoding_errors, chunk_size=chunk_size
+        paths,
+        column=column,
+        encoding_errors=encoding_errors,
+        chunk_size=chunk_size,
+        documents=documents,
     ):
         if pending and size + len(item.data) > chunk_size:
             yield flush()
@@ -514,6 +520,7 @@ def scan_corpus(
     column: str | None = None,
     encoding_errors: str = "strict",
     chunk_size: int = 1 << 24,
+    documents: str = "line",
     n_jobs: int | None = None,
     table: TokenTable | None = None,
     keep: EncodedCorpus | None = None,
@@ -526,7 +533,9 @@ def scan_corpus(
     and the first one, after :func:`merge_tables`, holds the corpus's counts.
     With ``table`` all threads read that one table (codes of unseen tokens are
     -1). Each part is handed to ``on_part`` and/or appended to ``keep`` in
-    reading order; ``progress(n_tokens)`` follows every block.
+    reading order; ``progress(n_tokens)`` follows every block. ``documents``
+    says what a document of a plain-text file is (see
+    :func:`cooc.corpus.iter_documents`).
     """
     from cooc.cooccurrence import _n_threads
 
@@ -565,7 +574,9 @@ def scan_corpus(
         if progress is not None:
             progress(n)
 
-    blocks = _prefetched(_iter_blocks(paths, column, encoding_errors, chunk_size))
+    blocks = _prefetched(
+        _iter_blocks(paths, column, encoding_errors, chunk_size, documents)
+    )
     in_flight: collections.deque = collections.deque()
     with ThreadPoolExecutor(n_threads) as pool:
         try:

@@ -16,11 +16,18 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from cooc._compat import Interval, StrOptions, _fit_context, check_is_fitted
+from cooc._compat import (
+    HasAttributes,
+    Interval,
+    StrOptions,
+    _fit_context,
+    check_is_fitted,
+)
+from cooc._output import pandas_output, sparse_output
 from cooc.cooccurrence import WEIGHTINGS, CoocMatrix, WindowCounter
 from cooc.corpus import TOKENIZERS, chunks_from_documents
 from cooc.pipeline import embed_cooccurrence
-from cooc.svd import Embeddings
+from cooc.svd import Embeddings, as_embeddings
 from cooc.vocab import build_vocabulary
 
 __all__ = ["CooccurrenceVectorizer", "DocumentVectorizer"]
@@ -194,14 +201,27 @@ class CooccurrenceVectorizer(TransformerMixin, BaseEstimator):
         return self
 
     def fit_transform(self, raw_documents, y=None):
-        """Fit, then return the word × context matrix, shape (n_words, n_contexts)."""
-        return self.fit(raw_documents, y).cooccurrence_.matrix
+        """Fit, then return the word × context matrix, shape (n_words, n_contexts).
+
+        Under ``set_output(transform="pandas")`` (here and in :meth:`transform`):
+        a DataFrame of pandas sparse columns indexed by the words, with the
+        context names as columns.
+        """
+        return self._output(self.fit(raw_documents, y).cooccurrence_.matrix)
 
     def transform(self, raw_documents):
         """Co-occurrence counts of new documents over the fitted vocabulary."""
         check_is_fitted(self)
         docs = _check_raw_documents(raw_documents, type(self).__name__)
-        return self._count(_chunks(self, docs)).matrix
+        return self._output(self._count(_chunks(self, docs)).matrix)
+
+    def _output(self, matrix):
+        """The matrix, or its DataFrame (rows: words) under pandas output."""
+        if not pandas_output(self):
+            return matrix
+        import pandas as pd
+
+        return sparse_output(self, matrix, pd.Index(self.vocabulary_.tokens))
 
     def get_feature_names_out(self, input_features=None):
         """Context names: the words, or ``L:word``/``R:word`` when not symmetric."""
@@ -229,8 +249,10 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
     ----------
     n_components : int, default=100
         Dimensions of the learnt word vectors (ignored with ``embeddings``).
-    embeddings : cooc.svd.Embeddings or None, default=None
-        Pre-trained word vectors (e.g. ``Embeddings.load("vectors.txt")``).
+    embeddings : cooc.svd.Embeddings, gensim KeyedVectors or None, default=None
+        Pre-trained word vectors (e.g. ``Embeddings.load("vectors.txt")``);
+        anything with ``index_to_key`` and ``vectors`` is taken as well (see
+        :func:`cooc.svd.as_embeddings`).
     weighting : {"mean", "tfidf"}, default="tfidf"
         Plain mean of word vectors, or a TF-IDF-weighted mean.
     normalize : bool, default=True
@@ -269,7 +291,7 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "embeddings": [Embeddings, None],
+        "embeddings": [Embeddings, HasAttributes("index_to_key", "vectors"), None],
         "weighting": [StrOptions({"mean", "tfidf"})],
         "normalize": ["boolean"],
         "window_size": [Interval(Integral, 1, 255, closed="both")],
@@ -357,7 +379,7 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
                 cooc, k, power=self.power, random_state=int(seed)
             )
         else:
-            self.embeddings_ = self.embeddings
+            self.embeddings_ = as_embeddings(self.embeddings)
         self._index = {t: i for i, t in enumerate(self.embeddings_.tokens)}
         counts = self._doc_term(chunks, self._index)
         if self.weighting == "tfidf":

@@ -8,8 +8,8 @@ on those descriptors, then turns every image into a bag of visual words
 (:meth:`VisualWords.transform`) or a sequence of visual-word ids with their
 positions (:meth:`VisualWords.encode`), ready for co-occurrence counting.
 
-Image files are read with Pillow, an optional extra (``pip install
-"cooc[vision]"``); everything else needs only numpy, scipy and scikit-learn.
+Image files are read with Pillow (a dependency of cooc); everything else
+needs only numpy, scipy and scikit-learn.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from sklearn.decomposition import PCA, IncrementalPCA
 from sklearn.utils import check_random_state
 
 from cooc._compat import Interval, StrOptions, _fit_context, check_is_fitted
+from cooc._output import sparse_output
 
 __all__ = [
     "VisualWords",
@@ -69,8 +70,8 @@ def _import_pillow():
         from PIL import Image
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(
-            f"reading image files needs Pillow, an optional extra: {_PIP_HINT} "
-            "(or pass the images as numpy arrays)."
+            f"reading image files needs Pillow, a dependency of cooc that is "
+            f"missing here: {_PIP_HINT} (or pass the images as numpy arrays)."
         ) from exc
     return Image
 
@@ -1049,7 +1050,8 @@ class VisualWords(TransformerMixin, BaseEstimator):
             float32 counts; ``n_features_out`` is ``n_words_``, or
             ``5 * n_words_`` with ``pyramid`` (whole image, then quadrants
             q1..q4). Each row of the whole-image block sums to the number of
-            patches per image.
+            patches per image. Under ``set_output(transform="pandas")``: a
+            DataFrame of pandas sparse columns ``vw0..``.
         """
         codes, offsets, positions, (H, W) = self._encode(X)
         n_images = offsets.size - 1
@@ -1072,7 +1074,8 @@ class VisualWords(TransformerMixin, BaseEstimator):
             blocks.append(
                 sp.csr_matrix(dense.reshape(block.shape[0], n_cols).astype(np.float32))
             )
-        return blocks[0] if len(blocks) == 1 else sp.vstack(blocks, format="csr")
+        counts = blocks[0] if len(blocks) == 1 else sp.vstack(blocks, format="csr")
+        return sparse_output(self, counts)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns: ``vw0..``, then ``vw0_q1..`` with ``pyramid``.

@@ -264,43 +264,67 @@ class Vocabulary:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Vocabulary:
-        """Read a vocabulary written by :meth:`save`.
+        """Read a vocabulary file (UTF-8, optionally ``.gz``/``.bz2``/``.xz``).
+
+        Three formats are read, told apart by the first line (every other
+        line must then have the same form):
+
+        * ``token<TAB>count``: what :meth:`save` and ``cooc vocab`` write;
+          the only format whose tokens may hold spaces.
+        * ``word count``, one space between: GloVe's ``vocab_count`` output.
+        * one word per line, without counts: a plain word list. The counts
+          are all 0 (they are unknown): the ids follow the file, which is all
+          a fixed vocabulary needs, but frequent-word subsampling (which
+          needs counts) refuses such a vocabulary.
+
+        The ids follow the file's order in every format. ``\\r\\n`` line ends
+        and a UTF-8 byte-order mark are accepted.
 
         Raises
         ------
         ValueError
-            Naming the file and line of the first malformed or duplicated entry.
+            Naming the file and line of the first malformed, mixed-format or
+            duplicated entry.
         """
-        tokens: list[str] = []
-        counts: list[int] = []
-        seen: dict[str, int] = {}
+        name = os.fspath(path)
         try:
             text = read_all_bytes(path).decode("utf-8-sig")
         except UnicodeDecodeError as err:
             raise ValueError(
-                f"{os.fspath(path)}: not valid UTF-8 ({err.reason}); "
+                f"{name}: not valid UTF-8 ({err.reason}); "
                 "vocabulary files are UTF-8 TSV."
             ) from None
         lines = text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()
+        lines = [line.removesuffix("\r") for line in lines]
+        kind = _vocabulary_format(lines[0]) if lines else "tsv"
+        if kind is None:
+            raise ValueError(
+                f"{name}:1: expected 'token<TAB>count' (cooc), 'word count' "
+                "(GloVe's vocab_count) or one word per line, got "
+                f"{lines[0] + chr(10)!r}."
+            )
+        parse = _LINE_PARSERS[kind]
+        tokens: list[str] = []
+        counts: list[int] = []
+        seen: dict[str, int] = {}
         for lineno, line in enumerate(lines, start=1):
-            fields = line.rstrip("\r").split("\t")
-            if len(fields) != 2 or not _is_count(fields[1]):
+            entry = parse(line)
+            if entry is None:
                 raise ValueError(
-                    f"{os.fspath(path)}:{lineno}: expected "
-                    f"'token<TAB>count' with a count >= 0, got {line + chr(10)!r}; "
-                    "is this a vocabulary file written by cooc?"
+                    f"{name}:{lineno}: {_EXPECTED[kind]}, got "
+                    f"{line + chr(10)!r}{_HINTS[kind]}"
                 )
-            token = fields[0]
+            token, count = entry
             if token in seen:
                 raise ValueError(
-                    f"{os.fspath(path)}:{lineno}: token {token!r} repeats "
+                    f"{name}:{lineno}: token {token!r} repeats "
                     f"line {seen[token]}; tokens must be distinct."
                 )
             seen[token] = lineno
             tokens.append(token)
-            counts.append(int(fields[1]))
+            counts.append(count)
         return cls(tokens, np.array(counts, dtype=np.int64))
 
     @classmethod
@@ -344,6 +368,52 @@ class Vocabulary:
 
 def _is_count(text: str) -> bool:
     return text.isascii() and text.isdigit()
+
+
+def _tsv_entry(line: str):
+    fields = line.split("\t")
+    if len(fields) != 2 or not _is_count(fields[1]):
+        return None
+    return fields[0], int(fields[1])
+
+
+def _glove_entry(line: str):
+    fields = line.split(" ")
+    if len(fields) != 2 or not fields[0] or "\t" in line or not _is_count(fields[1]):
+        return None
+    return fields[0], int(fields[1])
+
+
+def _word_entry(line: str):
+    if not line or " " in line or "\t" in line:
+        return None
+    return line, 0
+
+
+_LINE_PARSERS = {"tsv": _tsv_entry, "glove": _glove_entry, "words": _word_entry}
+_EXPECTED = {
+    "tsv": "expected 'token<TAB>count' with a count >= 0",
+    "glove": "expected 'word count' (one space, a count >= 0) as on line 1, "
+    "GloVe's vocab_count format",
+    "words": "expected one word (no space or tab) as on line 1, a word list",
+}
+_HINTS = {
+    "tsv": "; is this a vocabulary file written by cooc?",
+    "glove": "; all lines must have the same form.",
+    "words": "; all lines must have the same form.",
+}
+
+
+def _vocabulary_format(first_line: str) -> str | None:
+    """``"tsv"``, ``"glove"`` or ``"words"``: the format a vocabulary file's
+    first line is in (None when it is in none)."""
+    if "\t" in first_line:
+        return "tsv"
+    if _glove_entry(first_line) is not None:
+        return "glove"
+    if _word_entry(first_line) is not None:
+        return "words"
+    return None
 
 
 def _check_params(min_count, max_size) -> None:
@@ -564,6 +634,7 @@ def build_vocabulary_from_files(
     n_jobs: int | None = None,
     chunk_size: int = 1 << 24,
     progress=None,
+    documents: str = "line",
 ) -> Vocabulary:
     """Count the words of corpus files and build their vocabulary.
 
@@ -571,6 +642,8 @@ def build_vocabulary_from_files(
     counted straight from the files' bytes in compiled code on ``n_jobs``
     threads (see :mod:`cooc.tokenstream`), reading blocks of about
     ``chunk_size`` bytes. ``progress(n_tokens)`` follows every block.
+    ``documents`` is as for :func:`cooc.corpus.iter_documents` (it changes
+    no count, only what is refused: table inputs take only ``"line"``).
 
     Examples
     --------
@@ -579,9 +652,11 @@ def build_vocabulary_from_files(
     >>> vocab.tokens[:3], len(vocab)
     (['the', 'of', 'and'], 4412)
     """
+    from cooc.corpus import _check_document_paths
     from cooc.tokenstream import merge_tables, scan_corpus
 
     _check_params(min_count, max_size)
+    _check_document_paths(paths, documents)
     tables = scan_corpus(
         paths,
         tokenizer=tokenizer,
@@ -589,6 +664,7 @@ def build_vocabulary_from_files(
         column=column,
         encoding_errors=encoding_errors,
         chunk_size=chunk_size,
+        documents=documents,
         n_jobs=n_jobs,
         progress=progress,
     )

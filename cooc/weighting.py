@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_non_negative
 
 from cooc._compat import Interval, _fit_context, check_is_fitted, validate_data
+from cooc._output import input_index, sparse_output
 
 __all__ = ["PPMITransformer", "log_counts", "ppmi"]
 
@@ -408,8 +409,12 @@ class PPMITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         -------
         X_ppmi : {ndarray, sparse matrix} of shape (n_words, n_contexts)
             CSR when ``X`` is sparse, dense otherwise; same float dtype as X.
+            Under ``set_output(transform="pandas")`` a DataFrame with ``X``'s
+            index (the words, after :class:`cooc.CooccurrenceVectorizer`), of
+            pandas sparse columns when ``X`` is sparse.
         """
         check_is_fitted(self)
+        index = input_index(X)
         X = validate_data(
             self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False
         )
@@ -417,7 +422,7 @@ class PPMITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         dense = not sp.issparse(X)
         Xt = _as_count_csr(X, "PPMITransformer.transform", dtype=X.dtype, copy=True)
         Xt = _ppmi_csr_inplace(Xt, self.context_probs_, self.shift)
-        return Xt.toarray() if dense else Xt
+        return Xt.toarray() if dense else sparse_output(self, Xt, index)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

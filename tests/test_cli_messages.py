@@ -103,3 +103,33 @@ def test_cli_embed_shows_the_solver_steps(run_cli, cooc_file, tmp_path):
     r = run_cli("embed", cooc_file, "--rank", 2, "-o", tmp_path / "v.txt", "--n-iter", 2)
     assert r.exit_code == 0, r.output
     assert re.search(r"svd: 4 of 4 solver steps in [\d.]+ s", r.stderr)
+
+
+# -- the demo -----------------------------------------------------------------------------
+def test_demo_prints_the_text_results_before_the_image_part(run_cli, monkeypatch):
+    import sys
+
+    import cooc.demo
+
+    seen = {}
+
+    def fake_text(**kwargs):
+        return {"n_tokens": 1, "_table": "TEXT TABLE"}
+
+    def fake_images(*, n_splits, random_state, progress):
+        sys.stdout.flush()
+        seen["stdout"] = sys.stdout.buffer.getvalue().decode()
+        seen["n_splits"] = n_splits
+        return {"n_items": 0, "_table": "IMAGE TABLE"}
+
+    monkeypatch.setattr(cooc.demo, "run_demo", fake_text)
+    monkeypatch.setattr(cooc.demo, "run_multimodal_demo", fake_images)
+    r = run_cli("demo", "-q")
+    assert r.exit_code == 0, r.output
+    assert "TEXT TABLE" in seen["stdout"] and "IMAGE TABLE" not in seen["stdout"]
+    assert seen["n_splits"] == 1  # one hold-out split unless --full
+    assert r.stdout.index("TEXT TABLE") < r.stdout.index("IMAGE TABLE")
+    run_cli("demo", "-q", "--full")
+    assert seen["n_splits"] == 5
+    run_cli("demo", "-q", "--folds", "3")
+    assert seen["n_splits"] == 3
