@@ -223,6 +223,7 @@ encoding_errors, chunk_size, documents
         _file_defaults,
         _n_threads,
         _reading_record,
+        _selection,
         _split_params,
     )
     from cooc.corpus import _check_document_paths
@@ -242,6 +243,7 @@ encoding_errors, chunk_size, documents
         )
     _split_params(params)
     params = _file_defaults(dict(params))
+    selection = _selection(vocabulary, min_count, max_size)
     if vocabulary is None:
         _check_params(min_count, max_size)
     read = _read_options(
@@ -302,7 +304,7 @@ encoding_errors, chunk_size, documents
             tokens, counts = _merge_counts(token_parts, count_parts)
             del token_parts, count_parts
             vocabulary = _select_vocabulary(tokens, counts, min_count, max_size)
-    record = _reading_record(_counter_params(vocabulary, params), read)
+    record = _reading_record(_counter_params(vocabulary, params), read, selection)
     first_docs = np.concatenate([[0], np.cumsum(n_docs)[:-1]]).astype(np.int64)
 
     total, scale, stats = None, None, None

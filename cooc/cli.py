@@ -810,9 +810,11 @@ def info(file, as_json):
             lo = hi
         cf.verify_checksums()
         stats, params = cf.meta.get("stats", {}), cf.params
+        version = cf.meta.get("cooc_version")
         nnz = int(indptr[-1])
     result = {
         "file": str(file),
+        "cooc_version": version,
         "shape": [int(n_rows), int(n_cols)],
         "nnz": nnz,
         "density": nnz / max(n_rows * n_cols, 1),
@@ -829,7 +831,12 @@ def info(file, as_json):
         ("total weight", f"{result['total']:.6g}"),
     ]
     rows += [(k, v) for k, v in stats.items()]
-    rows += [(k, v) for k, v in params.items()]
+    # nested records (reading options, vocabulary choice) as k=v lists
+    rows += [
+        (k, ", ".join(f"{a}={b}" for a, b in v.items()) if isinstance(v, dict) else v)
+        for k, v in params.items()
+    ]
+    rows.append(("written by", f"cooc {version}" if version else "unknown"))
     rows.append(("top words", " ".join(top)))
     _emit(result, as_json, _kv_table(rows))
 

@@ -1009,11 +1009,30 @@ def _check_read_options(read: dict, paths=None) -> None:
         _check_document_paths(paths, read.get("documents", "line"))
 
 
-def _reading_record(record: dict, read: dict) -> dict:
-    """The params record of a build, with the documents mode when it is not
-    the default ``"line"`` (so that default builds keep their bytes)."""
+def _reading_record(record: dict, read: dict, selection: dict | None = None) -> dict:
+    """The params record of a build: the counting parameters, how the files
+    were read (``reading``: tokenizer, lowercasing, column, encoding errors)
+    and how the vocabulary was made (``vocabulary``: counted with
+    ``min_count``/``max_size``, or given), so that ``cooc info`` shows what
+    it takes to redo the build; and the documents mode when it is not the
+    default ``"line"``."""
+    out = dict(record)
+    out["reading"] = {
+        key: read.get(key) for key in ("tokenizer", "lowercase", "column", "encoding_errors")
+    }
+    if selection is not None:
+        out["vocabulary"] = dict(selection)
     documents = read.get("documents", "line")
-    return record if documents == "line" else dict(record, documents=documents)
+    if documents != "line":
+        out["documents"] = documents
+    return out
+
+
+def _selection(vocabulary, min_count, max_size) -> dict:
+    """How a build's vocabulary was chosen, for its record."""
+    if vocabulary is not None:
+        return {"source": "given", "size": len(vocabulary)}
+    return {"source": "counted", "min_count": int(min_count), "max_size": max_size}
 
 
 def _empty_corpus_error(paths) -> ValueError:
@@ -1214,7 +1233,9 @@ def build_cooccurrence(
     )
     _check_read_options(read, paths)
     out = _count_files(paths, vocabulary, min_count, max_size, read, params, progress)
-    out.params = _reading_record(out.params, read)
+    out.params = _reading_record(
+        out.params, read, _selection(vocabulary, min_count, max_size)
+    )
     out.stats["sources"] = [
         str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)
     ]

@@ -751,9 +751,15 @@ def build_cooccurrence_dask(
     -------
     CoocMatrix
     """
-    from cooc.cooccurrence import CoocMatrix, _file_defaults, _reading_record
+    from cooc.cooccurrence import (
+        CoocMatrix,
+        _file_defaults,
+        _reading_record,
+        _selection,
+    )
     from cooc.corpus import _check_document_paths
 
+    selection = _selection(vocabulary, min_count, max_size)
     params = _file_defaults(dict(params))
     read = _read_options(
         tokenizer, column, lowercase, chunk_size, encoding_errors, documents
@@ -828,7 +834,9 @@ def build_cooccurrence_dask(
     stats = {k: int(v) for k, v in stats.items()}
     stats["vocabulary_size"] = len(vocabulary)
     stats["sources"] = _sources(paths)
-    return CoocMatrix(matrix, vocabulary, _reading_record(record, read), stats)
+    return CoocMatrix(
+        matrix, vocabulary, _reading_record(record, read, selection), stats
+    )
 
 
 # -- out of core (moved to cooc.outofcore; the names stay importable here) --------

@@ -751,9 +751,11 @@ def _build(
         _reading_record,
         _split_params,
     )
+    from cooc.cooccurrence import _selection
     from cooc.vocab import _check_params
 
     _split_params(params)
+    selection = _selection(vocabulary, min_count, max_size)
     sources = [str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
     params = _file_defaults(dict(params))
     params.pop("memory", None)
@@ -828,7 +830,7 @@ def _build(
                 stats = dict(
                     counter.stats, vocabulary_size=len(vocabulary), sources=sources
                 )
-                record = _reading_record(counter.params, read)
+                record = _reading_record(counter.params, read, selection)
 
                 def meta_of(shape, nnz):
                     return _meta(vocabulary, record, stats, shape, nnz)
@@ -852,7 +854,7 @@ def _build(
             runs.append(_spill(final, work / f"run-{len(runs):05d}.bin", pool))
             del final
             stats = counter.stats
-            record = _reading_record(counter.params, read)
+            record = _reading_record(counter.params, read, selection)
             scale = counter.scale
             mode, n_cols = counter.mode, counter.n_cols
             window = counter.window_size

@@ -133,3 +133,32 @@ def test_demo_prints_the_text_results_before_the_image_part(run_cli, monkeypatch
     assert seen["n_splits"] == 5
     run_cli("demo", "-q", "--folds", "3")
     assert seen["n_splits"] == 3
+
+
+def test_info_shows_what_it_takes_to_redo_the_build(run_cli, tmp_path):
+    import cooc
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("The cat sat\n\nthe dog sat\n")
+    out = tmp_path / "c.cooc"
+    r = run_cli("build", corpus, "-o", out, "--min-count", 1, "--max-size", 50,
+                "--tokenizer", "whitespace", "--no-lowercase",
+                "--documents", "paragraph", "-q")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    got = json.loads(run_cli("info", out, "--json").stdout)
+    assert got["cooc_version"] == cooc.__version__
+    params = got["params"]
+    assert params["reading"] == {
+        "tokenizer": "whitespace",
+        "lowercase": False,
+        "column": None,
+        "encoding_errors": "strict",
+    }
+    assert params["vocabulary"] == {
+        "source": "counted", "min_count": 1, "max_size": 50
+    }
+    assert params["documents"] == "paragraph"
+    table = run_cli("info", out).stdout
+    assert "tokenizer=whitespace, lowercase=False" in table
+    assert "min_count=1, max_size=50" in table
+    assert f"cooc {cooc.__version__}" in table
