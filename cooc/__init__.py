@@ -20,7 +20,7 @@ The public API on one screen::
     VisualWords, ModalityFusion, LateFusionClassifier, make_early_fusion, make_classifier
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Names are imported from their modules on first use (PEP 562), so that
 # `import cooc` and the command line start fast: a command loads only the

@@ -1056,7 +1056,7 @@ def svd_embed_dask(
     matrix,
     n_components=128,
     *,
-    power=0.5,
+    power=None,
     n_iter=None,
     n_oversamples=None,
     add_context=False,
@@ -1096,8 +1096,12 @@ def svd_embed_dask(
         raise ValueError(
             f"dtype={dtype!r} is not supported; use np.float32 or np.float64."
         )
+    if power is None:  # svd_embed's default
+        from cooc.svd import DEFAULT_POWER
+
+        power = DEFAULT_POWER
     if not isinstance(power, (int, float)) or not power >= 0:
-        raise ValueError(f"power={power!r} must be a number >= 0; 0.5 is usual.")
+        raise ValueError(f"power={power!r} must be a number >= 0 (0.15 is the default).")
     X = check_array(
         matrix, accept_sparse=["csr", "csc"], dtype=dtype, input_name="matrix"
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from cooc.cooccurrence import CoocMatrix
+from cooc import svd as _svd
 from cooc.svd import Embeddings, svd_embed
 from cooc.weighting import log_counts, ppmi
 
@@ -34,7 +35,7 @@ WEIGHTING_SCHEMES = ("ppmi", "log", "none")
 # 300 loses about 0.01 on SimLex; power 0.25-0.5 gains on MEN and WS353 and
 # loses on SimLex, power 0-0.1 the reverse.
 DEFAULT_RANK = 500
-DEFAULT_POWER = 0.15
+DEFAULT_POWER = _svd.DEFAULT_POWER  # 0.15, defined beside svd_embed
 
 
 def default_rank(shape) -> int:

@@ -639,6 +639,12 @@ def _truncated_svd(
     return U, np.asarray(S, dtype=X.dtype), Vt
 
 
+# The eigenvalue power of word vectors when none is given (svd_embed,
+# SVDEmbedding, cooc embed): 0.15, chosen with benchmarks/sweep_embeddings.py
+# (see cooc.pipeline, which re-exports it as DEFAULT_POWER).
+DEFAULT_POWER = 0.15
+
+
 def _scale_by_power(S, power):
     """Return ``S**power`` with ``0**power = 0`` for ``power > 0``."""
     return np.power(S, power) if power != 0 else np.ones_like(S)
@@ -648,7 +654,7 @@ def svd_embed(
     matrix,
     n_components=128,
     *,
-    power=0.5,
+    power=DEFAULT_POWER,
     solver="randomized",
     n_iter=None,
     n_oversamples=None,
@@ -672,7 +678,7 @@ def svd_embed(
     n_components : int, default=128
         Number of dimensions; must be < ``min(matrix.shape)``. The CLI calls
         it ``--rank``.
-    power : float, default=0.5
+    power : float, default=0.15
         Eigenvalue weighting exponent ``p >= 0``: ``0`` keeps only U, ``1``
         is the classic ``U S`` (what :class:`sklearn.decomposition.TruncatedSVD`
         returns), ``0.5`` is symmetric and usually best for similarity tasks.
@@ -765,7 +771,7 @@ def svd_embed(
     if solver not in _SOLVERS:
         raise ValueError(f"solver={solver!r} is not one of {sorted(_SOLVERS)}.")
     if not isinstance(power, Real) or not power >= 0:
-        raise ValueError(f"power={power!r} must be a number >= 0; 0.5 is usual.")
+        raise ValueError(f"power={power!r} must be a number >= 0 (0.15 is the default).")
     for name, value in (("n_iter", n_iter), ("n_oversamples", n_oversamples)):
         if value is not None and (not isinstance(value, Integral) or value < 0):
             raise ValueError(f"{name}={value!r} must be None or an integer >= 0.")
@@ -808,9 +814,11 @@ class SVDEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     ----------
     n_components : int, default=128
         Number of dimensions; must be < ``min(X.shape)``. The CLI calls it
-        ``--rank``.
-    power : float, default=0.5
-        Eigenvalue weighting exponent ``p >= 0``.
+        ``--rank`` (default 500 there, for corpora; 128 here because a
+        transformer often meets matrices too small for 500).
+    power : float, default=0.15
+        Eigenvalue weighting exponent ``p >= 0``; 0.15 as ``cooc embed``
+        (chosen with benchmarks/sweep_embeddings.py; 0.5 in cooc 0.1).
     solver : {"randomized", "arpack"}, default="randomized"
         SVD back end; see :func:`svd_embed`.
     n_iter : int, default=None
@@ -879,7 +887,7 @@ class SVDEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self,
         n_components=128,
         *,
-        power=0.5,
+        power=DEFAULT_POWER,
         solver="randomized",
         n_iter=None,
         random_state=None,

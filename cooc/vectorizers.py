@@ -24,7 +24,13 @@ from cooc._compat import (
     check_is_fitted,
 )
 from cooc._output import pandas_output, sparse_output
-from cooc.cooccurrence import WEIGHTINGS, CoocMatrix, WindowCounter
+from cooc.cooccurrence import (
+    DEFAULT_WEIGHTING,
+    DEFAULT_WINDOW,
+    WEIGHTINGS,
+    CoocMatrix,
+    WindowCounter,
+)
 from cooc.corpus import TOKENIZERS, chunks_from_documents
 from cooc.pipeline import embed_cooccurrence
 from cooc.svd import Embeddings, as_embeddings
@@ -85,14 +91,14 @@ class CooccurrenceVectorizer(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    window_size : int, default=5
-        Largest distance between two counted words.
-    weighting : {"harmonic", "power", "uniform", "linear"}, default="harmonic"
+    window_size : int, default=15
+        Largest distance between two counted words (``cooc build``'s default).
+    weighting : {"harmonic", "power", "uniform", "linear"}, default="power"
         Weight of a pair at distance ``d``: ``1/d``, ``1/d**decay``, 1 or
-        ``(W - d + 1) / W``.
+        ``(W - d + 1) / W``; ``power`` with 1.25 as ``cooc build`` (they were
+        window 5, harmonic in cooc 0.1).
     decay : float, default=1.25
-        Exponent of the ``power`` weighting (``cooc build``'s default weighting
-        is ``power`` with 1.25); ignored by the others.
+        Exponent of the ``power`` weighting; ignored by the others.
     symmetric : bool, default=True
         If False, left and right contexts get separate columns.
     dynamic_window : bool, default=False
@@ -100,7 +106,9 @@ class CooccurrenceVectorizer(TransformerMixin, BaseEstimator):
     subsample : float or None, default=None
         Frequent-word subsampling threshold (e.g. ``1e-5``).
     min_count : int, default=1
-        Words seen fewer times are left out of the vocabulary.
+        Words seen fewer times are left out of the vocabulary. 1, not
+        ``cooc build``'s 5: a transformer is often fitted on a few hundred
+        documents, where 5 would leave little.
     max_size : int or None, default=None
         Keep at most this many words.
     tokenizer : {"word", "whitespace"}, default="word"
@@ -137,9 +145,9 @@ class CooccurrenceVectorizer(TransformerMixin, BaseEstimator):
 
     def __init__(
         self,
-        window_size=5,
+        window_size=DEFAULT_WINDOW,
         *,
-        weighting="harmonic",
+        weighting=DEFAULT_WEIGHTING,
         decay=1.25,
         symmetric=True,
         dynamic_window=False,

@@ -89,7 +89,9 @@ def test_cooc_random_docs_match_reference(rng, reference_counts, symmetric):
 def test_cooc_equals_cooccurrence_matrix(topics, params):
     docs = [*topics[0][:40], ["pre", "tokenized", "pre"], []]
     X = CooccurrenceVectorizer(**params).fit_transform(docs)
-    p = {k: v for k, v in params.items()}
+    # the vectorizer's default weighting is cooc build's (1/d**1.25); the
+    # array-level cooccurrence_matrix keeps harmonic weights
+    p = {"weighting": "power", **params}
     expected = cooccurrence_matrix(docs, **p).matrix
     assert X.shape == expected.shape
     assert abs(X - expected).max() == 0
@@ -245,7 +247,7 @@ def test_word_vector_pipeline(topics):
     words = pipe.named_steps["cooc"].get_feature_names_out()
     assert vectors.shape == (len(words), 8) == (56, 8)  # 4 topics x 12 words + 8 common
     # the same three steps by hand
-    counts = cooccurrence_matrix(docs, window_size=3).matrix
+    counts = cooccurrence_matrix(docs, window_size=3, weighting="power").matrix
     weighted = ppmi(counts, dtype=np.float64)  # PPMITransformer keeps float64
     by_hand = SVDEmbedding(n_components=8, random_state=0).fit_transform(weighted)
     np.testing.assert_allclose(vectors, by_hand, rtol=1e-5, atol=1e-6)
