@@ -926,8 +926,7 @@ def _merged_stats(parts, vocabulary_size) -> dict:
     for key in keys:
         values = [part.get(key) for part in parts]
         if key in _ADDITIVE_STATS and all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-            for v in values
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values
         ):
             stats[key] = sum(int(v) for v in values)
         elif key == "vocabulary_size":
@@ -1018,7 +1017,8 @@ def _reading_record(record: dict, read: dict, selection: dict | None = None) -> 
     default ``"line"``."""
     out = dict(record)
     out["reading"] = {
-        key: read.get(key) for key in ("tokenizer", "lowercase", "column", "encoding_errors")
+        key: read.get(key)
+        for key in ("tokenizer", "lowercase", "column", "encoding_errors")
     }
     if selection is not None:
         out["vocabulary"] = dict(selection)

@@ -338,7 +338,7 @@ def run_multimodal_demo(*, n_splits=5, random_state=0, progress=None) -> dict:
         "",
         f"emoji images + text (CLDR names and keywords): {len(y)} items, "
         f"{np.unique(y).size} categories; the words 'flag'/'flags' are removed",
-        f"  from the text (they name the Flags category). "
+        "  from the text (they name the Flags category). "
         + (
             "One stratified 80/20 hold-out split (cooc demo --full: 5-fold CV)"
             if n_splits == 1

@@ -1101,7 +1101,9 @@ def svd_embed_dask(
 
         power = DEFAULT_POWER
     if not isinstance(power, (int, float)) or not power >= 0:
-        raise ValueError(f"power={power!r} must be a number >= 0 (0.15 is the default).")
+        raise ValueError(
+            f"power={power!r} must be a number >= 0 (0.15 is the default)."
+        )
     X = check_array(
         matrix, accept_sparse=["csr", "csc"], dtype=dtype, input_name="matrix"
     )

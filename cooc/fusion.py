@@ -1346,9 +1346,7 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         if rule not in ("mean", "product", "vote"):
-            raise ValueError(
-                f"rule={rule!r} is not one of 'mean', 'product', 'vote'."
-            )
+            raise ValueError(f"rule={rule!r} is not one of 'mean', 'product', 'vote'.")
         if rule != "vote" and not all(
             hasattr(est, "predict_proba") for est in self.estimators_
         ):

@@ -30,10 +30,10 @@ __all__ = [
     "atomic_write",
     "base_suffix",
     "compression_of",
-    "open_input",
-    "read_all_bytes",
     "export_pairs",
     "load_cooc",
+    "open_input",
+    "read_all_bytes",
     "read_cooc_meta",
     "save_cooc",
     "write_cooc_members",
@@ -506,9 +506,7 @@ def _write_text_rows(frame, fh, fmt, header) -> None:
     # TSV: tokens as they are (no quoting of '"'); CSV: quoted where needed.
     # No float_format: the shortest round-trip repr reads back exactly.
     if fmt == "tsv":
-        frame.to_csv(
-            fh, sep="\t", header=header, index=False, quoting=csv.QUOTE_NONE
-        )
+        frame.to_csv(fh, sep="\t", header=header, index=False, quoting=csv.QUOTE_NONE)
     else:
         frame.to_csv(fh, header=header, index=False)
 

@@ -749,9 +749,9 @@ def _build(
         _count_into,
         _file_defaults,
         _reading_record,
+        _selection,
         _split_params,
     )
-    from cooc.cooccurrence import _selection
     from cooc.vocab import _check_params
 
     _split_params(params)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cooc.cooccurrence import CoocMatrix
 from cooc import svd as _svd
+from cooc.cooccurrence import CoocMatrix
 from cooc.svd import Embeddings, svd_embed
 from cooc.weighting import log_counts, ppmi
 

@@ -1929,7 +1929,9 @@ def embed_cooc_file(
 
     power = DEFAULT_POWER if power is None else power
     if not isinstance(power, (int, float)) or not power >= 0:
-        raise ValueError(f"power={power!r} must be a number >= 0 (0.15 is the default).")
+        raise ValueError(
+            f"power={power!r} must be a number >= 0 (0.15 is the default)."
+        )
     for name, value in (("n_iter", n_iter), ("n_oversamples", n_oversamples)):
         if value is not None and (not isinstance(value, int) or value < 0):
             raise ValueError(f"{name}={value!r} must be None or an integer >= 0.")

@@ -771,7 +771,9 @@ def svd_embed(
     if solver not in _SOLVERS:
         raise ValueError(f"solver={solver!r} is not one of {sorted(_SOLVERS)}.")
     if not isinstance(power, Real) or not power >= 0:
-        raise ValueError(f"power={power!r} must be a number >= 0 (0.15 is the default).")
+        raise ValueError(
+            f"power={power!r} must be a number >= 0 (0.15 is the default)."
+        )
     for name, value in (("n_iter", n_iter), ("n_oversamples", n_oversamples)):
         if value is not None and (not isinstance(value, Integral) or value < 0):
             raise ValueError(f"{name}={value!r} must be None or an integer >= 0.")
@@ -956,9 +958,7 @@ class SVDEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         """``explained_variance_(ratio_)`` as ``TruncatedSVD`` computes them:
         the variance of ``X @ V`` (not ``U * S``, which the randomized solver
         only approximates) over the total variance of ``X``'s columns."""
-        projected = np.asarray(
-            safe_sparse_dot(X, self.components_.T), dtype=np.float64
-        )
+        projected = np.asarray(safe_sparse_dot(X, self.components_.T), dtype=np.float64)
         self.explained_variance_ = np.var(projected, axis=0)
         if sp.issparse(X):
             _, column_var = mean_variance_axis(X.astype(np.float64, copy=False), axis=0)

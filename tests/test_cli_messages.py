@@ -100,7 +100,9 @@ def test_solver_steps_are_reported():
 
 
 def test_cli_embed_shows_the_solver_steps(run_cli, cooc_file, tmp_path):
-    r = run_cli("embed", cooc_file, "--rank", 2, "-o", tmp_path / "v.txt", "--n-iter", 2)
+    r = run_cli(
+        "embed", cooc_file, "--rank", 2, "-o", tmp_path / "v.txt", "--n-iter", 2
+    )
     assert r.exit_code == 0, r.output
     assert re.search(r"svd: 4 of 4 solver steps in [\d.]+ s", r.stderr)
 
@@ -154,9 +156,7 @@ def test_info_shows_what_it_takes_to_redo_the_build(run_cli, tmp_path):
         "column": None,
         "encoding_errors": "strict",
     }
-    assert params["vocabulary"] == {
-        "source": "counted", "min_count": 1, "max_size": 50
-    }
+    assert params["vocabulary"] == {"source": "counted", "min_count": 1, "max_size": 50}
     assert params["documents"] == "paragraph"
     table = run_cli("info", out).stdout
     assert "tokenizer=whitespace, lowercase=False" in table

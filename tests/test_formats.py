@@ -194,7 +194,9 @@ def test_merge_metadata_equals_the_whole_build(tmp_path):
     # the parts were counted with the whole's vocabulary given; the rest agrees
     assert merged.params["vocabulary"] == {"source": "given", "size": 3}
     assert whole.params["vocabulary"] == {
-        "source": "counted", "min_count": 1, "max_size": None
+        "source": "counted",
+        "min_count": 1,
+        "max_size": None,
     }
     strip = lambda p: {k: v for k, v in p.items() if k != "vocabulary"}  # noqa: E731
     assert strip(merged.params) == strip(whole.params)

@@ -52,9 +52,7 @@ TESTED = {
 def values(out):
     """Dense values of a matrix, an array or a DataFrame (sparse columns too)."""
     if isinstance(out, pd.DataFrame):
-        if len(out.columns) and all(
-            isinstance(t, pd.SparseDtype) for t in out.dtypes
-        ):
+        if len(out.columns) and all(isinstance(t, pd.SparseDtype) for t in out.dtypes):
             return out.sparse.to_coo().toarray()
         return out.to_numpy()
     return out.toarray() if sp.issparse(out) else np.asarray(out)
@@ -120,9 +118,10 @@ def test_cooccurrence_vectorizer_rows_are_words(docs, symmetric):
     fitted = clone(est).fit(docs)
     out = check_pandas(est, docs, sparse=True, index=fitted.vocabulary_.tokens)
     row = fitted.vocabulary_.tokens.index("c0")
-    assert out.loc["c0", fitted.get_feature_names_out()[1]] == values(
-        fitted.transform(docs)
-    )[row, 1]
+    assert (
+        out.loc["c0", fitted.get_feature_names_out()[1]]
+        == values(fitted.transform(docs))[row, 1]
+    )
     # a pandas Series of documents: the rows are still the words
     series = pd.Series(docs, index=[f"doc{i}" for i in range(len(docs))])
     out = clone(est).set_output(transform="pandas").fit_transform(series)

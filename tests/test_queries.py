@@ -72,7 +72,11 @@ def reference(emb, positive, negative, *, cosmul=False, restrict=None, topn=10):
             scores.append(unit[i] @ mean / np.linalg.norm(mean))
     inputs = set(positive) | set(negative)
     ranked = sorted(
-        ((emb.tokens[i], s) for i, s in enumerate(scores) if emb.tokens[i] not in inputs),
+        (
+            (emb.tokens[i], s)
+            for i, s in enumerate(scores)
+            if emb.tokens[i] not in inputs
+        ),
         key=lambda ts: -ts[1],
     )
     return ranked[:topn]
@@ -371,17 +375,19 @@ def test_cli_restrict_vocab(run_cli, royal_file):
         "king",
         "man",
     ]
-    r = run_cli(
-        "similar", royal_file, "car", "--plus", "boat", "--restrict-vocab", "2"
-    )
+    r = run_cli("similar", royal_file, "car", "--plus", "boat", "--restrict-vocab", "2")
     assert r.stdout.startswith("car + boat: man (")
-    assert run_cli("similar", royal_file, "king", "--restrict-vocab", "0").exit_code == 2
+    assert (
+        run_cli("similar", royal_file, "king", "--restrict-vocab", "0").exit_code == 2
+    )
 
 
 def test_cli_odd_one_out(run_cli, royal_file):
     r = run_cli("similar", royal_file, "--odd-one-out", "king", "queen", "boat")
     assert (r.exit_code, r.stdout) == (0, "boat\n")
-    r = run_cli("similar", royal_file, "king", "QUEEN", "boat", "--odd-one-out", "--json")
+    r = run_cli(
+        "similar", royal_file, "king", "QUEEN", "boat", "--odd-one-out", "--json"
+    )
     assert json.loads(r.stdout) == {
         "words": ["king", "QUEEN", "boat"],
         "odd_one_out": "boat",
@@ -390,9 +396,7 @@ def test_cli_odd_one_out(run_cli, royal_file):
         run_cli("similar", royal_file, "--odd-one-out", "king", "--plus", "queen"),
         "--odd-one-out",
     )
-    one_error_line(
-        run_cli("similar", royal_file, "--odd-one-out", "king"), "two WORDS"
-    )
+    one_error_line(run_cli("similar", royal_file, "--odd-one-out", "king"), "two WORDS")
 
 
 def test_cli_plain_keeps_its_output(run_cli, royal_file):

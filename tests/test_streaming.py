@@ -298,8 +298,10 @@ def test_weight_cache_gives_the_same_bits(files, kind):
     # some of the stored counts only
     cf = CoocFile(path)
     n_ptr = cached.blocks + cf.shape[0]
-    assert 0 < cached.weight_cache["bytes"] <= (
-        cached.weight_cache["directions"] * (8 * cf.nnz + 4 * n_ptr)
+    assert (
+        0
+        < cached.weight_cache["bytes"]
+        <= (cached.weight_cache["directions"] * (8 * cf.nnz + 4 * n_ptr))
     )
     cf.close()
     np.testing.assert_array_equal(fresh.singular_values, cached.singular_values)

@@ -114,9 +114,7 @@ def test_fit_without_image_column_trains_text_only(run_cli, text_table, tmp_path
     assert json.loads(r.stdout)["n_items"] == 7
     pred = pd.read_csv(tmp_path / "p.csv")
     assert list(pred.columns) == ["prediction", "proba_0", "proba_1", "proba_2"]
-    assert_array_equal(
-        pred["prediction"].astype(str), expected.predict(frame.iloc[:7])
-    )
+    assert_array_equal(pred["prediction"].astype(str), expected.predict(frame.iloc[:7]))
     # an image column of the table is not needed by a text-only model, nor read
     with_paths = tmp_path / "with_paths.csv"
     pd.DataFrame({"text": docs[:7], "image": ["missing.png"] * 7}).to_csv(
@@ -186,9 +184,12 @@ def test_vocabulary_packing_round_trip():
     assert packed["utf8"].dtype == np.uint8 and packed["lengths"].dtype == np.int64
     assert _unpack_vocabulary(packed) == vocabulary
     # numpy integer columns (TfidfVectorizer's max_features) pack the same
-    assert _pack_vocabulary({t: np.int64(j) for t, j in vocabulary.items()})[
-        "lengths"
-    ].tolist() == packed["lengths"].tolist()
+    assert (
+        _pack_vocabulary({t: np.int64(j) for t, j in vocabulary.items()})[
+            "lengths"
+        ].tolist()
+        == packed["lengths"].tolist()
+    )
     # columns that are not 0..n-1 are left as a dict
     assert _pack_vocabulary({"a": 0, "b": 2}) is None
     assert _pack_vocabulary({"a": 1, "b": 1}) is None
