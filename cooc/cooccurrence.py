@@ -19,7 +19,6 @@ number of threads, on the chunk size or on how the corpus is split into shards:
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from cooc import _kernels as K
+from cooc.parallel import n_threads, row_cuts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -125,26 +125,9 @@ def _check_window(window_size):
         )
 
 
-def _n_threads(n_jobs):
-    available = (
-        len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else (os.cpu_count() or 1)
-    )
-    if n_jobs is None or n_jobs == 0:
-        return available
-    if n_jobs < 0:
-        return max(1, available + 1 + n_jobs)
-    return int(n_jobs)
-
-
-def _row_cuts(matrix: sp.csr_matrix, n_blocks: int) -> np.ndarray:
-    """Row bounds (int64, increasing) of up to ``n_blocks`` blocks of about equal
-    non-zeros of a CSR ``matrix``; no block is empty unless the matrix is."""
-    n_blocks = max(1, min(n_blocks, matrix.shape[0]))
-    cuts = np.searchsorted(matrix.indptr, np.linspace(0, matrix.nnz, n_blocks + 1))
-    cuts[0], cuts[-1] = 0, matrix.shape[0]
-    return np.unique(np.maximum.accumulate(cuts)).astype(np.int64)
+# (kept under their old names for the modules and tests that use them)
+_n_threads = n_threads
+_row_cuts = row_cuts
 
 
 class WindowCounter:

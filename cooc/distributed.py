@@ -410,7 +410,7 @@ def _task_threads(n_jobs, per_host: dict) -> int:
     from distributed import get_worker
     from distributed.comm import get_address_host
 
-    from cooc.cooccurrence import _n_threads
+    from cooc.parallel import n_threads as _n_threads
 
     worker = get_worker()
     threads = per_host.get(get_address_host(worker.address), worker.state.nthreads)
@@ -487,7 +487,7 @@ def _report(client, futures: list, stage: str, tokens_of, progress) -> None:
 
 # -- clients --------------------------------------------------------------------------
 def _cores() -> int:
-    from cooc.cooccurrence import _n_threads
+    from cooc.parallel import n_threads as _n_threads
 
     return _n_threads(None)
 
@@ -855,7 +855,7 @@ def _block_task(block):
 def _block_threads() -> int:
     from distributed import get_worker
 
-    from cooc.cooccurrence import _n_threads
+    from cooc.parallel import n_threads as _n_threads
 
     worker = get_worker()
     return max(1, _n_threads(None) // max(1, worker.state.nthreads))
@@ -935,7 +935,7 @@ class _BlockOperator:
     """
 
     def __init__(self, client, X: sp.csr_matrix, n_blocks: int):
-        from cooc.cooccurrence import _row_cuts
+        from cooc.parallel import row_cuts as _row_cuts
 
         self.client = client
         self.X = X

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import itertools
 import math
 import os
 import shutil
@@ -52,7 +51,7 @@ import numpy as np
 from scipy import linalg
 from scipy.linalg import blas
 
-from cooc import _kernels
+from cooc import _kernels, parallel
 from cooc._kernels.streaming import (
     _RANGE_COLS,
     _count_kept,
@@ -70,6 +69,7 @@ from cooc.io import (
     compression_of,
     write_npy_member,
 )
+from cooc.parallel import row_pieces, thread_map
 
 __all__ = [
     "CoocFile",
@@ -541,7 +541,7 @@ class _Weighting:
                     _count_kept(indptr_local, values, kept, ab[0], ab[1])
                 return bad
 
-        if any(_map(pool, run, pieces)):
+        if any(thread_map(pool, run, pieces)):
             # the first pass checked the file: it changed since; say where
             cf.check_rows(lo, indptr_local, indices, data)
             raise cf._corrupt(f"rows {lo}..{hi - 1} changed during the run")
@@ -550,7 +550,7 @@ class _Weighting:
         n_kept = int(new_indptr[-1])
         new_indices = buffers.take("w_indices", n_kept, np.int32, slots=slots)
         new_data = buffers.take("w_data", n_kept, np.float32, slots=slots)
-        _map(
+        thread_map(
             pool,
             lambda ab: _kernels.compact_rows(
                 indptr_local,
@@ -565,12 +565,6 @@ class _Weighting:
             pieces,
         )
         return WeightedBlock(lo, hi, new_indptr, new_indices, new_data)
-
-
-def _map(pool, fn, items):
-    if pool is None or len(items) < 2:
-        return [fn(x) for x in items]
-    return list(pool.map(fn, items))
 
 
 class _Buffers:
@@ -703,7 +697,7 @@ class _Product:
         res = (
             np.empty((hi - lo, self.shape[1]), dtype=np.float32) if out is None else out
         )
-        _map(
+        thread_map(
             self.pool,
             lambda ab: np.matmul(block[ab[0] : ab[1]], self.W, out=res[ab[0] : ab[1]]),
             _tiles(hi - lo),
@@ -764,7 +758,7 @@ class _GramByTiles:
                 break
             views.append(block[start - lo : end - lo])
             first = end
-        for g in _map(self.pool, _tile_gram, views):
+        for g in thread_map(self.pool, _tile_gram, views):
             self.sum += g
         tail = lo + rows - first
         if tail:
@@ -814,7 +808,7 @@ class _StreamOps:
         groups = self.groups(tall.shape[0])
         for g, (lo, hi) in enumerate(groups):
             block = tall.read(lo, hi)
-            _map(
+            thread_map(
                 self.pool,
                 lambda ab, block=block: solver.solve_upper(block[ab[0] : ab[1]], R),
                 _tiles(hi - lo),
@@ -950,16 +944,6 @@ def _row_blocks(indptr, block_nnz, block_rows):
         blocks.append((lo, hi))
         lo = hi
     return blocks
-
-
-def _pieces(indptr_local, n_pieces):
-    """Row ranges of a block with about equal entries, for the threads."""
-    n = indptr_local.shape[0] - 1
-    n_pieces = max(1, min(n_pieces, n))
-    cuts = np.searchsorted(indptr_local, np.linspace(0, indptr_local[-1], n_pieces + 1))
-    cuts[0], cuts[-1] = 0, n
-    cuts = np.unique(np.maximum.accumulate(cuts))
-    return [(int(a), int(b)) for a, b in itertools.pairwise(cuts) if b > a]
 
 
 # -- progress and time left ------------------------------------------------------------
@@ -1247,7 +1231,7 @@ class _Source:
         filling = cache is not None and cache.broken is None and not cache.records
         with _Writer() as saver:
             for lo, hi, local, indices, data, side in self._blocks(extra=extra):
-                pieces = _pieces(local, 4 * self.n_threads)
+                pieces = row_pieces(local, 4 * self.n_threads)
                 block = self.weigh(
                     self.cf, lo, hi, local, indices, data, transposed=transposed,
                     pool=self.pool, pieces=pieces, buffers=self.buffers,
@@ -1257,7 +1241,7 @@ class _Source:
                     # two slots of weighted blocks: this one is copied while
                     # the next is weighed; the submit waits for the last copy
                     saver.submit(cache.put, block)
-                yield block, _pieces(block.indptr, 4 * self.n_threads), side
+                yield block, row_pieces(block.indptr, 4 * self.n_threads), side
                 self.clock.update(int(self.indptr[hi]) / total)
         if filling:
             cache.complete = cache.broken is None
@@ -1287,7 +1271,7 @@ class _Source:
                 block, side = pending.result()
                 if b + 1 < len(records):
                     pending = reader.submit(read, b + 1)
-                yield block, _pieces(block.indptr, 4 * self.n_threads), side
+                yield block, row_pieces(block.indptr, 4 * self.n_threads), side
                 self.clock.update(int(self.indptr[block.hi]) / total)
 
     # passes ---------------------------------------------------------------------------
@@ -1323,7 +1307,7 @@ class _Source:
                 out = self.buffers.take(
                     "out", (block.hi - block.lo, n_random), np.float32, slots=2
                 )
-                _map(
+                thread_map(
                     self.pool,
                     lambda ab, blk=block, out=out: _kernels.csr_sparse_sign(
                         blk.indptr,
@@ -1352,7 +1336,7 @@ class _Source:
             c0, w = panels.columns(p)
             part = out[:, c0 : c0 + w]
             panel = panels.array[p]
-            _map(
+            thread_map(
                 self.pool,
                 lambda ab, part=part, panel=panel: _panel_product(
                     block.indptr,
@@ -1411,7 +1395,7 @@ class _Source:
                         panels.array[p], 0, block.hi - block.lo,
                     )  # fmt: skip
 
-            _map(self.pool, run, owners)
+            thread_map(self.pool, run, owners)
         panels.gram = None
         return panels
 
@@ -1755,9 +1739,8 @@ def iter_weighted_blocks(
     those rows. ``transposed`` (PPMI of a symmetric count matrix only) gives
     the rows of the transposed weighted matrix instead.
     """
-    from cooc.cooccurrence import _n_threads
 
-    n_threads = _n_threads(n_jobs)
+    n_threads = parallel.n_threads(n_jobs)
     with (
         CoocFile(path) as cf,
         ThreadPoolExecutor(n_threads)
@@ -1923,7 +1906,6 @@ def embed_cooc_file(
     from sklearn.utils import check_random_state
     from threadpoolctl import threadpool_limits
 
-    from cooc.cooccurrence import _n_threads
     from cooc.pipeline import DEFAULT_POWER, check_rank
     from cooc.svd import _DEFAULT_N_ITER, Embeddings, _scale_by_power, _unit_rows
 
@@ -1940,7 +1922,7 @@ def embed_cooc_file(
         raise ValueError(
             f"weighting={weighting!r} is not one of ('ppmi', 'log', 'none')."
         )
-    n_threads = _n_threads(n_jobs)
+    n_threads = parallel.n_threads(n_jobs)
     rng = check_random_state(random_state)
     with contextlib.ExitStack() as stack:
         cf = stack.enter_context(CoocFile(path))

@@ -43,6 +43,7 @@ from cooc._compat import (
     validate_data,
 )
 from cooc.io import atomic_write, base_suffix, compression_of, read_all_bytes
+from cooc.parallel import n_threads, row_cuts
 
 __all__ = ["Embeddings", "SVDEmbedding", "as_embeddings", "svd_embed"]
 
@@ -133,10 +134,7 @@ def _svd_randomized(
         )
 
 
-def _n_threads(n_jobs):
-    from cooc.cooccurrence import _n_threads as n_threads
-
-    return n_threads(n_jobs)
+_n_threads = n_threads  # (the old name, for callers)
 
 
 # Row blocks per column panel in `spmm`, taken by the threads as they come free:
@@ -161,10 +159,9 @@ class _CSRProduct:
 
     def __init__(self, A, *, n_jobs=None):
         self.A = A.tocsr() if not sp.isspmatrix_csr(A) else A
-        from cooc.cooccurrence import _row_cuts
 
         self.n_threads = max(1, min(_n_threads(n_jobs), self.A.shape[0]))
-        cuts = _row_cuts(self.A, _SPMM_BLOCKS)
+        cuts = row_cuts(self.A, _SPMM_BLOCKS)
         self.blocks = [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
         self.panel = np.zeros((self.A.shape[1], _kernels.PANEL), dtype=self.A.dtype)
 

@@ -537,7 +537,7 @@ def scan_corpus(
     says what a document of a plain-text file is (see
     :func:`cooc.corpus.iter_documents`).
     """
-    from cooc.cooccurrence import _n_threads
+    from cooc.parallel import n_threads as _n_threads
 
     n_threads = max(1, _n_threads(n_jobs))
     insert = table is None

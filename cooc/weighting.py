@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_non_negative
 
+from cooc import parallel
 from cooc._compat import Interval, _fit_context, check_is_fitted, validate_data
 from cooc._output import input_index, sparse_output
 
@@ -131,14 +132,13 @@ def _ppmi_threaded(X, context_probs, shift, dtype):
     from concurrent.futures import ThreadPoolExecutor
 
     from cooc import _kernels
-    from cooc.cooccurrence import _n_threads, _row_cuts
 
     n_rows = X.shape[0]
     log_rows, log_ctx = _log_marginals(X, context_probs)
     values = np.empty(X.nnz, dtype=dtype)
     row_counts = np.zeros(n_rows, dtype=np.int64)
-    n_threads = max(1, min(_n_threads(None), n_rows))
-    parts = list(itertools.pairwise(_row_cuts(X, n_threads)))
+    n_threads = max(1, min(parallel.n_threads(None), n_rows))
+    parts = list(itertools.pairwise(parallel.row_cuts(X, n_threads)))
 
     def run(fn):
         if n_threads == 1:
