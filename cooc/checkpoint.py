@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from cooc.io import atomic_write
+from cooc.files import atomic_write
 
 __all__ = ["build_cooccurrence_resumable"]
 

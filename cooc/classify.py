@@ -38,8 +38,8 @@ from sklearn.preprocessing import StandardScaler, label_binarize
 from sklearn.svm import LinearSVC
 
 import cooc
+from cooc.files import atomic_write
 from cooc.fusion import LateFusionClassifier, ModalityFusion
-from cooc.io import atomic_write
 
 __all__ = [
     "evaluate_classifier",

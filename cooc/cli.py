@@ -851,7 +851,7 @@ def _info_vectors(file, as_json):
         raise BadInput(
             f"{file} is neither a .cooc matrix nor a vectors file ({exc})"
         ) from None
-    from cooc.io import base_suffix, compression_of
+    from cooc.files import base_suffix, compression_of
 
     suffix = base_suffix(file)
     kind = {".npz": "npz", ".bin": "word2vec binary"}.get(suffix, "word2vec text")
@@ -1847,7 +1847,7 @@ def quantize(
     """
     import pandas as pd
 
-    from cooc.io import atomic_write
+    from cooc.files import atomic_write
     from cooc.vision import VisualWords
 
     progress = Progress(quiet)
@@ -1893,7 +1893,7 @@ _MODEL_TYPES = (
 def _read_table(path: Path):
     import pandas as pd
 
-    from cooc.io import base_suffix, compression_of
+    from cooc.files import base_suffix, compression_of
 
     # csv, tsv and jsonl may be compressed (.gz, .bz2, .xz: pandas infers it)
     suffix = base_suffix(path)
@@ -2135,7 +2135,7 @@ def predict(model_path, data, output, images_npz, key, quiet, as_json):
     import pandas as pd
 
     from cooc.classify import load_model
-    from cooc.io import atomic_write
+    from cooc.files import atomic_write
 
     model, meta = load_model(model_path, trusted=_MODEL_TYPES)
     # a text-only model needs no image column (nor reads one)

@@ -954,7 +954,7 @@ def _cached_table(name: str, compute, checks: dict) -> np.ndarray:
     type, size and of the characters in ``checks`` (code point -> value).
     Any problem with the file means computing the table again.
     """
-    from cooc.io import atomic_write
+    from cooc.files import atomic_write
 
     version = f"py{sys.version_info[0]}.{sys.version_info[1]}"
     path = _table_cache_dir() / (

@@ -261,7 +261,7 @@ def _text_blocks(path, fmt: str, block_rows: int) -> Iterator[tuple]:
     """``(word1, word2, value)`` arrays of each block of a TSV or CSV file."""
     import pandas as pd
 
-    from cooc.io import open_input
+    from cooc.files import open_input
 
     name = os.fspath(path)
     options = {"keep_default_na": False, "encoding": "utf-8"}

@@ -62,13 +62,8 @@ from cooc._kernels.streaming import (
     _scatter_panel,
     panel_width,
 )
-from cooc.io import (
-    _read_meta,
-    atomic_write,
-    base_suffix,
-    compression_of,
-    write_npy_member,
-)
+from cooc.files import atomic_write, base_suffix, compression_of
+from cooc.io import _read_meta, write_npy_member
 from cooc.parallel import row_pieces, thread_map
 
 __all__ = [

@@ -42,7 +42,7 @@ from cooc._compat import (
     check_is_fitted,
     validate_data,
 )
-from cooc.io import atomic_write, base_suffix, compression_of, read_all_bytes
+from cooc.files import atomic_write, base_suffix, compression_of, read_all_bytes
 from cooc.parallel import n_threads, row_cuts
 
 __all__ = ["Embeddings", "SVDEmbedding", "as_embeddings", "svd_embed"]

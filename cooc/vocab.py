@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cooc.corpus import TokenChunk, chunks_from_documents
-from cooc.io import atomic_write, read_all_bytes
+from cooc.files import atomic_write, read_all_bytes
 
 if TYPE_CHECKING:
     import pandas as pd
