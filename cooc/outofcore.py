@@ -480,7 +480,8 @@ def _write_cooc(
     parts cover the rows in order). Two parts are made at a time; each is
     written in place and checksummed, and the checksums are combined in order.
     """
-    from cooc.io import _encode_tokens, atomic_write, npy_header
+    from cooc.container import encode_tokens, npy_header
+    from cooc.files import atomic_write
 
     nnz = int(indptr[-1])
     sizes = {"indptr": (8, indptr.shape[0]), "indices": (4, nnz), "data": (8, nnz)}
@@ -489,7 +490,7 @@ def _write_cooc(
         "indices": npy_header(np.int32, nnz),
         "data": npy_header(np.float64, nnz),
     }
-    tokens = _encode_tokens(vocabulary.tokens)
+    tokens = encode_tokens(vocabulary.tokens)
     counts = np.asarray(vocabulary.counts, dtype=np.int64)
     crc = {"indices": 0, "data": 0}
     with atomic_write(path, "wb") as fh:
@@ -914,7 +915,7 @@ def _build(
 
 def _meta(vocabulary, params, stats, shape, nnz) -> dict:
     from cooc import __version__
-    from cooc.io import COOC_FORMAT, COOC_FORMAT_VERSION
+    from cooc.container import COOC_FORMAT, COOC_FORMAT_VERSION
 
     return {
         "format": COOC_FORMAT,

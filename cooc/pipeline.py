@@ -26,38 +26,12 @@ __all__ = [
 
 WEIGHTING_SCHEMES = ("ppmi", "log", "none")
 
-# The defaults of `cooc embed` and `embed_cooccurrence`, chosen with
-# benchmarks/sweep_embeddings.py on the 10.5M-token development corpus (window
-# 15 counts, see `cooc.cooccurrence.DEFAULT_WINDOW`): rank 500 and eigenvalue
-# power 0.15 on the default 1/d**1.25 counts (`DEFAULT_DECAY`) reached
-# WordSim-353 >= 0.65, SimLex-999 >= 0.31 and MEN >= 0.70 together for each of
-# four SVD seeds (0.656-0.663, 0.313-0.316, 0.704-0.706; plan `decay`). Rank
-# 300 loses about 0.01 on SimLex; power 0.25-0.5 gains on MEN and WS353 and
-# loses on SimLex, power 0-0.1 the reverse.
-DEFAULT_RANK = 500
-DEFAULT_POWER = _svd.DEFAULT_POWER  # 0.15, defined beside svd_embed
-
-
-def default_rank(shape) -> int:
-    """``DEFAULT_RANK``, or ``min(shape) - 1`` for a smaller matrix."""
-    return max(1, min(DEFAULT_RANK, min(shape) - 1))
-
-
-def check_rank(n_components, cooc: CoocMatrix) -> int:
-    """The rank to use for ``cooc``: :func:`default_rank` for None, else
-    ``n_components`` after checking ``1 <= n_components < min(cooc.shape)``."""
-    if n_components is None:
-        return default_rank(cooc.shape)
-    if not isinstance(n_components, (int, np.integer)) or n_components < 1:
-        raise ValueError(
-            f"n_components={n_components!r} must be a positive int (--rank)."
-        )
-    if n_components >= min(cooc.shape):
-        raise ValueError(
-            f"n_components={n_components} must be < the matrix size {min(cooc.shape)} "
-            f"(vocabulary of {len(cooc.vocabulary)} words); lower --rank or min_count."
-        )
-    return int(n_components)
+# The rank and power defaults and the rank check live beside the solver
+# (cooc.svd), which the streamed and Dask embeddings use too; re-exported here.
+DEFAULT_POWER = _svd.DEFAULT_POWER
+DEFAULT_RANK = _svd.DEFAULT_RANK
+check_rank = _svd.check_rank
+default_rank = _svd.default_rank
 
 
 def weight_cooccurrence(

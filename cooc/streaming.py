@@ -62,8 +62,8 @@ from cooc._kernels.streaming import (
     _scatter_panel,
     panel_width,
 )
+from cooc.container import decode_tokens, read_meta, write_npy_member
 from cooc.files import atomic_write, base_suffix, compression_of
-from cooc.io import _read_meta, write_npy_member
 from cooc.parallel import row_pieces, thread_map
 
 __all__ = [
@@ -293,7 +293,7 @@ class CoocFile:
         return out
 
     def _read_meta(self) -> dict:
-        meta = _read_meta({"meta": self._read_array("meta")}, self.path)
+        meta = read_meta({"meta": self._read_array("meta")}, self.path)
         crcs = meta.get("crc32") or {}
         for name, mem in self.members.items():
             if name in crcs:
@@ -358,12 +358,11 @@ class CoocFile:
 
     def tokens(self) -> list[str]:
         """The vocabulary, in row order (CRC-32 checked)."""
-        from cooc.io import _decode_tokens
 
         n_words = int(self.meta.get("n_words", self.shape[0]))
         if "tokens" not in self.members:
             raise self._not_cooc("no 'tokens' array")
-        tokens = _decode_tokens(self._read_array("tokens"), n_words, self.label)
+        tokens = decode_tokens(self._read_array("tokens"), n_words, self.label)
         if len(tokens) != self.shape[0]:
             raise self._corrupt(
                 f"{len(tokens)} tokens for a matrix of {self.shape[0]} rows"
@@ -1901,8 +1900,14 @@ def embed_cooc_file(
     from sklearn.utils import check_random_state
     from threadpoolctl import threadpool_limits
 
-    from cooc.pipeline import DEFAULT_POWER, check_rank
-    from cooc.svd import _DEFAULT_N_ITER, Embeddings, _scale_by_power, _unit_rows
+    from cooc.svd import (
+        _DEFAULT_N_ITER,
+        DEFAULT_POWER,
+        Embeddings,
+        _scale_by_power,
+        _unit_rows,
+        check_rank,
+    )
 
     power = DEFAULT_POWER if power is None else power
     if not isinstance(power, (int, float)) or not power >= 0:

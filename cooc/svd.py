@@ -642,6 +642,40 @@ def _truncated_svd(
 DEFAULT_POWER = 0.15
 
 
+# The defaults of `cooc embed` and `embed_cooccurrence`, chosen with
+# benchmarks/sweep_embeddings.py on the 10.5M-token development corpus (window
+# 15 counts, see `cooc.cooccurrence.DEFAULT_WINDOW`): rank 500 and eigenvalue
+# power 0.15 on the default 1/d**1.25 counts (`DEFAULT_DECAY`) reached
+# WordSim-353 >= 0.65, SimLex-999 >= 0.31 and MEN >= 0.70 together for each of
+# four SVD seeds (0.656-0.663, 0.313-0.316, 0.704-0.706; plan `decay`). Rank
+# 300 loses about 0.01 on SimLex; power 0.25-0.5 gains on MEN and WS353 and
+# loses on SimLex, power 0-0.1 the reverse.
+DEFAULT_RANK = 500
+
+
+def default_rank(shape) -> int:
+    """``DEFAULT_RANK``, or ``min(shape) - 1`` for a smaller matrix."""
+    return max(1, min(DEFAULT_RANK, min(shape) - 1))
+
+
+def check_rank(n_components, cooc) -> int:
+    """The rank to use for ``cooc`` (anything with ``shape`` and
+    ``vocabulary``): :func:`default_rank` for None, else ``n_components``
+    after checking ``1 <= n_components < min(cooc.shape)``."""
+    if n_components is None:
+        return default_rank(cooc.shape)
+    if not isinstance(n_components, (int, np.integer)) or n_components < 1:
+        raise ValueError(
+            f"n_components={n_components!r} must be a positive int (--rank)."
+        )
+    if n_components >= min(cooc.shape):
+        raise ValueError(
+            f"n_components={n_components} must be < the matrix size {min(cooc.shape)} "
+            f"(vocabulary of {len(cooc.vocabulary)} words); lower --rank or min_count."
+        )
+    return int(n_components)
+
+
 def _scale_by_power(S, power):
     """Return ``S**power`` with ``0**power = 0`` for ``power > 0``."""
     return np.power(S, power) if power != 0 else np.ones_like(S)
