@@ -251,7 +251,7 @@ def counted(files, c, quick):
 
 
 def vectors_of(U, S, Vt, e):
-    from cooc.svd import _unit_rows
+    from cooc.vectors import _unit_rows
 
     r, p = e["rank"], e["power"]
     scale = S[:r] ** p if p else np.ones(r, dtype=S.dtype)

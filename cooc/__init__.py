@@ -7,7 +7,7 @@ The public API on one screen::
     cooccurrence_matrix(documents, window_size=5)   -> CoocMatrix   (in memory)
     count_window(ids, offsets, n_words)             -> csr_matrix   (encoded corpus)
     ppmi(counts, context_alpha=0.75)                -> csr_matrix
-    svd_embed(matrix, n_components=128, power=0.5)  -> (vectors, singular values)
+    svd_embed(matrix, n_components=128, power=0.15) -> (vectors, singular values)
     embed_cooccurrence(cooc, 128)                   -> (Embeddings, singular values)
     embed_cooc_file(path, "v.bin", 300, memory=8 << 30) -> vectors from row blocks
 
@@ -29,7 +29,7 @@ _LAZY = {
     "CoocMatrix": "cooc.cooccurrence",
     "CooccurrenceVectorizer": "cooc.vectorizers",
     "DocumentVectorizer": "cooc.vectorizers",
-    "Embeddings": "cooc.svd",
+    "Embeddings": "cooc.vectors",
     "JointEmbedding": "cooc.multimodal",
     "LateFusionClassifier": "cooc.fusion",
     "ModalityFusion": "cooc.fusion",

@@ -843,7 +843,7 @@ def info(file, as_json):
 
 def _info_vectors(file, as_json):
     """``cooc info`` of a vectors file (word2vec text or binary, .npz)."""
-    from cooc.svd import Embeddings
+    from cooc.vectors import Embeddings
 
     try:
         emb = Embeddings.load(file)
@@ -1403,7 +1403,7 @@ def _embed_stream(
 
 # -- similar / evaluate -------------------------------------------------------------------
 def _load_vectors(path):
-    from cooc.svd import Embeddings
+    from cooc.vectors import Embeddings
 
     if _is_cooc_matrix(path):
         raise BadInput(

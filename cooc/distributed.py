@@ -1167,7 +1167,7 @@ def embed_cooccurrence_dask(
     """:func:`cooc.pipeline.embed_cooccurrence` with the SVD on Dask
     (:func:`svd_embed_dask`); the weighting runs on the client."""
     from cooc.pipeline import DEFAULT_POWER, check_rank, weight_cooccurrence
-    from cooc.svd import Embeddings
+    from cooc.vectors import Embeddings
 
     # the same defaults as cooc.pipeline.embed_cooccurrence (and cooc embed)
     if power is None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cooc.svd import Embeddings, _analogy_scores, as_embeddings
+from cooc.vectors import Embeddings, _analogy_scores, as_embeddings
 
 __all__ = [
     "evaluate_all",
@@ -204,7 +204,7 @@ def evaluate_similarity(embeddings: Embeddings, pairs) -> dict:
     Examples
     --------
     >>> import numpy as np, pandas as pd
-    >>> from cooc.svd import Embeddings
+    >>> from cooc.vectors import Embeddings
     >>> from cooc.evaluate import evaluate_similarity
     >>> emb = Embeddings(["cat", "dog", "car"], np.array([[1, 0.1], [1, 0.3], [0, 1]]))
     >>> pairs = pd.DataFrame({"word1": ["cat", "cat", "dog", "cat"],

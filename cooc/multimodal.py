@@ -52,7 +52,7 @@ from cooc.cooccurrence import (
 )
 from cooc.corpus import TOKENIZERS, chunks_from_documents
 from cooc.pipeline import embed_cooccurrence
-from cooc.svd import Embeddings
+from cooc.vectors import Embeddings
 from cooc.vocab import Vocabulary, build_vocabulary
 
 __all__ = [

@@ -1618,7 +1618,7 @@ class _VectorWriter:
 
     def check(self):
         """What saving would refuse, checked before the long computation."""
-        from cooc.svd import Embeddings
+        from cooc.vectors import Embeddings
 
         if len(set(self.tokens)) != len(self.tokens):
             Embeddings(
@@ -1699,7 +1699,7 @@ class _VectorWriter:
                                 member, np.asarray(self.singular_values)
                             )
             else:
-                from cooc.svd import _write_word2vec_binary, _write_word2vec_text
+                from cooc.vectors import _write_word2vec_binary, _write_word2vec_text
 
                 write = (
                     _write_word2vec_binary
@@ -1903,11 +1903,10 @@ def embed_cooc_file(
     from cooc.svd import (
         _DEFAULT_N_ITER,
         DEFAULT_POWER,
-        Embeddings,
         _scale_by_power,
-        _unit_rows,
         check_rank,
     )
+    from cooc.vectors import Embeddings, _unit_rows
 
     power = DEFAULT_POWER if power is None else power
     if not isinstance(power, (int, float)) or not power >= 0:

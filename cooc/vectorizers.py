@@ -33,7 +33,7 @@ from cooc.cooccurrence import (
 )
 from cooc.corpus import TOKENIZERS, chunks_from_documents
 from cooc.pipeline import embed_cooccurrence
-from cooc.svd import Embeddings, as_embeddings
+from cooc.vectors import Embeddings, as_embeddings
 from cooc.vocab import build_vocabulary
 
 __all__ = ["CooccurrenceVectorizer", "DocumentVectorizer"]
