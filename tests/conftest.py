@@ -96,3 +96,16 @@ def hand_count(docs, vocab, window, weighting="uniform", symmetric=True):
 def reference_counts():
     """:func:`hand_count` as a fixture (test modules do not import conftest)."""
     return hand_count
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A two-worker local Dask cluster, one per test module that asks for it."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as cl,
+    ):
+        yield cl

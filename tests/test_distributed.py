@@ -253,16 +253,6 @@ def test_missing_distributed_is_one_clear_line(run_cli, corpus, tmp_path, monkey
 
 
 # -- on a LocalCluster -----------------------------------------------------------
-@pytest.fixture(scope="module")
-def client():
-    distributed = pytest.importorskip("distributed")
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as cl,
-    ):
-        yield cl
 
 
 @pytest.mark.parametrize("params", PARAMS, ids=IDS)

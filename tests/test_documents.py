@@ -461,18 +461,6 @@ def test_paragraph_cut_search_skips_a_bom_and_finds_none(tmp_path):
         assert D._paragraph_start_after(fh, 5, long.stat().st_size) == 500_002
 
 
-@pytest.fixture(scope="module")
-def client():
-    distributed = pytest.importorskip("distributed")
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as cl,
-    ):
-        yield cl
-
-
 @pytest.mark.parametrize("mode", ["paragraph", "file"])
 def test_dask_gives_the_same_matrix(client, corpus, mode):
     expected = build_cooccurrence(corpus, documents=mode, min_count=2, **ENGINE_PARAMS)
