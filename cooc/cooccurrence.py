@@ -1019,14 +1019,13 @@ def _selection(vocabulary, min_count, max_size) -> dict:
 
 
 def _empty_corpus_error(paths) -> ValueError:
+    from cooc.vocab import EmptyCorpusError
+
     names = [str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
     shown = ", ".join(names[:3]) + (
         f" and {len(names) - 3} more" if len(names) > 3 else ""
     )
-    return ValueError(
-        f"vocabulary is empty: {shown} hold(s) no tokens; check the input "
-        "files, the column and the tokenizer."
-    )
+    return EmptyCorpusError.no_tokens(f"{shown} hold(s)")
 
 
 def _count_files(paths, vocabulary, min_count, max_size, read, params, progress):

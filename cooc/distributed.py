@@ -569,21 +569,14 @@ def _threads_per_host(client) -> dict:
 # -- vocabulary -----------------------------------------------------------------------
 def _select_vocabulary(tokens, counts, min_count, max_size):
     """The rows of :func:`cooc.vocab.build_vocabulary`, from merged counts."""
-    from cooc.vocab import _check_params, _select
+    from cooc.vocab import EmptyCorpusError, _check_params, _select
 
     _check_params(min_count, max_size)
     vocab = _select(tokens, counts, min_count, max_size)
     if len(vocab) == 0:
         if len(tokens) == 0:
-            raise ValueError(
-                "vocabulary is empty: the corpus has no tokens; check the input "
-                "files, the column and the tokenizer."
-            )
-        raise ValueError(
-            f"vocabulary is empty after {min_count=!r}: the most frequent of the "
-            f"{len(tokens)} distinct tokens occurs {int(counts.max())} times; "
-            "lower min_count."
-        )
+            raise EmptyCorpusError.no_tokens()
+        raise EmptyCorpusError.below_min_count(min_count, len(tokens), counts.max())
     return vocab
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "EmptyCorpusError",
     "Vocabulary",
     "build_vocabulary",
     "build_vocabulary_from_files",
@@ -30,6 +31,27 @@ __all__ = [
 
 # Merge per-chunk counts once this many (token, count) pairs are pending.
 _MERGE_AT = 1 << 20
+
+
+class EmptyCorpusError(ValueError):
+    """No word is left for the vocabulary: the corpus holds no token, or none
+    occurs ``min_count`` times. A ``ValueError``, so existing handlers keep
+    working; the CLI reports it as bad input (exit 2)."""
+
+    @classmethod
+    def no_tokens(cls, subject="the corpus has") -> EmptyCorpusError:
+        return cls(
+            f"vocabulary is empty: {subject} no tokens; check the input files, "
+            "the column and the tokenizer."
+        )
+
+    @classmethod
+    def below_min_count(cls, min_count, n_distinct, top_count) -> EmptyCorpusError:
+        return cls(
+            f"vocabulary is empty after min_count={min_count!r}: the most frequent "
+            f"of the {n_distinct} distinct tokens occurs {int(top_count)} times; "
+            "lower min_count."
+        )
 
 
 class Vocabulary:
@@ -476,15 +498,8 @@ def vocabulary_from_table(table, *, min_count: int = 1, max_size: int | None = N
     if len(vocab) == 0:
         seen = np.count_nonzero(counts)
         if seen == 0:
-            raise ValueError(
-                "vocabulary is empty: the corpus has no tokens; check the input "
-                "files, the column and the tokenizer."
-            )
-        raise ValueError(
-            f"vocabulary is empty after {min_count=!r}: the most frequent of the "
-            f"{seen} distinct tokens occurs {int(counts.max())} times; "
-            "lower min_count."
-        )
+            raise EmptyCorpusError.no_tokens()
+        raise EmptyCorpusError.below_min_count(min_count, seen, counts.max())
     return vocab, entries
 
 
@@ -610,15 +625,8 @@ def build_vocabulary(
     vocab = _select(tokens, counts, min_count, max_size)
     if len(vocab) == 0:
         if len(tokens) == 0:
-            raise ValueError(
-                "vocabulary is empty: the corpus has no tokens; check the input "
-                "files, the column and the tokenizer."
-            )
-        raise ValueError(
-            f"vocabulary is empty after {min_count=!r}: the most frequent of the "
-            f"{len(tokens)} distinct tokens occurs {int(counts.max())} times; "
-            "lower min_count."
-        )
+            raise EmptyCorpusError.no_tokens()
+        raise EmptyCorpusError.below_min_count(min_count, len(tokens), counts.max())
     return vocab
 
 

@@ -162,3 +162,18 @@ def test_info_shows_what_it_takes_to_redo_the_build(run_cli, tmp_path):
     assert "tokenizer=whitespace, lowercase=False" in table
     assert "min_count=1, max_size=50" in table
     assert f"cooc {cooc.__version__}" in table
+
+
+def test_an_empty_vocabulary_is_a_typed_error(tmp_path):
+    from cooc.cooccurrence import build_cooccurrence
+    from cooc.vocab import EmptyCorpusError, build_vocabulary
+
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    with pytest.raises(EmptyCorpusError, match=r"empty.txt hold\(s\) no tokens"):
+        build_cooccurrence([empty])
+    with pytest.raises(EmptyCorpusError, match=r"after min_count=9: .* 2 distinct"):
+        build_vocabulary([["a", "b", "a"]], min_count=9)
+    with pytest.raises(EmptyCorpusError, match=r"the corpus has no tokens"):
+        build_vocabulary([[]])
+    assert issubclass(EmptyCorpusError, ValueError)
