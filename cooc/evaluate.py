@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from cooc.vectors import Embeddings, _analogy_scores, as_embeddings
+from cooc.vectors import _unit_rows as _unit_vectors
 
 __all__ = [
     "evaluate_all",
@@ -156,11 +157,8 @@ def _lookup(rows, words):
 
 
 def _unit_rows(vectors):
-    """Unit-length rows (float32); zero rows stay zero."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    norms[norms == 0] = 1
-    return vectors / norms
+    """Unit-length float32 rows; zero rows stay zero (``Embeddings``' own)."""
+    return _unit_vectors(np.asarray(vectors, dtype=np.float32))
 
 
 def _spearman(x, y):
