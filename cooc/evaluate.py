@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from cooc.vectors import Embeddings, _analogy_scores, as_embeddings
-from cooc.vectors import _unit_rows as _unit_vectors
+from cooc.vectors import unit_rows as _unit_vectors
 
 __all__ = [
     "evaluate_all",

@@ -1906,7 +1906,7 @@ def embed_cooc_file(
         _scale_by_power,
         check_rank,
     )
-    from cooc.vectors import Embeddings, _unit_rows
+    from cooc.vectors import Embeddings, unit_rows
 
     power = DEFAULT_POWER if power is None else power
     if not isinstance(power, (int, float)) or not power >= 0:
@@ -2024,7 +2024,7 @@ def embed_cooc_file(
                 vectors = stash.read(lo, hi)
                 vectors *= signs
                 if normalize:
-                    vectors = _unit_rows(vectors)
+                    vectors = unit_rows(vectors)
                 put(lo, vectors)
                 clock.update((g + 1) / len(groups))
         clock.end()

@@ -21,11 +21,14 @@ from cooc.files import atomic_write, base_suffix, compression_of, read_all_bytes
 __all__ = ["Embeddings", "as_embeddings"]
 
 
-def _unit_rows(vectors):
+def unit_rows(vectors):
     """Return ``vectors`` with rows scaled to unit L2 norm; zero rows stay zero."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1
     return (vectors / norms).astype(vectors.dtype, copy=False)
+
+
+_unit_rows = unit_rows  # (the old name)
 
 
 # Added to the product of the negative terms of 3CosMul so that it never
@@ -301,7 +304,7 @@ class Embeddings:
         vector = self.vectors[self.index(key)]
         if not norm:
             return vector
-        return _unit_rows(vector[None, :])[0]
+        return unit_rows(vector[None, :])[0]
 
     @classmethod
     def from_keyed_vectors(cls, kv) -> Embeddings:
@@ -348,7 +351,7 @@ class Embeddings:
 
     def normalized(self) -> Embeddings:
         """Return a copy with rows scaled to unit length (zero rows stay zero)."""
-        return Embeddings(self.tokens, _unit_rows(self.vectors))
+        return Embeddings(self.tokens, unit_rows(self.vectors))
 
     def similarity(self, w1: str, w2: str) -> float:
         """Cosine similarity of two words (0.0 if either vector is zero)."""
@@ -508,7 +511,7 @@ class Embeddings:
         words = list(words)
         if not words:
             raise ValueError("words is empty; give the words to compare.")
-        unit = _unit_rows(self[words])
+        unit = unit_rows(self[words])
         mean = unit.mean(axis=0)
         norm = np.linalg.norm(mean)
         centrality = unit @ (mean / norm if norm > 0 else mean)
@@ -536,7 +539,7 @@ class Embeddings:
         terms, rows = self._query_terms(positive, negative)
         n = len(self) if restrict_vocab is None else min(restrict_vocab, len(self))
         scores = _analogy_scores(
-            _unit_rows(self.vectors[:n]), terms, method, normalize=True
+            unit_rows(self.vectors[:n]), terms, method, normalize=True
         )
         if topn is None:
             return scores
@@ -572,7 +575,7 @@ class Embeddings:
                         f"query vector has shape {vector.shape}; expected "
                         f"({self.dim},)."
                     )
-            terms.append((sign, _unit_rows(vector[None, :])[0]))
+            terms.append((sign, unit_rows(vector[None, :])[0]))
         return terms, rows
 
     def _top(self, scores, k, excluded):
