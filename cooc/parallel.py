@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import itertools
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["n_threads", "row_cuts", "row_pieces", "thread_map"]
+__all__ = ["block_map", "n_threads", "row_cuts", "row_pieces", "thread_map"]
 
 
 def n_threads(n_jobs=None) -> int:
@@ -56,3 +57,22 @@ def thread_map(pool, fn, items) -> list:
     if pool is None or len(items) < 2:
         return [fn(x) for x in items]
     return list(pool.map(fn, items))
+
+
+def block_map(fn, blocks, *, n_threads: int = 1, pool=None) -> list:
+    """``[fn(*b) for b in blocks]``, the one block loop of every threaded kernel.
+
+    Each ``b`` is a tuple of arguments (``(lo, hi)`` row bounds, or
+    ``(part,)``). The blocks run on ``pool`` when one is given (a caller that
+    maps many times keeps its pool), else on a pool of ``n_threads`` threads
+    made for this call when there are more than one thread and one block;
+    otherwise in order on this thread. The kernels release the GIL, so the
+    blocks run side by side; results come back in the order of ``blocks``.
+    """
+    blocks = list(blocks)
+    if pool is None and (n_threads <= 1 or len(blocks) < 2):
+        return [fn(*b) for b in blocks]
+    if pool is not None:
+        return list(pool.map(lambda b: fn(*b), blocks))
+    with ThreadPoolExecutor(min(n_threads, len(blocks))) as own:
+        return list(own.map(lambda b: fn(*b), blocks))
