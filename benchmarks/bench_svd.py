@@ -89,7 +89,7 @@ def cooc_defaults(k: int) -> tuple[int, int]:
     """cooc's default ``(n_iter, n_oversamples)`` at rank k."""
     from cooc import svd
 
-    return svd._DEFAULT_N_ITER, svd._default_n_oversamples(k)
+    return svd.DEFAULT_N_ITER, svd.default_n_oversamples(k)
 
 
 # =====================================================================================

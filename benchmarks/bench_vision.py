@@ -131,14 +131,14 @@ def w_transform_cooc(quick, name, repeat, max_seconds):
 def w_transform_sklearn(quick, name, repeat, max_seconds):
     import scipy.sparse as sp
 
-    from cooc.vision import _whitening_scale
+    from cooc.vision import whitening_scale
 
     images = _images(quick)
     with open(_model_path(quick, name), "rb") as fh:
         vw = pickle.load(fh)
     p, step, k = vw.patch_size, vw.step, vw.n_words_
     pca, kmeans = vw.pca_, vw.kmeans_
-    scale = _whitening_scale(pca).astype(np.float32)  # cooc's regularised whitening
+    scale = whitening_scale(pca).astype(np.float32)  # cooc's regularised whitening
     all_codes = []
 
     def quantize(batch, keep_codes=False):
@@ -171,14 +171,14 @@ def _nearest_codewords(Z, centers, center_sq, rows=8192):
 
 
 def w_assign(quick, name, method, repeat, max_seconds):
-    from cooc.vision import _project, _projection
+    from cooc.vision import pca_projection, project
 
     images = _images(quick)
     with open(_model_path(quick, name), "rb") as fh:
         vw = pickle.load(fh)
     Z = np.concatenate(
         [
-            _project(d, _projection(vw.pca_, vw.whiten))
+            project(d, pca_projection(vw.pca_, vw.whiten))
             for _, d in vw._descriptors(vw._images(images))
         ]
     )
@@ -234,12 +234,12 @@ def w_joint_codes():
 def _joint_data(quick):
     """The replicated items: texts, word ids (cooc's tokenizer), visual codes."""
     from cooc.datasets import load_emoji
-    from cooc.multimodal import _encode_texts
+    from cooc.multimodal import encode_texts
 
     _, frame = load_emoji()
     texts = frame["text"].tolist()
     # tokenizing + vocabulary, outside the timing of the rows fed with ids
-    vocab, ids, offsets = _encode_texts(texts, None, tokenizer="word", lowercase=True)
+    vocab, ids, offsets = encode_texts(texts, None, tokenizer="word", lowercase=True)
     with np.load(_joint_codes_path()) as z:
         codes, voffsets, n_visual = z["codes"], z["offsets"], int(z["n_visual"])
     times = JOINT_TIMES[bool(quick)]

@@ -251,7 +251,7 @@ def counted(files, c, quick):
 
 
 def vectors_of(U, S, Vt, e):
-    from cooc.vectors import _unit_rows
+    from cooc.vectors import unit_rows
 
     r, p = e["rank"], e["power"]
     scale = S[:r] ** p if p else np.ones(r, dtype=S.dtype)
@@ -260,13 +260,14 @@ def vectors_of(U, S, Vt, e):
         return w
     c = Vt[:r].T * scale
     if e["vectors"] == "w+c unit":
-        return _unit_rows(w) + _unit_rows(c)
+        return unit_rows(w) + unit_rows(c)
     return w + c
 
 
 # -- the sweep ------------------------------------------------------------------------
 def run_plan(plan, files, args, results, cache):
-    from cooc.svd import Embeddings, _truncated_svd
+    from cooc.svd import truncated_svd
+    from cooc.vectors import Embeddings
     from cooc.weighting import ppmi
 
     for builds, weights, embeds in PLANS[plan]:
@@ -290,13 +291,13 @@ def run_plan(plan, files, args, results, cache):
             for weight in weights:
                 alpha, shift = weight[:2]
                 seed = weight[2] if len(weight) > 2 else 0
-                # None: svd_embed's defaults (6 iterations, max(32, k // 2))
+                # None: svd_embed's defaults (5 iterations, max(32, k // 2))
                 n_iter, n_over = weight[3:5] if len(weight) > 3 else (None, None)
                 need = [e for (w, e) in todo if w == weight]
                 if need:
                     X = ppmi(m.matrix, context_alpha=alpha, shift=shift)
                     t0 = time.perf_counter()
-                    U, S, Vt = _truncated_svd(
+                    U, S, Vt = truncated_svd(
                         X,
                         rmax,
                         solver="randomized",

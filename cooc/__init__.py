@@ -26,7 +26,7 @@ __version__ = "0.2.0"
 # `import cooc` and the command line start fast: a command loads only the
 # modules it needs (scikit-learn, for instance, only when an estimator is used).
 _LAZY = {
-    "CoocMatrix": "cooc.cooccurrence",
+    "CoocMatrix": "cooc.matrix",
     "CooccurrenceVectorizer": "cooc.vectorizers",
     "DocumentVectorizer": "cooc.vectorizers",
     "Embeddings": "cooc.vectors",
@@ -34,6 +34,7 @@ _LAZY = {
     "LateFusionClassifier": "cooc.fusion",
     "ModalityFusion": "cooc.fusion",
     "PPMITransformer": "cooc.weighting",
+    "ReadingOptions": "cooc.corpus",
     "SVDEmbedding": "cooc.svd",
     "VisualWords": "cooc.vision",
     "Vocabulary": "cooc.vocab",
@@ -58,7 +59,7 @@ _LAZY = {
     "log_counts": "cooc.weighting",
     "make_classifier": "cooc.classify",
     "make_early_fusion": "cooc.fusion",
-    "merge": "cooc.cooccurrence",
+    "merge": "cooc.matrix",
     "ppmi": "cooc.weighting",
     "save_cooc": "cooc.io",
     "save_model": "cooc.classify",

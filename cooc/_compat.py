@@ -1,13 +1,21 @@
-"""The only module that imports private scikit-learn helpers."""
+"""The only module that imports private scikit-learn helpers; the rest of cooc
+takes them from here under public names."""
 
-from sklearn.base import _fit_context  # noqa: F401
-from sklearn.utils._param_validation import (  # noqa: F401
-    HasMethods,
-    Interval,
-    StrOptions,
-)
-from sklearn.utils._set_output import _get_output_config  # noqa: F401
-from sklearn.utils.validation import check_is_fitted, validate_data  # noqa: F401
+from sklearn.base import _fit_context as fit_context
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._set_output import _get_output_config as get_output_config
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+__all__ = [
+    "HasAttributes",
+    "HasMethods",
+    "Interval",
+    "StrOptions",
+    "check_is_fitted",
+    "fit_context",
+    "get_output_config",
+    "validate_data",
+]
 
 
 class HasAttributes(HasMethods):

@@ -16,13 +16,13 @@ import sys
 
 import scipy.sparse as sp
 
-from cooc._compat import _get_output_config
+from cooc._compat import get_output_config
 
 
 def pandas_output(estimator, method="transform") -> bool:
     """True when ``estimator``'s ``method`` output is configured as pandas
     (by ``set_output`` or by ``sklearn.set_config(transform_output="pandas")``)."""
-    return _get_output_config(method, estimator)["dense"] == "pandas"
+    return get_output_config(method, estimator)["dense"] == "pandas"
 
 
 def input_index(X):

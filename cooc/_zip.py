@@ -20,6 +20,8 @@ import os
 import struct
 import zlib
 
+from cooc.errors import InputError
+
 _LOCAL = struct.Struct("<IHHHHHIIIHH")  # local file header, then name and extra
 _CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")  # central directory entry
 _ZIP64_EXTRA_LOCAL = struct.Struct("<HHQQ")  # id 1: sizes
@@ -97,7 +99,7 @@ class PresizedZip:
 
     def reserve(self, name: str, size: int) -> int:
         if name in self.members:
-            raise ValueError(f"member {name!r} reserved twice")
+            raise InputError(f"member {name!r} reserved twice")
         m = _Member(name.encode("ascii"), self.end, int(size))
         self.members[name] = m
         self.end = m.data_offset + m.size

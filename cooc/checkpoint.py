@@ -1,7 +1,7 @@
 """Resumable builds: count a corpus shard by shard, keeping finished shards on disk.
 
 :func:`build_cooccurrence_resumable` cuts the corpus into shards
-(:func:`cooc.distributed.plan_shards`: whole files, or byte ranges of plain
+(:func:`cooc.shards.plan_shards`: whole files, or byte ranges of plain
 text cut at line ends), then
 
 1. counts the words and documents of every shard, writing each result to the
@@ -35,7 +35,25 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from cooc.cooccurrence import (
+    CoocMatrix,
+    check_counter_params,
+    file_defaults,
+    params_record,
+    vocabulary_selection,
+)
+from cooc.corpus import ReadingOptions, source_names
+from cooc.errors import InputError
 from cooc.files import atomic_write
+from cooc.parallel import n_threads
+from cooc.shards import (
+    count_shard_pairs,
+    count_shard_words,
+    counter_params,
+    finish_counts,
+    plan_shards,
+)
+from cooc.vocab import check_vocabulary_params, merge_counts, vocabulary_from_counts
 
 __all__ = ["build_cooccurrence_resumable"]
 
@@ -74,12 +92,12 @@ def _open_manifest(folder: Path, record: dict) -> None:
         try:
             old = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            raise ValueError(
+            raise InputError(
                 f"checkpoint folder {str(folder)!r} has an unreadable {MANIFEST}; "
                 "delete the folder or use another one."
             ) from None
         if old.get("format") != _FORMAT or old.get("key") != record["key"]:
-            raise ValueError(
+            raise InputError(
                 f"checkpoint folder {str(folder)!r} belongs to another build (other "
                 "files, file contents or settings); use a new folder, or delete "
                 "this one to start over."
@@ -105,15 +123,13 @@ def _load_npz(path: Path):
         return None
 
 
-def _vocab_part(folder: Path, i: int, shard, read: dict) -> tuple:
-    from cooc.distributed import _vocab_task
-
+def _vocab_part(folder: Path, i: int, shard, options: ReadingOptions) -> tuple:
     path = folder / f"vocab-{i:05d}.npz"
     done = _load_npz(path)
     if done is not None:
         tokens = done["tokens"].astype(object)
         return tokens, done["counts"], int(done["n_docs"]), int(done["n_tokens"]), True
-    tokens, counts, n_docs, n_tokens = _vocab_task(shard, read)
+    tokens, counts, n_docs, n_tokens = count_shard_words(shard, options)
     _save_npz(
         path,
         tokens=np.asarray(tokens, dtype=str),
@@ -124,9 +140,7 @@ def _vocab_part(folder: Path, i: int, shard, read: dict) -> tuple:
     return tokens, counts, n_docs, n_tokens, False
 
 
-def _count_part(folder, i, shard, read, vocabulary, params, first_doc):
-    from cooc.distributed import _count_task
-
+def _count_part(folder, i, shard, options, vocabulary, params, first_doc):
     path = folder / f"counts-{i:05d}.npz"
     done = _load_npz(path)
     if done is not None:
@@ -135,8 +149,8 @@ def _count_part(folder, i, shard, read, vocabulary, params, first_doc):
         )
         stats = json.loads(bytes(done["stats"]).decode("utf-8"))
         return counts, float(done["scale"]), stats, True
-    counts, scale, stats = _count_task(
-        shard, read, vocabulary, params, int(first_doc), {}
+    counts, scale, stats = count_shard_pairs(
+        shard, options, vocabulary, params, int(first_doc)
     )
     counts = counts.tocsr()
     _save_npz(
@@ -182,7 +196,7 @@ def build_cooccurrence_resumable(
         refused with a ``ValueError``.
     n_shards : int, default=None
         About how many shards; None means one per file, and at least 8 for
-        a single plain-text file (see :func:`cooc.distributed.plan_shards`).
+        a single plain-text file (see :func:`cooc.shards.plan_shards`).
     vocabulary, min_count, max_size, tokenizer, lowercase, column, \
 encoding_errors, chunk_size, documents
         As for :func:`cooc.cooccurrence.build_cooccurrence` (with
@@ -218,38 +232,24 @@ encoding_errors, chunk_size, documents
     >>> (m.matrix != build_cooccurrence([tmp / "c.txt"], window_size=2).matrix).nnz
     0
     """
-    from cooc.cooccurrence import (
-        CoocMatrix,
-        _file_defaults,
-        _n_threads,
-        _reading_record,
-        _selection,
-        _split_params,
-    )
-    from cooc.corpus import _check_document_paths
-    from cooc.distributed import (
-        _counter_params,
-        _finish_counts,
-        _read_options,
-        _select_vocabulary,
-        _sources,
-        plan_shards,
-    )
-    from cooc.vocab import _check_params, _merge_counts
-
     if paths == "-" or (isinstance(paths, (list, tuple)) and "-" in paths):
-        raise ValueError(
+        raise InputError(
             "a resumable build cannot read standard input ('-'); save it to a file."
         )
-    _split_params(params)
-    params = _file_defaults(dict(params))
-    selection = _selection(vocabulary, min_count, max_size)
+    check_counter_params(params)
+    params = file_defaults(dict(params))
+    selection = vocabulary_selection(vocabulary, min_count, max_size)
     if vocabulary is None:
-        _check_params(min_count, max_size)
-    read = _read_options(
-        tokenizer, column, lowercase, chunk_size, encoding_errors, documents
+        check_vocabulary_params(min_count, max_size)
+    options = ReadingOptions(
+        tokenizer=tokenizer,
+        lowercase=lowercase,
+        column=column,
+        encoding_errors=encoding_errors,
+        chunk_size=chunk_size,
+        documents=documents,
     )
-    _check_document_paths(paths, documents)
+    options.check_paths(paths)
     files = [paths] if isinstance(paths, (str, Path)) else list(paths)
     if n_shards is None and len(files) == 1:
         n_shards = 8
@@ -258,12 +258,12 @@ encoding_errors, chunk_size, documents
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise ValueError(
+        raise InputError(
             f"cannot create checkpoint folder {str(folder)!r}: {err.strerror}."
         ) from None
     params = dict(params)
     n_jobs = params.pop("n_jobs", None)
-    params["n_jobs"] = _n_threads(n_jobs)  # resolved here: tasks run in this process
+    params["n_jobs"] = n_threads(n_jobs)  # resolved here: tasks run in this process
     counted_params = {k: v for k, v in params.items() if k not in ("n_jobs", "memory")}
     identity = {
         "format": _FORMAT,
@@ -271,7 +271,11 @@ encoding_errors, chunk_size, documents
         "shards": [_shard_record(s) for s in shards],
         # (without the default documents="line": folders made before the
         # option existed still resume)
-        "read": {k: v for k, v in read.items() if k != "documents" or v != "line"},
+        "read": {
+            k: v
+            for k, v in options.keywords().items()
+            if k != "documents" or v != "line"
+        },
         "params": _jsonable(counted_params),
         "min_count": min_count,
         "max_size": max_size,
@@ -291,7 +295,9 @@ encoding_errors, chunk_size, documents
     if vocabulary is None or random:
         token_parts, count_parts = [], []
         for i, shard in enumerate(shards):
-            tokens, counts, docs, n_tok, resumed = _vocab_part(folder, i, shard, read)
+            tokens, counts, docs, n_tok, resumed = _vocab_part(
+                folder, i, shard, options
+            )
             n_docs[i] = docs
             if vocabulary is None:
                 token_parts.append(tokens)
@@ -301,16 +307,19 @@ encoding_errors, chunk_size, documents
             if on_shard is not None:
                 on_shard("vocabulary", i, resumed)
         if vocabulary is None:
-            tokens, counts = _merge_counts(token_parts, count_parts)
+            tokens, counts = merge_counts(token_parts, count_parts)
             del token_parts, count_parts
-            vocabulary = _select_vocabulary(tokens, counts, min_count, max_size)
-    record = _reading_record(_counter_params(vocabulary, params), read, selection)
+            vocabulary = vocabulary_from_counts(
+                tokens, counts, min_count=min_count, max_size=max_size
+            )
+    record = params_record(counter_params(vocabulary, params), options, selection)
     first_docs = np.concatenate([[0], np.cumsum(n_docs)[:-1]]).astype(np.int64)
 
     total, scale, stats = None, None, None
     for i, shard in enumerate(shards):
+        first_doc = first_docs[i] if random else 0
         counts, part_scale, part_stats, resumed = _count_part(
-            folder, i, shard, read, vocabulary, params, first_docs[i] if random else 0
+            folder, i, shard, options, vocabulary, params, first_doc
         )
         if total is None:
             total, scale, stats = counts, part_scale, dict(part_stats)
@@ -321,9 +330,9 @@ encoding_errors, chunk_size, documents
             progress("counting", int(part_stats.get("n_tokens", 0)))
         if on_shard is not None:
             on_shard("counting", i, resumed)
-    matrix = _finish_counts(total.astype(np.int64), scale)
+    matrix = finish_counts(total.astype(np.int64), scale)
     del total
     stats = {k: int(v) for k, v in stats.items()}
     stats["vocabulary_size"] = len(vocabulary)
-    stats["sources"] = _sources(paths)
+    stats["sources"] = source_names(paths)
     return CoocMatrix(matrix, vocabulary, record, stats)

@@ -38,6 +38,7 @@ from sklearn.preprocessing import StandardScaler, label_binarize
 from sklearn.svm import LinearSVC
 
 import cooc
+from cooc.errors import InputError, InputTypeError, MissingDependencyError
 from cooc.files import atomic_write
 from cooc.fusion import LateFusionClassifier, ModalityFusion
 
@@ -129,7 +130,7 @@ def make_classifier(kind="logreg", *, scale=True, random_state=None, **params):
         est = RandomForestClassifier(random_state=random_state)
         est.set_params(**params)
         return Pipeline([("clf", est)])
-    raise ValueError(f"kind={kind!r} is not one of {KINDS!r}; use 'logreg'.")
+    raise InputError(f"kind={kind!r} is not one of {KINDS!r}; use 'logreg'.")
 
 
 def _with_scaler(est, scale):
@@ -144,7 +145,7 @@ def _class_scores(estimator, X):
         return np.asarray(estimator.predict_proba(X))
     if hasattr(estimator, "decision_function"):
         return np.asarray(estimator.decision_function(X))
-    raise TypeError(
+    raise InputTypeError(
         f"{type(estimator).__name__} has neither predict_proba nor "
         "decision_function, so ROC-AUC cannot be computed; use a probabilistic "
         "classifier."
@@ -216,7 +217,7 @@ def evaluate_classifier(model, X, y, *, cv=5, random_state=0, n_jobs=None):
     """
     if isinstance(cv, Integral):
         if cv < 2:
-            raise ValueError(f"cv={cv!r} must be >= 2 folds; 5 is usual.")
+            raise InputError(f"cv={cv!r} must be >= 2 folds; 5 is usual.")
         cv = StratifiedKFold(n_splits=int(cv), shuffle=True, random_state=random_state)
     else:
         cv = check_cv(cv, y, classifier=True)
@@ -328,7 +329,7 @@ def save_model(model, path, *, metadata=None):
     try:
         meta_json = json.dumps({} if metadata is None else metadata)
     except TypeError as exc:
-        raise ValueError(
+        raise InputError(
             f"metadata={metadata!r} is not JSON-serialisable ({exc}); use str, "
             "int, float, bool, None, lists and dicts."
         ) from None
@@ -392,32 +393,32 @@ def load_model(path, *, trusted=()):
     sio = _import_skops()
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"model file {str(path)!r} does not exist; check the path.")
+        raise InputError(f"model file {str(path)!r} does not exist; check the path.")
     if isinstance(trusted, str):
         trusted = [trusted]
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:  # not a zip, no schema, bad JSON
-        raise ValueError(
+        raise InputError(
             f"{str(path)!r} is not a readable skops model file ({exc}); save it "
             "with cooc.classify.save_model."
         ) from None
     allowed = set(trusted_types()) | set(trusted)
     refused = sorted(set(untrusted) - allowed)
     if refused:
-        raise ValueError(
+        raise InputError(
             f"{str(path)!r} contains types outside cooc's trusted list: {refused!r}. "
             "Loading refused; if you trust the file's source and these types, pass "
             "them as load_model(path, trusted=[...])."
         )
     payload = sio.load(path, trusted=list(untrusted))
     if not (isinstance(payload, dict) and payload.get("format") == MODEL_FORMAT):
-        raise ValueError(
+        raise InputError(
             f"{str(path)!r} is a skops file but not a cooc model file; save it with "
             "cooc.classify.save_model."
         )
     if payload.get("format_version") not in _READABLE_VERSIONS:
-        raise ValueError(
+        raise InputError(
             f"{str(path)!r} has model format version {payload.get('format_version')!r}"
             f"; this cooc reads versions {_READABLE_VERSIONS}. Re-save the model "
             "with this cooc, or upgrade cooc."
@@ -437,7 +438,7 @@ def _import_skops():
     try:
         import skops.io as sio
     except ImportError:
-        raise ImportError(
+        raise MissingDependencyError(
             "saving and loading models needs skops, a dependency of cooc that is "
             'missing here: pip install "cooc[skops]"'
         ) from None

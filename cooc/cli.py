@@ -1,12 +1,18 @@
 """The ``cooc`` command line: thin wrappers that parse, call the library and print.
 
 Standard output carries results (tables, or JSON with ``--json``); standard
-error carries progress and errors. Exit codes: 0 success, 2 bad input, 1 an
-internal failure.
+error carries progress and errors. Exit codes: 0 success, 2 bad input
+(:class:`cooc.errors.InputError`, or an OS error about a named path), 1 a
+full disk, no memory left, or a bug (traceback with --debug or COOC_DEBUG=1).
+
+Each command imports the library inside its function: a measured start-up
+cost. numba's kernels and scikit-learn take about 1 s to import, which
+``cooc --help`` (0.1 s) and ``cooc similar`` (0.3 s, vectors only) skip.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -27,41 +33,93 @@ class BadInput(click.ClickException):
     exit_code = 2
 
 
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
+# OS errors about a path the user named: bad input, not a bug.
+_PATH_ERRORS = (
+    FileNotFoundError,
+    PermissionError,
+    IsADirectoryError,
+    NotADirectoryError,
+)
+
+
+def _debug() -> bool:
+    """Whether --debug or COOC_DEBUG asks for tracebacks of internal errors."""
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx is not None else None
+    if root is not None and (root.params or {}).get("debug"):
+        return True
+    return os.environ.get("COOC_DEBUG", "").strip().lower() not in (
+        "",
+        "0",
+        "no",
+        "false",
+    )
+
+
 def _errors(fn):
-    """Turn library errors about bad input into one line and exit code 2."""
+    """Report cooc's input errors in one line (exit 2) and anything else as a bug.
+
+    :class:`cooc.errors.InputError` (which every check of an argument, file or
+    corpus raises) and an OS error about a named path are the user's to fix:
+    one line, exit code 2. A full disk, running out of memory or a cluster
+    that keeps losing workers is the machine's: one line, exit 1. Any other
+    exception is a bug in cooc: exit 1, with the traceback under --debug or
+    COOC_DEBUG=1, else one line saying how to get it.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from cooc.errors import InputError
+
         try:
             return fn(*args, **kwargs)
         except click.ClickException:
             raise
-        except (
-            ValueError,
-            TypeError,
-            KeyError,
-            UnicodeError,
-            FileNotFoundError,
-        ) as exc:
-            msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        except InputError as exc:
+            msg = exc.args[0] if exc.args else str(exc)
             raise BadInput(str(msg)) from None
-        except ImportError as exc:
-            raise BadInput(str(exc)) from None
+        except _PATH_ERRORS as exc:
+            name = exc.filename if exc.filename is not None else ""
+            raise BadInput(f"{name}: {exc.strerror or exc}") from None
+        except OSError as exc:
+            if exc.errno in _DISK_FULL:
+                where = f" writing {exc.filename}" if exc.filename else ""
+                raise click.ClickException(
+                    f"no space left on the device{where}; free some space or "
+                    "point --temp-dir/--spill-dir/-o elsewhere."
+                ) from None
+            if _debug():
+                raise
+            raise _Bug(exc) from None
         except MemoryError:
             raise click.ClickException(
                 "out of memory; lower --memory, --max-size or the corpus size."
             ) from None
         except Exception as exc:
-            # A cluster that keeps losing workers is no bug of cooc: one line,
-            # exit 1 (other exceptions keep their traceback).
-            from_dask = type(exc).__name__ == "KilledWorker" or (
-                type(exc).__name__ == "ClusterLost"
-            )
-            if from_dask:
+            # A cluster that keeps losing workers is no bug of cooc.
+            if type(exc).__name__ in ("KilledWorker", "ClusterLost"):
                 raise click.ClickException(f"dask: {exc}") from None
-            raise
+            if _debug():
+                raise
+            raise _Bug(exc) from None
 
     return wrapper
+
+
+class _Bug(click.ClickException):
+    """An exception cooc did not expect: exit 1, one line and how to see more."""
+
+    exit_code = 1
+
+    def __init__(self, exc: BaseException):
+        first = str(exc).strip().splitlines()
+        detail = f": {first[0]}" if first else ""
+        super().__init__(
+            f"internal error ({type(exc).__name__}{detail}). This is a bug in "
+            "cooc; run again with --debug (or COOC_DEBUG=1) for the traceback "
+            "and report it."
+        )
 
 
 class Progress:
@@ -370,7 +428,12 @@ def _dask_client(engine, scheduler, workers, quiet, progress, **local_only):
 
 @click.group(context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="cooc")
-def cli():
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Show the traceback of an internal error (also COOC_DEBUG=1).",
+)
+def cli(debug):
     """cooc: co-occurrence matrices, PPMI and truncated SVD embeddings.
 
     \b
@@ -663,15 +726,9 @@ def build(
       cooc build books/*.txt -o books.cooc --documents paragraph
       cooc info corpus.cooc
     """
-    from cooc.cooccurrence import CoocMatrix, build_cooccurrence
+    from cooc.engines import write_cooccurrence
     from cooc.vocab import Vocabulary
 
-    rereads = engine == "dask" or checkpoint is not None
-    if "-" in corpus and vocab_path is None and rereads:
-        raise BadInput(
-            "reading standard input with --engine dask or --checkpoint "
-            "needs --vocab (they read the corpus twice)."
-        )
     progress = Progress(quiet)
     t0 = time.perf_counter()
     if engine == "local":
@@ -686,43 +743,20 @@ def build(
         **({"--shards": shards} if checkpoint is None else {}),
     )
     taken = {"vocabulary": 0, "counting": 0}  # shards found in --checkpoint
-    if checkpoint is not None and (client is not None or spill_dir is not None):
-        raise BadInput(
-            "--checkpoint works with --engine local and without --spill-dir."
-        )
-    if checkpoint is not None:
-        if "-" in corpus:
-            raise BadInput("--checkpoint cannot resume standard input ('-').")
-        from cooc.checkpoint import build_cooccurrence_resumable
 
-        def resumed_note(stage, i, resumed):
-            taken[stage] += int(resumed)
+    def resumed_note(stage, i, resumed):
+        taken[stage] += int(resumed)
 
-        build_cooccurrence = functools.partial(
-            build_cooccurrence_resumable,
-            checkpoint=checkpoint,
-            n_shards=shards,
-            on_shard=resumed_note,
-        )
-    if client is not None:
-        if spill_dir is not None:
-            raise BadInput(
-                "--spill-dir works with --engine local (Dask spills by itself)."
-            )
-        from cooc.distributed import build_cooccurrence_dask
-
-        build_cooccurrence = functools.partial(
-            build_cooccurrence_dask, client=client, n_shards=shards
-        )
-    elif checkpoint is None:
-        # Counts in memory while they fit in --memory, out of core beyond.
-        from cooc.outofcore import build_cooccurrence_file
-
-        build_cooccurrence = functools.partial(
-            build_cooccurrence_file, output=output, spill_dir=spill_dir
-        )
-    cooc = build_cooccurrence(
+    cooc = write_cooccurrence(
         list(corpus),
+        output,
+        engine=engine,
+        client=client,
+        checkpoint=checkpoint,
+        n_shards=shards,
+        spill_dir=spill_dir,
+        memory=_parse_memory(memory),
+        on_shard=resumed_note,
         vocabulary=voc,
         min_count=min_count,
         max_size=max_size,
@@ -741,7 +775,6 @@ def build(
         oov=oov,
         random_state=seed,
         n_jobs=threads,
-        memory=_parse_memory(memory),
     )
     progress.done()
     if any(taken.values()):
@@ -749,9 +782,6 @@ def build(
             f"resumed from {checkpoint}: {taken['vocabulary']} word-count and "
             f"{taken['counting']} pair-count shard(s) were already done"
         )
-    if isinstance(cooc, CoocMatrix):  # (the local engine writes the file itself)
-        with progress.timed("writing"):
-            cooc.save(output)
     seconds = time.perf_counter() - t0
     result = {
         "output": str(output),
@@ -786,9 +816,10 @@ def info(file, as_json):
       cooc info corpus.cooc --json
       cooc info vectors.txt.gz
     """
+    from cooc.container import is_cooc_archive
     from cooc.streaming import CoocFile
 
-    if file.suffix.lower() != ".cooc" and not _is_cooc_matrix(file):
+    if file.suffix.lower() != ".cooc" and not is_cooc_archive(file):
         return _info_vectors(file, as_json)
 
     # Streamed in row blocks (checked and checksummed on the way): a .cooc of
@@ -1154,6 +1185,7 @@ def embed(
     """
     from cooc.io import load_cooc
     from cooc.pipeline import default_rank, embed_cooccurrence
+    from cooc.svd import DEFAULT_N_ITER
 
     progress = Progress(quiet)
     t0 = time.perf_counter()
@@ -1217,20 +1249,14 @@ def embed(
         rank = default_rank(cooc.shape)
     progress.note(f"embedding {cooc.shape[0]} words, rank {rank} ({solver} SVD)")
     client = _dask_client(engine, scheduler, workers, quiet, progress)
-    if client is not None:
-        from cooc.distributed import embed_cooccurrence_dask
-
-        embed_cooccurrence = functools.partial(embed_cooccurrence_dask, client=client)
-    else:
-        from cooc.svd import _DEFAULT_N_ITER
-
-        if solver == "randomized":
-            steps = (_DEFAULT_N_ITER if n_iter is None else n_iter) + 2
-            progress.expect("svd", steps, "solver steps")
-        embed_cooccurrence = functools.partial(embed_cooccurrence, progress=progress)
+    if client is None and solver == "randomized":
+        steps = (DEFAULT_N_ITER if n_iter is None else n_iter) + 2
+        progress.expect("svd", steps, "solver steps")
     emb, s = embed_cooccurrence(
         cooc,
         rank,
+        client=client,
+        progress=progress,
         weighting=weighting,
         context_alpha=alpha,
         shift=shift,
@@ -1278,18 +1304,14 @@ def _embed_streaming(path, rank, budget, forced, progress, oversamples) -> bool:
     budget below the in-memory estimate from the file's header (shape, nnz)."""
     if not forced and budget is None:
         return False
-    from cooc.pipeline import default_rank
-    from cooc.streaming import CoocFile, _n_random, in_memory_embed_bytes
+    from cooc.streaming import embed_fits_in_memory
 
-    with CoocFile(path) as cf:
-        shape, nnz = cf.shape, cf.nnz
     if forced:
         return True
-    k = default_rank(shape) if rank is None else rank
-    if k >= min(shape):  # the embedding reports it
+    fits, estimate = embed_fits_in_memory(path, budget, rank, oversamples)
+    if not estimate:  # the rank is refused later, with the matrix's size
         return False
-    estimate = in_memory_embed_bytes(shape, nnz, _n_random(k, oversamples, shape))
-    if estimate > budget:
+    if not fits:
         progress.note(
             f"holding the matrix would take about {_bytes(estimate)} > --memory "
             f"{_bytes(budget)}: reading it in row blocks"
@@ -1405,25 +1427,7 @@ def _embed_stream(
 def _load_vectors(path):
     from cooc.vectors import Embeddings
 
-    if _is_cooc_matrix(path):
-        raise BadInput(
-            f"{path} is a .cooc matrix, not word vectors: run cooc embed {path} "
-            "-o vectors.txt first."
-        )
     return Embeddings.load(path)
-
-
-def _is_cooc_matrix(path) -> bool:
-    """True for a .cooc matrix (a zip with cooc's metadata member), not for .npz
-    vectors (a zip too)."""
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = set(zf.namelist())
-    except (OSError, zipfile.BadZipFile):
-        return False
-    return "meta.npy" in names and "indptr.npy" in names
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS)
@@ -1721,53 +1725,6 @@ def demo(rank, output_dir, only, full, folds, seed, quiet, as_json):
 
 
 # -- images -----------------------------------------------------------------------------
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
-
-
-def _read_images(inputs, key="images", size=None):
-    """Images from one ``.npz`` (array ``key``) or from image files, dirs and globs.
-
-    Returns ``(images, names)``: a uint8/float array ``(n, H, W[, C])`` and one
-    name per image (the file path, or ``file.npz[i]``).
-    """
-    from cooc.corpus import resolve_paths
-    from cooc.vision import check_images, load_images
-
-    inputs = list(inputs)
-    if len(inputs) == 1 and str(inputs[0]).endswith(".npz"):
-        path = Path(inputs[0])
-        if not path.is_file():
-            raise BadInput(f"image archive {str(path)!r} does not exist.")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                if key not in z:
-                    raise BadInput(
-                        f"{path}: no array {key!r} (found {sorted(z.keys())}); "
-                        "choose one with --key."
-                    )
-                images = z[key]
-        except BadInput:
-            raise
-        except Exception as exc:
-            raise BadInput(f"{path}: not a readable .npz archive ({exc}).") from None
-        names = [f"{path.name}[{i}]" for i in range(len(images))]
-        try:
-            return check_images(images), names
-        except (ValueError, TypeError) as exc:
-            raise BadInput(f"{path}: {exc}") from None
-    files = [
-        p
-        for p in resolve_paths(inputs)
-        if isinstance(p, Path) and p.suffix.lower() in _IMAGE_SUFFIXES
-    ]
-    if not files:
-        raise BadInput(
-            f"no image files ({', '.join(sorted(_IMAGE_SUFFIXES))}) among {inputs}; "
-            "or pass one .npz archive of an 'images' array."
-        )
-    return load_images(files, size=size), [str(p) for p in files]
-
-
 @cli.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("images", nargs=-1, required=True)
 @click.option(
@@ -1852,7 +1809,9 @@ def quantize(
 
     progress = Progress(quiet)
     t0 = time.perf_counter()
-    arrays, names = _read_images(images, key=key, size=image_size)
+    from cooc.items import read_images
+
+    arrays, names = read_images(images, key=key, size=image_size)
     progress.note(f"quantizing {len(arrays)} images into {words} visual words")
     vw = VisualWords(
         words,
@@ -1888,78 +1847,6 @@ _MODEL_TYPES = (
     "cooc.models.MultimodalFeatures",
     "cooc.vision.VisualWords",
 )
-
-
-def _read_table(path: Path):
-    import pandas as pd
-
-    from cooc.files import base_suffix, compression_of
-
-    # csv, tsv and jsonl may be compressed (.gz, .bz2, .xz: pandas infers it)
-    suffix = base_suffix(path)
-    packed = compression_of(path)
-    try:
-        if suffix == ".csv":
-            return pd.read_csv(path, keep_default_na=True)
-        if suffix == ".tsv":
-            return pd.read_csv(path, sep="\t")
-        if suffix in (".parquet", ".pq") and not packed:
-            return pd.read_parquet(path)
-        if suffix in (".jsonl", ".json", ".ndjson"):
-            return pd.read_json(path, lines=True)
-    except Exception as exc:
-        raise BadInput(f"{path}: cannot read the table ({exc}).") from None
-    raise BadInput(
-        f"{path}: expected a .csv, .tsv, .parquet or .jsonl table (the text ones "
-        "may end in .gz, .bz2 or .xz)."
-    )
-
-
-def _items(
-    data, text_column, image_column, images_npz, key, need_label=None,
-    image_optional=False,
-):  # fmt: skip
-    """The table as a DataFrame with a text column and an image column of arrays.
-
-    With ``image_optional``, a table without ``image_column`` (and no
-    ``--images``) gives items without an image column instead of an error.
-    """
-    frame = _read_table(data)
-    if image_optional and images_npz is None and image_column not in frame.columns:
-        image_column = None
-    wanted = [c for c in (text_column, need_label) if c]
-    if image_column and images_npz is None:
-        wanted.append(image_column)
-    missing = [c for c in wanted if c not in frame.columns]
-    if missing:
-        raise BadInput(
-            f"{data}: no column(s) {missing}; the table has {list(frame.columns)}."
-        )
-    out = frame.copy()
-    if images_npz is not None:
-        arrays, _ = _read_images([images_npz], key=key)
-        if len(arrays) != len(frame):
-            raise BadInput(
-                f"{images_npz} holds {len(arrays)} images but {data} has {len(frame)} "
-                "rows; they must match row for row."
-            )
-        out[image_column] = list(arrays)
-    elif image_column:
-        from cooc.vision import load_images
-
-        paths = frame[image_column]
-        present = [i for i, p in enumerate(paths) if isinstance(p, str) and p.strip()]
-        base = data.parent
-        files = [
-            Path(paths[i]) if Path(paths[i]).is_absolute() else base / paths[i]
-            for i in present
-        ]
-        column = [None] * len(frame)
-        if files:
-            for i, array in zip(present, load_images(files), strict=True):
-                column[i] = array
-        out[image_column] = column
-    return frame, out
 
 
 def image_array_options(fn):
@@ -2066,15 +1953,21 @@ def fit(
     from click.core import ParameterSource
 
     from cooc.classify import save_model
+    from cooc.items import read_items
     from cooc.models import MultimodalClassifier
 
     progress = Progress(quiet)
     t0 = time.perf_counter()
     source = click.get_current_context().get_parameter_source("image_column")
-    frame, items = _items(
-        data, text_column, image_column, images_npz, key, label_column,
+    frame, items = read_items(
+        data,
+        text_column=text_column,
+        image_column=image_column,
+        images=images_npz,
+        key=key,
+        label_column=label_column,
         image_optional=source is ParameterSource.DEFAULT,
-    )  # fmt: skip
+    )
     if not image_column or image_column not in items.columns:
         if fusion == "image":
             raise BadInput(
@@ -2136,16 +2029,17 @@ def predict(model_path, data, output, images_npz, key, quiet, as_json):
 
     from cooc.classify import load_model
     from cooc.files import atomic_write
+    from cooc.items import read_items
 
     model, meta = load_model(model_path, trusted=_MODEL_TYPES)
     # a text-only model needs no image column (nor reads one)
     uses_images = getattr(model.features_, "visual_words_", None) is not None
-    _, items = _items(
+    frame, items = read_items(
         data,
-        None,
-        model.image_column if uses_images else None,
-        images_npz if uses_images else None,
-        key,
+        text_column=None,
+        image_column=model.image_column if uses_images else None,
+        images=images_npz if uses_images else None,
+        key=key,
     )
     if model.text_column not in items.columns:
         items[model.text_column] = None
@@ -2158,7 +2052,6 @@ def predict(model_path, data, output, images_npz, key, quiet, as_json):
         out.to_csv(fh, index=False)
     result = {"output": str(output), "n_items": len(out)}
     label = (meta or {}).get("label_column")
-    frame = _read_table(data)
     if label and label in frame.columns:
         result["accuracy"] = float((frame[label].astype(str).to_numpy() == pred).mean())
     Progress(quiet).note(f"wrote {len(out)} predictions to {output}")

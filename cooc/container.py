@@ -1,8 +1,9 @@
 """The ``.cooc`` container's primitives (no cooc imports): the format name and
-version, the token encoding, ``.npy`` members written in pieces with their
-CRC-32, and the metadata check. :mod:`cooc.io` (whole matrices),
-:mod:`cooc.streaming` (row blocks) and :mod:`cooc.outofcore` (the spilled
-build) all read and write through these.
+version, its members, the token encoding, ``.npy`` members written in pieces
+with their CRC-32, and the metadata check. :mod:`cooc.matrix` (the metadata
+record, the one ``.cooc`` writer, whole matrices read back), and through it
+:mod:`cooc.io` and :mod:`cooc.outofcore` (the spilled build), and
+:mod:`cooc.streaming` (row blocks) all read and write through these.
 """
 
 from __future__ import annotations
@@ -16,12 +17,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from cooc.errors import InputError
+
 __all__ = [
     "COOC_FORMAT",
     "COOC_FORMAT_VERSION",
+    "COOC_MEMBERS",
     "WRITE_STEP",
     "decode_tokens",
     "encode_tokens",
+    "is_cooc_archive",
     "npy_header",
     "read_meta",
     "write_cooc_members",
@@ -31,12 +36,35 @@ __all__ = [
 COOC_FORMAT = "cooc-matrix"
 COOC_FORMAT_VERSION = 1
 
+#: The arrays of a ``.cooc`` file (``.npy`` members, 1-D), in the order they
+#: are laid out, with their dtypes; the ``meta`` member (JSON bytes) comes last.
+#: ``tokens`` is :func:`encode_tokens`'s bytes, ``counts`` the word counts.
+COOC_MEMBERS = {
+    "indptr": np.int64,
+    "indices": np.int32,
+    "data": np.float64,
+    "tokens": np.uint8,
+    "counts": np.int64,
+}
+
+
+def is_cooc_archive(path) -> bool:
+    """True for a zip holding a ``.cooc`` file's members (its name aside);
+    ``.npz`` vectors, zips too, never hold ``meta.npy`` and ``indptr.npy``.
+    Only the zip's directory is read: :func:`read_meta` checks the rest."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return "meta.npy" in names and "indptr.npy" in names
+
 
 def encode_tokens(tokens) -> np.ndarray:
     """The tokens as one UTF-8 byte array, joined by line breaks."""
     bad = next((t for t in tokens if "\n" in t), None)
     if bad is not None:
-        raise ValueError(
+        raise InputError(
             f"token {bad!r} contains a line break and cannot be stored in a .cooc "
             "file; clean the pre-tokenized input."
         )
@@ -49,14 +77,14 @@ def decode_tokens(buf: np.ndarray, n: int, path) -> list[str]:
     ``path`` when they are not ``n``."""
     tokens = bytes(buf).decode("utf-8").split("\n") if n else []
     if len(tokens) != n:
-        raise ValueError(
+        raise InputError(
             f"{path}: corrupt .cooc file (expected {n} tokens, found {len(tokens)})."
         )
     return tokens
 
 
-# Bytes written (and checksummed) at a time by write_npy_member (and by
-# cooc.io's presized writer).
+# Bytes written (and checksummed) at a time by write_npy_member (and about
+# the most cooc.matrix's save_cooc writes of one array at a time).
 WRITE_STEP = 64 << 20
 
 
@@ -137,15 +165,15 @@ def read_meta(z, path) -> dict:
     try:
         meta = json.loads(bytes(z["meta"]).decode("utf-8"))
     except Exception:
-        raise ValueError(
+        raise InputError(
             f"{str(path)!r} is not a .cooc file (no readable metadata)."
         ) from None
     if meta.get("format") != COOC_FORMAT:
-        raise ValueError(
+        raise InputError(
             f"{str(path)!r} is not a .cooc file (format {meta.get('format')!r})."
         )
     if meta.get("format_version", 0) > COOC_FORMAT_VERSION:
-        raise ValueError(
+        raise InputError(
             f"{str(path)!r} was written by a newer cooc (format version "
             f"{meta['format_version']} > {COOC_FORMAT_VERSION}); upgrade cooc to read it."
         )

@@ -1,4 +1,4 @@
-"""Window co-occurrence counting and the :class:`CoocMatrix` container.
+"""Window co-occurrence counting into :class:`~cooc.matrix.CoocMatrix` objects.
 
 The array function is :func:`count_window` (encoded corpus in, sparse counts
 out); :class:`WindowCounter` is its streaming form, fed one chunk at a time with
@@ -19,20 +19,25 @@ number of threads, on the chunk size or on how the corpus is split into shards:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import scipy.sparse as sp
 
 from cooc import _kernels as K
-from cooc.parallel import n_threads, row_cuts
+from cooc.corpus import ReadingOptions, chunks_from_documents, source_names
+from cooc.errors import InputError, InputTypeError
 
-if TYPE_CHECKING:
-    import pandas as pd
+# CoocMatrix and merge are defined in cooc.matrix; re-exported here.
+from cooc.matrix import CoocMatrix, merge
+from cooc.parallel import block_map, n_threads, row_cuts
+from cooc.tokenstream import EncodedCorpus, TokenTable, merge_tables, scan_corpus
+from cooc.vocab import (
+    EmptyCorpusError,
+    build_vocabulary,
+    check_vocabulary_params,
+    vocabulary_from_table,
+)
 
 __all__ = [
     "WEIGHTINGS",
@@ -80,7 +85,7 @@ def window_weights(
     """
     _check_window(window_size)
     if weighting not in WEIGHTINGS:
-        raise ValueError(f"weighting={weighting!r} is not one of {WEIGHTINGS}.")
+        raise InputError(f"weighting={weighting!r} is not one of {WEIGHTINGS}.")
     d = np.arange(window_size + 1, dtype=np.int64)
     if weighting == "uniform":
         weights, scale = np.ones_like(d), 1
@@ -108,9 +113,9 @@ def window_weights(
 
 def _check_decay(decay):
     if isinstance(decay, bool) or not isinstance(decay, (int, float, np.number)):
-        raise TypeError(f"decay must be a number, got {decay!r}.")
+        raise InputTypeError(f"decay must be a number, got {decay!r}.")
     if not 0 < decay <= 10:
-        raise ValueError(
+        raise InputError(
             f"decay={decay!r} must be in (0, 10]: the weight of distance d is "
             "1/d**decay (1 is harmonic)."
         )
@@ -118,9 +123,9 @@ def _check_decay(decay):
 
 def _check_window(window_size):
     if isinstance(window_size, bool) or not isinstance(window_size, (int, np.integer)):
-        raise TypeError(f"window_size must be an int, got {window_size!r}.")
+        raise InputTypeError(f"window_size must be an int, got {window_size!r}.")
     if window_size < 1:
-        raise ValueError(
+        raise InputError(
             f"window_size={window_size!r} must be >= 1; use --window 5 or so."
         )
 
@@ -204,7 +209,7 @@ class WindowCounter:
             or not isinstance(n_words, (int, np.integer))
             or n_words < 1
         ):
-            raise ValueError(
+            raise InputError(
                 f"n_words={n_words!r} must be a positive int (vocabulary size)."
             )
         self.n_words = int(n_words)
@@ -216,26 +221,26 @@ class WindowCounter:
         self.symmetric = bool(symmetric)
         self.dynamic_window = bool(dynamic_window)
         if oov not in OOV_MODES:
-            raise ValueError(f"oov={oov!r} is not one of {OOV_MODES}.")
+            raise InputError(f"oov={oov!r} is not one of {OOV_MODES}.")
         self.oov = oov
         self.seed = _seed(random_state)
         self.keep_prob = np.empty(0, dtype=np.float64)
         if subsample is not None:
             if not (isinstance(subsample, (int, float)) and 0 < subsample < 1):
-                raise ValueError(
+                raise InputError(
                     f"subsample={subsample!r} must be a float in (0, 1), e.g. 1e-5."
                 )
             if word_counts is None:
-                raise ValueError(
+                raise InputError(
                     "subsample needs word_counts (corpus counts per word id)."
                 )
             wc = np.asarray(word_counts, dtype=np.float64)
             if wc.shape != (self.n_words,):
-                raise ValueError(
+                raise InputError(
                     f"word_counts has shape {wc.shape}; expected ({self.n_words},)."
                 )
             if self.n_words and not wc.any():
-                raise ValueError(
+                raise InputError(
                     "subsample needs the words' corpus counts, but every count is "
                     "0 (a vocabulary read from a plain word list has none); give "
                     "a vocabulary with counts (cooc vocab) or leave out subsample "
@@ -245,7 +250,7 @@ class WindowCounter:
             with np.errstate(divide="ignore"):
                 self.keep_prob = np.minimum(1.0, np.sqrt(subsample / freq))
         self.subsample = subsample
-        self.n_threads = _n_threads(n_jobs)
+        self.n_threads = n_threads(n_jobs)
         if memory is None:
             memory = _DEFAULT_MEMORY
         self.memory = int(memory)
@@ -260,7 +265,7 @@ class WindowCounter:
         self._d_bits = self.window_size.bit_length()
         self._key_bits = max(1, (self.n_words * self.n_cols - 1).bit_length())
         if self._key_bits + self._d_bits > 62:
-            raise ValueError(
+            raise InputError(
                 f"n_words={self.n_words!r} with window_size={self.window_size!r} is "
                 "too large to count (pair keys need more than 62 bits); lower max_size."
             )
@@ -279,7 +284,7 @@ class WindowCounter:
         min_buffer = self._MIN_BUFFER + 2 * self.window_size
         min_bytes = dense_bytes + self.n_threads * self._BYTES_PER_SLOT * min_buffer
         if min_bytes > self.memory:
-            raise ValueError(
+            raise InputError(
                 f"memory={self.memory} bytes is below the minimum this build needs "
                 f"({min_bytes} bytes); raise --memory."
             )
@@ -294,9 +299,7 @@ class WindowCounter:
         self._dense = [np.zeros(dense_len(k), np.int64) for _ in range(self.n_threads)]
         self._buf = [self._new_buffer() for _ in range(self.n_threads)]
         self._n_buf = [0] * self.n_threads
-        self._runs: list[list[tuple[np.ndarray, np.ndarray]]] = [
-            [] for _ in range(self.n_threads)
-        ]
+        self._runs = [K.RunStack() for _ in range(self.n_threads)]
         self.first_doc = int(first_doc)
         self.n_docs = 0
         self.n_tokens = 0
@@ -306,7 +309,7 @@ class WindowCounter:
     # -- counting ---------------------------------------------------------------
     def update(self, ids, offsets=None) -> WindowCounter:
         """Count one chunk: ``ids`` (int32, -1 = OOV) split into documents by ``offsets``."""
-        ids, offsets = _check_corpus(ids, offsets, self.n_words)
+        ids, offsets = check_corpus(ids, offsets, self.n_words)
         n_docs = offsets.shape[0] - 1
         doc_start = self.first_doc + self.n_docs
         self.n_docs += n_docs
@@ -328,9 +331,10 @@ class WindowCounter:
         n = ids.shape[0]
         n_parts = max(1, min(self.n_threads, n // self._MIN_TOKENS_PER_THREAD))
         cuts = [n * t // n_parts for t in range(n_parts + 1)]
-        self._run(
-            lambda t: self._count_part(t, ids, offsets, windows, cuts[t], cuts[t + 1]),
-            n_parts,
+        block_map(
+            lambda t, lo, hi: self._count_part(t, ids, offsets, windows, lo, hi),
+            [(t, cuts[t], cuts[t + 1]) for t in range(n_parts)],
+            n_threads=self.n_threads,
         )
         return self
 
@@ -352,13 +356,11 @@ class WindowCounter:
         # Allocated at full size: untouched pages cost no memory.
         return np.empty(self._buffer_cap, dtype=np.int64)
 
-    def _run(self, fn, n_parts=None):
-        """``[fn(0), ..., fn(n_parts - 1)]``, one thread each (kernels drop the GIL)."""
-        n_parts = self.n_threads if n_parts is None else n_parts
-        if n_parts <= 1:
-            return [fn(0)] if n_parts == 1 else []
-        with ThreadPoolExecutor(n_parts) as pool:
-            return list(pool.map(fn, range(n_parts)))
+    def _spill_all(self, threaded=True):
+        """Sort every non-empty pair buffer into a run, a thread each when
+        ``threaded``."""
+        busy = [(t,) for t in range(self.n_threads) if self._n_buf[t]]
+        block_map(self._spill, busy, n_threads=self.n_threads if threaded else 1)
 
     def _count_part(self, tid, ids, offsets, windows, pos, pos_end):
         """Count into thread ``tid``'s storage the pairs whose left token lies in
@@ -385,38 +387,14 @@ class WindowCounter:
                 self._spill(tid)
 
     def _spill(self, tid):
-        """Sort thread ``tid``'s buffer into a run (exact); merge runs LSM-style."""
+        """Sort thread ``tid``'s buffer into a run on its stack (exact)."""
         n = self._n_buf[tid]
-        if n == 0:
-            return
-        buf = self._buf[tid]
-        tmp = np.empty(n, dtype=np.int64)
-        m = K.sort_reduce_pairs(buf, tmp, n, self.weights, self._d_bits, self._key_bits)
-        # The buffer and the scratch become the run, shrunk in place (no copy);
-        # a fresh buffer takes over (its pages cost nothing until written).
-        self._buf[tid] = self._new_buffer()
         self._n_buf[tid] = 0
-        buf.resize(m, refcheck=False)
-        tmp.resize(m, refcheck=False)
-        runs = self._runs[tid]
-        runs.append((buf, tmp))
-        del buf, tmp
-        # Keep run sizes decreasing geometrically: O(log) runs, O(log) merges per pair.
-        while len(runs) >= 2 and runs[-2][0].shape[0] <= 2 * runs[-1][0].shape[0]:
-            b = runs.pop()
-            a = runs.pop()
-            runs.append(self._merge_runs(a, b))
-
-    @staticmethod
-    def _merge_runs(a, b):
-        """Merge two sorted runs ``(keys, values)`` into a new one, summing equals."""
-        n = a[0].shape[0] + b[0].shape[0]
-        keys = np.empty(n, dtype=np.int64)
-        vals = np.empty(n, dtype=np.int64)
-        m = K.merge_runs(a[0], a[1], b[0], b[1], keys, vals)
-        keys.resize(m, refcheck=False)
-        vals.resize(m, refcheck=False)
-        return keys, vals
+        # The buffer becomes the run, shrunk in place (no copy); a fresh buffer
+        # takes its place in self._buf.
+        self._runs[tid].add_buffer(
+            self._buf, tid, n, self.weights, self._d_bits, self._key_bits
+        )
 
     def __getstate__(self):
         # Pickle only the filled part of each pair buffer.
@@ -440,7 +418,7 @@ class WindowCounter:
 
     def runs_nbytes(self) -> int:
         """Bytes held by the sorted runs and the filled part of the pair buffers."""
-        runs = sum(k.nbytes + v.nbytes for k, v in self._spilled)
+        runs = sum(stack.nbytes() for stack in self._runs)
         return runs + 8 * sum(self._n_buf)
 
     def take_runs(self) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -450,11 +428,8 @@ class WindowCounter:
         see :meth:`dense_run`); the counts are the sum of all runs handed over,
         the runs of :meth:`result_counts` and the dense block.
         """
-        busy = [t for t in range(self.n_threads) if self._n_buf[t]]
-        self._run(lambda i: self._spill(busy[i]), len(busy))
-        runs = self._spilled
-        self._runs = [[] for _ in range(self.n_threads)]
-        return runs
+        self._spill_all()
+        return [run for stack in self._runs for run in stack.take()]
 
     def dense_run(self) -> tuple[np.ndarray, np.ndarray]:
         """The dense block's non-zero counts as one sorted run ``(keys, values)``."""
@@ -478,7 +453,7 @@ class WindowCounter:
         mirror_cursor += lay.indptr[:-1]
         lay.mirror = None
         n_words = self.n_words
-        self._run(
+        block_map(
             lambda t: lay.emit(
                 t,
                 t + 1,
@@ -491,7 +466,8 @@ class WindowCounter:
                 n_words,
                 0,
             ),
-            lay.n_parts,
+            [(t,) for t in range(lay.n_parts)],
+            n_threads=self.n_threads,
         )
         indptr = lay.indptr
         if nnz < np.iinfo(np.int32).max:
@@ -504,12 +480,7 @@ class WindowCounter:
         """Merge the runs into at most two sorted pieces per row range and
         count the entries of every output row (see :class:`_Layout`)."""
         # 1. Buffers -> runs; dense blocks summed.
-        busy = [t for t in range(self.n_threads) if self._n_buf[t]]
-        if sum(self._n_buf) < self._MIN_TOKENS_PER_THREAD:
-            for t in busy:
-                self._spill(t)
-        else:
-            self._run(lambda i: self._spill(busy[i]), len(busy))
+        self._spill_all(threaded=sum(self._n_buf) >= self._MIN_TOKENS_PER_THREAD)
         dense = self._dense[0]
         for other in self._dense[1:]:
             dense += other
@@ -537,24 +508,25 @@ class WindowCounter:
         #    pieces (the output pass merges two on the fly).
         empty = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
 
-        def range_pieces(t):
-            lo, hi = bounds[t], bounds[t + 1]
+        def range_pieces(lo, hi):
             parts = [
                 (keys[st[lo] : st[hi]], vals[st[lo] : st[hi]])
                 for (keys, vals), st in zip(runs, starts, strict=True)
             ]
-            parts = [p for p in parts if p[0].shape[0]]
-            while len(parts) > 2:
-                parts.sort(key=lambda p: p[0].shape[0])
-                parts = [self._merge_runs(parts[0], parts[1]), *parts[2:]]
+            parts = K.merge_down([p for p in parts if p[0].shape[0]], keep=2)
             return [*parts, empty, empty][:2]
 
-        pieces = self._run(range_pieces, n_parts)
+        pieces = block_map(
+            range_pieces,
+            [(bounds[t], bounds[t + 1]) for t in range(n_parts)],
+            n_threads=self.n_threads,
+        )
         if len(runs) > 2:
             # The pieces (sorted runs) replace the runs they were merged from,
             # which frees those before the output is built.
-            self._runs = [[p for two in pieces for p in two if p[0].shape[0]]]
-            self._runs += [[] for _ in range(self.n_threads - 1)]
+            kept = [p for two in pieces for p in two if p[0].shape[0]]
+            self._runs = [K.RunStack(kept)]
+            self._runs += [K.RunStack() for _ in range(self.n_threads - 1)]
         runs = starts = None  # (free what the pieces no longer need)
 
         # 4. Count entries per output row.
@@ -562,11 +534,12 @@ class WindowCounter:
         own = np.zeros(n_words, dtype=np.int64)
         mirror = np.zeros((n_parts, n_words), dtype=np.int64)
         no_idx, no_data = np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int64)
-        self._run(
+        block_map(
             lambda t: lay.emit(
                 t, t + 1, False, own, mirror[t], no_idx, no_data, 0, n_words, 0
             ),
-            n_parts,
+            [(t,) for t in range(n_parts)],
+            n_threads=self.n_threads,
         )
         lay.n_mirror = mirror.sum(axis=0)
         lay.mirror = mirror
@@ -691,13 +664,6 @@ class _Layout:
             )
 
 
-def _to_float(counts, scale, dtype):
-    out = counts.astype(np.float64)
-    if scale != 1:
-        out.data /= scale
-    return out.astype(dtype, copy=False)
-
-
 def _seed(random_state):
     if random_state is None:
         return 0
@@ -707,15 +673,39 @@ def _seed(random_state):
         random_state, bool
     ):
         if random_state < 0:
-            raise ValueError(f"random_state={random_state!r} must be >= 0.")
+            raise InputError(f"random_state={random_state!r} must be >= 0.")
         return int(random_state)
-    raise TypeError(f"random_state must be an int or None, got {random_state!r}.")
+    raise InputTypeError(f"random_state must be an int or None, got {random_state!r}.")
 
 
-def _check_corpus(ids, offsets, n_words):
+def check_corpus(ids, offsets, n_words):
+    """An encoded corpus checked and made ready for the counting kernels.
+
+    Parameters
+    ----------
+    ids : array of int, shape (n_tokens,)
+        Word ids in ``[0, n_words)``; ``-1`` marks an out-of-vocabulary token.
+    offsets : array of int, shape (n_docs + 1,), or None
+        Document boundaries (non-decreasing, from 0 to ``len(ids)``); None
+        means one document.
+    n_words : int
+        Vocabulary size.
+
+    Returns
+    -------
+    ids : ndarray of int32, contiguous
+    offsets : ndarray of int64, contiguous
+
+    Raises
+    ------
+    TypeError
+        ``ids`` is not a 1-d integer array.
+    ValueError
+        ``offsets`` do not describe ``ids``, or an id is out of range.
+    """
     ids = np.asarray(ids)
     if ids.ndim != 1 or not (ids.size == 0 or np.issubdtype(ids.dtype, np.integer)):
-        raise TypeError(
+        raise InputTypeError(
             f"ids must be a 1-d integer array, got dtype {ids.dtype} ndim {ids.ndim}."
         )
     ids = np.ascontiguousarray(ids, dtype=np.int32)
@@ -729,12 +719,12 @@ def _check_corpus(ids, offsets, n_words):
         or offsets[-1] != ids.shape[0]
         or np.any(np.diff(offsets) < 0)
     ):
-        raise ValueError(
+        raise InputError(
             "offsets must be non-decreasing, start at 0 and end at len(ids) "
             f"({ids.shape[0]})."
         )
     if ids.size and (ids.max() >= n_words or ids.min() < -1):
-        raise ValueError(
+        raise InputError(
             f"ids must lie in [0, {n_words}) or be -1 (out of vocabulary); "
             f"got range [{ids.min()}, {ids.max()}]."
         )
@@ -777,150 +767,6 @@ def count_window(ids, offsets=None, n_words=None, **params) -> sp.csr_matrix:
     return counter.update(ids, offsets).result()
 
 
-# ---------------------------------------------------------------------------------
-@dataclass
-class CoocMatrix:
-    """A co-occurrence matrix with its vocabulary and how it was made.
-
-    Attributes
-    ----------
-    matrix : scipy.sparse.csr_matrix, shape (n_words, n_contexts)
-        Weighted counts (float64).
-    vocabulary : cooc.vocab.Vocabulary
-        Row labels, in id order.
-    params : dict
-        Every counting parameter (window, weighting, ...), including ``scale``,
-        the denominator that makes the counts exact integers.
-    stats : dict
-        Corpus statistics (documents, tokens, out-of-vocabulary tokens, ...).
-    """
-
-    matrix: sp.csr_matrix
-    vocabulary: object
-    params: dict = field(default_factory=dict)
-    stats: dict = field(default_factory=dict)
-
-    @property
-    def shape(self):
-        return self.matrix.shape
-
-    @property
-    def nnz(self):
-        return self.matrix.nnz
-
-    @property
-    def symmetric(self) -> bool:
-        return self.matrix.shape[1] == self.matrix.shape[0]
-
-    def context_names(self) -> list[str]:
-        """Column labels: the words, or ``L:word`` / ``R:word`` for directional matrices."""
-        tokens = list(self.vocabulary.tokens)
-        if self.symmetric:
-            return tokens
-        return [f"L:{t}" for t in tokens] + [f"R:{t}" for t in tokens]
-
-    def integer_counts(self) -> sp.csr_matrix:
-        """The exact int64 counts (``matrix * scale``)."""
-        scale = int(self.params.get("scale", 1))
-        out = self.matrix.copy()
-        out.data = np.rint(out.data * scale)
-        return out.astype(np.int64)
-
-    def to_frame(self) -> pd.DataFrame:
-        """Every non-zero as a row ``word1, word2, value``."""
-        import pandas as pd
-
-        coo = self.matrix.tocoo()
-        rows = np.asarray(self.vocabulary.tokens, dtype=object)
-        cols = np.asarray(self.context_names(), dtype=object)
-        return pd.DataFrame(
-            {"word1": rows[coo.row], "word2": cols[coo.col], "value": coo.data}
-        )
-
-    def save(self, path) -> None:
-        from cooc.io import save_cooc
-
-        save_cooc(self, path)
-
-    @classmethod
-    def load(cls, path) -> CoocMatrix:
-        from cooc.io import load_cooc
-
-        return load_cooc(path)
-
-    def __repr__(self):
-        return (
-            f"CoocMatrix(shape={self.shape}, nnz={self.nnz}, "
-            f"window={self.params.get('window_size')}, "
-            f"weighting={self.params.get('weighting')!r})"
-        )
-
-
-def merge(matrices: Sequence[CoocMatrix]) -> CoocMatrix:
-    """Sum co-occurrence matrices counted on parts of one corpus, exactly.
-
-    All parts must share the vocabulary and counting parameters; the sum is done
-    on the integer counts, so it equals counting the whole corpus at once, and
-    so do the statistics (documents and tokens summed, the shared vocabulary's
-    size, the parts' sources in order).
-    """
-    matrices = list(matrices)
-    if not matrices:
-        raise ValueError("merge needs at least one CoocMatrix.")
-    first = matrices[0]
-    if any(m.params.get("source") == "import" for m in matrices):
-        raise ValueError(
-            "cannot merge imported matrices (cooc import): their values are not "
-            "integer counts with a scale; add their .matrix instead."
-        )
-    skip = {"random_state"}
-    for m in matrices[1:]:
-        if list(m.vocabulary.tokens) != list(first.vocabulary.tokens):
-            raise ValueError("cannot merge matrices with different vocabularies.")
-        # A parameter set to None is the same as one not recorded (files
-        # written before `decay` existed).
-        a = {k: v for k, v in m.params.items() if k not in skip and v is not None}
-        b = {k: v for k, v in first.params.items() if k not in skip and v is not None}
-        if a != b:
-            raise ValueError(
-                f"cannot merge matrices counted with different parameters: {a} != {b}."
-            )
-    total = first.integer_counts()
-    for m in matrices[1:]:
-        total = total + m.integer_counts()
-    return CoocMatrix(
-        _to_float(total, int(first.params.get("scale", 1)), np.float64),
-        first.vocabulary,
-        dict(first.params),
-        _merged_stats([m.stats for m in matrices], len(first.vocabulary)),
-    )
-
-
-# Statistics of a count that add up over the parts of a corpus.
-_ADDITIVE_STATS = ("n_docs", "n_tokens", "n_oov", "n_counted")
-
-
-def _merged_stats(parts, vocabulary_size) -> dict:
-    """The statistics of the whole from those of its parts: counts of documents
-    and tokens add up, the vocabulary is the shared one, the sources are listed
-    in order; anything else is kept where every part agrees on it."""
-    stats = {}
-    keys = list(dict.fromkeys(k for part in parts for k in part))
-    for key in keys:
-        values = [part.get(key) for part in parts]
-        if key in _ADDITIVE_STATS and all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values
-        ):
-            stats[key] = sum(int(v) for v in values)
-        elif key == "vocabulary_size":
-            stats[key] = int(vocabulary_size)
-        elif key == "sources" and all(isinstance(v, list) for v in values):
-            stats[key] = [s for v in values for s in v]
-        elif all(v == values[0] for v in values[1:]):
-            stats[key] = values[0]
-    return stats
-
-
 _COUNTER_KEYS = (
     "window_size",
     "weighting",
@@ -935,7 +781,7 @@ _COUNTER_KEYS = (
 )
 
 
-def _file_defaults(params: dict) -> dict:
+def file_defaults(params: dict) -> dict:
     """Fill in the window and weighting of the file builders when not given.
 
     :func:`build_cooccurrence`, its Dask, out-of-core and resumable forms and
@@ -947,10 +793,12 @@ def _file_defaults(params: dict) -> dict:
     return params
 
 
-def _split_params(params):
+def check_counter_params(params: dict) -> dict:
+    """Raise a one-line ``TypeError`` naming the keywords that are not counting
+    parameters of :class:`WindowCounter`; ``params`` back."""
     unknown = set(params) - set(_COUNTER_KEYS)
     if unknown:
-        raise TypeError(f"unexpected keyword argument(s): {sorted(unknown)}.")
+        raise InputTypeError(f"unexpected keyword argument(s): {sorted(unknown)}.")
     return params
 
 
@@ -976,73 +824,46 @@ def _count_chunks(chunks, vocabulary, params, progress):
     return CoocMatrix(counter.result(), vocabulary, counter.params, stats)
 
 
-def _check_read_options(read: dict, paths=None) -> None:
-    from cooc.corpus import (
-        _check_chunk_size,
-        _check_document_paths,
-        _check_encoding_errors,
-        _check_tokenizer,
-    )
-
-    _check_tokenizer(read["tokenizer"])
-    _check_encoding_errors(read["encoding_errors"])
-    _check_chunk_size(read["chunk_size"])
-    if paths is not None:
-        _check_document_paths(paths, read.get("documents", "line"))
-
-
-def _reading_record(record: dict, read: dict, selection: dict | None = None) -> dict:
+def params_record(
+    counting: dict, options: ReadingOptions, selection: dict | None = None
+) -> dict:
     """The params record of a build: the counting parameters, how the files
     were read (``reading``: tokenizer, lowercasing, column, encoding errors)
     and how the vocabulary was made (``vocabulary``: counted with
     ``min_count``/``max_size``, or given), so that ``cooc info`` shows what
     it takes to redo the build; and the documents mode when it is not the
     default ``"line"``."""
-    out = dict(record)
-    out["reading"] = {
-        key: read.get(key)
-        for key in ("tokenizer", "lowercase", "column", "encoding_errors")
-    }
+    out = dict(counting)
+    out["reading"] = options.record()
     if selection is not None:
         out["vocabulary"] = dict(selection)
-    documents = read.get("documents", "line")
-    if documents != "line":
-        out["documents"] = documents
+    if options.documents != "line":
+        out["documents"] = options.documents
     return out
 
 
-def _selection(vocabulary, min_count, max_size) -> dict:
-    """How a build's vocabulary was chosen, for its record."""
+def vocabulary_selection(vocabulary, min_count, max_size) -> dict:
+    """How a build's vocabulary was chosen (given, or counted), for its record."""
     if vocabulary is not None:
         return {"source": "given", "size": len(vocabulary)}
     return {"source": "counted", "min_count": int(min_count), "max_size": max_size}
 
 
 def _empty_corpus_error(paths) -> ValueError:
-    from cooc.vocab import EmptyCorpusError
-
-    names = [str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    names = source_names(paths)
     shown = ", ".join(names[:3]) + (
         f" and {len(names) - 3} more" if len(names) > 3 else ""
     )
     return EmptyCorpusError.no_tokens(f"{shown} hold(s)")
 
 
-def _count_files(paths, vocabulary, min_count, max_size, read, params, progress):
-    """Both passes of :func:`build_cooccurrence` over the files' bytes."""
-    counter, vocabulary = _count_into(
-        paths, vocabulary, min_count, max_size, read, params, progress
-    )
-    return _finish(counter, vocabulary, progress)
-
-
-def _count_into(
+def count_files(
     paths,
     vocabulary,
     min_count,
     max_size,
-    read,
-    params,
+    options: ReadingOptions,
+    params: dict,
     progress,
     *,
     on_update=None,
@@ -1057,8 +878,8 @@ def _count_into(
     to a temporary file beyond) and mapped to word ids for counting once the
     vocabulary is known. ``on_update(counter)`` runs after every part counted.
     """
-    from cooc.tokenstream import EncodedCorpus, TokenTable, merge_tables, scan_corpus
-    from cooc.vocab import vocabulary_from_table
+
+    read = options.keywords()
 
     def tell(stage):
         # A stage starts when it is told so (0 tokens), not at its first block.
@@ -1152,12 +973,9 @@ def cooccurrence_matrix(
     same documents with ``min_count`` and ``max_size``. Other keyword arguments
     are those of :class:`WindowCounter`.
     """
-    from cooc.corpus import chunks_from_documents
-    from cooc.vocab import build_vocabulary
-
-    _split_params(params)
+    check_counter_params(params)
     if isinstance(documents, (str, bytes)):
-        raise TypeError(
+        raise InputTypeError(
             "documents must be an iterable of documents, not a single string."
         )
     documents = list(documents)
@@ -1198,27 +1016,25 @@ def build_cooccurrence(
     pairs never cross documents. A mode other than ``"line"`` is recorded in
     the result's ``params``.
     """
-    from cooc.vocab import _check_params
-
     params["window_size"] = window_size
     params["weighting"] = weighting
-    _split_params(params)
+    check_counter_params(params)
     if vocabulary is None:
-        _check_params(min_count, max_size)
-    read = dict(
+        check_vocabulary_params(min_count, max_size)
+    options = ReadingOptions(
         tokenizer=tokenizer,
-        column=column,
         lowercase=lowercase,
-        chunk_size=chunk_size,
+        column=column,
         encoding_errors=encoding_errors,
+        chunk_size=chunk_size,
         documents=documents,
     )
-    _check_read_options(read, paths)
-    out = _count_files(paths, vocabulary, min_count, max_size, read, params, progress)
-    out.params = _reading_record(
-        out.params, read, _selection(vocabulary, min_count, max_size)
+    options.check_paths(paths)
+    selection = vocabulary_selection(vocabulary, min_count, max_size)
+    counter, vocabulary = count_files(
+        paths, vocabulary, min_count, max_size, options, params, progress
     )
-    out.stats["sources"] = [
-        str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)
-    ]
+    out = _finish(counter, vocabulary, progress)
+    out.params = params_record(out.params, options, selection)
+    out.stats["sources"] = source_names(paths)
     return out

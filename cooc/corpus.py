@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import bz2
 import contextlib
+import dataclasses
 import functools
 import glob
 import gzip
@@ -45,14 +46,19 @@ import re
 import sys
 import unicodedata
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from cooc.errors import InputError, InputTypeError, MissingDependencyError
+from cooc.files import atomic_write
+
 __all__ = [
     "TOKENIZERS",
     "ByteBlock",
+    "ReadingOptions",
     "TokenChunk",
     "chunks_from_documents",
     "iter_byte_blocks",
@@ -68,7 +74,8 @@ DOCUMENTS = ("line", "paragraph", "file")
 DEFAULT_COLUMN = "text"
 DEFAULT_CHUNK_SIZE = 1 << 22
 
-_APOSTROPHES = (ord("'"), ord("\u2019"))
+# Code points of the apostrophes the "word" tokenizer keeps inside a word.
+APOSTROPHES = (ord("'"), ord("\u2019"))
 _NEWLINE = ord("\n")
 _SPACE = ord(" ")
 _GLOB_CHARS = frozenset("*?[")
@@ -130,36 +137,41 @@ class TokenChunk(NamedTuple):
 # parameter checks
 
 
-def _check_tokenizer(tokenizer) -> None:
+def check_tokenizer(tokenizer) -> None:
+    """Raise a one-line ``ValueError`` unless ``tokenizer`` is one of ``TOKENIZERS``."""
     if tokenizer not in TOKENIZERS:
-        raise ValueError(
+        raise InputError(
             f"tokenizer={tokenizer!r} is not supported; use one of {TOKENIZERS}."
         )
 
 
-def _check_encoding_errors(encoding_errors) -> None:
+def check_encoding_errors(encoding_errors) -> None:
+    """Raise a one-line ``ValueError`` unless ``encoding_errors`` is one of
+    ``ENCODING_ERRORS``."""
     if encoding_errors not in ENCODING_ERRORS:
-        raise ValueError(
+        raise InputError(
             f"encoding_errors={encoding_errors!r} is not supported; "
             f"use one of {ENCODING_ERRORS}."
         )
 
 
-def _check_document_mode(documents) -> None:
+def check_document_mode(documents) -> None:
+    """Raise a one-line ``ValueError`` unless ``documents`` is one of ``DOCUMENTS``."""
     if documents not in DOCUMENTS:
-        raise ValueError(
+        raise InputError(
             f"documents={documents!r} is not supported; use one of {DOCUMENTS} "
             "(--documents)."
         )
 
 
-def _check_chunk_size(chunk_size) -> None:
+def check_chunk_size(chunk_size) -> None:
+    """Raise a one-line ``ValueError`` unless ``chunk_size`` is a positive integer."""
     if (
         isinstance(chunk_size, bool)
         or not isinstance(chunk_size, int | np.integer)
         or chunk_size < 1
     ):
-        raise ValueError(
+        raise InputError(
             f"chunk_size={chunk_size!r} must be a positive integer (characters "
             f"per chunk); the default is {DEFAULT_CHUNK_SIZE}."
         )
@@ -206,7 +218,7 @@ def resolve_paths(paths) -> list[Path | str]:
     n_stdin = 0
     for raw in paths:
         if not isinstance(raw, str | os.PathLike):
-            raise TypeError(
+            raise InputTypeError(
                 f"corpus paths must be str or path-like, got {type(raw).__name__}: "
                 f"{raw!r}."
             )
@@ -214,14 +226,14 @@ def resolve_paths(paths) -> list[Path | str]:
         if text == "-":
             n_stdin += 1
             if n_stdin > 1:
-                raise ValueError("'-' (standard input) can be given only once.")
+                raise InputError("'-' (standard input) can be given only once.")
             resolved.append("-")
             continue
         path = Path(text)
         if path.is_dir():
             files = _expand_directory(path)
             if not files:
-                raise ValueError(
+                raise InputError(
                     f"corpus directory {text!r} contains no (non-hidden) files; "
                     "check the path."
                 )
@@ -237,20 +249,25 @@ def resolve_paths(paths) -> list[Path | str]:
                 elif match.is_file():
                     files.append(match)
             if not files:
-                raise ValueError(
+                raise InputError(
                     f"corpus path {text!r} does not exist: the pattern matches no "
                     "files; check the pattern."
                 )
             resolved.extend(files)
         else:
-            raise ValueError(
+            raise InputError(
                 f"corpus path {text!r} does not exist; check the path "
                 "(use '-' for standard input)."
             )
     return resolved
 
 
-def _file_format(path: Path | str) -> tuple[str, str | None]:
+def source_names(paths) -> list[str]:
+    """The corpus paths as given (not expanded), as strings: a build's ``sources``."""
+    return [str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+
+
+def file_format(path: Path | str) -> tuple[str, str | None]:
     """Return ``(format, compression suffix)`` for a corpus path."""
     if path == "-":
         return "text", None
@@ -266,8 +283,10 @@ def _file_format(path: Path | str) -> tuple[str, str | None]:
 # reading plain text in blocks of whole lines
 
 
-def _invalid_utf8(name: str, line: int, byte: int, err: UnicodeDecodeError):
-    return ValueError(
+def invalid_utf8_error(name: str, line: int, byte: int, err: UnicodeDecodeError):
+    """The ValueError for invalid UTF-8 in ``name`` at ``line`` (1-based) and
+    ``byte`` of that line (1-based), from the decoder's ``err``."""
+    return InputError(
         f"{name}: invalid UTF-8 at line {line} (byte {byte} of the line: "
         f"{err.reason}); pass encoding_errors='replace' (--encoding-errors "
         "replace) to substitute bad bytes, or 'ignore' to drop them."
@@ -318,7 +337,9 @@ def _decode_block(
         except UnicodeDecodeError as err:
             line_start = block.rfind(b"\n", 0, err.start) + 1
             line = lines_before + block.count(b"\n", 0, err.start) + 1
-            raise _invalid_utf8(name, line, err.start - line_start + 1, err) from None
+            raise invalid_utf8_error(
+                name, line, err.start - line_start + 1, err
+            ) from None
     else:
         text = block
     if first and text.startswith(_BOM):
@@ -504,19 +525,19 @@ def _document_name(name: str, documents: str) -> str:
 
 
 def _table_documents(path, fmt: str, documents: str) -> ValueError:
-    return ValueError(
+    return InputError(
         f"{path}: documents={documents!r} (--documents) applies to plain text "
         f"only; a {fmt.upper()} file holds one document per row."
     )
 
 
-def _check_document_paths(paths, documents: str) -> None:
+def check_document_paths(paths, documents: str) -> None:
     """Refuse ``paragraph``/``file`` documents for table inputs, before reading."""
-    _check_document_mode(documents)
+    check_document_mode(documents)
     if documents == "line":
         return
     for path in resolve_paths(paths):
-        fmt, _ = _file_format(path)
+        fmt, _ = file_format(path)
         if fmt != "text":
             raise _table_documents(path, fmt, documents)
 
@@ -548,7 +569,7 @@ def _reading(path: Path | str, compression: str | None, name: str):
         except (EOFError, OSError, lzma.LZMAError) as err:
             if compression is None:
                 raise
-            raise ValueError(
+            raise InputError(
                 f"cannot decompress {name}: {err}; check that the file is a "
                 f"complete {compression} file."
             ) from err
@@ -563,7 +584,7 @@ def _rows_per_batch(chunk_size: int) -> int:
 
 
 def _missing_column(path, column: str, columns) -> ValueError:
-    return ValueError(
+    return InputError(
         f"{path}: no column {column!r}; available columns: "
         f"{[str(c) for c in columns]}. Pass column=... (--column) to pick one."
     )
@@ -580,7 +601,7 @@ def _column_values(values, path, column: str) -> list[str]:
         values[missing] = ""
     kind = pd.api.types.infer_dtype(values, skipna=False)
     if kind not in ("string", "empty"):
-        raise ValueError(
+        raise InputError(
             f"{path}: column {column!r} holds {kind} values, not text; "
             "pick a text column with column=... (--column)."
         )
@@ -588,7 +609,7 @@ def _column_values(values, path, column: str) -> list[str]:
 
 
 def _encoding_error(path, err: UnicodeDecodeError) -> ValueError:
-    return ValueError(
+    return InputError(
         f"{path}: invalid UTF-8 ({err.reason}); pass encoding_errors='replace' "
         "(--encoding-errors replace) to substitute bad bytes, or 'ignore' to "
         "drop them."
@@ -625,7 +646,7 @@ def _check_json_lines(path, compression: str | None) -> None:
     with _open_binary(path, compression) as stream:
         head = stream.read(4096).lstrip()
     if head.startswith(b"["):
-        raise ValueError(
+        raise InputError(
             f"{path}: looks like a JSON array; cooc reads JSON Lines (one JSON "
             "object per line). Convert it, e.g. with `jq -c '.[]'`."
         )
@@ -658,7 +679,7 @@ def _iter_parquet(path, column: str, rows: int):
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError as err:
-        raise ImportError(
+        raise MissingDependencyError(
             f"reading {path} needs pyarrow; install it with "
             'pip install "cooc[parquet]".'
         ) from err
@@ -672,7 +693,7 @@ def _iter_parquet(path, column: str, rows: int):
             or pa.types.is_large_string(kind)
             or (hasattr(pa.types, "is_string_view") and pa.types.is_string_view(kind))
         ):
-            raise ValueError(
+            raise InputError(
                 f"{path}: column {column!r} has type {kind}, not text; "
                 "pick a text column with column=... (--column)."
             )
@@ -691,7 +712,7 @@ def _iter_blocks(
     column = DEFAULT_COLUMN if column is None else column
     rows = _rows_per_batch(chunk_size)
     for path in resolve_paths(paths):
-        fmt, compression = _file_format(path)
+        fmt, compression = file_format(path)
         logger.debug("reading %s as %s", path, fmt)
         if fmt != "text" and documents != "line":
             raise _table_documents(path, fmt, documents)
@@ -784,13 +805,13 @@ def iter_byte_blocks(
     (with ``documents="paragraph"`` or ``"file"`` a plain-text file's lines
     are its paragraphs, or the whole file: see :class:`_DocumentStream`).
     """
-    _check_encoding_errors(encoding_errors)
-    _check_chunk_size(chunk_size)
-    _check_document_mode(documents)
+    check_encoding_errors(encoding_errors)
+    check_chunk_size(chunk_size)
+    check_document_mode(documents)
     column = DEFAULT_COLUMN if column is None else column
     rows = _rows_per_batch(chunk_size)
     for path in resolve_paths(paths):
-        fmt, compression = _file_format(path)
+        fmt, compression = file_format(path)
         name = "<stdin>" if path == "-" else str(path)
         if fmt != "text" and documents != "line":
             raise _table_documents(path, fmt, documents)
@@ -855,9 +876,9 @@ def iter_documents(
     ------
     str
     """
-    _check_encoding_errors(encoding_errors)
-    _check_chunk_size(chunk_size)
-    _check_document_mode(documents)
+    check_encoding_errors(encoding_errors)
+    check_chunk_size(chunk_size)
+    check_document_mode(documents)
     for block in _iter_blocks(
         paths,
         column=column,
@@ -900,8 +921,8 @@ def tokenize(
     ['New_York', 'is-big']
     """
     if not isinstance(text, str):
-        raise TypeError(f"tokenize expects a str, got {type(text).__name__}.")
-    _check_tokenizer(tokenizer)
+        raise InputTypeError(f"tokenize expects a str, got {type(text).__name__}.")
+    check_tokenizer(tokenizer)
     if lowercase:
         text = text.lower()
     if tokenizer == "word":
@@ -954,7 +975,6 @@ def _cached_table(name: str, compute, checks: dict) -> np.ndarray:
     type, size and of the characters in ``checks`` (code point -> value).
     Any problem with the file means computing the table again.
     """
-    from cooc.files import atomic_write
 
     version = f"py{sys.version_info[0]}.{sys.version_info[1]}"
     path = _table_cache_dir() / (
@@ -987,8 +1007,9 @@ _SPACE_CHECKS = {32: True, 10: True, 0x3000: True, ord("a"): False, 0: False}
 
 
 @functools.cache
-def _word_table() -> np.ndarray:
-    """True for word characters: ``\\w`` plus combining marks."""
+def word_table() -> np.ndarray:
+    """True for word characters: ``\\w`` plus combining marks (read-only bool
+    array indexed by code point; the characters of the "word" tokenizer)."""
 
     def compute():
         return _char_table(r"\w") | _mark_table()
@@ -999,14 +1020,15 @@ def _word_table() -> np.ndarray:
 
 
 @functools.cache
-def _space_table() -> np.ndarray:
-    """True for the code points :meth:`str.split` splits on."""
+def space_table() -> np.ndarray:
+    """True for the code points :meth:`str.split` splits on (bool array
+    indexed by code point; the separators of the "whitespace" tokenizer)."""
     return _cached_table("space", lambda: _char_table(r"\s"), _SPACE_CHECKS)
 
 
 @functools.cache
 def _word_regex() -> re.Pattern:
-    """The "word" tokenizer as a regex, matching what ``_word_table`` marks."""
+    """The "word" tokenizer as a regex, matching what ``word_table`` marks."""
     marks = np.flatnonzero(_mark_table())
     breaks = np.flatnonzero(np.diff(marks) != 1)
     firsts = np.concatenate([marks[:1], marks[breaks + 1]])
@@ -1085,14 +1107,14 @@ def _chunk_from_text(text: str, tokenizer: str, lowercase: bool) -> TokenChunk:
         text = text.lower()
     chars = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
     if tokenizer == "word":
-        keep = _word_table()[chars]
+        keep = word_table()[chars]
         if len(chars) > 2:
             middle = chars[1:-1]
-            inner = (middle == _APOSTROPHES[0]) | (middle == _APOSTROPHES[1])
+            inner = (middle == APOSTROPHES[0]) | (middle == APOSTROPHES[1])
             inner &= keep[:-2] & keep[2:]
             keep[1:-1] |= inner
     else:
-        keep = ~_space_table()[chars]
+        keep = ~space_table()[chars]
     starts = keep.copy()
     starts[1:] &= ~keep[:-1]
     token_starts = np.flatnonzero(starts)
@@ -1119,7 +1141,7 @@ def _chunk_from_token_lists(documents: list) -> TokenChunk:
     tokens = list(itertools.chain.from_iterable(documents))
     codes, uniques = _code_tokens(tokens)
     if len(uniques) and pd.api.types.infer_dtype(uniques, skipna=False) != "string":
-        raise TypeError(
+        raise InputTypeError(
             "pre-tokenized documents must hold only str tokens; got "
             f"{pd.api.types.infer_dtype(uniques, skipna=False)} values."
         )
@@ -1136,7 +1158,7 @@ def _join_documents(documents: list[str]) -> str:
 
 def _check_documents(documents) -> None:
     if isinstance(documents, str | bytes):
-        raise TypeError(
+        raise InputTypeError(
             "documents must be an iterable of documents (str or lists of tokens), "
             "not a single str; wrap it in a list: [text]."
         )
@@ -1168,8 +1190,8 @@ def chunks_from_documents(
     TokenChunk
     """
     _check_documents(documents)
-    _check_tokenizer(tokenizer)
-    _check_chunk_size(chunk_size)
+    check_tokenizer(tokenizer)
+    check_chunk_size(chunk_size)
     buffer: list = []
     size = 0
     pretokenized = False
@@ -1183,7 +1205,7 @@ def chunks_from_documents(
             except TypeError:
                 raise _bad_tokens(index, doc) from None
         else:
-            raise TypeError(
+            raise InputTypeError(
                 f"document {index} is a {type(doc).__name__}; documents must be "
                 "str or lists of str tokens."
             )
@@ -1197,7 +1219,7 @@ def chunks_from_documents(
 
 def _bad_tokens(index: int, doc) -> TypeError:
     bad = next(t for t in doc if not isinstance(t, str))
-    return TypeError(
+    return InputTypeError(
         f"document {index} holds a {type(bad).__name__} token ({bad!r}); "
         "pre-tokenized documents must hold only str tokens."
     )
@@ -1251,27 +1273,128 @@ def iter_token_chunks(
     one ``str.split``, then coded with :func:`pandas.factorize`: the cost is a
     few hundred nanoseconds per token, without a Python loop per token.
     """
-    _check_tokenizer(tokenizer)
-    _check_encoding_errors(encoding_errors)
-    _check_chunk_size(chunk_size)
-    _check_document_mode(documents)
-    pending: list[str] = []
-    size = 0
-    for block in _iter_blocks(
-        paths,
+    options = ReadingOptions(
+        tokenizer=tokenizer,
+        lowercase=lowercase,
         column=column,
         encoding_errors=encoding_errors,
         chunk_size=chunk_size,
         documents=documents,
-    ):
-        if not isinstance(block, str):
-            if not block:
-                continue
-            block = _join_documents(block)
-        if pending and size + len(block) > chunk_size:
+    )
+    yield from options.chunks_of(options.blocks(paths))
+
+
+# --------------------------------------------------------------------------
+# reading options shared by the file builders
+
+
+@dataclass(frozen=True)
+class ReadingOptions:
+    """How a corpus is read and tokenized: the settings every file builder shares.
+
+    :func:`cooc.cooccurrence.build_cooccurrence` and its out-of-core,
+    resumable and Dask forms make one from their keyword arguments and pass
+    it to the readers. The values are checked when it is made: a bad one
+    raises a one-line ``ValueError`` naming the option, as
+    :func:`iter_token_chunks` does.
+
+    Attributes
+    ----------
+    tokenizer : {"word", "whitespace"}, default="word"
+    lowercase : bool, default=True
+    column : str, default=None
+        Text column of JSON Lines/CSV/TSV/Parquet files; None means ``"text"``.
+    encoding_errors : {"strict", "replace", "ignore"}, default="strict"
+    chunk_size : int, default=4194304
+        Approximate characters (bytes of input) per chunk and per block read.
+    documents : {"line", "paragraph", "file"}, default="line"
+        What a document of a plain-text file is; see :func:`iter_documents`.
+
+    Examples
+    --------
+    >>> options = ReadingOptions(tokenizer="whitespace", documents="paragraph")
+    >>> options.record()["tokenizer"], options.documents
+    ('whitespace', 'paragraph')
+    >>> ReadingOptions(chunk_size=0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: chunk_size=0 must be a positive integer ...
+    """
+
+    tokenizer: str = "word"
+    lowercase: bool = True
+    column: str | None = None
+    encoding_errors: str = "strict"
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    documents: str = "line"
+
+    def __post_init__(self) -> None:
+        check_tokenizer(self.tokenizer)
+        check_encoding_errors(self.encoding_errors)
+        check_chunk_size(self.chunk_size)
+        check_document_mode(self.documents)
+
+    @classmethod
+    def of(cls, options) -> ReadingOptions:
+        """``options`` itself, or the options of a dict of the same keywords."""
+        return options if isinstance(options, cls) else cls(**options)
+
+    def keywords(self) -> dict:
+        """The options as keyword arguments (of :func:`iter_token_chunks`, say)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def record(self) -> dict:
+        """The ``reading`` record of a build's params: what redoing it needs."""
+        return {
+            "tokenizer": self.tokenizer,
+            "lowercase": self.lowercase,
+            "column": self.column,
+            "encoding_errors": self.encoding_errors,
+        }
+
+    def check_paths(self, paths) -> None:
+        """Refuse table inputs, before reading, unless documents are lines."""
+        check_document_paths(paths, self.documents)
+
+    def token_chunks(self, paths) -> Iterator[TokenChunk]:
+        """The corpus ``paths`` as coded token chunks (:func:`iter_token_chunks`)."""
+        return iter_token_chunks(paths, **self.keywords())
+
+    def blocks(self, paths) -> Iterator[str | list[str]]:
+        """Per file, blocks of whole documents: a str of ``"\\n"``-separated
+        documents (plain text) or a list of documents (table rows)."""
+        return _iter_blocks(
+            paths,
+            column=self.column,
+            encoding_errors=self.encoding_errors,
+            chunk_size=self.chunk_size,
+            documents=self.documents,
+        )
+
+    def stream_blocks(self, stream, name: str) -> Iterator[str]:
+        """The blocks of a binary stream of plain text, as :meth:`blocks` gives
+        those of a file; ``name`` places errors (line numbers from the start)."""
+        return _iter_text_blocks(
+            _document_stream(stream, self.documents),
+            _document_name(name, self.documents),
+            self.chunk_size,
+            self.encoding_errors,
+        )
+
+    def chunks_of(self, blocks) -> Iterator[TokenChunk]:
+        """Token chunks of about ``chunk_size`` characters from blocks of whole
+        documents (:meth:`blocks`); chunk bounds do not change any count."""
+        tokenizer, lowercase = self.tokenizer, self.lowercase
+        pending: list[str] = []
+        size = 0
+        for block in blocks:
+            if not isinstance(block, str):
+                if not block:
+                    continue
+                block = _join_documents(block)
+            if pending and size + len(block) > self.chunk_size:
+                yield _chunk_from_text("\n".join(pending), tokenizer, lowercase)
+                pending, size = [], 0
+            pending.append(block)
+            size += len(block) + 1
+        if pending:
             yield _chunk_from_text("\n".join(pending), tokenizer, lowercase)
-            pending, size = [], 0
-        pending.append(block)
-        size += len(block) + 1
-    if pending:
-        yield _chunk_from_text("\n".join(pending), tokenizer, lowercase)

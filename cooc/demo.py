@@ -7,11 +7,21 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
+from sklearn.svm import LinearSVC
 
+from cooc import datasets
+from cooc.classify import make_classifier
 from cooc.cooccurrence import build_cooccurrence
 from cooc.datasets import demo_corpus_paths, similarity_files
 from cooc.evaluate import evaluate_similarity, load_similarity
+from cooc.fusion import make_early_fusion
+from cooc.models import MultimodalFeatures, fusion_model, learned_weights
+from cooc.multimodal import JointEmbedding
 from cooc.pipeline import DEFAULT_POWER, embed_cooccurrence
+from cooc.vision import VisualWords
 
 DEMO_WORDS = ("whale", "ship", "sister", "love", "war", "president", "money")
 
@@ -111,7 +121,6 @@ NEIGHBOUR_IMAGES = ("red apple", "dog face", "soccer ball", "airplane")
 
 
 def _scores(y_true, y_pred):
-    from sklearn.metrics import accuracy_score, f1_score
 
     return accuracy_score(y_true, y_pred), f1_score(y_true, y_pred, average="macro")
 
@@ -158,14 +167,6 @@ def evaluate_multimodal(
     Returns ``{model: {"accuracy": [...], "macro_f1": [...], "weights":
     [...]}}`` with one entry per fold.
     """
-    import pandas as pd
-    from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
-    from sklearn.svm import LinearSVC
-
-    from cooc.classify import make_classifier
-    from cooc.fusion import make_early_fusion
-    from cooc.models import MultimodalFeatures, fusion_model, learned_weights
-    from cooc.multimodal import JointEmbedding
 
     note = progress.note if progress is not None else (lambda text: None)
     y = np.asarray(y)
@@ -249,8 +250,6 @@ def cross_modal_neighbours(
     whose vectors are nearest; for each image label of
     :data:`NEIGHBOUR_IMAGES` its ``k + 2`` nearest words.
     """
-    from cooc.multimodal import JointEmbedding
-    from cooc.vision import VisualWords
 
     labels = list(labels)
     counts = VisualWords(512, random_state=random_state).fit_transform(
@@ -292,10 +291,9 @@ MODEL_LABELS = {
 
 def run_multimodal_demo(*, n_splits=5, random_state=0, progress=None) -> dict:
     """The multimodal half of ``cooc demo`` on the shipped emoji set."""
-    from cooc.datasets import load_emoji
 
     note = progress.note if progress is not None else (lambda text: None)
-    images, frame = load_emoji()
+    images, frame = datasets.load_emoji()  # (looked up when run: tests swap it)
     texts = frame["text"].tolist()
     y = frame["category"].to_numpy(dtype=str)
     t0 = time.perf_counter()

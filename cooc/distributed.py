@@ -1,10 +1,11 @@
 """Counting and SVD beyond one process: shards on Dask, and out of core on disk.
 
-Three back ends share one idea: cut the corpus into shards, count each shard
-with the same :class:`~cooc.cooccurrence.WindowCounter` (told the global number
-of its first document), and add the integer partial counts. Integer sums do
-not depend on their order, so every back end gives exactly the matrix of
-:func:`cooc.cooccurrence.build_cooccurrence`, bit for bit.
+The shard engine (:mod:`cooc.shards`) cuts the corpus into shards, counts each
+shard with the same :class:`~cooc.cooccurrence.WindowCounter` (told the global
+number of its first document), and adds the integer partial counts. Integer
+sums do not depend on their order, so every back end gives exactly the matrix
+of :func:`cooc.cooccurrence.build_cooccurrence`, bit for bit. This module runs
+the shards on Dask.
 
 * :func:`build_vocabulary_dask` and :func:`build_cooccurrence_dask` count the
   shards as Dask tasks on a ``distributed`` cluster (a scheduler address, a
@@ -25,13 +26,10 @@ module imports it inside the functions that need it, never at import time.
 
 Shards
 ------
-A shard is a whole file, or, for uncompressed plain text (one document per
-line), a byte range cut just after a newline (with ``documents="paragraph"``:
-just after a blank line; with ``documents="file"`` files are never cut).
-Compressed files and tables (JSONL, CSV, TSV, Parquet) are never cut. Shards
-are numbered in reading order; the documents before a shard give its first
-global document number, which subsampling and dynamic windows need (they are
-drawn from a hash of the seed, the global document number and the position).
+See :mod:`cooc.shards` for how a corpus is cut (:func:`plan_shards`) and
+what a shard's parts are; :class:`Shard`, :func:`plan_shards`,
+:func:`iter_shard_chunks` and :func:`count_shard_documents` stay importable
+from here.
 """
 
 from __future__ import annotations
@@ -39,16 +37,40 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-import os
-import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
+from concurrent.futures import CancelledError
 
 import numpy as np
 import scipy.sparse as sp
 
-from cooc import _kernels as K
+from cooc import parallel
+from cooc.cooccurrence import (
+    CoocMatrix,
+    check_counter_params,
+    file_defaults,
+    params_record,
+    vocabulary_selection,
+)
+from cooc.corpus import ReadingOptions, source_names
+from cooc.errors import InputError, MissingDependencyError
+
+# out of core moved to cooc.outofcore; the names stay importable here
+from cooc.outofcore import OutOfCoreResult, build_cooccurrence_out_of_core
+from cooc.parallel import n_threads
+from cooc.shards import (
+    Shard,
+    add_pair_counts,
+    add_word_counts,
+    count_shard_documents,
+    count_shard_pairs,
+    count_shard_words,
+    counter_params,
+    finish_counts,
+    iter_shard_chunks,
+    plan_shards,
+)
+from cooc.vectors import Embeddings
+from cooc.vocab import check_vocabulary_params, vocabulary_from_counts
 
 __all__ = [
     "OutOfCoreResult",
@@ -56,8 +78,10 @@ __all__ = [
     "build_cooccurrence_dask",
     "build_cooccurrence_out_of_core",
     "build_vocabulary_dask",
+    "count_shard_documents",
     "dask_client",
     "embed_cooccurrence_dask",
+    "iter_shard_chunks",
     "plan_shards",
     "svd_embed_dask",
 ]
@@ -65,9 +89,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _INSTALL_HINT = 'the Dask engine needs dask.distributed: pip install "cooc[dask]"'
-# Bytes read at a time while looking for the newline after a cut point.
-_SCAN = 1 << 16
-_BOM = b"\xef\xbb\xbf"
 # Reruns of a task that raised (I/O hiccups); a lost worker is handled by the
 # scheduler itself (its tasks are rescheduled, see "allowed-failures").
 _RETRIES = 1
@@ -77,329 +98,19 @@ def _import_distributed():
     try:
         import distributed
     except ImportError:
-        raise ImportError(_INSTALL_HINT) from None
+        raise MissingDependencyError(_INSTALL_HINT) from None
     return distributed
 
 
-# -- shards ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Shard:
-    """One piece of a corpus: a whole file, or bytes ``[start, end)`` of a text file.
-
-    Attributes
-    ----------
-    path : str
-        The file.
-    start, end : int
-        Byte range for plain uncompressed text; ``end == -1`` means the whole
-        file (any format). A range starts at the beginning of a line and ends
-        just after a newline or at the end of the file.
-    """
-
-    path: str
-    start: int = 0
-    end: int = -1
-
-    @property
-    def whole(self) -> bool:
-        return self.end < 0
-
-    def __str__(self) -> str:
-        return self.path if self.whole else f"{self.path}[{self.start}:{self.end}]"
-
-
-def _splittable(path) -> bool:
-    from cooc.corpus import _file_format
-
-    return _file_format(path) == ("text", None)
-
-
-def _line_start_after(fh, pos: int, size: int) -> int:
-    """The first line start at or after ``pos`` (``size`` if there is none).
-
-    A line that starts with a UTF-8 byte-order mark is skipped: the reader
-    drops a mark at the start of a range, which would change that line.
-    """
-    while 0 < pos < size:
-        fh.seek(pos - 1)
-        scanned = pos - 1
-        while True:
-            data = fh.read(_SCAN)
-            if not data:
-                return size
-            cut = data.find(b"\n")
-            if cut >= 0:
-                pos = scanned + cut + 1
-                break
-            scanned += len(data)
-        fh.seek(pos)
-        if fh.read(len(_BOM)) != _BOM:
-            return pos
-        pos += 1
-    return min(pos, size)
-
-
-_BLANK_LINE = re.compile(rb"\n[ \t\r\f\v]*\n")
-
-
-def _paragraph_start_after(fh, pos: int, size: int) -> int:
-    """The first line start after ``pos`` that follows a blank line (``size``
-    if there is none): a paragraph boundary, where the paragraphs of the bytes
-    before and after are those of the whole file. A line that starts with a
-    UTF-8 byte-order mark is skipped, as in :func:`_line_start_after`.
-    """
-    if pos <= 0:
-        return 0
-    if pos >= size:
-        return size
-    offset = pos - 1  # the file offset of buf[0]
-    fh.seek(offset)
-    buf = b""
-    while True:
-        data = fh.read(_SCAN)
-        if not data:
-            return size
-        buf += data
-        start = 0
-        while (m := _BLANK_LINE.search(buf, start)) is not None:
-            cut = offset + m.end()
-            if cut >= size:
-                return size
-            here = fh.tell()
-            fh.seek(cut)
-            head = fh.read(len(_BOM))
-            fh.seek(here)
-            if head != _BOM:
-                return cut
-            start = m.end()
-        # Keep what a blank line can still start from: the last newline, when
-        # only blanks follow it.
-        nl = buf.rfind(b"\n")
-        if nl >= 0 and not buf[nl + 1 :].strip(b" \t\r\f\v"):
-            offset += nl
-            buf = buf[nl:]
-        else:
-            offset += len(buf)
-            buf = b""
-
-
-def plan_shards(
-    paths, n_shards: int | None = None, *, documents: str = "line"
-) -> list[Shard]:
-    """Cut a corpus into about ``n_shards`` shards, in reading order.
-
-    Parameters
-    ----------
-    paths : str, path-like or iterable of them
-        As for :func:`cooc.corpus.resolve_paths`; standard input (``"-"``) cannot
-        be sharded.
-    n_shards : int, default=None
-        Wanted number of shards; None means one per file. Files are never
-        merged; uncompressed plain-text files are cut at line boundaries into
-        pieces of about equal size when more shards than files are asked for.
-    documents : {"line", "paragraph", "file"}, default="line"
-        What a document of a plain-text file is (see
-        :func:`cooc.corpus.iter_documents`): files are cut at line boundaries,
-        just after blank lines (paragraph boundaries), or never.
-
-    Returns
-    -------
-    list of Shard
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (folder / "a.txt").write_text("one line\\nanother line\\nthird\\n")
-    >>> shards = plan_shards([folder / "a.txt"], n_shards=2)
-    >>> [(s.start, s.end) for s in shards]
-    [(0, 22), (22, 28)]
-    """
-    from cooc.corpus import _check_document_mode, resolve_paths
-
-    if n_shards is not None and (
-        isinstance(n_shards, bool) or not isinstance(n_shards, int) or n_shards < 1
-    ):
-        raise ValueError(f"n_shards={n_shards!r} must be a positive int (--shards).")
-    _check_document_mode(documents)
-    files = resolve_paths(paths)
-    if "-" in files:
-        raise ValueError(
-            "standard input ('-') cannot be split into shards; save it to a file "
-            "first or use --engine local."
-        )
-    files = [str(f) for f in files]
-    if n_shards is None or n_shards <= len(files) or documents == "file":
-        return [Shard(f) for f in files]
-    sizes = {f: os.path.getsize(f) for f in files if _splittable(f)}
-    total = sum(sizes.values())
-    extra = n_shards - (len(files) - len(sizes))
-    shards: list[Shard] = []
-    for f in files:
-        size = sizes.get(f, 0)
-        pieces = max(1, round(extra * size / total)) if size else 1
-        if pieces == 1:
-            shards.append(Shard(f))
-            continue
-        with open(f, "rb") as fh:
-            if documents == "paragraph":
-                cuts = [0]
-                for j in range(1, pieces):
-                    # (a cut past the next point is the cut of that point too)
-                    pos = size * j // pieces
-                    if pos > cuts[-1]:
-                        cuts.append(_paragraph_start_after(fh, pos, size))
-            else:
-                cuts = [
-                    _line_start_after(fh, size * j // pieces, size)
-                    for j in range(pieces)
-                ]
-        cuts = sorted(set([0, *cuts[1:], size]))
-        shards.extend(Shard(f, a, b) for a, b in itertools.pairwise(cuts) if b > a)
-    return shards
-
-
-class _ByteRange:
-    """Read-only view of bytes ``[start, end)`` of a binary file."""
-
-    def __init__(self, path, start: int, end: int):
-        self._fh = open(path, "rb")  # noqa: SIM115 - closed in __exit__
-        self._fh.seek(start)
-        self._left = end - start
-
-    def read(self, size: int = -1) -> bytes:
-        if size < 0 or size > self._left:
-            size = self._left
-        data = self._fh.read(size)
-        self._left -= len(data)
-        return data
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._fh.close()
-
-
-def _read_options(
-    tokenizer, column, lowercase, chunk_size, encoding_errors, documents="line"
-) -> dict:
-    from cooc.corpus import (
-        _check_chunk_size,
-        _check_document_mode,
-        _check_encoding_errors,
-        _check_tokenizer,
-    )
-
-    _check_tokenizer(tokenizer)
-    _check_encoding_errors(encoding_errors)
-    _check_chunk_size(chunk_size)
-    _check_document_mode(documents)
-    return dict(
-        tokenizer=tokenizer,
-        column=column,
-        lowercase=lowercase,
-        chunk_size=chunk_size,
-        encoding_errors=encoding_errors,
-        documents=documents,
-    )
-
-
-def _shard_blocks(shard: Shard, read: dict) -> Iterator:
-    """Blocks of a shard as :func:`cooc.corpus._iter_blocks` yields them."""
-    from cooc.corpus import (
-        _document_name,
-        _document_stream,
-        _iter_blocks,
-        _iter_text_blocks,
-    )
-
-    documents = read.get("documents", "line")
-    if shard.whole:
-        yield from _iter_blocks(
-            [shard.path],
-            column=read["column"],
-            encoding_errors=read["encoding_errors"],
-            chunk_size=read["chunk_size"],
-            documents=documents,
-        )
-        return
-    name = f"{shard.path} (bytes {shard.start}-{shard.end}; line numbers from there)"
-    with _ByteRange(shard.path, shard.start, shard.end) as stream:
-        yield from _iter_text_blocks(
-            _document_stream(stream, documents),
-            _document_name(name, documents),
-            read["chunk_size"],
-            read["encoding_errors"],
-        )
-
-
-def iter_shard_chunks(shard: Shard, read: dict) -> Iterator:
-    """Token chunks of one shard (whole documents, in order)."""
-    from cooc.corpus import _chunk_from_text, _join_documents, iter_token_chunks
-
-    if shard.whole:
-        yield from iter_token_chunks([shard.path], **read)
-        return
-    # The grouping of iter_token_chunks; chunk bounds do not change any count.
-    pending: list[str] = []
-    size = 0
-    for block in _shard_blocks(shard, read):
-        if not isinstance(block, str):  # pragma: no cover - ranges are plain text
-            block = _join_documents(block)
-        if pending and size + len(block) > read["chunk_size"]:
-            yield _chunk_from_text(
-                "\n".join(pending), read["tokenizer"], read["lowercase"]
-            )
-            pending, size = [], 0
-        pending.append(block)
-        size += len(block) + 1
-    if pending:
-        yield _chunk_from_text("\n".join(pending), read["tokenizer"], read["lowercase"])
-
-
-def count_shard_documents(shard: Shard, read: dict) -> int:
-    """Number of documents in a shard, without tokenizing it."""
-    n = 0
-    for block in _shard_blocks(shard, read):
-        n += block.count("\n") + 1 if isinstance(block, str) else len(block)
-    return n
-
-
 # -- tasks (run on the workers; module-level so they pickle by reference) -------------
-def _vocab_task(shard: Shard, read: dict):
-    """``(tokens, counts, n_docs, n_tokens)`` of one shard."""
-    from cooc.vocab import _count_arrays
-
-    stats = [0, 0]
-
-    def chunks():
-        for chunk in iter_shard_chunks(shard, read):
-            stats[0] += chunk.n_docs
-            stats[1] += chunk.n_tokens
-            yield chunk
-
-    tokens, counts = _count_arrays(chunks())
-    return tokens, counts, stats[0], stats[1]
-
-
-def _vocab_merge(a, b):
-    from cooc.vocab import _merge_counts
-
-    tokens, counts = _merge_counts([a[0], b[0]], [a[1], b[1]])
-    return tokens, counts, a[2] + b[2], a[3] + b[3]
-
-
+# The shard work itself is cooc.shards' (count_shard_words, count_shard_documents,
+# count_shard_pairs, and the sums add_word_counts, add_pair_counts).
 def _vocab_stats(part) -> tuple[int, int]:
     return part[2], part[3]
 
 
 def _identity(value):
     return value
-
-
-def _docs_task(shard: Shard, read: dict) -> int:
-    return count_shard_documents(shard, read)
 
 
 def _task_threads(n_jobs, per_host: dict) -> int:
@@ -410,38 +121,23 @@ def _task_threads(n_jobs, per_host: dict) -> int:
     from distributed import get_worker
     from distributed.comm import get_address_host
 
-    from cooc.parallel import n_threads as _n_threads
-
     worker = get_worker()
     threads = per_host.get(get_address_host(worker.address), worker.state.nthreads)
-    return max(1, _n_threads(None) // max(1, threads))
+    return max(1, n_threads(None) // max(1, threads))
 
 
 def _count_task(
-    shard: Shard, read: dict, vocabulary, params: dict, first_doc: int, per_host: dict
+    shard: Shard,
+    options: ReadingOptions,
+    vocabulary,
+    params: dict,
+    first_doc: int,
+    per_host: dict,
 ):
-    """Exact integer counts of one shard: ``(int64 CSR, scale, stats)``."""
-    from cooc.cooccurrence import WindowCounter
-
+    """:func:`~cooc.shards.count_shard_pairs` on this worker's share of its host."""
     params = dict(params)
     params["n_jobs"] = _task_threads(params.get("n_jobs"), per_host)
-    counter = WindowCounter(
-        len(vocabulary),
-        word_counts=vocabulary.counts if params.get("subsample") else None,
-        first_doc=first_doc,
-        **params,
-    )
-    for chunk in iter_shard_chunks(shard, read):
-        counter.update(vocabulary.encode_chunk(chunk), chunk.offsets)
-    counts, scale = counter.result_counts()
-    return counts, scale, counter.stats
-
-
-def _count_merge(a, b):
-    """Sum two partial results of ``_count_task`` (int64, exact)."""
-    total = a[0] + b[0]
-    stats = {k: a[2][k] + b[2][k] for k in a[2]}
-    return total, a[1], stats
+    return count_shard_pairs(shard, options, vocabulary, params, first_doc)
 
 
 def _count_stats(part) -> dict:
@@ -487,9 +183,7 @@ def _report(client, futures: list, stage: str, tokens_of, progress) -> None:
 
 # -- clients --------------------------------------------------------------------------
 def _cores() -> int:
-    from cooc.parallel import n_threads as _n_threads
-
-    return _n_threads(None)
+    return n_threads(None)
 
 
 @contextlib.contextmanager
@@ -515,7 +209,7 @@ def dask_client(scheduler=None, *, n_workers: int | None = None, quiet: bool = F
         try:
             client = distributed.Client(scheduler, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
-            raise ValueError(
+            raise InputError(
                 f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); start one "
                 "with `dask scheduler` or leave out --scheduler for a local cluster."
             ) from None
@@ -523,7 +217,7 @@ def dask_client(scheduler=None, *, n_workers: int | None = None, quiet: bool = F
             yield client
         return
     if n_workers is not None and n_workers < 1:
-        raise ValueError(f"n_workers={n_workers!r} must be >= 1 (--workers).")
+        raise InputError(f"n_workers={n_workers!r} must be >= 1 (--workers).")
     cluster = distributed.LocalCluster(
         n_workers=n_workers or _cores(),
         threads_per_worker=1,
@@ -538,7 +232,7 @@ def dask_client(scheduler=None, *, n_workers: int | None = None, quiet: bool = F
 def _dashboard_address():
     """``":0"`` (any free port) when the dashboard can run (needs bokeh), else None."""
     try:
-        import bokeh  # noqa: F401
+        import bokeh
     except ImportError:
         return None
     return ":0"
@@ -567,33 +261,20 @@ def _threads_per_host(client) -> dict:
 
 
 # -- vocabulary -----------------------------------------------------------------------
-def _select_vocabulary(tokens, counts, min_count, max_size):
-    """The rows of :func:`cooc.vocab.build_vocabulary`, from merged counts."""
-    from cooc.vocab import EmptyCorpusError, _check_params, _select
-
-    _check_params(min_count, max_size)
-    vocab = _select(tokens, counts, min_count, max_size)
-    if len(vocab) == 0:
-        if len(tokens) == 0:
-            raise EmptyCorpusError.no_tokens()
-        raise EmptyCorpusError.below_min_count(min_count, len(tokens), counts.max())
-    return vocab
-
-
-def _vocabulary_pass(client, shards, read, progress):
+def _vocabulary_pass(client, shards, options: ReadingOptions, progress):
     """Vocabulary counts of every shard, merged in a tree; and per-shard stats."""
     parts = [
         client.submit(
-            _vocab_task,
+            count_shard_words,
             s,
-            read,
+            options,
             retries=_RETRIES,
-            key=f"cooc-vocab-{i}-{_tok(s, read)}",
+            key=f"cooc-vocab-{i}-{_tok(s, options)}",
         )
         for i, s in enumerate(shards)
     ]
     stats = [client.submit(_vocab_stats, p, key=f"cooc-vstats-{p.key}") for p in parts]
-    total = _tree_reduce(client, parts, _vocab_merge, "cooc-vocab-merge")
+    total = _tree_reduce(client, parts, add_word_counts, "cooc-vocab-merge")
     del parts
     _report(client, stats, "vocabulary", lambda s: s[1], progress)
     tokens, counts, _, _ = total.result()
@@ -634,57 +315,25 @@ def build_vocabulary_dask(
     processes runs for the call. ``documents`` is as for
     :func:`cooc.corpus.iter_documents`.
     """
-    from cooc.corpus import _check_document_paths
-
-    read = _read_options(
-        tokenizer, column, lowercase, chunk_size, encoding_errors, documents
+    options = ReadingOptions(
+        tokenizer=tokenizer,
+        lowercase=lowercase,
+        column=column,
+        encoding_errors=encoding_errors,
+        chunk_size=chunk_size,
+        documents=documents,
     )
-    from cooc.vocab import _check_params
-
-    _check_params(min_count, max_size)
-    _check_document_paths(paths, documents)
+    check_vocabulary_params(min_count, max_size)
+    options.check_paths(paths)
     shards = plan_shards(paths, n_shards, documents=documents)
     with dask_client(client or scheduler, n_workers=n_workers) as cl:
-        tokens, counts, _ = _vocabulary_pass(cl, shards, read, progress)
-    return _select_vocabulary(tokens, counts, min_count, max_size)
+        tokens, counts, _ = _vocabulary_pass(cl, shards, options, progress)
+    return vocabulary_from_counts(
+        tokens, counts, min_count=min_count, max_size=max_size
+    )
 
 
 # -- counting -------------------------------------------------------------------------
-def _finish_counts(counts, scale) -> sp.csr_matrix:
-    """Float64 CSR laid out as ``WindowCounter.result`` makes it (same kernel, bits)."""
-    counts = counts.tocsr()
-    counts.sum_duplicates()  # also sorts the indices
-    data = K.divide_counts_inplace(
-        np.ascontiguousarray(counts.data, dtype=np.int64), float(scale)
-    )
-    indices = counts.indices.astype(np.int32, copy=False)
-    indptr = counts.indptr.astype(
-        np.int32 if counts.nnz < np.iinfo(np.int32).max else np.int64, copy=False
-    )
-    out = sp.csr_matrix((data, indices, indptr), shape=counts.shape)
-    out.has_sorted_indices = True
-    return out
-
-
-def _counter_params(vocabulary, params: dict):
-    """Validate the counting parameters on the client; their record for the result."""
-    from cooc.cooccurrence import WindowCounter, _split_params
-
-    _split_params(params)
-    check = dict(params, n_jobs=1, memory=None)
-    counter = WindowCounter(
-        len(vocabulary),
-        word_counts=vocabulary.counts if params.get("subsample") else None,
-        n_dense=0,
-        **check,
-    )
-    return counter.params
-
-
-def _sources(paths) -> list[str]:
-    return [str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
-
-
 def build_cooccurrence_dask(
     paths,
     *,
@@ -744,46 +393,41 @@ def build_cooccurrence_dask(
     -------
     CoocMatrix
     """
-    from cooc.cooccurrence import (
-        CoocMatrix,
-        _file_defaults,
-        _reading_record,
-        _selection,
+    selection = vocabulary_selection(vocabulary, min_count, max_size)
+    params = file_defaults(dict(params))
+    options = ReadingOptions(
+        tokenizer=tokenizer,
+        lowercase=lowercase,
+        column=column,
+        encoding_errors=encoding_errors,
+        chunk_size=chunk_size,
+        documents=documents,
     )
-    from cooc.corpus import _check_document_paths
-
-    selection = _selection(vocabulary, min_count, max_size)
-    params = _file_defaults(dict(params))
-    read = _read_options(
-        tokenizer, column, lowercase, chunk_size, encoding_errors, documents
-    )
-    _check_document_paths(paths, documents)
+    options.check_paths(paths)
     if vocabulary is not None:
-        record = _counter_params(vocabulary, params)
+        record = counter_params(vocabulary, params)
     else:
-        from cooc.vocab import _check_params
-
-        _check_params(min_count, max_size)
-        from cooc.cooccurrence import _split_params
-
-        _split_params(params)
+        check_vocabulary_params(min_count, max_size)
+        check_counter_params(params)
     shards = plan_shards(paths, n_shards, documents=documents)
     random = bool(params.get("subsample")) or bool(params.get("dynamic_window"))
     with dask_client(client or scheduler, n_workers=n_workers) as cl:
         n_docs = None
         if vocabulary is None:
-            tokens, counts, n_docs = _vocabulary_pass(cl, shards, read, progress)
-            vocabulary = _select_vocabulary(tokens, counts, min_count, max_size)
+            tokens, counts, n_docs = _vocabulary_pass(cl, shards, options, progress)
+            vocabulary = vocabulary_from_counts(
+                tokens, counts, min_count=min_count, max_size=max_size
+            )
             del tokens, counts
-            record = _counter_params(vocabulary, params)
+            record = counter_params(vocabulary, params)
         elif random:
             futures = [
                 cl.submit(
-                    _docs_task,
+                    count_shard_documents,
                     s,
-                    read,
+                    options,
                     retries=_RETRIES,
-                    key=f"cooc-docs-{i}-{_tok(s, read)}",
+                    key=f"cooc-docs-{i}-{_tok(s, options)}",
                 )
                 for i, s in enumerate(shards)
             ]
@@ -801,69 +445,68 @@ def build_cooccurrence_dask(
             key=f"cooc-vocabulary-{_tok(vocabulary.tokens, vocabulary.counts)}",
         )
         per_host = _threads_per_host(cl)
-        counter_params = dict(params)
+        task_params = dict(params)
         parts = [
             cl.submit(
                 _count_task,
                 s,
-                read,
+                options,
                 voc,
-                counter_params,
+                task_params,
                 int(first),
                 per_host,
                 retries=_RETRIES,
-                key=f"cooc-count-{i}-{_tok(s, read, voc.key, counter_params, first)}",
+                key=f"cooc-count-{i}-{_tok(s, options, voc.key, task_params, first)}",
             )
             for i, (s, first) in enumerate(zip(shards, first_docs, strict=True))
         ]
         stats = [cl.submit(_count_stats, p, key=f"cooc-cstats-{p.key}") for p in parts]
-        total = _tree_reduce(cl, parts, _count_merge, "cooc-count-merge")
+        total = _tree_reduce(cl, parts, add_pair_counts, "cooc-count-merge")
         del parts
         _report(cl, stats, "counting", lambda s: s["n_tokens"], progress)
         counts, scale, stats = total.result()
         del total
-    matrix = _finish_counts(counts, scale)
+    matrix = finish_counts(counts, scale)
     del counts
     stats = {k: int(v) for k, v in stats.items()}
     stats["vocabulary_size"] = len(vocabulary)
-    stats["sources"] = _sources(paths)
+    stats["sources"] = source_names(paths)
     return CoocMatrix(
-        matrix, vocabulary, _reading_record(record, read, selection), stats
+        matrix, vocabulary, params_record(record, options, selection), stats
     )
 
 
-# -- out of core (moved to cooc.outofcore; the names stay importable here) --------
-from cooc.outofcore import (  # noqa: E402
-    OutOfCoreResult,
-    build_cooccurrence_out_of_core,
-)
-
-
 # -- SVD ------------------------------------------------------------------------------
+# The Dask SVD supplies only its operator (_BlockOperator: the products of row
+# blocks held by the workers); the checks, the solver and the vectors are
+# cooc.svd's embed_operator, which svd_embed calls too. cooc.svd is imported
+# inside the functions: it imports scikit-learn, which made importing this
+# module 0.7 s slower (0.3 s without), for the Dask counting that never needs it.
+
+
 def _block_task(block):
     """A row block and its transpose, both CSR (the two products need both)."""
     return block, block.T.tocsr()
 
 
 def _block_threads() -> int:
-    from distributed import get_worker
-
-    from cooc.parallel import n_threads as _n_threads
+    """Threads for one product task: the worker's share of its host's cores."""
+    from distributed import get_worker  # optional dependency
 
     worker = get_worker()
-    return max(1, _n_threads(None) // max(1, worker.state.nthreads))
+    return max(1, parallel.n_threads(None) // max(1, worker.state.nthreads))
 
 
 def _mul_task(block, right):
     """``X_i @ right`` for the row block ``X_i``: shape (block rows, k)."""
-    from cooc.svd import spmm
+    from cooc.svd import spmm  # scikit-learn's start-up cost (see above)
 
     return spmm(block[0], right, n_jobs=_block_threads())
 
 
 def _tmul_task(block, rows):
     """``X_i.T @ rows`` (``rows`` is the block's part of a tall matrix): (n_cols, k)."""
-    from cooc.svd import spmm
+    from cooc.svd import spmm  # scikit-learn's start-up cost (see above)
 
     return spmm(block[1], rows, n_jobs=_block_threads())
 
@@ -890,9 +533,7 @@ def _lost_worker_errors() -> tuple[type[BaseException], ...]:
     the scheduler has not yet written off fails with a closed connection
     (``CommClosedError``, an ``OSError``).
     """
-    from concurrent.futures import CancelledError
-
-    from distributed.comm import CommClosedError
+    from distributed.comm import CommClosedError  # optional dependency
 
     return CancelledError, CommClosedError
 
@@ -900,8 +541,11 @@ def _lost_worker_errors() -> tuple[type[BaseException], ...]:
 class _BlockOperator:
     """``X @ B`` and ``X.T @ B`` for a CSR ``X`` kept by the workers in row blocks.
 
-    Each product is one task per block: ``X_i @ B`` (stacked on the client), or
-    ``X_i.T @ B_i`` for the block's rows of ``B``, added up by a tree of tasks.
+    The :class:`cooc.svd.MatrixOperator` of the Dask SVD (``shape``,
+    ``dtype``, ``times``, ``t_times``; no ``sketch``, so the solver multiplies
+    by its test matrix as a dense block). Each product is one task per block:
+    ``X_i @ B`` (stacked on the client), or ``X_i.T @ B_i`` for the block's
+    rows of ``B``, added up by a tree of tasks.
     Only dense ``(n, k)`` blocks travel; the sparse blocks are sent once, and
     again only when the worker holding them is lost.
 
@@ -928,11 +572,10 @@ class _BlockOperator:
     """
 
     def __init__(self, client, X: sp.csr_matrix, n_blocks: int):
-        from cooc.parallel import row_cuts as _row_cuts
-
         self.client = client
         self.X = X
-        self.cuts = _row_cuts(X, n_blocks)
+        self.shape, self.dtype = X.shape, X.dtype
+        self.cuts = parallel.row_cuts(X, n_blocks)
         self.blocks = [None] * (len(self.cuts) - 1)
         self._send(range(len(self.blocks)))
 
@@ -1008,30 +651,6 @@ class _BlockOperator:
         return self._run(product, "X.T @ B")
 
 
-def _randomized_blocks(
-    client, X, n_components, *, n_iter, n_oversamples, random_state, n_blocks
-):
-    """The local randomized solver of :mod:`cooc.svd`, its sparse products on Dask.
-
-    The very same driver (``_randomized_operator_svd``) runs with the block
-    products, so a seed gives the local solver's result up to the order of
-    the sums.
-    """
-    from cooc.svd import _randomized_operator_svd
-
-    op = _BlockOperator(client, X, n_blocks)
-    return _randomized_operator_svd(
-        op.times,
-        op.t_times,
-        X.shape,
-        X.dtype,
-        n_components,
-        n_iter=n_iter,
-        n_oversamples=n_oversamples,
-        random_state=random_state,
-    )
-
-
 def _tree_reduce_impure(client, futures, fn):
     level = list(futures)
     while len(level) > 1:
@@ -1067,74 +686,43 @@ def svd_embed_dask(
     non-zeros (default: two per worker thread), which the workers keep; each
     product with the matrix or its transpose is one task per block (the
     transposed products are added in a tree), and the dense steps run on the
-    client. Same Gaussian test matrix for the same seed, same steps: the
-    result equals :func:`~cooc.svd.svd_embed`'s up to float rounding (sums are
-    taken in another order). A worker lost during the SVD costs a rerun of the
-    product under way, with the blocks it held sent again from the client;
-    the result is bit for bit the same.
+    client. The blocks are only the operator (``_BlockOperator``): the checks,
+    the solver, the signs and the eigenvalue power are those of
+    :func:`cooc.svd.embed_operator`, which :func:`~cooc.svd.svd_embed` runs
+    too. Same sparse sign test matrix for the same seed (multiplied here as a
+    dense block), same steps: the result equals :func:`~cooc.svd.svd_embed`'s
+    up to float rounding (sums are taken in another order). ``power`` None
+    means :data:`cooc.svd.DEFAULT_POWER`. A worker lost during the SVD costs
+    a rerun of the product under way, with the blocks it held sent again from
+    the client; the result is bit for bit the same.
     """
-    from sklearn.utils import check_random_state
-    from sklearn.utils.extmath import svd_flip
-    from sklearn.utils.validation import check_array
-
-    from cooc.svd import (
-        _DEFAULT_N_ITER,
-        _check_n_components,
-        _default_n_oversamples,
-        _scale_by_power,
+    from cooc.svd import (  # scikit-learn's start-up cost (see "SVD" above)
+        DEFAULT_POWER,
+        check_embedding_params,
+        check_embedding_shape,
+        check_matrix,
+        embed_operator,
     )
 
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(
-            f"dtype={dtype!r} is not supported; use np.float32 or np.float64."
-        )
-    if power is None:  # svd_embed's default
-        from cooc.svd import DEFAULT_POWER
-
-        power = DEFAULT_POWER
-    if not isinstance(power, (int, float)) or not power >= 0:
-        raise ValueError(
-            f"power={power!r} must be a number >= 0 (0.15 is the default)."
-        )
-    X = check_array(
-        matrix, accept_sparse=["csr", "csc"], dtype=dtype, input_name="matrix"
-    )
-    X = sp.csr_matrix(X)
-    _check_n_components(n_components, X.shape)
-    if add_context and X.shape[0] != X.shape[1]:
-        raise ValueError(
-            "add_context=True needs a square word-by-word matrix, got shape "
-            f"{X.shape}; "
-            "use add_context=False."
-        )
-    n_iter = _DEFAULT_N_ITER if n_iter is None else n_iter
-    if n_oversamples is None:
-        n_oversamples = _default_n_oversamples(n_components)
-    n_oversamples = max(0, min(n_oversamples, min(X.shape) - n_components))
-    rs = check_random_state(random_state)
+    power = DEFAULT_POWER if power is None else power
+    check_embedding_params(power=power, n_iter=n_iter, n_oversamples=n_oversamples)
+    X = sp.csr_matrix(check_matrix(matrix, dtype))
+    # before a cluster is started and the blocks are sent (embed_operator
+    # checks again, cheaply)
+    check_embedding_shape(n_components, X.shape, add_context=add_context)
     with dask_client(client or scheduler, n_workers=n_workers) as cl:
         if n_blocks is None:
             workers = cl.scheduler_info(n_workers=-1)["workers"]
             n_blocks = 2 * max(1, sum(w["nthreads"] for w in workers.values()))
-        U, S, Vt = _randomized_blocks(
-            cl,
-            X,
+        return embed_operator(
+            _BlockOperator(cl, X, n_blocks),
             n_components,
+            power=power,
             n_iter=n_iter,
             n_oversamples=n_oversamples,
-            random_state=rs,
-            n_blocks=n_blocks,
+            add_context=add_context,
+            random_state=random_state,
         )
-    U, Vt = svd_flip(
-        np.array(U, dtype=dtype), np.array(Vt, dtype=dtype), u_based_decision=True
-    )
-    S = np.asarray(S, dtype=dtype)
-    scale = _scale_by_power(S, power)
-    vectors = U * scale
-    if add_context:
-        vectors += Vt.T * scale
-    return vectors, S
 
 
 def embed_cooccurrence_dask(
@@ -1158,16 +746,15 @@ def embed_cooccurrence_dask(
     drop_empty=True,
 ):
     """:func:`cooc.pipeline.embed_cooccurrence` with the SVD on Dask
-    (:func:`svd_embed_dask`); the weighting runs on the client."""
-    from cooc.pipeline import DEFAULT_POWER, check_rank, weight_cooccurrence
-    from cooc.vectors import Embeddings
-
-    # the same defaults as cooc.pipeline.embed_cooccurrence (and cooc embed)
-    if power is None:
-        power = DEFAULT_POWER
+    (:func:`svd_embed_dask`); the weighting runs on the client. The defaults
+    are those of :func:`cooc.pipeline.embed_cooccurrence` (and ``cooc embed``);
+    ``power`` None means :data:`cooc.svd.DEFAULT_POWER`."""
+    # scikit-learn's start-up cost (see "SVD")
+    from cooc.svd import check_rank
+    from cooc.weighting import weight_cooccurrence
 
     if solver != "randomized":
-        raise ValueError(
+        raise InputError(
             f"solver={solver!r}: the Dask engine runs the randomized solver only; "
             "use --solver randomized or --engine local."
         )

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cooc.vectors import Embeddings, _analogy_scores, as_embeddings
+from cooc.errors import InputError
+from cooc.vectors import Embeddings, analogy_scores, as_embeddings
 from cooc.vectors import unit_rows as _unit_vectors
 
 __all__ = [
@@ -87,14 +88,14 @@ def load_similarity(path) -> pd.DataFrame:
         fields = [f.strip() for f in fields]
         try:
             if len(fields) != 3 or not fields[0] or not fields[1]:
-                raise ValueError(
+                raise InputError(
                     f"expected 'word1<TAB>word2<TAB>score', got {line[:80]!r}"
                 )
             score = float(fields[2])
             if not math.isfinite(score):
-                raise ValueError(f"score {fields[2]!r} is not finite")
+                raise InputError(f"score {fields[2]!r} is not finite")
         except ValueError as exc:
-            raise ValueError(f"{os.fspath(path)}:{lineno}: {exc}.") from None
+            raise InputError(f"{os.fspath(path)}:{lineno}: {exc}.") from None
         rows.append((fields[0].lower(), fields[1].lower(), score))
     return pd.DataFrame(rows, columns=["word1", "word2", "score"]).astype(
         {"word1": object, "word2": object, "score": np.float64}
@@ -132,7 +133,7 @@ def load_analogies(path) -> pd.DataFrame:
             continue
         words = line.lower().split()
         if len(words) != 4:
-            raise ValueError(
+            raise InputError(
                 f"{os.fspath(path)}:{lineno}: expected four words 'a b c d' or a "
                 f"': section' line, got {line[:80]!r}."
             )
@@ -217,7 +218,7 @@ def evaluate_similarity(embeddings: Embeddings, pairs) -> dict:
         pairs = load_similarity(pairs)
     missing = {"word1", "word2", "score"} - set(pairs.columns)
     if missing:
-        raise ValueError(
+        raise InputError(
             f"pairs lacks column(s) {sorted(missing)}; use load_similarity()."
         )
     rows = _word_rows(embeddings)
@@ -247,7 +248,7 @@ def _answer_analogies(unit, a, b, c, method, batch_size):
         ua, ub, uc = unit[a[sl]], unit[b[sl]], unit[c[sl]]
         # b - a + c, or Levy & Goldberg's (2014) product of shifted cosines:
         # the same code as Embeddings.most_similar / most_similar_cosmul.
-        scores = _analogy_scores(
+        scores = analogy_scores(
             unit, [(1, ub), (-1, ua), (1, uc)], method, epsilon=_COSMUL_EPSILON
         )
         rows = np.arange(scores.shape[0])
@@ -302,13 +303,13 @@ def evaluate_analogies(
        explicit word representations", CoNLL 2014.
     """
     if method not in _ANALOGY_METHODS:
-        raise ValueError(f"method={method!r} must be one of {list(_ANALOGY_METHODS)}.")
+        raise InputError(f"method={method!r} must be one of {list(_ANALOGY_METHODS)}.")
     if restrict_vocab is not None and (
         isinstance(restrict_vocab, bool)
         or not isinstance(restrict_vocab, (int, np.integer))
         or restrict_vocab < 1
     ):
-        raise ValueError(
+        raise InputError(
             f"restrict_vocab={restrict_vocab!r} must be None or an integer >= 1."
         )
     embeddings = as_embeddings(embeddings)
@@ -316,7 +317,7 @@ def evaluate_analogies(
         questions = load_analogies(questions)
     missing = {"section", "a", "b", "c", "d"} - set(questions.columns)
     if missing:
-        raise ValueError(
+        raise InputError(
             f"questions lacks column(s) {sorted(missing)}; use load_analogies()."
         )
     n_rows = (

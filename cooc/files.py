@@ -1,4 +1,4 @@
-"""Writing files whole or not at all, and compressed text by name (no cooc imports).
+"""Atomic writes and compressed text by name (imports only cooc.errors).
 
 Every writer in cooc goes through :func:`atomic_write`: the data is written to
 a temporary file in the target folder and renamed into place only once it is
@@ -18,6 +18,8 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+from cooc.errors import InputError
 
 __all__ = [
     "COMPRESSIONS",
@@ -98,7 +100,7 @@ def atomic_write(
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise ValueError(
+        raise InputError(
             f"output folder {str(folder)!r} does not exist; create it first."
         )
     compression = compression_of(path) if compress else None
@@ -166,6 +168,6 @@ def read_all_bytes(path) -> bytes:
     except (EOFError, OSError, lzma.LZMAError) as exc:
         if compression is None or isinstance(exc, (FileNotFoundError, PermissionError)):
             raise
-        raise ValueError(
+        raise InputError(
             f"{os.fspath(path)}: not a valid {compression} file ({exc or 'cut short'})."
         ) from None

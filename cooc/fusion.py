@@ -61,11 +61,12 @@ from sklearn.utils.multiclass import check_classification_targets
 from cooc._compat import (
     Interval,
     StrOptions,
-    _fit_context,
     check_is_fitted,
+    fit_context,
     validate_data,
 )
 from cooc._output import input_index, sparse_output
+from cooc.errors import InputError, InputTypeError
 
 __all__ = [
     "LateFusionClassifier",
@@ -103,39 +104,39 @@ def _resolve_blocks(blocks, n_features, feature_names=None):
     elif isinstance(blocks, (list, tuple)):
         items = list(blocks)
     else:
-        raise TypeError(
+        raise InputTypeError(
             f"blocks={blocks!r} must be a list of (name, columns) pairs or a dict "
             "name -> columns, e.g. [('text', slice(0, 300)), ('image', "
             "slice(300, None))]."
         )
     if not items:
-        raise ValueError("blocks=[] is empty; give at least one (name, columns) pair.")
+        raise InputError("blocks=[] is empty; give at least one (name, columns) pair.")
     all_columns = np.arange(n_features)
     resolved, seen = [], {}
     for item in items:
         if not (isinstance(item, (tuple, list)) and len(item) == 2):
-            raise TypeError(
+            raise InputTypeError(
                 f"blocks entry {item!r} must be a (name, columns) pair, e.g. "
                 "('text', slice(0, 300))."
             )
         name, columns = item
         if not isinstance(name, str) or not name or "__" in name:
-            raise ValueError(
+            raise InputError(
                 f"block name {name!r} must be a non-empty str without '__'."
             )
         if any(name == other for other, _ in resolved):
-            raise ValueError(
+            raise InputError(
                 f"block name {name!r} is used twice; names must be unique."
             )
         idx = _block_columns(name, columns, all_columns, feature_names)
         if idx.size == 0:
-            raise ValueError(
+            raise InputError(
                 f"block {name!r} selects no columns of X with n_features={n_features}; "
                 "check its columns or drop it."
             )
         for j in idx:
             if j in seen:
-                raise ValueError(
+                raise InputError(
                     f"column {j} is in blocks {seen[j]!r} and {name!r}; each column "
                     "may belong to one block only."
                 )
@@ -152,25 +153,25 @@ def _block_columns(name, columns, all_columns, feature_names):
         columns = np.asarray(columns)
         if columns.dtype.kind in "OUS":
             if feature_names is None:
-                raise ValueError(
+                raise InputError(
                     f"block {name!r} names columns {list(columns)!r} but X has no "
                     "column names; pass a DataFrame or use integer indices."
                 )
             lookup = {str(f): i for i, f in enumerate(feature_names)}
             unknown = [c for c in columns if str(c) not in lookup]
             if unknown:
-                raise ValueError(
+                raise InputError(
                     f"block {name!r}: columns {unknown!r} are not in X; known "
                     f"columns start {list(feature_names[:5])!r}."
                 )
             return np.array([lookup[str(c)] for c in columns], dtype=np.int64)
         if columns.dtype.kind == "b" and columns.size != all_columns.size:
-            raise ValueError(
+            raise InputError(
                 f"block {name!r}: boolean mask of length {columns.size} does not "
                 f"match n_features={all_columns.size}."
             )
         if columns.dtype.kind not in "iub" and columns.size:
-            raise TypeError(
+            raise InputTypeError(
                 f"block {name!r}: columns {columns!r} must be a slice, integer "
                 "indices, a boolean mask or column names."
             )
@@ -179,7 +180,7 @@ def _block_columns(name, columns, all_columns, feature_names):
     try:
         idx = all_columns[columns]
     except IndexError:
-        raise ValueError(
+        raise InputError(
             f"block {name!r}: columns {columns!r} are out of range for X with "
             f"n_features={all_columns.size}."
         ) from None
@@ -289,7 +290,7 @@ def missing_modalities(X, blocks=None):
         return _missing_mask(X, _resolve_blocks(blocks, X.shape[1]))
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2:
-        raise ValueError(
+        raise InputError(
             f"X must be two-dimensional, got shape {X.shape!r}; reshape it or stack "
             "the modalities side by side."
         )
@@ -327,9 +328,9 @@ def simplex_grid(n_modalities, n_steps):
            [0.  , 1.  ]])
     """
     if not isinstance(n_modalities, Integral) or n_modalities < 1:
-        raise ValueError(f"n_modalities={n_modalities!r} must be an int >= 1.")
+        raise InputError(f"n_modalities={n_modalities!r} must be an int >= 1.")
     if not isinstance(n_steps, Integral) or n_steps < 1:
-        raise ValueError(f"n_steps={n_steps!r} must be an int >= 1; 20 gives 0.05.")
+        raise InputError(f"n_steps={n_steps!r} must be an int >= 1; 20 gives 0.05.")
     n_modalities, n_steps = int(n_modalities), int(n_steps)
     rows = []
     # Stars and bars: choose the positions of n_modalities - 1 bars.
@@ -373,18 +374,18 @@ def _resolve_weights(weights, names):
     if isinstance(weights, dict):
         unknown = sorted(set(weights) - set(names))
         if unknown:
-            raise ValueError(
+            raise InputError(
                 f"weights has keys {unknown!r} that are not block names {names!r}."
             )
         weights = [weights.get(name, 0.0) for name in names]
     w = np.asarray(weights, dtype=np.float64).ravel()
     if w.size != n:
-        raise ValueError(
+        raise InputError(
             f"weights={list(np.asarray(weights).ravel())!r} has {w.size} entries for "
             f"{n} blocks {names!r}; give one weight per block."
         )
     if not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
-        raise ValueError(
+        raise InputError(
             f"weights={w.tolist()!r} must be finite, >= 0 and not all 0; e.g. "
             f"{[1.0] * n!r}."
         )
@@ -517,7 +518,7 @@ class ModalityFusion(TransformerMixin, BaseEstimator):
         self.noise = noise
         self.random_state = random_state
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn the per-block scalers, means, projections and the SVD.
 
@@ -536,7 +537,7 @@ class ModalityFusion(TransformerMixin, BaseEstimator):
         self._fit(X)
         return self
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X, y=None):
         """Fit, then return the fused training matrix (with noise if ``noise > 0``).
 
@@ -614,7 +615,7 @@ class ModalityFusion(TransformerMixin, BaseEstimator):
             input_features = [f"x{i}" for i in range(self.n_features_in_)]
         input_features = np.asarray(input_features, dtype=object)
         if input_features.size != self.n_features_in_:
-            raise ValueError(
+            raise InputError(
                 f"input_features has {input_features.size} names; expected "
                 f"{self.n_features_in_} (n_features_in_)."
             )
@@ -634,12 +635,12 @@ class ModalityFusion(TransformerMixin, BaseEstimator):
         )
         sparse = sp.issparse(X)
         if sparse and self.impute == "project":
-            raise ValueError(
+            raise InputError(
                 "impute='project' needs dense X (a ridge projection onto a sparse "
                 "block would be dense); use impute='mean' or 'zero', or pass X.toarray()."
             )
         if sparse and self.noise > 0:
-            raise ValueError(
+            raise InputError(
                 f"noise={self.noise!r} would make the sparse fused matrix dense; use "
                 "noise=0 or pass X.toarray()."
             )
@@ -656,7 +657,7 @@ class ModalityFusion(TransformerMixin, BaseEstimator):
         ):
             present = ~missing[:, b]
             if not present.any():
-                raise ValueError(
+                raise InputError(
                     f"block {name!r} is missing (all NaN) in every row of X; drop it "
                     "from blocks or fit on rows that have it."
                 )
@@ -696,7 +697,7 @@ class ModalityFusion(TransformerMixin, BaseEstimator):
         self.svd_ = None
         if self.n_components is not None:
             if self.n_components > Z.shape[1]:
-                raise ValueError(
+                raise InputError(
                     f"n_components={self.n_components!r} must be <= the number of "
                     f"fused columns {Z.shape[1]}; lower n_components."
                 )
@@ -869,7 +870,7 @@ def make_early_fusion(
     steps = classifier.steps if isinstance(classifier, Pipeline) else []
     scalers = [name for name, step in steps if isinstance(step, _COLUMN_SCALERS)]
     if scalers:
-        raise ValueError(
+        raise InputError(
             f"classifier has column scaling step(s) {scalers!r}, which would undo "
             "the learned block weights; pass the classifier without them, e.g. "
             "make_classifier('logreg')[-1]."
@@ -1145,7 +1146,7 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
         try:
             return [(name, est) for name, est in self.estimators]
         except (TypeError, ValueError):
-            raise TypeError(
+            raise InputTypeError(
                 f"estimators={self.estimators!r} must be a classifier or a list of "
                 "(name, classifier) pairs, one per block."
             ) from None
@@ -1156,7 +1157,7 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
             pairs = self._named_list()
             given = [name for name, _ in pairs]
             if given != names:
-                raise ValueError(
+                raise InputError(
                     f"estimators are named {given!r} but the blocks are {names!r}; "
                     "give one (name, estimator) per block, in block order."
                 )
@@ -1165,12 +1166,12 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
             ests = [self.estimators] * len(names)
         for name, est in zip(names, ests, strict=True):
             if not (hasattr(est, "fit") and hasattr(est, "predict")):
-                raise TypeError(
+                raise InputTypeError(
                     f"estimator for block {name!r} is {est!r}, which has no "
                     "fit/predict; pass a classifier."
                 )
             if self.rule != "vote" and not hasattr(est, "predict_proba"):
-                raise ValueError(
+                raise InputError(
                     f"rule={self.rule!r} needs predict_proba, but the estimator for "
                     f"block {name!r} ({type(est).__name__}) has none; wrap it in "
                     "CalibratedClassifierCV or use rule='vote'."
@@ -1197,7 +1198,7 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
             out[np.arange(Xb.shape[0]), pred] = 1.0
         return out
 
-    @_fit_context(prefer_skip_nested_validation=False)
+    @fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y):
         """Fit one classifier per block and, if asked, learn the modality weights.
 
@@ -1224,7 +1225,7 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         self.classes_, y_enc = np.unique(y, return_inverse=True)
         if self.classes_.size < 2:
-            raise ValueError(
+            raise InputError(
                 f"y has only one class {self.classes_.tolist()[0]!r}; a classifier "
                 "needs at least 2 classes."
             )
@@ -1238,13 +1239,13 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
         for b, name in enumerate(names):
             rows = present[:, b]
             if not rows.any():
-                raise ValueError(
+                raise InputError(
                     f"block {name!r} is missing (all NaN) in every training row; "
                     "drop it from blocks."
                 )
             found = np.unique(y_enc[rows])
             if found.size < 2:
-                raise ValueError(
+                raise InputError(
                     f"block {name!r} is present only in rows of class "
                     f"{self.classes_[found].tolist()[0]!r}; its estimator needs rows "
                     "of at least 2 classes."
@@ -1346,11 +1347,11 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         if rule not in ("mean", "product", "vote"):
-            raise ValueError(f"rule={rule!r} is not one of 'mean', 'product', 'vote'.")
+            raise InputError(f"rule={rule!r} is not one of 'mean', 'product', 'vote'.")
         if rule != "vote" and not all(
             hasattr(est, "predict_proba") for est in self.estimators_
         ):
-            raise ValueError(f"rule={rule!r} needs predict_proba from every estimator.")
+            raise InputError(f"rule={rule!r} needs predict_proba from every estimator.")
         other = copy.copy(self)
         other.rule = rule
         if hasattr(self, "oof_proba_"):

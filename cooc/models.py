@@ -22,9 +22,10 @@ from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
 
-from cooc._compat import Interval, StrOptions, _fit_context, check_is_fitted
+from cooc._compat import Interval, StrOptions, check_is_fitted, fit_context
 from cooc._output import input_index, sparse_output
 from cooc.classify import make_classifier
+from cooc.errors import InputError, InputTypeError
 from cooc.fusion import LateFusionClassifier, make_early_fusion
 from cooc.vision import VisualWords, check_images
 
@@ -88,12 +89,12 @@ def split_modalities(X, text_column="text", image_column="image"):
     then missing for every row).
     """
     if not isinstance(X, pd.DataFrame):
-        raise TypeError(
+        raise InputTypeError(
             f"expected a pandas DataFrame with columns {text_column!r} and/or "
             f"{image_column!r}, got {type(X).__name__}."
         )
     if text_column not in X.columns and image_column not in X.columns:
-        raise ValueError(
+        raise InputError(
             f"neither text column {text_column!r} nor image column {image_column!r} "
             f"is in the table (columns: {list(X.columns)})."
         )
@@ -203,20 +204,20 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
             and all(isinstance(n, Integral) and n >= 1 for n in ngrams)
             and ngrams[0] <= ngrams[1]
         ):
-            raise ValueError(
+            raise InputError(
                 f"char_ngrams={self.char_ngrams!r} must be (min_n, max_n) with "
                 "1 <= min_n <= max_n, e.g. (2, 5), or None."
             )
         return ngrams
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         ngrams = self._check_char_ngrams()
         texts, images = split_modalities(X, self.text_column, self.image_column)
         have_text = [t for t in texts if t is not None]
         have_image = [im for im in images if im is not None]
         if not have_text and not have_image:
-            raise ValueError(
+            raise InputError(
                 "every row lacks both its text and its image; nothing to learn."
             )
         self.text_vectorizer_ = self.char_vectorizer_ = None
@@ -460,7 +461,7 @@ class MultimodalClassifier(ClassifierMixin, BaseEstimator):
             return X.drop(columns=[self.text_column], errors="ignore")
         return X
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         # The parts pass sparse matrices to each other whatever output the
         # user configured (set_config(transform_output="pandas")).
@@ -470,9 +471,9 @@ class MultimodalClassifier(ClassifierMixin, BaseEstimator):
     def _fit(self, X, y):
         y = np.asarray(y)
         if len(y) != len(X):
-            raise ValueError(f"{len(X)} rows but {len(y)} labels; they must match.")
+            raise InputError(f"{len(X)} rows but {len(y)} labels; they must match.")
         if np.unique(y).shape[0] < 2:
-            raise ValueError(
+            raise InputError(
                 f"the labels hold a single class {np.unique(y).tolist()!r}; "
                 "a classifier needs at least two."
             )

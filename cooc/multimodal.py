@@ -31,7 +31,6 @@ from __future__ import annotations
 import logging
 import math
 import operator
-from concurrent.futures import ThreadPoolExecutor
 from functools import reduce
 from numbers import Integral, Real
 from typing import ClassVar, NamedTuple
@@ -42,15 +41,11 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 
 from cooc import _kernels as K
-from cooc._compat import Interval, StrOptions, _fit_context, check_is_fitted
-from cooc.cooccurrence import (
-    WEIGHTINGS,
-    CoocMatrix,
-    WindowCounter,
-    _check_corpus,
-    _n_threads,
-)
+from cooc._compat import Interval, StrOptions, check_is_fitted, fit_context
+from cooc.cooccurrence import WEIGHTINGS, CoocMatrix, WindowCounter, check_corpus
 from cooc.corpus import TOKENIZERS, chunks_from_documents
+from cooc.errors import InputError, InputTypeError
+from cooc.parallel import block_map, n_threads
 from cooc.pipeline import embed_cooccurrence
 from cooc.vectors import Embeddings
 from cooc.vocab import Vocabulary, build_vocabulary
@@ -128,11 +123,11 @@ def merge_joint_counts(parts) -> JointCounts:
     """Sum the :class:`JointCounts` of shards of one collection of items, exactly."""
     parts = list(parts)
     if not parts:
-        raise ValueError("merge_joint_counts needs at least one JointCounts.")
+        raise InputError("merge_joint_counts needs at least one JointCounts.")
     first = parts[0]
     for part in parts[1:]:
         if part.scale != first.scale or part.cross.shape != first.cross.shape:
-            raise ValueError(
+            raise InputError(
                 f"cannot merge joint counts of shape {part.cross.shape} and scale "
                 f"{part.scale} with shape {first.cross.shape} and scale {first.scale}; "
                 "count every shard with the same vocabularies and window."
@@ -157,12 +152,12 @@ def _check_weight(name, value):
         or not math.isfinite(value)
         or value < 0
     ):
-        raise ValueError(f"{name}={value!r} must be a finite number >= 0, e.g. 1.0.")
+        raise InputError(f"{name}={value!r} must be a finite number >= 0, e.g. 1.0.")
 
 
 def _check_n(name, value):
     if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ValueError(f"{name}={value!r} must be a positive int (vocabulary size).")
+        raise InputError(f"{name}={value!r} must be a positive int (vocabulary size).")
     return int(value)
 
 
@@ -170,7 +165,7 @@ def _check_visual(visual_ids, visual_offsets, n_visual, visual_positions):
     """Coerce the visual items: int32 codes, int64 offsets, int64 positions or None."""
     codes = np.asarray(visual_ids)
     if codes.ndim != 1 or not (codes.size == 0 or codes.dtype.kind in "iu"):
-        raise TypeError(
+        raise InputTypeError(
             f"visual_ids must be a 1-d integer array, got dtype {codes.dtype} "
             f"ndim {codes.ndim}."
         )
@@ -183,12 +178,12 @@ def _check_visual(visual_ids, visual_offsets, n_visual, visual_positions):
         or offsets[-1] != codes.shape[0]
         or np.any(np.diff(offsets) < 0)
     ):
-        raise ValueError(
+        raise InputError(
             "visual_offsets must be non-decreasing, start at 0 and end at "
             f"len(visual_ids) ({codes.shape[0]})."
         )
     if codes.size and (codes.min() < 0 or codes.max() >= n_visual):
-        raise ValueError(
+        raise InputError(
             f"visual_ids must lie in [0, {n_visual}); got range "
             f"[{codes.min()}, {codes.max()}]; pass n_visual = the codebook size."
         )
@@ -198,7 +193,7 @@ def _check_visual(visual_ids, visual_offsets, n_visual, visual_positions):
         if positions.shape != (codes.shape[0], 2) or not (
             positions.size == 0 or positions.dtype.kind in "iu"
         ):
-            raise ValueError(
+            raise InputError(
                 f"visual_positions must be integer (row, col) pairs of shape "
                 f"({codes.shape[0]}, 2), got {positions.dtype} {positions.shape}."
             )
@@ -227,7 +222,7 @@ def _count_spatial(codes, offsets, positions, n_visual, radius, n_threads):
     n = codes.shape[0]
     key_bits = max(1, (n_visual * n_visual - 1).bit_length())
     if key_bits + 1 > 62:
-        raise ValueError(f"n_visual={n_visual!r} is too large to count pairs.")
+        raise InputError(f"n_visual={n_visual!r} is too large to count pairs.")
     sizes = np.diff(offsets)
     items = np.repeat(np.arange(sizes.shape[0], dtype=np.int64), sizes)
     order = np.lexsort((positions[:, 1], positions[:, 0], items))
@@ -239,33 +234,21 @@ def _count_spatial(codes, offsets, positions, n_visual, radius, n_threads):
     n_parts = max(1, min(n_threads, n // _MIN_PATCHES_PER_THREAD))
     cuts = [n * t // n_parts for t in range(n_parts + 1)]
 
-    def count_part(t):
-        pos, end = cuts[t], cuts[t + 1]
-        buf = np.empty(cap, dtype=np.int64)
-        runs = []
+    def count_part(pos, end):
+        buffers = [np.empty(cap, dtype=np.int64)]
+        stack = K.RunStack()
         while pos < end:
             pos, n_buf = K.count_spatial_pairs(
-                codes, offsets, rows, cols, radius, pos, end, n_visual, buf, 0
+                codes, offsets, rows, cols, radius, pos, end, n_visual, buffers[0], 0
             )
-            tmp = np.empty(n_buf, dtype=np.int64)
-            m = K.sort_reduce_pairs(buf, tmp, n_buf, weights, 1, key_bits)
-            runs.append((buf[:m].copy(), tmp[:m]))
-            # Keep run sizes decreasing geometrically (few runs, few merges).
-            while len(runs) >= 2 and runs[-2][0].shape[0] <= 2 * runs[-1][0].shape[0]:
-                b, a = runs.pop(), runs.pop()
-                runs.append(_merge_runs(a, b))
-        return runs
+            stack.add_buffer(buffers, 0, n_buf, weights, 1, key_bits)
+        return stack.take()
 
-    if n_parts == 1:
-        runs = count_part(0)
-    else:
-        with ThreadPoolExecutor(n_parts) as pool:
-            runs = [
-                run for part in pool.map(count_part, range(n_parts)) for run in part
-            ]
-    while len(runs) > 1:  # integer sums: the merge order does not matter
-        runs.sort(key=lambda run: run[0].shape[0])
-        runs = [_merge_runs(runs[0], runs[1]), *runs[2:]]
+    blocks = [(cuts[t], cuts[t + 1]) for t in range(n_parts)]
+    parts = block_map(count_part, blocks, n_threads=n_threads)
+    runs = [run for part in parts for run in part]
+    del parts
+    K.merge_down(runs)  # integer sums: the merge order does not matter
     if runs:
         keys, vals = runs[0]
     else:
@@ -275,15 +258,6 @@ def _count_spatial(codes, offsets, positions, n_visual, radius, n_threads):
     out = sp.csr_matrix((vals, indices, indptr), shape=(n_visual, n_visual))
     out.has_sorted_indices = True
     return out
-
-
-def _merge_runs(a, b):
-    """Merge two sorted runs ``(keys, values)``, summing equal keys."""
-    n = a[0].shape[0] + b[0].shape[0]
-    keys = np.empty(n, dtype=np.int64)
-    vals = np.empty(n, dtype=np.int64)
-    m = K.merge_runs(a[0], a[1], b[0], b[1], keys, vals)
-    return keys[:m], vals[:m]
 
 
 def count_joint_blocks(
@@ -363,12 +337,12 @@ def count_joint_blocks(
     """
     n_words = _check_n("n_words", n_words)
     n_visual = _check_n("n_visual", n_visual)
-    word_ids, word_offsets = _check_corpus(word_ids, word_offsets, n_words)
+    word_ids, word_offsets = check_corpus(word_ids, word_offsets, n_words)
     codes, visual_offsets, positions = _check_visual(
         visual_ids, visual_offsets, n_visual, visual_positions
     )
     if word_offsets.shape[0] != visual_offsets.shape[0]:
-        raise ValueError(
+        raise InputError(
             f"word_offsets describe {word_offsets.shape[0] - 1} items but "
             f"visual_offsets {visual_offsets.shape[0] - 1}; give every item an "
             "entry in both (an empty range when a modality is missing)."
@@ -379,11 +353,11 @@ def count_joint_blocks(
             or not isinstance(spatial_radius, Integral)
             or spatial_radius < 0
         ):
-            raise ValueError(
+            raise InputError(
                 f"spatial_radius={spatial_radius!r} must be an int >= 0 or None."
             )
         if positions is None:
-            raise ValueError(
+            raise InputError(
                 "spatial_radius needs visual_positions (the (row, col) grid "
                 "position of every patch); pass them or set spatial_radius=None."
             )
@@ -406,7 +380,7 @@ def count_joint_blocks(
             positions,
             n_visual,
             int(spatial_radius),
-            _n_threads(n_jobs),
+            n_threads(n_jobs),
         )
     return JointCounts(
         _sorted_csr(text), _sorted_csr(cross), _sorted_csr(pairs), int(scale)
@@ -501,7 +475,7 @@ def joint_vocabulary(vocabulary, n_visual, visual_counts=None) -> Vocabulary:
     n_visual = _check_n("n_visual", n_visual)
     clash = next((t for t in vocabulary.tokens if t.startswith(VISUAL_PREFIX)), None)
     if clash is not None:
-        raise ValueError(
+        raise InputError(
             f"word {clash!r} starts with {VISUAL_PREFIX!r}, the visual-word prefix; "
             "use tokenizer='word' or rename such tokens."
         )
@@ -509,7 +483,7 @@ def joint_vocabulary(vocabulary, n_visual, visual_counts=None) -> Vocabulary:
         visual_counts = np.zeros(n_visual, dtype=np.int64)
     visual_counts = np.asarray(visual_counts)
     if visual_counts.shape != (n_visual,):
-        raise ValueError(
+        raise InputError(
             f"visual_counts has shape {visual_counts.shape}; expected ({n_visual},)."
         )
     tokens = list(vocabulary.tokens) + [f"{VISUAL_PREFIX}{i}" for i in range(n_visual)]
@@ -519,22 +493,26 @@ def joint_vocabulary(vocabulary, n_visual, visual_counts=None) -> Vocabulary:
 
 def _check_texts(texts, name):
     if isinstance(texts, (str, bytes)):
-        raise TypeError(
+        raise InputTypeError(
             f"{name} expects a sequence of texts (str, token list or None), got a "
             "single string; wrap it in a list."
         )
     if getattr(texts, "ndim", 1) != 1:
-        raise TypeError(f"{name} expects a 1-D sequence of texts.")
+        raise InputTypeError(f"{name} expects a 1-D sequence of texts.")
     return [
         "" if t is None or (isinstance(t, float) and math.isnan(t)) else t
         for t in texts
     ]
 
 
-def _encode_texts(texts, vocabulary, *, tokenizer, lowercase, min_count=1):
+def encode_texts(texts, vocabulary, *, tokenizer, lowercase, min_count=1):
     """Tokenize texts; return ``(vocabulary, ids int32, offsets int64)``.
 
-    ``vocabulary`` None builds one from the texts with ``min_count``.
+    ``texts`` are strings or token lists (one item each; see
+    :func:`cooc.corpus.chunks_from_documents`), ``ids`` the word ids of all
+    their tokens (``-1`` out of the vocabulary) and ``offsets`` the item
+    bounds in them. ``vocabulary`` None builds one from the texts with
+    ``min_count``.
     """
     chunks = list(
         chunks_from_documents(texts, tokenizer=tokenizer, lowercase=lowercase)
@@ -613,7 +591,7 @@ def build_joint(
     (['a', 'cat', 'vw:0', 'vw:1'], (4, 4))
     """
     texts = _check_texts(texts, "build_joint")
-    vocabulary, ids, offsets = _encode_texts(
+    vocabulary, ids, offsets = encode_texts(
         texts,
         vocabulary,
         tokenizer=tokenizer,
@@ -686,7 +664,7 @@ def _visual_arrays(visual, n_visual):
     """``(codes, offsets, positions or None, n_visual)`` from codes or a BoVW matrix."""
     if isinstance(visual, (tuple, list)):
         if len(visual) not in (2, 3):
-            raise ValueError(
+            raise InputError(
                 "visual must be (codes, offsets), (codes, offsets, positions) or a "
                 f"BoVW count matrix; got a sequence of {len(visual)} items."
             )
@@ -701,12 +679,12 @@ def _visual_arrays(visual, n_visual):
         bovw.sum_duplicates()
         data = bovw.data
         if data.size and (data.min() < 0 or not np.array_equal(data, np.round(data))):
-            raise ValueError(
+            raise InputError(
                 "a BoVW matrix must hold non-negative integer counts (not TF-IDF "
                 "or normalised histograms); pass the counts of VisualWords.transform."
             )
         if n_visual is not None and bovw.shape[1] != n_visual:
-            raise ValueError(
+            raise InputError(
                 f"the BoVW matrix has {bovw.shape[1]} columns; expected "
                 f"n_visual={n_visual}."
             )
@@ -717,7 +695,7 @@ def _visual_arrays(visual, n_visual):
             np.asarray(bovw.sum(axis=1)).ravel().astype(np.int64), out=offsets[1:]
         )
         return codes, offsets, None, int(bovw.shape[1])
-    raise TypeError(
+    raise InputTypeError(
         "visual must be a tuple (codes, offsets[, positions]) as returned by "
         "VisualWords.encode, or a sparse BoVW count matrix; got "
         f"{type(visual).__name__}."
@@ -866,7 +844,7 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, texts, y=None, *, visual):
         """Learn the joint embeddings of paired items.
 
@@ -889,16 +867,16 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
         texts = _check_texts(texts, type(self).__name__)
         codes, offsets, positions, n_visual = _visual_arrays(visual, self.n_visual)
         if offsets.shape[0] - 1 != len(texts):
-            raise ValueError(
+            raise InputError(
                 f"{len(texts)} texts but {offsets.shape[0] - 1} images; pass one "
                 "entry per item in both (None / an empty range when missing)."
             )
         if self.spatial_radius is not None and positions is None:
-            raise ValueError(
+            raise InputError(
                 f"spatial_radius={self.spatial_radius!r} needs patch positions; "
                 "pass visual=(codes, offsets, positions) or spatial_radius=None."
             )
-        vocab, ids, word_offsets = _encode_texts(
+        vocab, ids, word_offsets = encode_texts(
             texts,
             None,
             tokenizer=self.tokenizer,
@@ -983,7 +961,7 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         texts = _check_texts(texts, type(self).__name__)
-        _, ids, offsets = _encode_texts(
+        _, ids, offsets = encode_texts(
             texts,
             self.vocabulary_,
             tokenizer=self.tokenizer,
@@ -1030,7 +1008,7 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
             return out.astype(np.float32)
         images = self.transform_images(visual).astype(np.float64)
         if images.shape[0] != out.shape[0]:
-            raise ValueError(
+            raise InputError(
                 f"{out.shape[0]} texts but {images.shape[0]} images; pass one entry "
                 "per item in both."
             )
@@ -1074,13 +1052,13 @@ class JointEmbedding(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         row = sp.csr_matrix(image if sp.issparse(image) else np.atleast_2d(image))
         if row.shape != (1, self.n_visual_):
-            raise ValueError(
+            raise InputError(
                 f"image must be one BoVW row of {self.n_visual_} counts; got shape "
                 f"{row.shape}."
             )
         vector = self.transform_images(row)[0]
         if np.isnan(vector).any():
-            raise ValueError("the image has no visual word; nothing to compare.")
+            raise InputError("the image has no visual word; nothing to compare.")
         return self._block(False).most_similar(vector, k=k)
 
     def get_feature_names_out(self, input_features=None):

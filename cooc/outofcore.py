@@ -19,8 +19,9 @@ but whenever the counter's sorted runs reach their share of the budget it
    mirror entry in the row of its column. Routed entries are filed under
    fixed groups of output rows (*buckets*) in one append-only file. Now the
    length of every output row is known.
-3. **Write.** The ``.cooc`` archive is laid out (:mod:`cooc._zip`): the row
-   pointers are written, and groups of buckets that fit the budget are
+3. **Write.** The ``.cooc`` archive is laid out by
+   :func:`cooc.matrix.write_cooc` (the writer ``save_cooc`` uses too): the
+   row pointers are written, and groups of buckets that fit the budget are
    decoded, merged and written straight to their place in the ``indices``
    and ``data`` members, two groups at a time. Checksums of the parts are
    combined in order.
@@ -33,14 +34,13 @@ output file (12 bytes per entry).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import itertools
-import json
 import logging
 import queue
 import shutil
+import sys
 import tempfile
-import zlib
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -49,7 +49,19 @@ from pathlib import Path
 import numpy as np
 
 from cooc import _kernels as K
-from cooc._zip import PresizedZip, crc32_combine
+from cooc.cooccurrence import (
+    check_counter_params,
+    count_files,
+    file_defaults,
+    params_record,
+    vocabulary_selection,
+)
+from cooc.corpus import ReadingOptions, source_names
+from cooc.errors import InputError
+from cooc.files import atomic_write
+from cooc.matrix import cooc_meta, write_cooc
+from cooc.parallel import ordered_map, row_parts
+from cooc.vocab import check_vocabulary_params
 
 __all__ = [
     "OutOfCoreResult",
@@ -95,8 +107,6 @@ class OutOfCoreResult:
     def save(self, path) -> None:
         """Copy the written file to ``path`` (nothing to do for the same path)."""
         if Path(path).resolve() != Path(self.path).resolve():
-            from cooc.io import atomic_write
-
             with open(self.path, "rb") as src, atomic_write(path, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
 
@@ -119,22 +129,6 @@ def _damaged(path) -> RuntimeError:
 
 def _ignore(*args) -> None:
     pass
-
-
-def _ordered(pool, fn, items, depth: int):
-    """``fn(item)`` for each item on ``pool``, yielded in order, with at most
-    ``depth`` results pending (so finished work does not pile up)."""
-    pending: deque = deque()
-    try:
-        for item in items:
-            pending.append(pool.submit(fn, item))
-            if len(pending) >= depth:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:
-        for f in pending:
-            f.cancel()
 
 
 # -- spilled runs ---------------------------------------------------------------------
@@ -200,7 +194,7 @@ def _spill(runs, path: Path, pool) -> _Run:
     n_pairs = n_bytes = 0
     prev = 0
     with open(path, "wb") as fh:
-        for keys, vals in _ordered(pool, merge, range(len(edges) - 1), 2):
+        for keys, vals in ordered_map(pool, merge, range(len(edges) - 1), 2):
             n = keys.shape[0]
             if n == 0:
                 continue
@@ -378,7 +372,7 @@ class _BandWriter:
     def merge(self, bands, pool, tell) -> None:
         with open(self.routed_path, "wb") as fh:
             base = 0
-            for pieces, offs, counts, n_read in _ordered(
+            for pieces, offs, counts, n_read in ordered_map(
                 pool, self._merge_band, bands, 2
             ):
                 for p in pieces:
@@ -471,75 +465,25 @@ class _BandWriter:
         return lo, hi, indices, data
 
 
-def _write_cooc(
-    path, indptr, vocabulary, meta, parts, make_rows, pool, tell=None
-) -> None:
-    """Write a ``.cooc`` file whose row lengths (``indptr``) are known, its
-    column indices and values made by ``make_rows(part)`` for each of
-    ``parts`` (``(lo, hi, indices, data)`` for output rows ``[lo, hi)``; the
-    parts cover the rows in order). Two parts are made at a time; each is
-    written in place and checksummed, and the checksums are combined in order.
-    """
-    from cooc.container import encode_tokens, npy_header
-    from cooc.files import atomic_write
-
-    nnz = int(indptr[-1])
-    sizes = {"indptr": (8, indptr.shape[0]), "indices": (4, nnz), "data": (8, nnz)}
-    headers = {
-        "indptr": npy_header(np.int64, indptr.shape[0]),
-        "indices": npy_header(np.int32, nnz),
-        "data": npy_header(np.float64, nnz),
-    }
-    tokens = encode_tokens(vocabulary.tokens)
-    counts = np.asarray(vocabulary.counts, dtype=np.int64)
-    crc = {"indices": 0, "data": 0}
-    with atomic_write(path, "wb") as fh:
-        zf = PresizedZip(fh)
-        at = {}
-        for name, (itemsize, n) in sizes.items():
-            header = headers[name]
-            at[name] = zf.reserve(f"{name}.npy", len(header) + itemsize * n)
-            zf.write_at(at[name], header)
-            at[name] += len(header)
-        zf.write_at(at["indptr"], indptr)
-        crc["indptr"] = zlib.crc32(indptr)
-
-        def one(part):
-            lo, hi, indices, data = make_rows(part)
-            first = int(indptr[lo])
-            if indices.shape[0] != int(indptr[hi]) - first:  # pragma: no cover
-                raise RuntimeError(f"rows {lo}-{hi}: wrong number of entries")
-            zf.write_at(at["indices"] + 4 * first, indices)
-            zf.write_at(at["data"] + 8 * first, data)
-            return zlib.crc32(indices), zlib.crc32(data), indices.nbytes, data.nbytes
-
-        for ci, cd, li, ld in _ordered(pool, one, parts, 2):
-            crc["indices"] = crc32_combine(crc["indices"], ci, li)
-            crc["data"] = crc32_combine(crc["data"], cd, ld)
-            if tell is not None:
-                tell(li // 4)
-        for name, (itemsize, n) in sizes.items():
-            whole = crc32_combine(zlib.crc32(headers[name]), crc[name], itemsize * n)
-            zf.set_crc(f"{name}.npy", whole)
-        for name, arr in (("tokens", tokens), ("counts", counts)):
-            crc[name] = zlib.crc32(arr)
-            zf.add(f"{name}.npy", npy_header(arr.dtype, arr.shape[0]) + arr.tobytes())
-        raw = json.dumps(dict(meta, crc32=crc)).encode("utf-8")
-        zf.add("meta.npy", npy_header(np.uint8, len(raw)) + raw)
-        zf.close()
+# The order in which the out-of-core build's files have always listed the
+# CRC-32s of their arrays (readers look them up by name; save_cooc lists them
+# in member order): kept, so that the files stay the same byte for byte.
+_CRC_ORDER = ("indices", "data", "indptr", "tokens", "counts")
 
 
-def _row_parts(indptr, max_entries: int) -> list[tuple[int, int]]:
-    """Consecutive row ranges of at most ``max_entries`` entries (at least one
-    row each)."""
-    n = indptr.shape[0] - 1
-    parts, lo = [], 0
-    while lo < n:
-        hi = int(np.searchsorted(indptr, indptr[lo] + max_entries, side="right")) - 1
-        hi = min(max(hi, lo + 1), n)
-        parts.append((lo, hi))
-        lo = hi
-    return parts
+def _write_cooc(path, indptr, vocabulary, meta, parts, make_rows, pool, tell=None):
+    """:func:`cooc.matrix.write_cooc`, with this build's order of checksums."""
+    write_cooc(
+        path,
+        indptr,
+        vocabulary,
+        meta,
+        parts,
+        make_rows,
+        pool,
+        tell,
+        crc_order=_CRC_ORDER,
+    )
 
 
 def _write_layout(path, counter, vocabulary, meta_of, memory, pool, tell, step):
@@ -580,7 +524,7 @@ def _write_layout(path, counter, vocabulary, meta_of, memory, pool, tell, step):
 
     shape = (n_words, lay.out_cols)
     tell("writing", nnz, "entries")
-    parts = _row_parts(indptr, per_band)
+    parts = row_parts(indptr, per_band)
     _write_cooc(
         path, indptr, vocabulary, meta_of(shape, nnz), parts, make_rows, pool, step
     )
@@ -599,9 +543,6 @@ def _hand_back_freed_memory() -> None:
     where freed space stays with the process; fixing the threshold at 256 KiB
     maps large arrays on their own.
     """
-    import ctypes
-    import sys
-
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             libc = ctypes.CDLL(None)  # the process's own symbols: glibc's mallopt
@@ -745,40 +686,31 @@ def _build(
     progress,
     params,
 ):
-    from cooc.cooccurrence import (
-        _check_read_options,
-        _count_into,
-        _file_defaults,
-        _reading_record,
-        _selection,
-        _split_params,
-    )
-    from cooc.vocab import _check_params
-
-    _split_params(params)
-    selection = _selection(vocabulary, min_count, max_size)
-    sources = [str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
-    params = _file_defaults(dict(params))
+    check_counter_params(params)
+    selection = vocabulary_selection(vocabulary, min_count, max_size)
+    sources = source_names(paths)
+    params = file_defaults(dict(params))
     params.pop("memory", None)
     params.pop("fan_in", None)  # (the merge is one pass now)
     memory = int(memory)
     if memory < 16 * 2**20:
-        raise ValueError(
+        raise InputError(
             f"memory={memory!r} bytes is below the minimum of a build (16M); "
             "raise --memory."
         )
     if vocabulary is None:
-        _check_params(min_count, max_size)
+        check_vocabulary_params(min_count, max_size)
     spill_root = (
         Path(spill_dir) if spill_dir is not None else Path(tempfile.gettempdir())
     )
     if not spill_root.is_dir():
-        raise ValueError(
+        raise InputError(
             f"spill folder {str(spill_root)!r} does not exist; create it first."
         )
     if read["chunk_size"] is None:
         read["chunk_size"] = int(min(max(memory // 128, 1 << 16), 1 << 24))
-    _check_read_options(read, paths)
+    options = ReadingOptions(**read)
+    options.check_paths(paths)
     _hand_back_freed_memory()
     # The budget: codes of the first pass 1/8, runs held before a spill 1/4,
     # the counter's pair buffers 1/2 up to 1 GiB (larger buffers, fewer sorted
@@ -814,12 +746,12 @@ def _build(
                     _hand_back_freed_memory()
                     logger.info("spilled run %d: %d pairs", len(runs), runs[-1].n_pairs)
 
-            counter, vocabulary = _count_into(
+            counter, vocabulary = count_files(
                 paths,
                 vocabulary,
                 min_count,
                 max_size,
-                read,
+                options,
                 counting,
                 progress,
                 on_update=spill,
@@ -831,10 +763,10 @@ def _build(
                 stats = dict(
                     counter.stats, vocabulary_size=len(vocabulary), sources=sources
                 )
-                record = _reading_record(counter.params, read, selection)
+                record = params_record(counter.params, options, selection)
 
                 def meta_of(shape, nnz):
-                    return _meta(vocabulary, record, stats, shape, nnz)
+                    return cooc_meta(vocabulary, record, stats, shape, nnz)
 
                 shape, nnz = _write_layout(
                     output,
@@ -855,7 +787,7 @@ def _build(
             runs.append(_spill(final, work / f"run-{len(runs):05d}.bin", pool))
             del final
             stats = counter.stats
-            record = _reading_record(counter.params, read, selection)
+            record = params_record(counter.params, options, selection)
             scale = counter.scale
             mode, n_cols = counter.mode, counter.n_cols
             window = counter.window_size
@@ -885,7 +817,7 @@ def _build(
             np.cumsum(writer.row_counts, out=indptr[1:])
             tell("writing", int(indptr[-1]), "entries")
             stats = dict(stats, vocabulary_size=n_words, sources=sources)
-            meta = _meta(
+            meta = cooc_meta(
                 vocabulary, record, stats, (n_words, out_cols), int(indptr[-1])
             )
             budget = max(1 << 16, memory // 4 // _WRITE_BYTES_PER_ENTRY)
@@ -911,20 +843,3 @@ def _build(
         len(runs),
         1,
     )
-
-
-def _meta(vocabulary, params, stats, shape, nnz) -> dict:
-    from cooc import __version__
-    from cooc.container import COOC_FORMAT, COOC_FORMAT_VERSION
-
-    return {
-        "format": COOC_FORMAT,
-        "format_version": COOC_FORMAT_VERSION,
-        "cooc_version": __version__,
-        "shape": [int(s) for s in shape],
-        "nnz": nnz,
-        "n_words": len(vocabulary),
-        "params": params,
-        "stats": stats,
-        "crc32": {},
-    }

@@ -34,6 +34,12 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from cooc.cooccurrence import CoocMatrix
+from cooc.errors import InputError, MissingDependencyError
+from cooc.files import open_input
+from cooc.io import export_format
+from cooc.vocab import Vocabulary
+
 __all__ = ["import_pairs"]
 
 COLUMNS = ("word1", "word2", "value")
@@ -90,20 +96,17 @@ def import_pairs(
     >>> back.vocabulary.tokens, (back.matrix != m.matrix).nnz
     (['a', 'b', 'c'], 0)
     """
-    from cooc.cooccurrence import CoocMatrix
-    from cooc.io import export_format
-    from cooc.vocab import Vocabulary
 
     name = os.fspath(path)
     fmt = export_format(path)
     if not Path(path).is_file():
-        raise ValueError(f"{name}: no such file; expected a pairs table.")
+        raise InputError(f"{name}: no such file; expected a pairs table.")
     if (
         isinstance(block_rows, bool)
         or not isinstance(block_rows, int)
         or block_rows < 1
     ):
-        raise ValueError(f"block_rows={block_rows!r} must be a positive int.")
+        raise InputError(f"block_rows={block_rows!r} must be a positive int.")
 
     words: dict[str, int] = {}  # word1 values, in order of first appearance
     contexts: dict[str, int] = {}  # word2 values, in order of first appearance
@@ -125,7 +128,7 @@ def import_pairs(
         if progress is not None:
             progress(len(value))
     if n_rows == 0:
-        raise ValueError(
+        raise InputError(
             f"{name}: the table has no rows; expected word1, word2, value rows."
         )
 
@@ -153,7 +156,7 @@ def import_pairs(
         a, b = np.sort(order[first : first + 2]) + 1
         c = int(col[first])
         word2 = tokens[c % n] if not directional else "LR"[c // n] + ":" + tokens[c % n]
-        raise ValueError(
+        raise InputError(
             f"{name}: the pair ({tokens[row[first]]!r}, {word2!r}) is given twice "
             f"(rows {a} and {b}); sum such rows first: one value per pair."
         )
@@ -185,7 +188,7 @@ def _code(values: np.ndarray, table: dict, name: str, before: int, column: str):
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     if (codes < 0).any():
         at = before + int(np.flatnonzero(codes < 0)[0]) + 1
-        raise ValueError(
+        raise InputError(
             f"{name}: row {at} has no {column}; every row needs two words."
         )
     uniques = np.asarray(uniques, dtype=object)
@@ -195,13 +198,13 @@ def _code(values: np.ndarray, table: dict, name: str, before: int, column: str):
         if known is None:
             if not isinstance(word, str):
                 at = before + int(np.flatnonzero(codes == i)[0]) + 1
-                raise ValueError(
+                raise InputError(
                     f"{name}: row {at} has {column} {word!r} ({type(word).__name__}); "
                     "words must be text."
                 )
             if "\n" in word or "\r" in word:
                 at = before + int(np.flatnonzero(codes == i)[0]) + 1
-                raise ValueError(
+                raise InputError(
                     f"{name}: row {at} has a {column} with a line break ({word!r}); "
                     "a .cooc file cannot store it."
                 )
@@ -220,12 +223,12 @@ def _numbers(value, name: str, before: int) -> np.ndarray:
         except (TypeError, ValueError):
             items = value.tolist()
             i = next(i for i, v in enumerate(items) if not _is_number(v))
-            raise ValueError(
+            raise InputError(
                 f"{name}: row {before + i + 1} has the value {items[i]!r}, not a "
                 "number; the value column must hold numbers >= 0."
             ) from None
     elif value.dtype.kind not in "iuf":
-        raise ValueError(
+        raise InputError(
             f"{name}: the value column holds {value.dtype} values, not numbers; "
             "it must hold numbers >= 0."
         )
@@ -233,7 +236,7 @@ def _numbers(value, name: str, before: int) -> np.ndarray:
     bad = ~np.isfinite(value) | (value < 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(
+        raise InputError(
             f"{name}: row {before + i + 1} has the value {float(value[i])!r}; "
             "values must be finite numbers >= 0."
         )
@@ -250,7 +253,7 @@ def _is_number(v) -> bool:
 
 def _missing_columns(name: str, found) -> ValueError:
     missing = [c for c in COLUMNS if c not in found]
-    return ValueError(
+    return InputError(
         f"{name}: no column {missing[0]!r}; a pairs table needs the columns "
         f"word1, word2, value (a header row, as cooc export writes), found "
         f"{[str(c) for c in found]}."
@@ -261,8 +264,6 @@ def _text_blocks(path, fmt: str, block_rows: int) -> Iterator[tuple]:
     """``(word1, word2, value)`` arrays of each block of a TSV or CSV file."""
     import pandas as pd
 
-    from cooc.files import open_input
-
     name = os.fspath(path)
     options = {"keep_default_na": False, "encoding": "utf-8"}
     if fmt == "tsv":
@@ -272,7 +273,7 @@ def _text_blocks(path, fmt: str, block_rows: int) -> Iterator[tuple]:
             try:
                 header = pd.read_csv(fh, nrows=0, **options).columns
             except pd.errors.EmptyDataError:
-                raise ValueError(
+                raise InputError(
                     f"{name}: the file is empty; expected a header row word1, "
                     "word2, value and one row per pair."
                 ) from None
@@ -298,16 +299,16 @@ def _text_blocks(path, fmt: str, block_rows: int) -> Iterator[tuple]:
                         frame["value"].to_numpy(object),
                     )
     except UnicodeDecodeError as err:
-        raise ValueError(f"{name}: not valid UTF-8 ({err.reason}).") from None
+        raise InputError(f"{name}: not valid UTF-8 ({err.reason}).") from None
     except pd.errors.ParserError as err:
         detail = str(err).strip().splitlines()[-1] if str(err).strip() else "unreadable"
-        raise ValueError(
+        raise InputError(
             f"{name}: not a readable {fmt.upper()} table ({detail})."
         ) from None
     except (EOFError, OSError, lzma.LZMAError) as err:
         if isinstance(err, (FileNotFoundError, PermissionError)):
             raise
-        raise ValueError(
+        raise InputError(
             f"{name}: cannot read the file ({err or 'cut short'}); check that it is "
             "complete."
         ) from None
@@ -320,13 +321,13 @@ def _parquet_blocks(path, block_rows: int) -> Iterator[tuple]:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
-        raise ImportError(
+        raise MissingDependencyError(
             f'reading {name} needs pyarrow: pip install "cooc[parquet]"'
         ) from None
     try:
         parquet = pq.ParquetFile(path)
     except (OSError, pa.ArrowException) as err:
-        raise ValueError(f"{name}: not a readable Parquet file ({err}).") from None
+        raise InputError(f"{name}: not a readable Parquet file ({err}).") from None
     with parquet:
         schema = parquet.schema_arrow
         if any(c not in schema.names for c in COLUMNS):
@@ -334,13 +335,13 @@ def _parquet_blocks(path, block_rows: int) -> Iterator[tuple]:
         for column in ("word1", "word2"):
             kind = schema.field(column).type
             if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-                raise ValueError(
+                raise InputError(
                     f"{name}: column {column!r} has type {kind}, not text; a pairs "
                     "table has words in word1 and word2."
                 )
         kind = schema.field("value").type
         if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
-            raise ValueError(
+            raise InputError(
                 f"{name}: column 'value' has type {kind}, not numbers; it must "
                 "hold numbers >= 0."
             )
@@ -355,4 +356,4 @@ def _parquet_blocks(path, block_rows: int) -> Iterator[tuple]:
                     value = value.astype(np.float64)  # nulls are NaN: refused
                 yield word1, word2, value
         except (OSError, pa.ArrowException) as err:
-            raise ValueError(f"{name}: not a readable Parquet file ({err}).") from None
+            raise InputError(f"{name}: not a readable Parquet file ({err}).") from None

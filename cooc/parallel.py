@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["block_map", "n_threads", "row_cuts", "row_pieces", "thread_map"]
+__all__ = [
+    "block_map",
+    "n_threads",
+    "ordered_map",
+    "row_cuts",
+    "row_parts",
+    "row_pieces",
+    "thread_map",
+]
 
 
 def n_threads(n_jobs=None) -> int:
@@ -49,6 +58,36 @@ def row_pieces(indptr, n_pieces: int) -> list[tuple[int, int]]:
     cuts[0], cuts[-1] = 0, n
     cuts = np.unique(np.maximum.accumulate(cuts))
     return [(int(a), int(b)) for a, b in itertools.pairwise(cuts) if b > a]
+
+
+def row_parts(indptr, max_entries: int) -> list[tuple[int, int]]:
+    """Consecutive ``(lo, hi)`` row ranges of at most ``max_entries`` entries
+    for row pointers ``indptr`` (a row longer than that is a range of its
+    own), covering every row in order."""
+    n = indptr.shape[0] - 1
+    parts, lo = [], 0
+    while lo < n:
+        hi = int(np.searchsorted(indptr, indptr[lo] + max_entries, side="right")) - 1
+        hi = min(max(hi, lo + 1), n)
+        parts.append((lo, hi))
+        lo = hi
+    return parts
+
+
+def ordered_map(pool, fn, items, depth: int):
+    """``fn(item)`` for each item on ``pool``, yielded in order, with at most
+    ``depth`` results pending (so finished work does not pile up)."""
+    pending: deque = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= depth:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for f in pending:
+            f.cancel()
 
 
 def thread_map(pool, fn, items) -> list:

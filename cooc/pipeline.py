@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from cooc import svd as _svd
-from cooc.cooccurrence import CoocMatrix
-from cooc.svd import Embeddings, svd_embed
-from cooc.weighting import log_counts, ppmi
+from cooc.distributed import embed_cooccurrence_dask  # (Dask itself: inside it)
+from cooc.matrix import CoocMatrix
+
+# The rank and power defaults and the rank check live beside the solver
+# (cooc.svd), which the streamed and Dask embeddings use too; re-exported here.
+from cooc.svd import DEFAULT_POWER, DEFAULT_RANK, check_rank, default_rank, svd_embed
+from cooc.vectors import Embeddings
+
+# (weight_cooccurrence lives with the weightings; re-exported here)
+from cooc.weighting import WEIGHTING_SCHEMES, weight_cooccurrence
 
 __all__ = [
     "DEFAULT_POWER",
@@ -23,28 +29,6 @@ __all__ = [
     "embed_cooccurrence",
     "weight_cooccurrence",
 ]
-
-WEIGHTING_SCHEMES = ("ppmi", "log", "none")
-
-# The rank and power defaults and the rank check live beside the solver
-# (cooc.svd), which the streamed and Dask embeddings use too; re-exported here.
-DEFAULT_POWER = _svd.DEFAULT_POWER
-DEFAULT_RANK = _svd.DEFAULT_RANK
-check_rank = _svd.check_rank
-default_rank = _svd.default_rank
-
-
-def weight_cooccurrence(
-    cooc: CoocMatrix, *, weighting="ppmi", context_alpha=0.75, shift=1.0
-):
-    """Weighted matrix (float32 CSR) of a co-occurrence matrix."""
-    if weighting == "ppmi":
-        return ppmi(cooc.matrix, context_alpha=context_alpha, shift=shift)
-    if weighting == "log":
-        return log_counts(cooc.matrix)
-    if weighting == "none":
-        return cooc.matrix.astype(np.float32)
-    raise ValueError(f"weighting={weighting!r} is not one of {WEIGHTING_SCHEMES}.")
 
 
 def embed_cooccurrence(
@@ -63,10 +47,11 @@ def embed_cooccurrence(
     n_iter: int | None = None,
     n_oversamples: int | None = None,
     drop_empty: bool = True,
+    client=None,
 ) -> tuple[Embeddings, np.ndarray]:
     """Word vectors from a co-occurrence matrix: weighting, then truncated SVD.
 
-    Returns the :class:`~cooc.svd.Embeddings` (rows in vocabulary order, unit
+    Returns the :class:`~cooc.vectors.Embeddings` (rows in vocabulary order, unit
     length when ``normalize``) and the singular values. ``n_components`` None
     means :func:`default_rank` (500, or one less than the vocabulary size when
     that is smaller). ``add_context`` (w + c) needs a symmetric matrix; None
@@ -78,14 +63,37 @@ def embed_cooccurrence(
     ``benchmarks/README.md`` and ``DEFAULT_RANK``). ``progress(stage, n)``, when
     given, is called with ``n = 0`` as the weighting (``"ppmi"``, ``"log"``,
     ``"none"``) and the SVD (``"svd"``) start, then with ``("svd", 1)`` after
-    each step of the randomized solver (``n_iter + 2`` steps). ``n_iter`` and ``n_oversamples`` are the
-    randomized solver's (see :func:`~cooc.svd.svd_embed`; None: its defaults).
+    each step of the randomized solver (``n_iter + 2`` steps). ``n_iter`` and
+    ``n_oversamples`` are the randomized solver's (see
+    :func:`~cooc.svd.svd_embed`; None: its defaults).
 
     A word whose weighted row (and column, with w + c) is empty -- it never
     co-occurs with anything, or only below chance under PPMI -- has an all-zero
     vector, which has no direction: with ``drop_empty`` such words are left
     out, and their tokens are in the result's ``dropped`` attribute.
+
+    With a Dask ``client`` (``distributed.Client``), the SVD runs on its
+    cluster: :func:`cooc.distributed.embed_cooccurrence_dask`, the same
+    vectors up to float rounding (randomized solver only; ``progress`` is
+    not called).
     """
+    if client is not None:
+        return embed_cooccurrence_dask(
+            cooc,
+            n_components,
+            weighting=weighting,
+            context_alpha=context_alpha,
+            shift=shift,
+            power=power,
+            solver=solver,
+            add_context=add_context,
+            normalize=normalize,
+            random_state=random_state,
+            client=client,
+            n_iter=n_iter,
+            n_oversamples=n_oversamples,
+            drop_empty=drop_empty,
+        )
     n_components = check_rank(n_components, cooc)
     if add_context is None:
         add_context = cooc.shape[0] == cooc.shape[1]

@@ -20,13 +20,14 @@ result blocks go straight to disk. For any other matrix ``A^T Q`` is a scatter
 of the rows of ``Q`` into a resident ``m x l`` result (each thread owns some
 of its column panels, so the sums are race-free and in row order).
 
-The steps are those of :func:`cooc.svd._randomized_operator_svd`: the same
-sparse sign test matrix, dynamic shift, Cholesky basis from the Gram matrix
-(:func:`cooc.svd._cholesky_basis`, run on disk-backed blocks through
-:class:`_StreamOps`), final small-side SVD (:func:`cooc.svd._small_side_svd`,
-same), sign convention, eigenvalue power and w + c. Dense reductions are
-taken over fixed tiles of rows in a fixed order, so the result does not depend
-on the block sizes, the memory budget or the number of threads.
+The steps are those of :func:`cooc.svd.randomized_operator_svd`: the same
+sparse sign test matrix (:func:`cooc.svd.sparse_sign`), dynamic shift, Cholesky
+basis from the Gram matrix (:func:`cooc.svd.cholesky_basis`, run on
+disk-backed blocks through :class:`_StreamOps`), final small-side SVD
+(:func:`cooc.svd.small_side_svd`, same), sign convention, eigenvalue power
+and w + c. Dense reductions are taken over fixed tiles of rows in a fixed
+order, so the result does not depend on the block sizes, the memory budget or
+the number of threads.
 """
 
 from __future__ import annotations
@@ -48,23 +49,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 from scipy import linalg
 from scipy.linalg import blas
+from threadpoolctl import threadpool_limits
 
 from cooc import _kernels, parallel
 from cooc._kernels.streaming import (
-    _RANGE_COLS,
-    _count_kept,
-    _panel_product,
-    _plain_block_values,
-    _ppmi_block_values,
-    _scan_counts,
-    _scatter_panel,
+    RANGE_COLS,
+    count_kept,
+    panel_product,
     panel_width,
+    plain_block_values,
+    ppmi_block_values,
+    scan_counts,
+    scatter_panel,
 )
 from cooc.container import decode_tokens, read_meta, write_npy_member
+from cooc.errors import InputError
 from cooc.files import atomic_write, base_suffix, compression_of
-from cooc.parallel import row_pieces, thread_map
+from cooc.parallel import block_map, row_pieces, thread_map
+from cooc.vectors import (
+    Embeddings,
+    check_word2vec_tokens,
+    unit_rows,
+    write_word2vec_binary,
+    write_word2vec_text,
+)
+
+# cooc.svd (the solver's steps) and cooc.weighting (the PPMI formula) are
+# imported inside the functions that need them: both import scikit-learn,
+# which would make importing this module about 0.7 s slower (0.3 s without)
+# for the readers of .cooc files (CoocFile: cooc info, exports) that never
+# embed.
 
 __all__ = [
     "CoocFile",
@@ -178,7 +195,7 @@ class CoocFile:
         self.path = Path(path)
         self.label = repr(str(path))
         if not self.path.is_file():
-            raise ValueError(
+            raise InputError(
                 f"{self.label} does not exist or is not a file; expected a .cooc file."
             )
         self._fd = os.open(self.path, os.O_RDONLY)
@@ -205,10 +222,10 @@ class CoocFile:
             self._fd = None
 
     def _not_cooc(self, why):
-        return ValueError(f"{self.label} is not a .cooc file ({why}).")
+        return InputError(f"{self.label} is not a .cooc file ({why}).")
 
     def _corrupt(self, why):
-        return ValueError(f"{self.label} is corrupt ({why}).")
+        return InputError(f"{self.label} is corrupt ({why}).")
 
     def _pread(self, offset, n) -> bytes:
         buf = bytearray(n)
@@ -229,7 +246,7 @@ class CoocFile:
                 continue
             name = info.filename[: -len(".npy")]
             if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 1:
-                raise ValueError(
+                raise InputError(
                     f"{self.label}: member {info.filename!r} is compressed or "
                     "encrypted; reading in row blocks needs the stored members "
                     "cooc writes (load it in memory, or save it again with cooc)."
@@ -259,9 +276,9 @@ class CoocFile:
             elif version in ((2, 0), (3, 0)):
                 header_len = 12 + struct.unpack("<I", fh.getvalue()[8:12])[0]
             else:  # pragma: no cover - read_magic only knows these
-                raise ValueError(f"npy version {version}")
+                raise InputError(f"npy version {version}")
             if header_len > stored_size:
-                raise ValueError("header longer than the member")
+                raise InputError("header longer than the member")
             fh = io.BytesIO(self._pread(start, header_len))
             np.lib.format.read_magic(fh)
             reader = (
@@ -431,7 +448,7 @@ class CoocFile:
     def check_rows(self, lo, indptr_local, indices, data, col_sums=None):
         """Check a block of rows from row ``lo``; optionally add its column sums."""
         sums = np.empty(0) if col_sums is None else col_sums
-        code, row, col = _scan_counts(
+        code, row, col = scan_counts(
             indptr_local, indices, data, self.shape[1], sums, col_sums is not None
         )
         if code:
@@ -478,8 +495,6 @@ class WeightedBlock:
         return int(self.indptr[-1])
 
     def tocsr(self, n_cols):
-        import scipy.sparse as sp
-
         return sp.csr_matrix(
             (self.data, self.indices, self.indptr), shape=(self.hi - self.lo, n_cols)
         )
@@ -489,19 +504,20 @@ class _Weighting:
     """Weights row blocks of counts: PPMI from the marginals, ``log``, or ``none``."""
 
     def __init__(self, weighting, row_sums, col_sums, *, context_alpha, shift):
-        from cooc.weighting import _PMI_TOLERANCE, _smoothed_context_probs
+        # scikit-learn's start-up cost (see the imports)
+        from cooc.weighting import PMI_TOLERANCE, smoothed_context_probs
 
         if weighting not in ("ppmi", "log", "none"):
-            raise ValueError(
+            raise InputError(
                 f"weighting={weighting!r} is not one of ('ppmi', 'log', 'none')."
             )
         self.weighting = weighting
-        self.tol = _PMI_TOLERANCE
+        self.tol = PMI_TOLERANCE
         self.log_shift = float(np.log(shift))
         if weighting == "ppmi":
             # As cooc.weighting.ppmi: smoothed context distribution from the
             # column sums, logs of both marginals (-inf for 0).
-            probs = _smoothed_context_probs(col_sums, context_alpha)
+            probs = smoothed_context_probs(col_sums, context_alpha)
             with np.errstate(divide="ignore"):
                 self.log_rows = np.log(row_sums)
                 self.log_ctx = np.log(probs)
@@ -515,27 +531,27 @@ class _Weighting:
         n_cols = cf.shape[1]
         if self.weighting == "ppmi":
 
-            def run(ab):
-                return _ppmi_block_values(
+            def run(r0, r1):
+                return ppmi_block_values(
                     indptr_local, indices, data, self.log_rows, self.log_ctx,
                     self.log_shift, self.tol, transposed, lo, n_cols, values, kept,
-                    ab[0], ab[1],
+                    r0, r1,
                 )  # fmt: skip
 
         else:
 
-            def run(ab):
-                bad = _plain_block_values(
-                    indptr_local, indices, data, n_cols, values, ab[0], ab[1]
+            def run(r0, r1):
+                bad = plain_block_values(
+                    indptr_local, indices, data, n_cols, values, r0, r1
                 )
                 if bad == 0:
-                    a, b = indptr_local[ab[0]], indptr_local[ab[1]]
+                    a, b = indptr_local[r0], indptr_local[r1]
                     if self.weighting == "log":
                         np.log1p(values[a:b], out=values[a:b])
-                    _count_kept(indptr_local, values, kept, ab[0], ab[1])
+                    count_kept(indptr_local, values, kept, r0, r1)
                 return bad
 
-        if any(thread_map(pool, run, pieces)):
+        if any(block_map(run, pieces, pool=pool)):
             # the first pass checked the file: it changed since; say where
             cf.check_rows(lo, indptr_local, indices, data)
             raise cf._corrupt(f"rows {lo}..{hi - 1} changed during the run")
@@ -544,19 +560,19 @@ class _Weighting:
         n_kept = int(new_indptr[-1])
         new_indices = buffers.take("w_indices", n_kept, np.int32, slots=slots)
         new_data = buffers.take("w_data", n_kept, np.float32, slots=slots)
-        thread_map(
-            pool,
-            lambda ab: _kernels.compact_rows(
+        block_map(
+            lambda r0, r1: _kernels.compact_rows(
                 indptr_local,
                 indices,
                 values,
                 new_indptr,
                 new_indices,
                 new_data,
-                ab[0],
-                ab[1],
-            ),
+                r0,
+                r1,
+            ),  # fmt: skip
             pieces,
+            pool=pool,
         )
         return WeightedBlock(lo, hi, new_indptr, new_indices, new_data)
 
@@ -623,7 +639,7 @@ class _FileTall:
 
 
 class _Panels:
-    """The resident dense operand, as column panels for :func:`_panel_product`.
+    """The resident dense operand, as column panels for :func:`panel_product`.
 
     ``array[p]`` is the C-contiguous ``(n_rows, w)`` block of columns
     ``p * PANEL ...``, ``w = PANEL`` (the layout the in-memory solver copies
@@ -691,10 +707,10 @@ class _Product:
         res = (
             np.empty((hi - lo, self.shape[1]), dtype=np.float32) if out is None else out
         )
-        thread_map(
-            self.pool,
-            lambda ab: np.matmul(block[ab[0] : ab[1]], self.W, out=res[ab[0] : ab[1]]),
+        block_map(
+            lambda a, b: np.matmul(block[a:b], self.W, out=res[a:b]),
             _tiles(hi - lo),
+            pool=self.pool,
         )
         return res
 
@@ -770,12 +786,13 @@ class _GramByTiles:
 
 
 class _StreamOps:
-    """svd.py's ``_DenseOps`` interface for tall matrices too large to hold.
+    """The interface of :class:`cooc.svd.DenseOps` for tall matrices too large
+    to hold.
 
     ``gram`` and ``solve_upper`` go through the rows tile by tile (several
     tiles at once on the pool, one BLAS call each); ``matmul`` returns a lazy
-    :class:`_Product`. Lets :func:`cooc.svd._cholesky_basis` and
-    :func:`cooc.svd._small_side_svd` run unchanged on disk-backed blocks.
+    :class:`_Product`. Lets :func:`cooc.svd.cholesky_basis` and
+    :func:`cooc.svd.small_side_svd` run unchanged on disk-backed blocks.
     """
 
     def __init__(self, pool, group_rows, clock=None):
@@ -795,17 +812,17 @@ class _StreamOps:
         return tall.gram.copy()
 
     def solve_upper(self, tall, R):
-        from cooc.svd import _DenseOps
+        from cooc.svd import DenseOps  # scikit-learn's start-up cost (see imports)
 
         R = np.ascontiguousarray(R, dtype=np.float32)
-        solver = _DenseOps(None)
+        solver = DenseOps(None)
         groups = self.groups(tall.shape[0])
         for g, (lo, hi) in enumerate(groups):
             block = tall.read(lo, hi)
-            thread_map(
-                self.pool,
-                lambda ab, block=block: solver.solve_upper(block[ab[0] : ab[1]], R),
+            block_map(
+                lambda a, b, block=block: solver.solve_upper(block[a:b], R),
                 _tiles(hi - lo),
+                pool=self.pool,
             )
             tall.write(lo, block)
             if self.clock is not None:
@@ -818,15 +835,6 @@ class _StreamOps:
 
 
 # -- the plan: blocks, memory ----------------------------------------------------------
-def _n_random(n_components, n_oversamples, shape):
-    from cooc.svd import _default_n_oversamples
-
-    if n_oversamples is None:
-        n_oversamples = _default_n_oversamples(n_components)
-    n_oversamples = max(0, min(n_oversamples, min(shape) - n_components))
-    return n_components + n_oversamples
-
-
 def _resident_bytes(n, m, width, symmetric):
     """The resident panels (``Q``, then ``Z``; or the m-row ``A^T Q``), or the
     sketch's sign matrix before them."""
@@ -883,6 +891,29 @@ def in_memory_embed_bytes(shape, nnz, n_random):
     return 32 * nnz + 4 * n_random * (3 * n + 2 * m) + 16 * (n + m)
 
 
+def embed_fits_in_memory(path, memory: int, n_components=None, n_oversamples=None):
+    """``(fits, estimate)``: whether embedding the ``.cooc`` file ``path`` with
+    the matrix held in memory stays within ``memory`` bytes, by
+    :func:`in_memory_embed_bytes` from the file's header (shape and entries).
+
+    A rank that is not below the matrix size fits (the embedding then reports
+    the rank), with an estimate of 0. ``cooc embed --memory`` streams the file
+    when it does not fit.
+    """
+    # cooc.svd imports scikit-learn: 0.7 s that readers of this module skip
+    from cooc.svd import default_rank, n_random_vectors
+
+    with CoocFile(path) as cf:
+        shape, nnz = cf.shape, cf.nnz
+    k = default_rank(shape) if n_components is None else n_components
+    if k >= min(shape):
+        return True, 0
+    estimate = in_memory_embed_bytes(
+        shape, nnz, n_random_vectors(k, n_oversamples, shape)
+    )
+    return estimate <= memory, estimate
+
+
 @dataclass
 class _Plan:
     block_nnz: int
@@ -902,7 +933,7 @@ def _plan_memory(cf, indptr, n_random, k, memory, symmetric, token_bytes):
     least = _min_block_bytes(n, cf.nnz, n_random, row_nnz)
     if spare < least:
         need = resident + fixed + least
-        raise ValueError(
+        raise InputError(
             f"memory={memory} bytes is below what the streaming embedding of "
             f"{cf.label} needs at rank {k} ({need} bytes: one {n} x {n_random} "
             "float32 block, the marginals, the vocabulary and the smallest row "
@@ -1086,7 +1117,7 @@ class _WeightCache:
 
     def __init__(self, folder):
         # closed by close(), which the caller registers on its exit stack
-        self.fh = tempfile.TemporaryFile(  # noqa: SIM115
+        self.fh = tempfile.TemporaryFile(
             dir=None if folder is None else str(folder), prefix=".cooc-weights-"
         )
         self.fd = self.fh.fileno()
@@ -1301,19 +1332,12 @@ class _Source:
                 out = self.buffers.take(
                     "out", (block.hi - block.lo, n_random), np.float32, slots=2
                 )
-                thread_map(
-                    self.pool,
-                    lambda ab, blk=block, out=out: _kernels.csr_sparse_sign(
-                        blk.indptr,
-                        blk.indices,
-                        blk.data,
-                        cols,
-                        signs,
-                        out,
-                        ab[0],
-                        ab[1],
+                block_map(
+                    lambda a, b, blk=block, out=out: _kernels.csr_sparse_sign(
+                        blk.indptr, blk.indices, blk.data, cols, signs, out, a, b
                     ),
                     pieces,
+                    pool=self.pool,
                 )
                 gram.add(block.lo, out)
                 writer.submit(out_tall.write, block.lo, out)
@@ -1330,22 +1354,22 @@ class _Source:
             c0, w = panels.columns(p)
             part = out[:, c0 : c0 + w]
             panel = panels.array[p]
-            thread_map(
-                self.pool,
-                lambda ab, part=part, panel=panel: _panel_product(
+            block_map(
+                lambda a, b, part=part, panel=panel: panel_product(
                     block.indptr,
                     block.indices,
                     block.data,
                     panel,
                     part,
-                    ab[0],
-                    ab[1],
+                    a,
+                    b,
                     mid_bounds,
                     long_bounds,
                     scratch[0],
                     scratch[1],
-                ),
+                ),  # fmt: skip
                 pieces,
+                pool=self.pool,
             )
 
     def gather_pass(self, panels, out_tall, *, transposed, shift=None):
@@ -1384,7 +1408,7 @@ class _Source:
             def run(mine, block=block, rows=rows):
                 for p in mine:
                     c0, w = panels.columns(p)
-                    _scatter_panel(
+                    scatter_panel(
                         block.indptr, block.indices, block.data, rows, c0, w,
                         panels.array[p], 0, block.hi - block.lo,
                     )  # fmt: skip
@@ -1404,11 +1428,11 @@ class _Source:
 def _range_bounds(n_cols):
     """Column bounds of the ranges of mid and long rows: every 32k columns, and for
     mid rows of a matrix of more than 16 such ranges, ranges doubling from 32k."""
-    even = np.array([*range(_RANGE_COLS, n_cols, _RANGE_COLS), n_cols], dtype=np.int64)
-    if n_cols <= 16 * _RANGE_COLS:
+    even = np.array([*range(RANGE_COLS, n_cols, RANGE_COLS), n_cols], dtype=np.int64)
+    if n_cols <= 16 * RANGE_COLS:
         return even, even
     doubling = []
-    edge = _RANGE_COLS
+    edge = RANGE_COLS
     while edge < n_cols:
         doubling.append(edge)
         edge *= 2
@@ -1494,13 +1518,14 @@ def _orthonormalise_tsqr(tall, ops, clock):
 
 
 def _small_side(Bt, k, ops):
-    """:func:`cooc.svd._small_side_svd` of a tall block, by tiles; TSQR when the
+    """:func:`cooc.svd.small_side_svd` of a tall block, by tiles; TSQR when the
     Gram route is refused (where svd.py uses LAPACK on the whole block)."""
-    from cooc.svd import _gram_usable, _small_side_svd
+    # scikit-learn's start-up cost (see the imports)
+    from cooc.svd import gram_usable, small_side_svd
 
     w = linalg.eigvalsh(ops.gram(Bt), check_finite=False)[::-1]
-    if _gram_usable(w, Bt.dtype):
-        return _small_side_svd(Bt, k, ops)
+    if gram_usable(w, Bt.dtype):
+        return small_side_svd(Bt, k, ops)
     basis, R = _tsqr(Bt, ops)
     Ur, S, Vrt = linalg.svd(R, full_matrices=False, check_finite=False)
     return (
@@ -1511,16 +1536,17 @@ def _small_side(Bt, k, ops):
 
 
 def _streamed_svd(src, k, n_random, *, n_iter, random_state, work, ops, clock):
-    """The steps of :func:`cooc.svd._randomized_operator_svd` on the streamed matrix.
+    """The steps of :func:`cooc.svd.randomized_operator_svd` on the streamed matrix.
 
     Returns ``(U, S, Ub)``: lazy tall ``n x k`` and ``m x k`` factors (left and
     right singular vectors, unflipped) and the ``n_random`` singular values.
     """
-    from cooc.svd import _cholesky_basis, _sparse_sign
+    # scikit-learn's start-up cost (see the imports)
+    from cooc.svd import cholesky_basis, sparse_sign
 
     n, m = src.shape
     files = work.files
-    cols, signs = _sparse_sign(random_state, m, n_random, np.float32)
+    cols, signs = sparse_sign(random_state, m, n_random, np.float32)
     clock.begin()
     Y = src.sketch(cols, signs, files[0], n_random)
     clock.end()
@@ -1546,7 +1572,7 @@ def _streamed_svd(src, k, n_random, *, n_iter, random_state, work, ops, clock):
             src.gather_pass(panels, Y, transposed=False, shift=(alpha, Q))
             clock.end()
         clock.begin()
-        found = _cholesky_basis(Y, ops)  # on success the basis overwrites Y
+        found = cholesky_basis(Y, ops)  # on success the basis overwrites Y
         if found is None:
             # Too ill-conditioned for the Gram route: an orthonormal basis by
             # TSQR instead (svd.py takes LU there; any basis of the span does).
@@ -1582,7 +1608,7 @@ class _Work:
         folder = None if folder is None else str(folder)
         # closed by close(), which the caller registers on its exit stack
         self._fhs = [
-            tempfile.TemporaryFile(dir=folder, prefix=".cooc-embed-")  # noqa: SIM115
+            tempfile.TemporaryFile(dir=folder, prefix=".cooc-embed-")
             for _ in range(2)
         ]
         self.files = [_FileTall(fh, n, width) for fh in self._fhs]
@@ -1618,8 +1644,6 @@ class _VectorWriter:
 
     def check(self):
         """What saving would refuse, checked before the long computation."""
-        from cooc.vectors import Embeddings
-
         if len(set(self.tokens)) != len(self.tokens):
             Embeddings(
                 self.tokens, np.zeros((len(self.tokens), 0))
@@ -1628,16 +1652,16 @@ class _VectorWriter:
             return
         folder = self.output.parent if str(self.output.parent) else Path(".")
         if not folder.is_dir():
-            raise ValueError(
+            raise InputError(
                 f"output folder {str(folder)!r} does not exist; create it first."
             )
         if self.suffix == ".npz" and compression_of(self.output):
-            raise ValueError(
+            raise InputError(
                 f"{self.output}: .npz vectors are not compressed further; write "
                 ".npz, or .txt.gz / .bin.gz."
             )
         if self.suffix != ".npz":
-            Embeddings._check_word2vec_tokens(types.SimpleNamespace(tokens=self.tokens))
+            check_word2vec_tokens(self.tokens)
 
     @contextlib.contextmanager
     def open(self):
@@ -1699,12 +1723,10 @@ class _VectorWriter:
                                 member, np.asarray(self.singular_values)
                             )
             else:
-                from cooc.vectors import _write_word2vec_binary, _write_word2vec_text
-
                 write = (
-                    _write_word2vec_binary
+                    write_word2vec_binary
                     if self.suffix == ".bin"
-                    else _write_word2vec_text
+                    else write_word2vec_text
                 )
                 fh.write(f"{n} {self.dim}\n".encode())
                 yield lambda lo, vectors: write(
@@ -1742,7 +1764,7 @@ def iter_weighted_blocks(
         else contextlib.nullcontext() as pool,
     ):
         if transposed and not cf.symmetric_counts:
-            raise ValueError(
+            raise InputError(
                 f"{cf.label}: transposed blocks need a symmetric count matrix."
             )
         indptr = cf.indptr()
@@ -1897,28 +1919,24 @@ def embed_cooc_file(
     ``.npy`` headers, row pointers, indices, counts or checksums), a rank out
     of range, or a budget too small for one ``n x l`` block.
     """
+    # scikit-learn's start-up cost (see the imports)
     from sklearn.utils import check_random_state
-    from threadpoolctl import threadpool_limits
 
     from cooc.svd import (
-        _DEFAULT_N_ITER,
+        DEFAULT_N_ITER,
         DEFAULT_POWER,
-        _scale_by_power,
+        check_embedding_params,
+        check_embedding_shape,
         check_rank,
+        n_random_vectors,
+        scale_by_power,
     )
-    from cooc.vectors import Embeddings, unit_rows
 
     power = DEFAULT_POWER if power is None else power
-    if not isinstance(power, (int, float)) or not power >= 0:
-        raise ValueError(
-            f"power={power!r} must be a number >= 0 (0.15 is the default)."
-        )
-    for name, value in (("n_iter", n_iter), ("n_oversamples", n_oversamples)):
-        if value is not None and (not isinstance(value, int) or value < 0):
-            raise ValueError(f"{name}={value!r} must be None or an integer >= 0.")
-    n_iter = _DEFAULT_N_ITER if n_iter is None else n_iter
+    check_embedding_params(power=power, n_iter=n_iter, n_oversamples=n_oversamples)
+    n_iter = DEFAULT_N_ITER if n_iter is None else n_iter
     if weighting not in ("ppmi", "log", "none"):
-        raise ValueError(
+        raise InputError(
             f"weighting={weighting!r} is not one of ('ppmi', 'log', 'none')."
         )
     n_threads = parallel.n_threads(n_jobs)
@@ -1932,12 +1950,8 @@ def embed_cooc_file(
         )
         if add_context is None:
             add_context = n == m
-        if add_context and n != m:
-            raise ValueError(
-                f"add_context=True needs a square word-by-word matrix, got shape "
-                f"{cf.shape}; use add_context=False."
-            )
-        n_random = _n_random(k, n_oversamples, cf.shape)
+        check_embedding_shape(k, cf.shape, add_context=add_context)
+        n_random = n_random_vectors(k, n_oversamples, cf.shape)
         writer = _VectorWriter(output, tokens, k)
         writer.check()
         indptr = cf.indptr()
@@ -1991,7 +2005,7 @@ def embed_cooc_file(
         # with the column signs applied afterwards (a sign of +-1 commutes
         # exactly with the products and the sum).
         S = np.asarray(S, dtype=np.float32)
-        scale = _scale_by_power(S, power)
+        scale = scale_by_power(S, power)
         Q_file = U.base
         stash = Q_file.with_width(k)  # packed over the rows of Q already read
         best_abs = np.full(k, -1.0, dtype=np.float32)

@@ -1,24 +1,39 @@
-"""Truncated SVD embeddings of weighted co-occurrence matrices, and word vectors.
+"""Truncated SVD embeddings of weighted co-occurrence matrices: the solver.
 
 :func:`svd_embed` turns a (PPMI) matrix of shape ``(n_words, n_contexts)``
 into word vectors ``U * S**power``; :class:`SVDEmbedding` is the same as a
-scikit-learn transformer; :class:`Embeddings` pairs vectors with their tokens,
-answers nearest-neighbour queries and reads and writes the word2vec formats.
+scikit-learn transformer.
+
+The randomized solver sees the matrix only through its products with dense
+blocks (a :class:`MatrixOperator`): :func:`embed_operator` is the one
+embedding routine (checks, randomized range finder, small SVD, signs,
+eigenvalue power), which :func:`svd_embed` calls with the in-memory products
+(:class:`CSROperator`, :func:`spmm`) and :func:`cooc.distributed.svd_embed_dask`
+with products run by Dask workers. :mod:`cooc.streaming` runs the same steps
+(:func:`sparse_sign`, :func:`cholesky_basis`, :func:`small_side_svd`) on tall
+blocks kept on disk.
+
+Word vectors with their tokens (:class:`Embeddings`) and their files live in
+:mod:`cooc.vectors`, which imports neither scikit-learn nor numba; the names
+stay importable from here.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import functools
 import itertools
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from numbers import Integral, Real
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 import numpy as np
 import scipy.sparse as sp
+from numba.extending import get_cython_function_address
 from scipy import linalg
+from scipy.linalg import blas
 from scipy.sparse.linalg import svds
 from sklearn.base import (
     BaseEstimator,
@@ -29,18 +44,49 @@ from sklearn.utils import check_random_state
 from sklearn.utils.extmath import safe_sparse_dot, svd_flip
 from sklearn.utils.sparsefuncs import mean_variance_axis
 from sklearn.utils.validation import check_array
+from threadpoolctl import threadpool_limits
 
 from cooc import _kernels
 from cooc._compat import (
     Interval,
     StrOptions,
-    _fit_context,
     check_is_fitted,
+    fit_context,
     validate_data,
 )
-from cooc.parallel import n_threads, row_cuts
+from cooc.errors import InputError
+from cooc.parallel import block_map, n_threads, row_cuts
+from cooc.vectors import Embeddings, as_embeddings
 
-__all__ = ["Embeddings", "SVDEmbedding", "as_embeddings", "svd_embed"]
+__all__ = [
+    "DEFAULT_N_ITER",
+    "DEFAULT_POWER",
+    "DEFAULT_RANK",
+    "CSROperator",
+    "DenseOps",
+    "Embeddings",
+    "MatrixOperator",
+    "SVDEmbedding",
+    "as_embeddings",
+    "check_embedding_params",
+    "check_embedding_shape",
+    "check_matrix",
+    "check_n_components",
+    "check_rank",
+    "cholesky_basis",
+    "default_n_oversamples",
+    "default_rank",
+    "embed_operator",
+    "gram_usable",
+    "n_random_vectors",
+    "randomized_operator_svd",
+    "scale_by_power",
+    "small_side_svd",
+    "sparse_sign",
+    "spmm",
+    "svd_embed",
+    "truncated_svd",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -51,75 +97,184 @@ logger = logging.getLogger(__name__)
 # on WS353, SimLex-999 and MEN within the spread of the seeds (0.658-0.662,
 # 0.311-0.316, 0.703-0.706 over four seeds, against 0.656-0.663,
 # 0.313-0.316, 0.704-0.706 with 6). See benchmarks/bench_svd.py.
-_DEFAULT_N_ITER = 5
+DEFAULT_N_ITER = 5
+"""Power iterations of the randomized solver when none is given (``n_iter=None``)."""
+
 _MIN_OVERSAMPLES = 32
 
+# The eigenvalue power of word vectors when none is given (svd_embed,
+# SVDEmbedding, cooc embed): 0.15, chosen with benchmarks/sweep_embeddings.py
+# (see cooc.pipeline, which re-exports it as DEFAULT_POWER).
+DEFAULT_POWER = 0.15
+"""Eigenvalue weighting exponent ``p`` of the vectors ``U * S**p`` by default."""
 
-def _default_n_oversamples(n_components):
-    """Oversampling of the randomized solver: ``max(32, n_components // 2)``."""
+
+def default_n_oversamples(n_components):
+    """Oversampling of the randomized solver when none is given:
+    ``max(32, n_components // 2)`` (the in-memory, Dask and streamed solvers)."""
     return max(_MIN_OVERSAMPLES, n_components // 2)
 
 
-def _check_n_components(n_components, shape):
-    """Raise ValueError unless ``1 <= n_components < min(shape)``."""
+def n_random_vectors(n_components, n_oversamples, shape):
+    """Width ``l = n_components + oversamples`` of the solver's tall blocks.
+
+    ``n_oversamples`` None means :func:`default_n_oversamples`; more than
+    ``min(shape) - n_components`` cannot help (the range is then exact) and
+    is cut to that. Shared by every path of the randomized solver, so that a
+    seed draws the same test matrix in memory, on Dask and streamed.
+    """
+    if n_oversamples is None:
+        n_oversamples = default_n_oversamples(n_components)
+    return n_components + max(0, min(n_oversamples, min(shape) - n_components))
+
+
+def scale_by_power(S, power):
+    """Return ``S**power`` with ``0**power = 0`` for ``power > 0`` (and all ones
+    for ``power == 0``): the column scale of the word vectors ``U * S**power``."""
+    return np.power(S, power) if power != 0 else np.ones_like(S)
+
+
+def check_embedding_params(*, power, n_iter=None, n_oversamples=None):
+    """Raise ValueError unless ``power`` is a number >= 0 and ``n_iter`` and
+    ``n_oversamples`` are None or integers >= 0.
+
+    The checks of :func:`svd_embed`, :func:`cooc.distributed.svd_embed_dask`
+    and :func:`cooc.streaming.embed_cooc_file` (none of which needs the
+    matrix for them).
+    """
+    if not isinstance(power, Real) or not power >= 0:
+        raise InputError(
+            f"power={power!r} must be a number >= 0 (0.15 is the default)."
+        )
+    for name, value in (("n_iter", n_iter), ("n_oversamples", n_oversamples)):
+        if value is not None and (not isinstance(value, Integral) or value < 0):
+            raise InputError(f"{name}={value!r} must be None or an integer >= 0.")
+
+
+def check_embedding_shape(n_components, shape, *, add_context=False):
+    """Raise ValueError unless ``1 <= n_components < min(shape)`` and, with
+    ``add_context`` (w + c), the matrix is square."""
+    check_n_components(n_components, shape)
+    if add_context and shape[0] != shape[1]:
+        raise InputError(
+            f"add_context=True needs a square word-by-word matrix, got shape "
+            f"{tuple(shape)}; use add_context=False."
+        )
+
+
+def check_matrix(matrix, dtype=np.float32):
+    """``matrix`` as the solver takes it: a 2-D array, CSR or CSC matrix of
+    ``dtype`` (float32 or float64; scikit-learn's ``check_array``, which
+    also refuses NaN and infinity). Raises ValueError for another dtype."""
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise InputError(
+            f"dtype={dtype!r} is not supported; use np.float32 or np.float64."
+        )
+    return check_array(
+        matrix, accept_sparse=["csr", "csc"], dtype=dtype, input_name="matrix"
+    )
+
+
+def check_n_components(n_components, shape):
+    """Raise ValueError unless ``n_components`` is an integer with
+    ``1 <= n_components < min(shape)``; the message points at ``--rank``."""
     n_samples, n_features = shape
     if not isinstance(n_components, Integral) or isinstance(n_components, bool):
-        raise ValueError(
+        raise InputError(
             f"n_components={n_components!r} must be an integer >= 1; set --rank."
         )
     if n_components < 1 or n_components >= min(shape):
-        raise ValueError(
+        raise InputError(
             f"n_components={n_components!r} must be >= 1 and < min("
             f"n_samples={n_samples}, n_features={n_features}) = {min(shape)}; "
             "lower --rank (or min_count)."
         )
 
 
+class MatrixOperator(Protocol):
+    """A matrix ``A`` known only by its products with dense blocks.
+
+    What :func:`randomized_operator_svd` and :func:`embed_operator` take: the
+    in-memory :class:`CSROperator`, the Dask workers' row blocks
+    (``cooc.distributed``), or any object with these attributes. ``times`` and
+    ``t_times`` receive C-contiguous blocks of ``dtype`` and may write the
+    result into ``out`` (a block of the result's shape that the solver no
+    longer needs, or None) when they can. An operator may also have
+    ``sketch(cols, signs, n_cols)``, returning ``A @ S`` for the sparse sign
+    matrix ``S`` of :func:`sparse_sign` without making it dense; without it
+    the solver passes ``times`` the dense ``S``.
+    """
+
+    shape: tuple[int, int]
+    dtype: np.dtype
+
+    def times(self, B, out=None):
+        """``A @ B``, shape ``(shape[0], B.shape[1])``."""
+
+    def t_times(self, B, out=None):
+        """``A.T @ B``, shape ``(shape[1], B.shape[1])``."""
+
+
+class _DenseOperator:
+    """A dense array as a :class:`MatrixOperator`: numpy's products, BLAS
+    threads as configured."""
+
+    def __init__(self, X):
+        self.X = np.asarray(X)
+        self.shape, self.dtype = self.X.shape, self.X.dtype
+
+    def times(self, B, out=None):
+        return self.X @ B
+
+    def t_times(self, B, out=None):
+        return self.X.T @ B
+
+
+class CSROperator:
+    """A sparse matrix as a :class:`MatrixOperator`: cooc's multi-threaded
+    CSR x dense products (as :func:`spmm`) with the matrix and a CSR copy of
+    its transpose, and the sparse sign sketch without a dense test matrix.
+    The results do not depend on ``n_jobs``."""
+
+    def __init__(self, X, *, n_jobs=None):
+        X = X.tocsr()
+        self.shape, self.dtype = X.shape, X.dtype
+        self.times = _CSRProduct(X, n_jobs=n_jobs)
+        self.t_times = _CSRProduct(X.T.tocsr(), n_jobs=n_jobs)
+        self.sketch = self.times.sketch
+
+
+@contextlib.contextmanager
+def _in_memory_operator(X, *, n_jobs=None):
+    """Yields ``(operator, pool)`` for an in-memory matrix: the operator of
+    ``X`` and the pool for the solver's dense steps (None: this thread).
+
+    Sparse input: our threads for everything, BLAS on one thread per call
+    (see :class:`DenseOps`). Dense input: numpy's products, no pool.
+    """
+    if not sp.issparse(X):
+        yield _DenseOperator(X), None
+        return
+    threads = n_threads(n_jobs)
+    executor = ThreadPoolExecutor(threads) if threads > 1 else contextlib.nullcontext()
+    with threadpool_limits(limits=1, user_api="blas"), executor as pool:
+        yield CSROperator(X, n_jobs=n_jobs), pool
+
+
 def _svd_randomized(
     X, n_components, *, n_iter, n_oversamples, random_state, n_jobs=None,
     on_step=None,
 ):  # fmt: skip
-    """Randomized SVD by shifted subspace iteration (:func:`_randomized_operator_svd`).
+    """Randomized SVD of an in-memory matrix (:func:`randomized_operator_svd`).
 
     Sparse input uses cooc's multi-threaded CSR x dense products (numba) and
     runs the dense steps on the same number of threads; dense input uses
     numpy's matrix products.
     """
-    n_iter = _DEFAULT_N_ITER if n_iter is None else n_iter
-    if n_oversamples is None:
-        n_oversamples = _default_n_oversamples(n_components)
-    # More than min(shape) random vectors cannot help: the range is then exact.
-    n_oversamples = max(0, min(n_oversamples, min(X.shape) - n_components))
-    if not sp.issparse(X):
-        # Dense input: numpy's products, BLAS threads as configured.
-        X = np.asarray(X)
-        return _randomized_operator_svd(
-            lambda B, out=None: X @ B,
-            lambda B, out=None: X.T @ B,
-            X.shape,
-            X.dtype,
-            n_components,
-            n_iter=n_iter,
-            n_oversamples=n_oversamples,
-            random_state=random_state,
-            on_step=on_step,
-        )
-    from threadpoolctl import threadpool_limits
-
-    X = X.tocsr()
-    Xt = X.T.tocsr()
-    n_threads = _n_threads(n_jobs)
-    # Sparse input: our threads for everything, BLAS on one thread per call
-    # (see _DenseOps).
-    with (
-        threadpool_limits(limits=1, user_api="blas"),
-        ThreadPoolExecutor(n_threads) if n_threads > 1 else nullcontext() as pool,
-    ):
-        return _randomized_operator_svd(
-            _CSRProduct(X, n_jobs=n_jobs),
-            _CSRProduct(Xt, n_jobs=n_jobs),
-            X.shape,
-            X.dtype,
+    with _in_memory_operator(X, n_jobs=n_jobs) as (operator, pool):
+        return randomized_operator_svd(
+            operator,
             n_components,
             n_iter=n_iter,
             n_oversamples=n_oversamples,
@@ -127,9 +282,6 @@ def _svd_randomized(
             pool=pool,
             on_step=on_step,
         )
-
-
-_n_threads = n_threads  # (the old name, for callers)
 
 
 # Row blocks per column panel in `spmm`, taken by the threads as they come free:
@@ -155,26 +307,19 @@ class _CSRProduct:
     def __init__(self, A, *, n_jobs=None):
         self.A = A.tocsr() if not sp.isspmatrix_csr(A) else A
 
-        self.n_threads = max(1, min(_n_threads(n_jobs), self.A.shape[0]))
+        self.n_threads = max(1, min(n_threads(n_jobs), self.A.shape[0]))
         cuts = row_cuts(self.A, _SPMM_BLOCKS)
         self.blocks = [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
         self.panel = np.zeros((self.A.shape[1], _kernels.PANEL), dtype=self.A.dtype)
 
     def _pool(self):
-        """A thread pool for the row blocks, or a null context on one thread."""
+        """A thread pool for the row blocks of one product (kept for all its
+        panels), or a null context (None) on one thread."""
         threads = self.n_threads
-        return ThreadPoolExecutor(threads) if threads > 1 else nullcontext()
-
-    def _run_blocks(self, pool, fn):
-        """Call ``fn(row_lo, row_hi)`` for every row block, on ``pool`` if any."""
-        if pool is None:
-            for a, b in self.blocks:
-                fn(a, b)
-        else:
-            list(pool.map(lambda ab: fn(*ab), self.blocks))
+        return ThreadPoolExecutor(threads) if threads > 1 else contextlib.nullcontext()
 
     def sketch(self, cols, signs, n_cols):
-        """``A @ S`` for the sparse sign matrix ``S`` of :func:`_sparse_sign`.
+        """``A @ S`` for the sparse sign matrix ``S`` of :func:`sparse_sign`.
 
         A scatter of ``z`` values per non-zero of ``A`` into a row of the
         result, instead of a dense product (0.1 s against 0.7 s for 750
@@ -183,13 +328,13 @@ class _CSRProduct:
         A = self.A
         out = np.empty((A.shape[0], n_cols), dtype=A.dtype)
         signs = np.ascontiguousarray(signs, dtype=A.dtype)
-        with self._pool() as pool:
-            self._run_blocks(
-                pool,
-                lambda a, b: _kernels.csr_sparse_sign(
-                    A.indptr, A.indices, A.data, cols, signs, out, a, b
-                ),
-            )
+        block_map(
+            lambda a, b: _kernels.csr_sparse_sign(
+                A.indptr, A.indices, A.data, cols, signs, out, a, b
+            ),
+            self.blocks,
+            n_threads=self.n_threads,
+        )
         return out
 
     def __call__(self, B, out=None):
@@ -200,7 +345,7 @@ class _CSRProduct:
         if out is None:
             out = np.empty(shape, dtype=A.dtype)
         elif out.shape != shape or out.dtype != A.dtype or not out.flags.c_contiguous:
-            raise ValueError(
+            raise InputError(
                 f"out must be a C-ordered {A.dtype} array of shape {shape}; got "
                 f"{out.dtype} {out.shape}."
             )
@@ -211,11 +356,12 @@ class _CSRProduct:
                 panel[:, : cols.shape[1]] = cols
                 panel[:, cols.shape[1] :] = 0
                 part = out[:, c0 : c0 + width]
-                self._run_blocks(
-                    pool,
+                block_map(
                     lambda a, b, part=part: _kernels.csr_dense_panel(
                         A.indptr, A.indices, A.data, panel, part, a, b
                     ),
+                    self.blocks,
+                    pool=pool,
                 )
         return out
 
@@ -236,7 +382,7 @@ def spmm(A, B, *, n_jobs=None, out=None):
 # matrix, formed from the block's dtype, is used. The smallest eigenvalue of the
 # Gram matrix then carries a relative rounding error of about eps * ratio**2
 # (6 % for float32 at 1e3): harmless for a basis of the power iteration, and
-# the last step refines it (`_small_side_svd`). Beyond it the power iteration
+# the last step refines it (`small_side_svd`). Beyond it the power iteration
 # falls back to an LU basis and the last step to LAPACK's SVD.
 _GRAM_MAX_RATIO = {np.dtype(np.float32): 1e3, np.dtype(np.float64): 1e6}
 
@@ -246,15 +392,18 @@ _GRAM_MAX_RATIO = {np.dtype(np.float32): 1e3, np.dtype(np.float64): 1e6}
 _DENSE_BLOCKS = 8
 
 
-class _DenseOps:
+class DenseOps:
     """The dense BLAS-3 steps of the randomized solver, on a pool of threads.
 
+    ``pool`` is a ``concurrent.futures`` executor, or None for this thread.
     Tall blocks are cut into ``_DENSE_BLOCKS`` row blocks; each thread calls
     single-threaded BLAS on its blocks (the solver runs under a one-thread BLAS
     limit). On a shared 2-core machine OpenBLAS's own threads, which spin while
     they wait, made the same products several times slower and slowed the
     numba threads of the sparse products down as well; splitting the work
-    ourselves keeps one thread per core busy.
+    ourselves keeps one thread per core busy. The blocks do not depend on the
+    pool, so neither do the results. :mod:`cooc.streaming` offers the same
+    methods (``gram``, ``solve_upper``, ``matmul``) for blocks on disk.
     """
 
     def __init__(self, pool):
@@ -265,9 +414,7 @@ class _DenseOps:
         return [slice(a, b) for a, b in itertools.pairwise(cuts) if b > a]
 
     def _map(self, fn, items):
-        if self.pool is None:
-            return [fn(x) for x in items]
-        return list(self.pool.map(fn, items))
+        return block_map(fn, [(x,) for x in items], pool=self.pool)
 
     def gram(self, Y):
         """``Y^T Y`` in float64 (block products in Y's dtype, summed in float64)."""
@@ -288,8 +435,6 @@ class _DenseOps:
         blocks run in parallel (scipy's own ``strsm`` wrapper holds it: 0.26 s
         per 52k x 750 block on two threads, against 0.13 s).
         """
-        import ctypes
-
         trsm = _blas_trsm(Y.dtype)
         c_real = ctypes.c_float if Y.dtype == np.float32 else ctypes.c_double
         R = np.ascontiguousarray(R, dtype=Y.dtype)
@@ -316,8 +461,6 @@ class _DenseOps:
 
     def axpy(self, a, X, Y):
         """``Y += a * X`` in place, without a temporary (BLAS ``axpy`` per block)."""
-        from scipy.linalg import blas
-
         axpy = blas.saxpy if Y.dtype == np.float32 else blas.daxpy
         X = np.ascontiguousarray(X, dtype=Y.dtype)
 
@@ -347,9 +490,10 @@ class _DenseOps:
 _SIGN_NONZEROS = 8
 
 
-def _sparse_sign(random_state, n_rows, n_cols, dtype):
+def sparse_sign(random_state, n_rows, n_cols, dtype):
     """The rows of a random sparse sign matrix: ``(cols, signs)``, both ``(n_rows, z)``.
 
+    The randomized solver's test matrix (in memory, on Dask and streamed).
     Row ``j`` has ``z = min(_SIGN_NONZEROS, n_cols)`` entries of value
     ``+-1`` in the columns ``cols[j]``, drawn with replacement (a repeated
     column adds up; harmless for a test matrix). One integer drawn from
@@ -363,15 +507,21 @@ def _sparse_sign(random_state, n_rows, n_cols, dtype):
 
 
 def _sparse_sign_dense(cols, signs, n_cols):
-    """The sparse sign matrix of :func:`_sparse_sign` as a dense array."""
+    """The sparse sign matrix of :func:`sparse_sign` as a dense array."""
     out = np.zeros((cols.shape[0], n_cols), dtype=signs.dtype)
     rows = np.repeat(np.arange(cols.shape[0]), cols.shape[1])
     np.add.at(out, (rows, cols.ravel()), signs.ravel())
     return out
 
 
-def _gram_usable(w, dtype):
-    """Whether Gram eigenvalues ``w`` (descending) are within ``_GRAM_MAX_RATIO``."""
+def gram_usable(w, dtype):
+    """Whether Gram eigenvalues ``w`` (descending) are within ``_GRAM_MAX_RATIO``.
+
+    That is, whether a basis or an SVD made from the Gram matrix of a tall
+    block of ``dtype`` is accurate enough (:func:`cholesky_basis`,
+    :func:`small_side_svd`); when not, the solvers take LAPACK (in memory) or
+    a tall-skinny QR (streamed) instead.
+    """
     limit = _GRAM_MAX_RATIO.get(np.dtype(dtype), 1e6)
     return w[-1] > 0 and w[0] <= limit**2 * w[-1]
 
@@ -390,7 +540,7 @@ def _eig_svd(Y, ops, *, vectors=True):
     """
     w, V = linalg.eigh(ops.gram(Y), check_finite=False, overwrite_a=True)
     w, V = w[::-1], V[:, ::-1]
-    if not _gram_usable(w, Y.dtype):
+    if not gram_usable(w, Y.dtype):
         return None
     S = np.sqrt(w)
     U = ops.matmul(Y, V / S) if vectors else None
@@ -400,16 +550,12 @@ def _eig_svd(Y, ops, *, vectors=True):
 @functools.cache
 def _blas_trsm(dtype):
     """The BLAS ``strsm``/``dtrsm`` that scipy links, as a ctypes function."""
-    import ctypes
-
-    from numba.extending import get_cython_function_address
-
     name = "strsm" if np.dtype(dtype) == np.float32 else "dtrsm"
     address = get_cython_function_address("scipy.linalg.cython_blas", name)
     return ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 11)(address)
 
 
-def _cholesky_basis(Y, ops):
+def cholesky_basis(Y, ops):
     """An orthonormal basis of the columns of a tall block, and its singular values.
 
     ``Y = Q R`` with ``R`` the Cholesky factor of ``Y^T Y``, so
@@ -419,11 +565,13 @@ def _cholesky_basis(Y, ops):
     :func:`_eig_svd`'s (both square the condition number), but it is not the
     singular-vector basis, which the power iteration does not need. ``Y`` is
     overwritten by ``Q``. Returns ``(Q, S)`` with ``S`` float64 and
-    descending, or ``None`` under the same condition as :func:`_eig_svd`.
+    descending, or ``None`` when :func:`gram_usable` refuses the block (or
+    the factorisation fails). ``ops`` does the tall steps: a :class:`DenseOps`,
+    or the streamed embedding's equivalent for blocks on disk.
     """
     gram = ops.gram(Y)
     w = linalg.eigvalsh(gram, check_finite=False)[::-1]
-    if not _gram_usable(w, Y.dtype):
+    if not gram_usable(w, Y.dtype):
         return None
     try:
         R = linalg.cholesky(gram, lower=False, overwrite_a=True, check_finite=False)
@@ -432,26 +580,26 @@ def _cholesky_basis(Y, ops):
     return ops.solve_upper(Y, R), np.sqrt(w)
 
 
-def _randomized_operator_svd(
-    times,
-    t_times,
-    shape,
-    dtype,
+def randomized_operator_svd(
+    operator,
     n_components,
     *,
-    n_iter,
-    n_oversamples,
-    random_state,
+    n_iter=None,
+    n_oversamples=None,
+    random_state=None,
     pool=None,
     on_step=None,
 ):
     """Randomized SVD of a matrix ``X`` known only by its products with blocks.
 
-    ``times(B, out=None)`` returns ``X @ B`` and ``t_times(B, out=None)``
-    returns ``X.T @ B`` for C-contiguous ``B`` of ``dtype``, writing into
-    ``out`` (a block the solver no longer needs, or None) when they can; ``shape`` is ``X.shape``; ``pool`` (a
-    ``concurrent.futures`` executor or None) runs the dense steps. Returns
-    ``U (n, k), S (k,), Vt (k, m)`` with ``S`` descending (signs not fixed).
+    ``operator`` is a :class:`MatrixOperator` (``X.shape``, ``X.dtype``,
+    ``X @ B``, ``X.T @ B``); ``pool`` (a ``concurrent.futures`` executor or
+    None) runs the dense steps. ``n_iter`` None means
+    :data:`DEFAULT_N_ITER`; ``n_oversamples`` None means
+    :func:`default_n_oversamples` (see :func:`n_random_vectors`);
+    ``random_state`` is anything :func:`sklearn.utils.check_random_state`
+    takes. Returns ``U (n, k), S (k,), Vt (k, m)`` with ``S`` descending
+    (signs not fixed; :func:`embed_operator` fixes them).
 
     Halko et al.'s subspace iteration on ``X X^T`` with the dynamic shift of
     Feng et al. (dashSVD): each step applies ``X X^T - alpha I`` to an
@@ -462,19 +610,23 @@ def _randomized_operator_svd(
     52k x 52k PPMI matrix of the development corpus, whose spectrum decays
     slowly, 5 shifted steps matched the accuracy of 7 plain ones (against
     ARPACK). The basis is re-orthonormalised once per step through the Gram
-    matrix (:func:`_cholesky_basis`), which also gives the singular values that
+    matrix (:func:`cholesky_basis`), which also gives the singular values that
     update ``alpha``. The test matrix is a sparse sign matrix
-    (:func:`_sparse_sign`, seeded by one draw from ``random_state``);
-    ``times.sketch(cols, signs, l)``, when ``times`` has it, multiplies by it
-    without making it dense. ``on_step()``, when given, is called after the
-    sketch, each power step and the final product (``n_iter + 2`` calls).
+    (:func:`sparse_sign`, seeded by one draw from ``random_state``);
+    ``operator.sketch(cols, signs, l)``, when the operator has it, multiplies
+    by it without making it dense. ``on_step()``, when given, is called after
+    the sketch, each power step and the final product (``n_iter + 2`` calls).
     """
-    ops = _DenseOps(pool)
+    n_iter = DEFAULT_N_ITER if n_iter is None else n_iter
+    random_state = check_random_state(random_state)
+    times, t_times = operator.times, operator.t_times
+    dtype = operator.dtype
+    ops = DenseOps(pool)
     step_done = on_step if on_step is not None else (lambda: None)
-    n, m = shape
-    n_random = n_components + n_oversamples
-    cols, signs = _sparse_sign(random_state, m, n_random, dtype)
-    sketch = getattr(times, "sketch", None)
+    n, m = shape = operator.shape
+    n_random = n_random_vectors(n_components, n_oversamples, shape)
+    cols, signs = sparse_sign(random_state, m, n_random, dtype)
+    sketch = getattr(operator, "sketch", None)
     if sketch is not None:
         Y = sketch(cols, signs, n_random)
     else:
@@ -492,7 +644,7 @@ def _randomized_operator_svd(
             spare = None
             if alpha > 0:
                 ops.axpy(-alpha, Q, Y)  # the shift, in place
-        found = _cholesky_basis(Y, ops)  # on success the basis overwrites Y
+        found = cholesky_basis(Y, ops)  # on success the basis overwrites Y
         if found is None:
             # Too ill-conditioned for the Gram route: any basis of the span
             # will do for the next step (the shifted product does not need an
@@ -519,7 +671,7 @@ def _randomized_operator_svd(
     # X^T Q = (Q^T X)^T, shape (m, l)
     Bt = t_times(Q, out=_reusable(Z, (m, n_random), dtype))
     k = n_components
-    Ub, S, Vb = _small_side_svd(Bt, k, ops)
+    Ub, S, Vb = small_side_svd(Bt, k, ops)
     # X ~ Q Q^T X = Q Bt^T = (Q Vb) diag(S) Ub^T
     U = ops.matmul(Q, Vb[:, :k])
     step_done()
@@ -539,22 +691,24 @@ def _reusable(block, shape, dtype):
     return None
 
 
-# `_small_side_svd` takes a second Gram pass only when the block's singular
+# `small_side_svd` takes a second Gram pass only when the block's singular
 # values spread more than this: one pass leaves the smallest value with a
 # relative error of about eps * ratio**2 / 2 (3e-4 in float32 at 100; the PPMI
 # matrices of the development corpus have ratios of 10-20 over the top 750).
 _ONE_PASS_MAX_RATIO = 100.0
 
 
-def _small_side_svd(B, n_vectors, ops):
+def small_side_svd(B, n_vectors, ops):
     """Accurate thin SVD ``B = U diag(S) V^T`` of a tall block.
 
-    The eigen-decomposition of the Gram matrix gives ``S`` and ``V``; when the
+    The last step of the randomized solver (``B = X^T Q``). The
+    eigen-decomposition of the Gram matrix gives ``S`` and ``V``; when the
     singular values spread more than ``_ONE_PASS_MAX_RATIO``, a second pass on
     the nearly orthonormal result of the first (which is well conditioned)
     brings them to about the dtype's precision relative to each value, and
     LAPACK's SVD is used when the first pass is refused. Only the first
     ``n_vectors`` columns of ``U`` are returned; ``S`` and ``V`` are float64.
+    ``ops`` does the tall steps, as for :func:`cholesky_basis`.
     """
     first = _eig_svd(B, ops, vectors=False)
     if first is None:
@@ -596,26 +750,24 @@ def _svd_arpack(
 _SOLVERS = {"randomized": _svd_randomized, "arpack": _svd_arpack}
 
 
-def _truncated_svd(
-    X, n_components, *, solver, n_iter, n_oversamples, random_state, n_jobs=None,
-    on_step=None,
+def truncated_svd(
+    X, n_components, *, solver="randomized", n_iter=None, n_oversamples=None,
+    random_state=None, n_jobs=None, on_step=None,
 ):  # fmt: skip
     """Return ``U (n, k), S (k,), Vt (k, m)`` of ``X``, S descending, signs fixed.
 
-    Signs follow :func:`sklearn.utils.extmath.svd_flip` with
-    ``u_based_decision=True``: the largest entry of each column of U is positive.
-    The results have the dtype of ``X``.
+    ``X`` is a validated 2-D float matrix (:func:`check_matrix`); ``solver``,
+    ``n_iter``, ``n_oversamples``, ``random_state``, ``n_jobs`` and
+    ``on_step`` are those of :func:`svd_embed`. Signs follow
+    :func:`sklearn.utils.extmath.svd_flip` with ``u_based_decision=True``: the
+    largest entry of each column of U is positive. The results have the dtype
+    of ``X``. :class:`SVDEmbedding` keeps these factors; :func:`svd_embed`
+    turns them into word vectors.
     """
     if solver not in _SOLVERS:
-        raise ValueError(f"solver={solver!r} is not one of {sorted(_SOLVERS)}.")
+        raise InputError(f"solver={solver!r} is not one of {sorted(_SOLVERS)}.")
     random_state = check_random_state(random_state)
-    logger.info(
-        "truncated SVD of a %d x %d matrix, rank %d, solver %s",
-        X.shape[0],
-        X.shape[1],
-        n_components,
-        solver,
-    )
+    _log_svd(X.shape, n_components, solver)
     U, S, Vt = _SOLVERS[solver](
         X,
         n_components,
@@ -625,16 +777,77 @@ def _truncated_svd(
         n_jobs=n_jobs,
         on_step=on_step,
     )
-    U, Vt = svd_flip(
-        np.array(U, dtype=X.dtype), np.array(Vt, dtype=X.dtype), u_based_decision=True
+    return _fixed_signs(U, S, Vt, X.dtype)
+
+
+def _log_svd(shape, n_components, solver):
+    logger.info(
+        "truncated SVD of a %d x %d matrix, rank %d, solver %s",
+        shape[0],
+        shape[1],
+        n_components,
+        solver,
     )
-    return U, np.asarray(S, dtype=X.dtype), Vt
 
 
-# The eigenvalue power of word vectors when none is given (svd_embed,
-# SVDEmbedding, cooc embed): 0.15, chosen with benchmarks/sweep_embeddings.py
-# (see cooc.pipeline, which re-exports it as DEFAULT_POWER).
-DEFAULT_POWER = 0.15
+def _fixed_signs(U, S, Vt, dtype):
+    """``U, S, Vt`` in ``dtype`` with the signs of ``svd_flip`` (u-based)."""
+    U, Vt = svd_flip(
+        np.array(U, dtype=dtype), np.array(Vt, dtype=dtype), u_based_decision=True
+    )
+    return U, np.asarray(S, dtype=dtype), Vt
+
+
+def _word_vectors(U, S, Vt, *, power, add_context):
+    """``(U * S**power (+ V * S**power), S)``: the vectors of :func:`svd_embed`."""
+    scale = scale_by_power(S, power)
+    vectors = U * scale
+    if add_context:
+        vectors += Vt.T * scale
+    return vectors, S
+
+
+def embed_operator(
+    operator,
+    n_components,
+    *,
+    power=DEFAULT_POWER,
+    n_iter=None,
+    n_oversamples=None,
+    add_context=False,
+    random_state=None,
+    pool=None,
+    on_step=None,
+):
+    """Word vectors of a matrix known by its products: the one embedding routine.
+
+    The randomized solver of :func:`svd_embed`, for any
+    :class:`MatrixOperator`: :func:`svd_embed` calls it with the in-memory
+    products, :func:`cooc.distributed.svd_embed_dask` with the products of
+    row blocks held by Dask workers. It checks the parameters
+    (:func:`check_embedding_params`, :func:`check_embedding_shape`), runs
+    :func:`randomized_operator_svd` (sparse sign test matrix, shifted power
+    iteration, small-side SVD), fixes the signs as
+    :func:`sklearn.utils.extmath.svd_flip` does (u-based) and returns
+    ``(U * S**power (+ V * S**power with add_context), S)`` in the operator's
+    dtype. ``pool`` runs the dense steps (None: this thread); ``on_step`` is
+    called after each of the ``n_iter + 2`` steps. Parameters otherwise as in
+    :func:`svd_embed`.
+    """
+    check_embedding_params(power=power, n_iter=n_iter, n_oversamples=n_oversamples)
+    check_embedding_shape(n_components, operator.shape, add_context=add_context)
+    _log_svd(operator.shape, n_components, "randomized")
+    U, S, Vt = randomized_operator_svd(
+        operator,
+        n_components,
+        n_iter=n_iter,
+        n_oversamples=n_oversamples,
+        random_state=random_state,
+        pool=pool,
+        on_step=on_step,
+    )
+    U, S, Vt = _fixed_signs(U, S, Vt, operator.dtype)
+    return _word_vectors(U, S, Vt, power=power, add_context=add_context)
 
 
 # The defaults of `cooc embed` and `embed_cooccurrence`, chosen with
@@ -660,20 +873,15 @@ def check_rank(n_components, cooc) -> int:
     if n_components is None:
         return default_rank(cooc.shape)
     if not isinstance(n_components, (int, np.integer)) or n_components < 1:
-        raise ValueError(
+        raise InputError(
             f"n_components={n_components!r} must be a positive int (--rank)."
         )
     if n_components >= min(cooc.shape):
-        raise ValueError(
+        raise InputError(
             f"n_components={n_components} must be < the matrix size {min(cooc.shape)} "
             f"(vocabulary of {len(cooc.vocabulary)} words); lower --rank or min_count."
         )
     return int(n_components)
-
-
-def _scale_by_power(S, power):
-    """Return ``S**power`` with ``0**power = 0`` for ``power > 0``."""
-    return np.power(S, power) if power != 0 else np.ones_like(S)
 
 
 def svd_embed(
@@ -763,7 +971,9 @@ def svd_embed(
     ``max(32, k // 2)`` oversamples, plain subspace iteration (scikit-learn's
     ``randomized_svd``) with 7 iterations leaves the k-th singular value
     1.0 % low at k = 128 and 300; the shifted iteration used here gets the
-    same with 5 iterations and 0.54 % / 0.57 % with the default 6. Singular
+    same with 5 iterations (the default) and 0.54 % / 0.57 % with 6. The test
+    matrix is a sparse sign matrix (8 non-zeros a row), as accurate there as a
+    Gaussian one and cheaper to multiply by. Singular
     values are never overestimated, and the error shrinks from the tail to
     the head of the spectrum. Float32 is as accurate as float64 here and
     twice as fast. Time O(n_iter * nnz * (n_components + n_oversamples));
@@ -789,31 +999,25 @@ def svd_embed(
     >>> vectors.shape, vectors.dtype, bool(s[0] >= s[1])
     ((6, 2), dtype('float32'), True)
     """
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(
-            f"dtype={dtype!r} is not supported; use np.float32 or np.float64."
-        )
     if solver not in _SOLVERS:
-        raise ValueError(f"solver={solver!r} is not one of {sorted(_SOLVERS)}.")
-    if not isinstance(power, Real) or not power >= 0:
-        raise ValueError(
-            f"power={power!r} must be a number >= 0 (0.15 is the default)."
-        )
-    for name, value in (("n_iter", n_iter), ("n_oversamples", n_oversamples)):
-        if value is not None and (not isinstance(value, Integral) or value < 0):
-            raise ValueError(f"{name}={value!r} must be None or an integer >= 0.")
-    X = check_array(
-        matrix, accept_sparse=["csr", "csc"], dtype=dtype, input_name="matrix"
-    )
-    _check_n_components(n_components, X.shape)
-    if add_context and X.shape[0] != X.shape[1]:
-        raise ValueError(
-            f"add_context=True needs a square word-by-word matrix, got shape "
-            f"{X.shape}; "
-            "use add_context=False."
-        )
-    U, S, Vt = _truncated_svd(
+        raise InputError(f"solver={solver!r} is not one of {sorted(_SOLVERS)}.")
+    check_embedding_params(power=power, n_iter=n_iter, n_oversamples=n_oversamples)
+    X = check_matrix(matrix, dtype)
+    check_embedding_shape(n_components, X.shape, add_context=add_context)
+    if solver == "randomized":
+        with _in_memory_operator(X, n_jobs=n_jobs) as (operator, pool):
+            return embed_operator(
+                operator,
+                n_components,
+                power=power,
+                n_iter=n_iter,
+                n_oversamples=n_oversamples,
+                add_context=add_context,
+                random_state=random_state,
+                pool=pool,
+                on_step=on_step,
+            )
+    U, S, Vt = truncated_svd(
         X,
         n_components,
         solver=solver,
@@ -823,11 +1027,7 @@ def svd_embed(
         n_jobs=n_jobs,
         on_step=on_step,
     )
-    scale = _scale_by_power(S, power)
-    vectors = U * scale
-    if add_context:
-        vectors += Vt.T * scale
-    return vectors, S
+    return _word_vectors(U, S, Vt, power=power, add_context=add_context)
 
 
 class SVDEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -946,7 +1146,7 @@ class SVDEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.fit_transform(X)
         return self
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X, y=None):
         """Fit the truncated SVD of X and return ``U * S**power``.
 
@@ -965,8 +1165,8 @@ class SVDEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         X = validate_data(
             self, X, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32]
         )
-        _check_n_components(self.n_components, X.shape)
-        U, S, Vt = _truncated_svd(
+        check_n_components(self.n_components, X.shape)
+        U, S, Vt = truncated_svd(
             X,
             self.n_components,
             solver=self.solver,
@@ -978,7 +1178,7 @@ class SVDEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.components_ = Vt
         self.singular_values_ = S
         self._explained_variance(X)
-        return U * _scale_by_power(S, self.power)
+        return U * scale_by_power(S, self.power)
 
     def _explained_variance(self, X):
         """``explained_variance_(ratio_)`` as ``TruncatedSVD`` computes them:
@@ -1034,8 +1234,3 @@ class SVDEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
-
-
-# Word vectors and their files live in cooc.vectors (no scikit-learn there);
-# the public names stay importable from here.
-from cooc.vectors import Embeddings, as_embeddings  # noqa: E402, F401

@@ -29,6 +29,7 @@ import functools
 import logging
 import os
 import queue
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -38,7 +39,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from cooc import _kernels as K
+from cooc import corpus
 from cooc._kernels import text as T
+from cooc.errors import InputError
+from cooc.parallel import n_threads as thread_count
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +57,6 @@ _DOTTED_I = 0x0130  # lowercase is two characters: "i" + U+0307
 def _lower_table() -> np.ndarray:
     """``int32`` lowercase of every code point (``str.lower`` where it maps one
     character to one; the two special characters map to themselves)."""
-    import sys
-
     n = sys.maxunicode + 1
     codes = np.arange(n, dtype=np.uint32)
     everything = codes.tobytes().decode("utf-32-le", "surrogatepass")
@@ -77,14 +79,12 @@ def _lower_table() -> np.ndarray:
 def _class_table(tokenizer: str) -> np.ndarray:
     """``uint8`` class of every code point for ``tokenizer`` (see
     :mod:`cooc._kernels.text`)."""
-    from cooc.corpus import _APOSTROPHES, _space_table, _word_table
-
     if tokenizer == "word":
-        table = _word_table().astype(np.uint8) * np.uint8(T.CLASS_TOKEN)
-        for a in _APOSTROPHES:
+        table = corpus.word_table().astype(np.uint8) * np.uint8(T.CLASS_TOKEN)
+        for a in corpus.APOSTROPHES:
             table[a] |= T.CLASS_APOSTROPHE
     else:
-        table = (~_space_table()).astype(np.uint8) * np.uint8(T.CLASS_TOKEN)
+        table = (~corpus.space_table()).astype(np.uint8) * np.uint8(T.CLASS_TOKEN)
     table[_SIGMA] |= T.CLASS_SPECIAL
     table.flags.writeable = False
     return table
@@ -184,7 +184,7 @@ class TokenTable:
         table = cls(2 * len(encoded), 2 * src.arena.shape[0])
         remap = table.merge(src)
         if not np.array_equal(remap, np.arange(len(encoded))):
-            raise ValueError("tokens must be distinct.")
+            raise InputError("tokens must be distinct.")
         return table
 
     def tokens(self, entries: np.ndarray) -> list[str]:
@@ -318,8 +318,6 @@ class _Tokenizer:
     def _decode_line(self, data, a, b, segments) -> str:
         """Python's decoding of the line ``data[a:b]`` (an error names its file
         and line)."""
-        from cooc.corpus import _invalid_utf8
-
         seg = segments[bisect.bisect_right([s.start for s in segments], a) - 1]
         raw = data[a:b].tobytes()
         if seg.table:
@@ -328,7 +326,9 @@ class _Tokenizer:
             text = raw.decode("utf-8", self.encoding_errors)
         except UnicodeDecodeError as err:
             line = seg.lines_before + data[seg.start : a].tobytes().count(b"\n") + 1
-            raise _invalid_utf8(seg.name, line, err.start + 1, err) from None
+            raise corpus.invalid_utf8_error(
+                seg.name, line, err.start + 1, err
+            ) from None
         if seg.lines_before == 0 and a == seg.start and not seg.bom:
             # A BOM that only decoding reveals (after an ignored bad byte)
             # is dropped, as cooc.corpus drops one at the start of a file.
@@ -347,8 +347,6 @@ def _iter_blocks(
     paths, column, encoding_errors, chunk_size, documents="line"
 ) -> Iterator[_Block]:
     """Blocks of about ``chunk_size`` bytes of whole documents, from every file."""
-    from cooc.corpus import iter_byte_blocks
-
     pending: list = []  # (bytes, name, lines_before, table)
     size = 0
 
@@ -364,7 +362,7 @@ def _iter_blocks(
             joined = b"\n".join(p.data for p in pending)
         return _Block(np.frombuffer(joined, np.uint8), segments)
 
-    for item in iter_byte_blocks(
+    for item in corpus.iter_byte_blocks(
         paths,
         column=column,
         encoding_errors=encoding_errors,
@@ -485,7 +483,7 @@ class EncodedCorpus:
             return
         if self._spool is None:
             # Closed by close(); unlinked at once, so nothing is left behind.
-            self._spool = tempfile.TemporaryFile(  # noqa: SIM115
+            self._spool = tempfile.TemporaryFile(
                 prefix="cooc-codes-", dir=self.spill_dir
             )
         where = self._spool.seek(0, os.SEEK_END)
@@ -537,9 +535,7 @@ def scan_corpus(
     says what a document of a plain-text file is (see
     :func:`cooc.corpus.iter_documents`).
     """
-    from cooc.parallel import n_threads as _n_threads
-
-    n_threads = max(1, _n_threads(n_jobs))
+    n_threads = max(1, thread_count(n_jobs))
     insert = table is None
     tables = [TokenTable() for _ in range(n_threads)] if insert else [table]
     tok = _Tokenizer(tokenizer, lowercase, encoding_errors)

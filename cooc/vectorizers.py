@@ -13,6 +13,7 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
@@ -20,8 +21,8 @@ from cooc._compat import (
     HasAttributes,
     Interval,
     StrOptions,
-    _fit_context,
     check_is_fitted,
+    fit_context,
 )
 from cooc._output import pandas_output, sparse_output
 from cooc.cooccurrence import (
@@ -32,6 +33,7 @@ from cooc.cooccurrence import (
     WindowCounter,
 )
 from cooc.corpus import TOKENIZERS, chunks_from_documents
+from cooc.errors import InputError, InputTypeError
 from cooc.pipeline import embed_cooccurrence
 from cooc.vectors import Embeddings, as_embeddings
 from cooc.vocab import build_vocabulary
@@ -41,14 +43,14 @@ __all__ = ["CooccurrenceVectorizer", "DocumentVectorizer"]
 
 def _check_raw_documents(raw_documents, name):
     if isinstance(raw_documents, (str, bytes)):
-        raise TypeError(
+        raise InputTypeError(
             f"{name} expects an iterable of documents (strings or token lists), "
             "got a single string; wrap it in a list."
         )
     ndim = getattr(raw_documents, "ndim", 1)
     if ndim != 1:
         # list(DataFrame) would be its column names, taken as documents.
-        raise TypeError(
+        raise InputTypeError(
             f"{name} expects a 1-D sequence of documents, got a {ndim}-D "
             f"{type(raw_documents).__name__}; select one column (in a "
             "ColumnTransformer, 'text' rather than ['text'])."
@@ -197,7 +199,7 @@ class CooccurrenceVectorizer(TransformerMixin, BaseEstimator):
             counter.result(), self.vocabulary_, counter.params, counter.stats
         )
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, raw_documents, y=None):
         """Learn the vocabulary and count the co-occurrences of ``raw_documents``."""
         docs = _check_raw_documents(raw_documents, type(self).__name__)
@@ -227,8 +229,6 @@ class CooccurrenceVectorizer(TransformerMixin, BaseEstimator):
         """The matrix, or its DataFrame (rows: words) under pandas output."""
         if not pandas_output(self):
             return matrix
-        import pandas as pd
-
         return sparse_output(self, matrix, pd.Index(self.vocabulary_.tokens))
 
     def get_feature_names_out(self, input_features=None):
@@ -361,12 +361,12 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
             else sp.csr_matrix((0, len(vocab_index)))
         )
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, raw_documents, y=None):
         """Learn (or take) the word vectors and the IDF weights."""
         docs = _check_raw_documents(raw_documents, type(self).__name__)
         if not docs:
-            raise ValueError("DocumentVectorizer.fit needs at least one document.")
+            raise InputError("DocumentVectorizer.fit needs at least one document.")
         chunks = _chunks(self, docs)
         if self.embeddings is None:
             vocab = build_vocabulary(chunks, min_count=self.min_count)
@@ -376,7 +376,7 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
             cooc = CoocMatrix(counter.result(), vocab, counter.params, counter.stats)
             k = min(self.n_components, len(vocab) - 1)
             if k < 1:
-                raise ValueError(
+                raise InputError(
                     f"the training documents have only {len(vocab)} distinct word(s); "
                     "need at least 2 to learn word vectors."
                 )

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cooc.container import is_cooc_archive
+from cooc.errors import InputError, InputTypeError, UnknownWordError
 from cooc.files import atomic_write, base_suffix, compression_of, read_all_bytes
 
 __all__ = ["Embeddings", "as_embeddings"]
@@ -37,8 +39,8 @@ _COSMUL_EPSILON = 1e-6
 _QUERY_METHODS = ("3cosadd", "3cosmul")
 
 
-def _analogy_scores(unit, terms, method="3cosadd", *, epsilon=_COSMUL_EPSILON,
-                    normalize=False):  # fmt: skip
+def analogy_scores(unit, terms, method="3cosadd", *, epsilon=_COSMUL_EPSILON,
+                   normalize=False):  # fmt: skip
     """Score every candidate row as the answer to one or a batch of queries.
 
     The one implementation of 3CosAdd and 3CosMul, shared by
@@ -68,7 +70,7 @@ def _analogy_scores(unit, terms, method="3cosadd", *, epsilon=_COSMUL_EPSILON,
     scores : ndarray of shape (n_candidates,) or (n_queries, n_candidates)
     """
     if method not in _QUERY_METHODS:
-        raise ValueError(f"method={method!r} must be one of {list(_QUERY_METHODS)}.")
+        raise InputError(f"method={method!r} must be one of {list(_QUERY_METHODS)}.")
     if method == "3cosadd":
         combined = None
         for sign, vec in terms:
@@ -94,6 +96,9 @@ def _analogy_scores(unit, terms, method="3cosadd", *, epsilon=_COSMUL_EPSILON,
     return numerator / (denominator + epsilon)
 
 
+_analogy_scores = analogy_scores  # (the old name)
+
+
 def as_embeddings(obj, name="embeddings") -> Embeddings:
     """Return ``obj`` as :class:`Embeddings`: itself, or a gensim ``KeyedVectors``.
 
@@ -115,7 +120,7 @@ def as_embeddings(obj, name="embeddings") -> Embeddings:
     Examples
     --------
     >>> import types, numpy as np
-    >>> from cooc.svd import as_embeddings
+    >>> from cooc.vectors import as_embeddings
     >>> kv = types.SimpleNamespace(index_to_key=["cat", "dog"], vectors=np.eye(2))
     >>> as_embeddings(kv)
     Embeddings(n_words=2, dim=2)
@@ -124,7 +129,7 @@ def as_embeddings(obj, name="embeddings") -> Embeddings:
         return obj
     if hasattr(obj, "index_to_key") and hasattr(obj, "vectors"):
         return Embeddings.from_keyed_vectors(obj)
-    raise TypeError(
+    raise InputTypeError(
         f"{name} must be cooc Embeddings or have index_to_key and vectors "
         f"(gensim KeyedVectors), got {type(obj).__name__}."
     )
@@ -191,7 +196,7 @@ class Embeddings:
     Examples
     --------
     >>> import numpy as np
-    >>> from cooc.svd import Embeddings
+    >>> from cooc.vectors import Embeddings
     >>> emb = Embeddings(["cat", "dog", "car"], np.array([[1, 0.1], [1, 0.2], [0, 1]]))
     >>> [(word, round(cos, 3)) for word, cos in emb.most_similar("cat", k=1)]
     [('dog', 0.995)]
@@ -201,16 +206,16 @@ class Embeddings:
         tokens = list(tokens)
         for token in tokens:
             if not isinstance(token, str):
-                raise TypeError(
+                raise InputTypeError(
                     f"tokens must be str, got {type(token).__name__} {token!r}."
                 )
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2:
-            raise ValueError(
+            raise InputError(
                 f"vectors must be 2-D (n_words, dim), got shape {vectors.shape}."
             )
         if len(tokens) != vectors.shape[0]:
-            raise ValueError(
+            raise InputError(
                 f"{len(tokens)} tokens but {vectors.shape[0]} vector rows; "
                 "pass one row per token."
             )
@@ -218,7 +223,7 @@ class Embeddings:
         if len(index) != len(tokens):
             seen = set()
             dup = next(t for t in tokens if t in seen or seen.add(t))
-            raise ValueError(f"duplicate token {dup!r}; tokens must be unique.")
+            raise InputError(f"duplicate token {dup!r}; tokens must be unique.")
         self.tokens = tokens
         self.vectors = vectors
         self._index = index
@@ -265,7 +270,7 @@ class Embeddings:
         try:
             return self._index[token]
         except (KeyError, TypeError):
-            raise KeyError(
+            raise UnknownWordError(
                 f"{token!r} is not in the vocabulary ({len(self)} words); "
                 "check spelling and case."
             ) from None
@@ -319,7 +324,7 @@ class Embeddings:
             If ``kv`` lacks those attributes or a key is not a str.
         """
         if not (hasattr(kv, "index_to_key") and hasattr(kv, "vectors")):
-            raise TypeError(
+            raise InputTypeError(
                 "kv must have index_to_key and vectors (gensim KeyedVectors), got "
                 f"{type(kv).__name__}."
             )
@@ -417,7 +422,7 @@ class Embeddings:
         Examples
         --------
         >>> import numpy as np
-        >>> from cooc.svd import Embeddings
+        >>> from cooc.vectors import Embeddings
         >>> emb = Embeddings(["man", "king", "woman", "queen", "car"],
         ...                  np.array([[1, 0], [0, 1], [-1, 0], [-2, 1], [1, -1]]))
         >>> best = emb.most_similar(positive=["king", "woman"], negative=["man"])
@@ -464,7 +469,7 @@ class Embeddings:
         Examples
         --------
         >>> import numpy as np
-        >>> from cooc.svd import Embeddings
+        >>> from cooc.vectors import Embeddings
         >>> emb = Embeddings(["man", "king", "woman", "queen", "car"],
         ...                  np.array([[1, 0], [0, 1], [-1, 0], [-2, 1], [1, -1]]))
         >>> emb.most_similar_cosmul(["king", "woman"], ["man"], topn=1)[0][0]
@@ -499,18 +504,18 @@ class Embeddings:
         Examples
         --------
         >>> import numpy as np
-        >>> from cooc.svd import Embeddings
+        >>> from cooc.vectors import Embeddings
         >>> emb = Embeddings(["cat", "dog", "car"], [[1, 0.1], [1, 0.2], [0, 1]])
         >>> emb.doesnt_match(["cat", "dog", "car"])
         'car'
         """
         if isinstance(words, str):
-            raise TypeError(
+            raise InputTypeError(
                 f"words must be a list of words, got the single string {words!r}."
             )
         words = list(words)
         if not words:
-            raise ValueError("words is empty; give the words to compare.")
+            raise InputError("words is empty; give the words to compare.")
         unit = unit_rows(self[words])
         mean = unit.mean(axis=0)
         norm = np.linalg.norm(mean)
@@ -522,23 +527,23 @@ class Embeddings:
         name = "topn"
         if k is not None:
             if topn not in (10, k):
-                raise TypeError(f"give topn={topn!r} or k={k!r}, not both.")
+                raise InputTypeError(f"give topn={topn!r} or k={k!r}, not both.")
             topn, name = k, "k"
         if topn is not None and (
             not isinstance(topn, Integral) or isinstance(topn, bool) or topn < 0
         ):
-            raise ValueError(f"{name}={topn!r} must be an integer >= 0 or None.")
+            raise InputError(f"{name}={topn!r} must be an integer >= 0 or None.")
         if restrict_vocab is not None and (
             not isinstance(restrict_vocab, Integral)
             or isinstance(restrict_vocab, bool)
             or restrict_vocab < 1
         ):
-            raise ValueError(
+            raise InputError(
                 f"restrict_vocab={restrict_vocab!r} must be None or an integer >= 1."
             )
         terms, rows = self._query_terms(positive, negative)
         n = len(self) if restrict_vocab is None else min(restrict_vocab, len(self))
-        scores = _analogy_scores(
+        scores = analogy_scores(
             unit_rows(self.vectors[:n]), terms, method, normalize=True
         )
         if topn is None:
@@ -554,7 +559,7 @@ class Embeddings:
         items = [(1, x) for x in _as_query_list(positive)]
         items += [(-1, x) for x in _as_query_list(negative)]
         if not items:
-            raise ValueError(
+            raise InputError(
                 "no query: give positive and/or negative words or vectors."
             )
         terms, rows = [], []
@@ -567,11 +572,11 @@ class Embeddings:
                 try:
                     vector = np.asarray(item, dtype=np.float32)
                 except (TypeError, ValueError):
-                    raise TypeError(
+                    raise InputTypeError(
                         f"query items must be words or vectors, got {item!r}."
                     ) from None
                 if vector.shape != (self.dim,):
-                    raise ValueError(
+                    raise InputError(
                         f"query vector has shape {vector.shape}; expected "
                         f"({self.dim},)."
                     )
@@ -617,7 +622,7 @@ class Embeddings:
         path = Path(path)
         suffix = base_suffix(path)
         if suffix == ".npz" and compression_of(path):
-            raise ValueError(
+            raise InputError(
                 f"{os.fspath(path)}: .npz vectors are not compressed further; "
                 "write .npz, or .txt.gz / .bin.gz."
             )
@@ -633,13 +638,13 @@ class Embeddings:
             with atomic_write(path, "wb") as fh:
                 np.savez(fh, vectors=self.vectors, tokens=tokens, **extra)
             return
-        self._check_word2vec_tokens()
+        check_word2vec_tokens(self.tokens)
         with atomic_write(path, "wb", compress=True) as fh:
             fh.write(f"{len(self)} {self.dim}\n".encode())
             if suffix == ".bin":
-                _write_word2vec_binary(fh, self.tokens, self.vectors)
+                write_word2vec_binary(fh, self.tokens, self.vectors)
             else:
-                _write_word2vec_text(fh, self.tokens, self.vectors)
+                write_word2vec_text(fh, self.tokens, self.vectors)
 
     @classmethod
     def load(cls, path) -> Embeddings:
@@ -656,8 +661,13 @@ class Embeddings:
         """
         path = Path(path)
         suffix = base_suffix(path)
+        if is_cooc_archive(path):
+            raise InputError(
+                f"{os.fspath(path)} is a .cooc matrix, not word vectors: run cooc "
+                f"embed {os.fspath(path)} -o vectors.txt first."
+            )
         if suffix == ".npz" and compression_of(path):
-            raise ValueError(
+            raise InputError(
                 f"{os.fspath(path)}: expected .npz vectors uncompressed (or "
                 ".txt.gz / .bin.gz)."
             )
@@ -671,25 +681,34 @@ class Embeddings:
         try:
             emb = cls(tokens, vectors)
         except ValueError as exc:
-            raise ValueError(f"{os.fspath(path)}: {exc}") from None
+            raise InputError(f"{os.fspath(path)}: {exc}") from None
         emb.singular_values = singular_values
         return emb
 
-    def _check_word2vec_tokens(self):
-        """Raise ValueError if a token cannot be stored in a word2vec file."""
-        for token in self.tokens:
-            if not token or any(ch.isspace() for ch in token):
-                raise ValueError(
-                    f"token {token!r} is empty or contains whitespace, which word2vec "
-                    "files cannot store; save as .npz instead."
-                )
+
+def check_word2vec_tokens(tokens):
+    """Raise ValueError if a token cannot be stored in a word2vec file (empty,
+    or with whitespace); checked before :meth:`Embeddings.save` and the
+    streamed embedding (:mod:`cooc.streaming`) write one."""
+    for token in tokens:
+        if not token or any(ch.isspace() for ch in token):
+            raise InputError(
+                f"token {token!r} is empty or contains whitespace, which word2vec "
+                "files cannot store; save as .npz instead."
+            )
 
 
 _WRITE_BLOCK = 4096  # rows per write call
 
 
-def _write_word2vec_text(fh, tokens, vectors):
-    """Write ``word v1 ... vdim`` lines, shortest float32 round-trip repr."""
+def write_word2vec_text(fh, tokens, vectors):
+    """Write ``word v1 ... vdim`` lines, shortest float32 round-trip repr.
+
+    The body of a word2vec text file, to the binary file object ``fh`` (the
+    ``n_words dim`` header is the caller's): :meth:`Embeddings.save`, and the
+    streamed embedding block by block. ``tokens`` pass
+    :func:`check_word2vec_tokens`.
+    """
     for start in range(0, len(tokens), _WRITE_BLOCK):
         block = vectors[start : start + _WRITE_BLOCK]
         lines = [
@@ -701,8 +720,11 @@ def _write_word2vec_text(fh, tokens, vectors):
         fh.write("".join(lines).encode("utf-8"))
 
 
-def _write_word2vec_binary(fh, tokens, vectors):
-    """Write ``word, space, dim little-endian float32s, newline`` (word2vec C)."""
+def write_word2vec_binary(fh, tokens, vectors):
+    """Write ``word, space, dim little-endian float32s, newline`` (word2vec C).
+
+    The body of a word2vec binary file, as :func:`write_word2vec_text`.
+    """
     little = vectors.astype("<f4", copy=False)
     for start in range(0, len(tokens), _WRITE_BLOCK):
         parts = []
@@ -731,12 +753,12 @@ def _read_word2vec_text(path):
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         lineno = data.count(b"\n", 0, exc.start) + 1
-        raise ValueError(f"{name}:{lineno}: not valid UTF-8 ({exc.reason}).") from None
+        raise InputError(f"{name}:{lineno}: not valid UTF-8 ({exc.reason}).") from None
     lines = [line.rstrip() for line in text.split("\n")]
     if lines and lines[-1] == "":
         lines.pop()
     if not lines:
-        raise ValueError(
+        raise InputError(
             f"{name}: empty file; expected a word2vec header 'n_words dim'."
         )
     header = _parse_header(path, lines[0])
@@ -745,7 +767,7 @@ def _read_word2vec_text(path):
     if header is None:
         fields = lines[0].split(" ")
         if len(fields) < 2:
-            raise ValueError(
+            raise InputError(
                 f"{name}:1: expected a header 'n_words dim' or 'word v1 v2 ...', "
                 f"got {lines[0][:80]!r}."
             )
@@ -756,7 +778,7 @@ def _read_word2vec_text(path):
     while body and body[-1] == "":
         body.pop()
     if len(body) != n_words:
-        raise ValueError(
+        raise InputError(
             f"{name}: header says {n_words} words but the file has {len(body)} "
             "vector lines."
         )
@@ -764,7 +786,7 @@ def _read_word2vec_text(path):
     for lineno, line in enumerate(body, start=first + 1):
         fields = line.split(" ")
         if len(fields) != dim + 1 or not fields[0]:
-            raise ValueError(
+            raise InputError(
                 f"{name}:{lineno}: expected a word and {dim} numbers separated by "
                 f"single spaces, got {len(fields) - 1} fields after {fields[0][:40]!r}."
             )
@@ -776,8 +798,8 @@ def _read_word2vec_text(path):
         for lineno, row in enumerate(values, start=first + 1):
             try:
                 np.array(row, dtype=np.float32)
-            except ValueError as exc:  # noqa: PERF203 (error path only)
-                raise ValueError(f"{name}:{lineno}: bad number ({exc}).") from None
+            except ValueError as exc:
+                raise InputError(f"{name}:{lineno}: bad number ({exc}).") from None
         raise
     return tokens, vectors
 
@@ -791,7 +813,7 @@ def _read_word2vec_binary(path):
         _parse_header(path, data[:end].decode("ascii", "replace")) if end >= 0 else None
     )
     if header is None:
-        raise ValueError(
+        raise InputError(
             f"{name}:1: expected a word2vec header 'n_words dim', got {data[:40]!r}."
         )
     n_words, dim = header
@@ -804,20 +826,20 @@ def _read_word2vec_binary(path):
             pos += 1
         space = data.find(b" ", pos)
         if space < 0 or space + 1 + n_bytes > len(data):
-            raise ValueError(
+            raise InputError(
                 f"{name}: entry {i + 1} of {n_words} (byte {pos}) is truncated; "
                 "the file is damaged or the header count is wrong."
             )
         try:
             tokens.append(data[pos:space].decode("utf-8"))
         except UnicodeDecodeError:
-            raise ValueError(
+            raise InputError(
                 f"{name}: entry {i + 1} (byte {pos}): word is not valid UTF-8."
             ) from None
         vectors[i] = np.frombuffer(data, dtype="<f4", count=dim, offset=space + 1)
         pos = space + 1 + n_bytes
     if data[pos:].strip():
-        raise ValueError(
+        raise InputError(
             f"{name}: data after the {n_words} entries the header announces."
         )
     return tokens, vectors
@@ -832,7 +854,7 @@ def _read_npz(path):
             with np.load(fh, allow_pickle=False) as npz:
                 missing = {"vectors", "tokens"} - set(npz.files)
                 if missing:
-                    raise ValueError(
+                    raise InputError(
                         f"{name}: missing array(s) {sorted(missing)}; "
                         "expected 'vectors' and 'tokens'."
                     )
@@ -841,27 +863,27 @@ def _read_npz(path):
                     npz["singular_values"] if "singular_values" in npz.files else None
                 )
         except (OSError, EOFError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"{name}: not a valid .npz file ({exc}).") from None
+            raise InputError(f"{name}: not a valid .npz file ({exc}).") from None
         except ValueError as exc:
             if str(exc).startswith(name):
                 raise
-            raise ValueError(
+            raise InputError(
                 f"{name}: not a valid embeddings .npz file ({exc})."
             ) from None
     if tokens.dtype.kind != "U" or tokens.ndim != 1:
-        raise ValueError(
+        raise InputError(
             f"{name}: 'tokens' must be a 1-D unicode array, "
             f"got {tokens.dtype} {tokens.shape}."
         )
     if vectors.ndim != 2 or vectors.dtype.kind != "f":
-        raise ValueError(
+        raise InputError(
             f"{name}: 'vectors' must be a 2-D float array, "
             f"got {vectors.dtype} {vectors.shape}."
         )
     if singular_values is not None and (
         singular_values.ndim != 1 or singular_values.dtype.kind != "f"
     ):
-        raise ValueError(
+        raise InputError(
             f"{name}: 'singular_values' must be a 1-D float array, "
             f"got {singular_values.dtype} {singular_values.shape}."
         )

@@ -27,8 +27,9 @@ from sklearn.cluster import MiniBatchKMeans
 from sklearn.decomposition import PCA, IncrementalPCA
 from sklearn.utils import check_random_state
 
-from cooc._compat import Interval, StrOptions, _fit_context, check_is_fitted
+from cooc._compat import Interval, StrOptions, check_is_fitted, fit_context
 from cooc._output import sparse_output
+from cooc.errors import InputError, InputTypeError, MissingDependencyError
 
 __all__ = [
     "VisualWords",
@@ -67,9 +68,9 @@ _PIP_HINT = 'pip install "cooc[vision]"'
 # -- input ------------------------------------------------------------------------
 def _import_pillow():
     try:
-        from PIL import Image
+        from PIL import Image  # Pillow: only when image files are read
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
+        raise MissingDependencyError(
             f"reading image files needs Pillow, a dependency of cooc that is "
             f"missing here: {_PIP_HINT} (or pass the images as numpy arrays)."
         ) from exc
@@ -85,7 +86,7 @@ def _check_size(size, name="size"):
     except (TypeError, ValueError):
         ok = False
     if not ok or isinstance(size, bool):
-        raise ValueError(
+        raise InputError(
             f"{name}={size!r} must be a positive int or a (height, width) pair of "
             "positive ints, e.g. 64."
         )
@@ -126,15 +127,15 @@ def load_images(paths, *, size=None, mode="RGB"):
     check_images : Validate images already in memory.
     """
     if isinstance(paths, (str, bytes, os.PathLike)):
-        raise TypeError(
+        raise InputTypeError(
             f"load_images expects a list of paths, got the single path {paths!r}; "
             "wrap it in a list."
         )
     paths = list(paths)
     if not paths:
-        raise ValueError("load_images got no paths; pass at least one image file.")
+        raise InputError("load_images got no paths; pass at least one image file.")
     if mode not in ("RGB", "L", "RGBA"):
-        raise ValueError(f"mode={mode!r} is not supported; use 'RGB', 'L' or 'RGBA'.")
+        raise InputError(f"mode={mode!r} is not supported; use 'RGB', 'L' or 'RGBA'.")
     hw = None if size is None else _check_size(size)
     Image = _import_pillow()
     out, first = None, None
@@ -157,7 +158,7 @@ def load_images(paths, *, size=None, mode="RGB"):
             out = np.empty((len(paths), *arr.shape), dtype=np.uint8)
             first = path
         elif arr.shape != out.shape[1:]:
-            raise ValueError(
+            raise InputError(
                 f"image {os.fspath(path)!r} is {arr.shape[0]}x{arr.shape[1]} "
                 f"(height x width) but {os.fspath(first)!r} is "
                 f"{out.shape[1]}x{out.shape[2]}; pass size= (--image-size in the CLI) to resize them all."
@@ -199,17 +200,17 @@ def check_images(images):
     """
     if isinstance(images, (list, tuple)):
         if not images:
-            raise ValueError("no images: got an empty list; pass at least one image.")
+            raise InputError("no images: got an empty list; pass at least one image.")
         arrays = [np.asarray(im) for im in images]
         first = arrays[0].shape
         for i, arr in enumerate(arrays):
             if arr.ndim not in (2, 3):
-                raise ValueError(
+                raise InputError(
                     f"image {i} has shape {arr.shape}; each image must be 2-D "
                     "(height, width) or 3-D (height, width, channels)."
                 )
             if arr.shape != first:
-                raise ValueError(
+                raise InputError(
                     f"image {i} has shape {arr.shape} but image 0 has {first}; "
                     "resize them to one size first (resize_images or "
                     "load_images(size=...))."
@@ -218,20 +219,20 @@ def check_images(images):
     else:
         images = np.asarray(images)
     if images.dtype == object or images.dtype.kind not in "uif":
-        raise TypeError(
+        raise InputTypeError(
             f"images of dtype {images.dtype} are not supported; pass uint8 or "
             "float arrays."
         )
     if images.ndim not in (3, 4):
         hint = "; for a single image use images[None]" if images.ndim == 2 else ""
-        raise ValueError(
+        raise InputError(
             f"images must be 3-D (n_images, height, width) or 4-D (n_images, "
             f"height, width, channels), got shape {images.shape}{hint}."
         )
     if 0 in images.shape:
         if images.shape[0] == 0:
-            raise ValueError("no images: got 0 images; pass at least one image.")
-        raise ValueError(
+            raise InputError("no images: got 0 images; pass at least one image.")
+        raise InputError(
             f"image 0 is empty: images have shape {images.shape}; every image "
             "needs at least one pixel (and channel)."
         )
@@ -239,7 +240,7 @@ def check_images(images):
         finite = np.isfinite(images).reshape(len(images), -1).all(axis=1)
         if not finite.all():
             bad = int(np.flatnonzero(~finite)[0])
-            raise ValueError(
+            raise InputError(
                 f"image {bad} contains NaN or infinite values "
                 f"({int((~finite).sum())} image(s) in all); clean or drop them."
             )
@@ -262,7 +263,7 @@ def _to_gray(images):
         return images
     if n_channels in (3, 4):
         return (images[..., :3] @ _LUMA)[..., None]
-    raise ValueError(
+    raise InputError(
         f"grayscale=True needs 1, 3 (RGB) or 4 (RGBA) channels, got {n_channels}; "
         "convert the images first or use grayscale=False."
     )
@@ -431,11 +432,11 @@ def _descriptor_dim(n_channels, patch_size, descriptor):
 
 def _check_patch_params(patch_size, step, descriptor):
     if not isinstance(patch_size, Integral) or patch_size < 2:
-        raise ValueError(f"patch_size={patch_size!r} must be an int >= 2, e.g. 8.")
+        raise InputError(f"patch_size={patch_size!r} must be an int >= 2, e.g. 8.")
     if not isinstance(step, Integral) or step < 1:
-        raise ValueError(f"step={step!r} must be an int >= 1, e.g. patch_size // 2.")
+        raise InputError(f"step={step!r} must be an int >= 1, e.g. patch_size // 2.")
     if descriptor not in DESCRIPTORS:
-        raise ValueError(
+        raise InputError(
             f"descriptor={descriptor!r} is not supported; use one of {DESCRIPTORS}."
         )
 
@@ -449,7 +450,7 @@ def _prepare(images, *, image_size, grayscale, patch_size):
         images = _resize(images, _check_size(image_size, "image_size"))
     H, W = images.shape[1:3]
     if min(H, W) < patch_size:
-        raise ValueError(
+        raise InputError(
             f"images of {H}x{W} pixels are smaller than patch_size={patch_size}; "
             "use a smaller patch_size or a larger image_size."
         )
@@ -594,8 +595,10 @@ def _unique_rows(desc):
     return desc[first[order]], counts[order].astype(np.float32)
 
 
-def _whitening_scale(pca):
-    """1 / sqrt(var_j + reg * mean variance per input dimension), float64 (k,)."""
+def whitening_scale(pca):
+    """cooc's regularised whitening of a fitted PCA: the factor of every
+    component, ``1 / sqrt(var_j + reg * mean variance per input dimension)``,
+    float64 ``(n_components,)``."""
     ev = np.asarray(pca.explained_variance_, dtype=np.float64)
     ratio = float(np.sum(pca.explained_variance_ratio_))
     total = ev.sum() / ratio if ratio > 0 else 0.0
@@ -603,18 +606,21 @@ def _whitening_scale(pca):
     return 1.0 / np.sqrt(ev + max(reg, np.finfo(np.float32).tiny))
 
 
-def _projection(pca, whiten):
-    """``(W, b)`` with ``project(x) = x @ W - b`` (float32), or None without a PCA."""
+def pca_projection(pca, whiten):
+    """``(W, b)`` with ``project(x) = x @ W - b`` (float32) for a fitted PCA,
+    whitened by :func:`whitening_scale` when ``whiten``; None without a PCA."""
     if pca is None:
         return None
     W = pca.components_.T.astype(np.float64)
     if whiten:
-        W = W * _whitening_scale(pca)
+        W = W * whitening_scale(pca)
     b = np.asarray(pca.mean_, dtype=np.float64) @ W
     return W.astype(np.float32), b.astype(np.float32)
 
 
-def _project(desc, projection):
+def project(desc, projection):
+    """Descriptors ``desc`` in the space of ``projection`` (``(W, b)`` of
+    :func:`pca_projection`: ``desc @ W - b``), or ``desc`` itself when None."""
     if projection is None:
         return desc
     W, b = projection
@@ -843,7 +849,7 @@ class VisualWords(TransformerMixin, BaseEstimator):
 
     def _n_components(self, n_features):
         if self.n_pca is not None and self.n_pca > n_features:
-            raise ValueError(
+            raise InputError(
                 f"n_pca={self.n_pca!r} must be <= the descriptor size {n_features} "
                 f"(patch_size={self.patch_size}, descriptor={self.descriptor!r}); "
                 "lower n_pca or use None to keep every component."
@@ -855,7 +861,7 @@ class VisualWords(TransformerMixin, BaseEstimator):
 
     def _check_enough(self, n_samples):
         if n_samples < self.n_words:
-            raise ValueError(
+            raise InputError(
                 f"only {n_samples} distinct patches to learn n_words={self.n_words} "
                 "visual words from; lower n_words, or pass more or larger images, a "
                 "smaller step or a larger max_patches."
@@ -874,14 +880,14 @@ class VisualWords(TransformerMixin, BaseEstimator):
 
     def _check_channels(self, images):
         if images.shape[3] != self.n_channels_:
-            raise ValueError(
+            raise InputError(
                 f"images have {images.shape[3]} channel(s) but VisualWords was "
                 f"fitted on {self.n_channels_}; pass images like the training ones "
                 "(or fit with grayscale=True)."
             )
 
     # -- fitting ----------------------------------------------------------------------
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn the PCA and the visual-word codebook from images.
 
@@ -905,7 +911,7 @@ class VisualWords(TransformerMixin, BaseEstimator):
         k = self._n_components(desc.shape[1])
         if k > n_patches:
             if self.n_pca is not None:
-                raise ValueError(
+                raise InputError(
                     f"n_pca={self.n_pca!r} needs at least that many patches, but the "
                     f"images give {n_patches}; lower n_pca or pass more images."
                 )
@@ -916,7 +922,7 @@ class VisualWords(TransformerMixin, BaseEstimator):
         if self._uses_pca():
             pca = PCA(n_components=k, random_state=seed).fit(desc)
         del desc
-        Z = _project(unique, _projection(pca, self.whiten))
+        Z = project(unique, pca_projection(pca, self.whiten))
         kmeans = self._kmeans(seed).fit(Z, sample_weight=weights)
         self.pca_ = pca
         self.kmeans_ = kmeans
@@ -927,7 +933,7 @@ class VisualWords(TransformerMixin, BaseEstimator):
         self._rng = rng
         return self
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
         """Update the PCA and the codebook with one batch of images.
 
@@ -961,7 +967,7 @@ class VisualWords(TransformerMixin, BaseEstimator):
             self._check_enough(unique.shape[0])
             k = self._n_components(desc.shape[1])
             if self._uses_pca() and desc.shape[0] < k:
-                raise ValueError(
+                raise InputError(
                     f"the first partial_fit batch has {desc.shape[0]} patches, "
                     f"fewer than the {k} PCA components; pass more images."
                 )
@@ -976,14 +982,16 @@ class VisualWords(TransformerMixin, BaseEstimator):
         elif isinstance(self.pca_, IncrementalPCA) and desc.shape[0] >= len(
             self.pca_.components_
         ):
-            old = _projection(self.pca_, self.whiten)
+            old = pca_projection(self.pca_, self.whiten)
             self.pca_.partial_fit(desc)
             self.kmeans_.cluster_centers_ = _reproject_centers(
-                self.kmeans_.cluster_centers_, old, _projection(self.pca_, self.whiten)
+                self.kmeans_.cluster_centers_,
+                old,
+                pca_projection(self.pca_, self.whiten),
             )
         n_patches = desc.shape[0]
         del desc
-        Z = _project(unique, _projection(self.pca_, self.whiten))
+        Z = project(unique, pca_projection(self.pca_, self.whiten))
         order = rng.permutation(Z.shape[0])
         # the first mini-batch initialises the centres: give it at least n_words
         first_size = max(self.batch_size, self.n_words) if first else self.batch_size
@@ -1005,11 +1013,11 @@ class VisualWords(TransformerMixin, BaseEstimator):
         self._check_channels(images)
         n, H, W, _ = images.shape
         gh, gw = _grid_shape(H, W, self.patch_size, self.step)
-        projection = _projection(self.pca_, self.whiten)
+        projection = pca_projection(self.pca_, self.whiten)
         codes = np.empty(n * gh * gw, dtype=np.int32)
         for start, desc in self._descriptors(images):
             lo = start * gh * gw
-            Z = _project(desc, projection)
+            Z = project(desc, projection)
             # measured faster than a numpy GEMM + argmin (benchmarks/bench_vision.py)
             codes[lo : lo + Z.shape[0]] = self.kmeans_.predict(Z)
         offsets = np.arange(n + 1, dtype=np.int64) * (gh * gw)

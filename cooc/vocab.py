@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cooc.corpus import TokenChunk, chunks_from_documents
+from cooc.corpus import TokenChunk, check_document_paths, chunks_from_documents
+from cooc.errors import InputError, InputTypeError, UnknownWordError
 from cooc.files import atomic_write, read_all_bytes
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ __all__ = [
 _MERGE_AT = 1 << 20
 
 
-class EmptyCorpusError(ValueError):
+class EmptyCorpusError(InputError):
     """No word is left for the vocabulary: the corpus holds no token, or none
     occurs ``min_count`` times. A ``ValueError``, so existing handlers keep
     working; the CLI reports it as bad input (exit 2)."""
@@ -88,35 +89,37 @@ class Vocabulary:
         import pandas as pd
 
         if isinstance(tokens, str):
-            raise TypeError("tokens must be a sequence of str, not a single str.")
+            raise InputTypeError("tokens must be a sequence of str, not a single str.")
         tokens = list(tokens)
         bad = next((t for t in tokens if not isinstance(t, str)), None)
         if bad is not None:
-            raise TypeError(f"tokens must be str; got {type(bad).__name__} {bad!r}.")
+            raise InputTypeError(
+                f"tokens must be str; got {type(bad).__name__} {bad!r}."
+            )
         if counts is None:
             counts = np.zeros(len(tokens), np.int64)
         else:
             counts = np.asarray(counts)
             if counts.ndim != 1 or len(counts) != len(tokens):
-                raise ValueError(
+                raise InputError(
                     f"counts has shape {counts.shape} but there are {len(tokens)} "
                     "tokens; pass one count per token."
                 )
             if len(counts) and counts.dtype.kind not in "iu":
-                raise ValueError(
+                raise InputError(
                     f"counts must be integers, got dtype {counts.dtype}; "
                     "round or cast them first."
                 )
             counts = counts.astype(np.int64)
             if len(counts) and counts.min() < 0:
-                raise ValueError(
+                raise InputError(
                     f"counts must be >= 0, got {int(counts.min())} for token "
                     f"{tokens[int(counts.argmin())]!r}."
                 )
         index = pd.Index(np.array(tokens, dtype=object), dtype=object)
         if not index.is_unique:
             dupes = index[index.duplicated()].unique()[:5].tolist()
-            raise ValueError(
+            raise InputError(
                 f"tokens must be distinct; duplicated: {dupes}. Merge their counts "
                 "first (e.g. Vocabulary.from_counts)."
             )
@@ -189,7 +192,7 @@ class Vocabulary:
         """Id of ``token``; KeyError if it is not in the vocabulary."""
         position = self._index.get_indexer([token])[0] if isinstance(token, str) else -1
         if position < 0:
-            raise KeyError(
+            raise UnknownWordError(
                 f"token {token!r} is not in the vocabulary ({len(self)} words); "
                 "check `token in vocab` first or lower min_count."
             )
@@ -208,7 +211,7 @@ class Vocabulary:
             The id of each token, -1 for tokens not in the vocabulary.
         """
         if isinstance(tokens, str):
-            raise TypeError(
+            raise InputTypeError(
                 "encode expects a sequence of tokens, not a single str; "
                 "wrap it in a list or use id_of()."
             )
@@ -236,13 +239,13 @@ class Vocabulary:
         if ids.size == 0:
             return []
         if ids.dtype.kind not in "iu":
-            raise ValueError(f"ids must be integers, got dtype {ids.dtype}.")
+            raise InputError(f"ids must be integers, got dtype {ids.dtype}.")
         ids = ids.ravel()
         low, high = int(ids.min()), int(ids.max())
         if low < 0 or high >= len(self):
             bad = low if low < 0 else high
             hint = " (-1 marks out-of-vocabulary tokens)" if bad == -1 else ""
-            raise ValueError(
+            raise InputError(
                 f"id {bad} is out of range for a vocabulary of {len(self)} "
                 f"words{hint}; drop such ids before decoding."
             )
@@ -271,7 +274,7 @@ class Vocabulary:
             (t for t in self.tokens if "\t" in t or "\n" in t or "\r" in t), None
         )
         if bad is not None:
-            raise ValueError(
+            raise InputError(
                 f"token {bad!r} contains a tab or line break and cannot be saved "
                 "as TSV; clean the pre-tokenized input."
             )
@@ -312,7 +315,7 @@ class Vocabulary:
         try:
             text = read_all_bytes(path).decode("utf-8-sig")
         except UnicodeDecodeError as err:
-            raise ValueError(
+            raise InputError(
                 f"{name}: not valid UTF-8 ({err.reason}); "
                 "vocabulary files are UTF-8 TSV."
             ) from None
@@ -322,7 +325,7 @@ class Vocabulary:
         lines = [line.removesuffix("\r") for line in lines]
         kind = _vocabulary_format(lines[0]) if lines else "tsv"
         if kind is None:
-            raise ValueError(
+            raise InputError(
                 f"{name}:1: expected 'token<TAB>count' (cooc), 'word count' "
                 "(GloVe's vocab_count) or one word per line, got "
                 f"{lines[0] + chr(10)!r}."
@@ -334,13 +337,13 @@ class Vocabulary:
         for lineno, line in enumerate(lines, start=1):
             entry = parse(line)
             if entry is None:
-                raise ValueError(
+                raise InputError(
                     f"{name}:{lineno}: {_EXPECTED[kind]}, got "
                     f"{line + chr(10)!r}{_HINTS[kind]}"
                 )
             token, count = entry
             if token in seen:
-                raise ValueError(
+                raise InputError(
                     f"{name}:{lineno}: token {token!r} repeats "
                     f"line {seen[token]}; tokens must be distinct."
                 )
@@ -372,16 +375,16 @@ class Vocabulary:
         Vocabulary
             Ordered by count descending, then token ascending.
         """
-        _check_params(min_count, max_size)
+        check_vocabulary_params(min_count, max_size)
         if not isinstance(counts, Mapping):
-            raise TypeError(
+            raise InputTypeError(
                 f"counts must be a mapping of token to count, got "
                 f"{type(counts).__name__}."
             )
         tokens = np.array(list(counts.keys()), dtype=object)
         values = np.array(list(counts.values()))
         if len(values) and values.dtype.kind not in "iu":
-            raise ValueError(
+            raise InputError(
                 f"counts must be integers, got dtype {values.dtype}; "
                 "round or cast them first."
             )
@@ -438,13 +441,15 @@ def _vocabulary_format(first_line: str) -> str | None:
     return None
 
 
-def _check_params(min_count, max_size) -> None:
+def check_vocabulary_params(min_count, max_size) -> None:
+    """Raise a one-line ``ValueError`` unless ``min_count`` is an integer >= 1
+    and ``max_size`` one >= 1 or None."""
     if (
         isinstance(min_count, bool)
         or not isinstance(min_count, numbers.Integral)
         or min_count < 1
     ):
-        raise ValueError(
+        raise InputError(
             f"{min_count=!r} must be an integer >= 1; use min_count=1 to keep "
             "every token."
         )
@@ -453,7 +458,7 @@ def _check_params(min_count, max_size) -> None:
         or not isinstance(max_size, numbers.Integral)
         or max_size < 1
     ):
-        raise ValueError(
+        raise InputError(
             f"{max_size=!r} must be an integer >= 1 or None; use None for no limit."
         )
 
@@ -486,9 +491,10 @@ def vocabulary_from_table(table, *, min_count: int = 1, max_size: int | None = N
     word id ``i``. Same selection and order as :func:`build_vocabulary`; Python
     strings are made only for the tokens that reach ``min_count``.
     """
+    # numba's kernels: 0.2 s of start-up that readers of .cooc files skip
     from cooc import _kernels as K
 
-    _check_params(min_count, max_size)
+    check_vocabulary_params(min_count, max_size)
     counts = table.counts
     candidates = np.flatnonzero(counts >= min_count)
     # By token (compiled merge sort on the bytes), then stably by count.
@@ -503,14 +509,14 @@ def vocabulary_from_table(table, *, min_count: int = 1, max_size: int | None = N
     return vocab, entries
 
 
-def _count_arrays(chunks: Iterable[TokenChunk]) -> tuple[np.ndarray, np.ndarray]:
+def count_arrays(chunks: Iterable[TokenChunk]) -> tuple[np.ndarray, np.ndarray]:
     """Sum token counts over chunks: distinct tokens (object) and int64 counts."""
     keys: list[np.ndarray] = []
     values: list[np.ndarray] = []
     pending = merged = 0
     for chunk in chunks:
         if not isinstance(chunk, TokenChunk):
-            raise TypeError(
+            raise InputTypeError(
                 f"expected TokenChunk objects, got {type(chunk).__name__}; "
                 "build them with cooc.corpus.iter_token_chunks or "
                 "chunks_from_documents."
@@ -519,15 +525,18 @@ def _count_arrays(chunks: Iterable[TokenChunk]) -> tuple[np.ndarray, np.ndarray]
         values.append(np.bincount(chunk.codes, minlength=len(chunk.uniques)))
         pending += len(chunk.uniques)
         if pending > max(2 * merged, _MERGE_AT):
-            tokens, counts = _merge_counts(keys, values)
+            tokens, counts = merge_counts(keys, values)
             keys, values = [tokens], [counts]
             pending = merged = len(tokens)
-    tokens, counts = _merge_counts(keys, values)
+    tokens, counts = merge_counts(keys, values)
     nonzero = counts > 0
     return tokens[nonzero], counts[nonzero]
 
 
-def _merge_counts(keys, values) -> tuple[np.ndarray, np.ndarray]:
+def merge_counts(keys, values) -> tuple[np.ndarray, np.ndarray]:
+    """Add up token counts given in parts: ``keys[i]`` the tokens of part ``i``
+    (distinct within it), ``values[i]`` their counts; distinct tokens (object)
+    and int64 counts back, in order of first appearance."""
     import pandas as pd
 
     if not keys:
@@ -558,7 +567,7 @@ def count_tokens(chunks: Iterable[TokenChunk]) -> dict[str, int]:
     merged through :func:`pandas.factorize` over their distinct tokens, so the
     cost is linear in tokens with no Python loop per token.
     """
-    tokens, counts = _count_arrays(chunks)
+    tokens, counts = count_arrays(chunks)
     return dict(zip(tokens.tolist(), counts.tolist(), strict=True))
 
 
@@ -603,9 +612,9 @@ def build_vocabulary(
     >>> vocab.tokens, vocab.counts.tolist()
     (['the', 'cat', 'dog'], [2, 1, 1])
     """
-    _check_params(min_count, max_size)
+    check_vocabulary_params(min_count, max_size)
     if isinstance(source, str | bytes | os.PathLike):
-        raise TypeError(
+        raise InputTypeError(
             "source must be an iterable of TokenChunk or of documents, not a single "
             "str or path; to read files pass cooc.corpus.iter_token_chunks(paths)."
         )
@@ -621,7 +630,18 @@ def build_vocabulary(
         chunks = chunks_from_documents(
             itertools.chain([first], iterator), tokenizer=tokenizer, lowercase=lowercase
         )
-    tokens, counts = _count_arrays(chunks)
+    tokens, counts = count_arrays(chunks)
+    return vocabulary_from_counts(
+        tokens, counts, min_count=min_count, max_size=max_size
+    )
+
+
+def vocabulary_from_counts(
+    tokens, counts, *, min_count: int = 1, max_size: int | None = None
+) -> Vocabulary:
+    """The vocabulary of summed counts (:func:`count_arrays`, :func:`merge_counts`):
+    the selection and order of :func:`build_vocabulary`, and its errors."""
+    check_vocabulary_params(min_count, max_size)
     vocab = _select(tokens, counts, min_count, max_size)
     if len(vocab) == 0:
         if len(tokens) == 0:
@@ -660,11 +680,11 @@ def build_vocabulary_from_files(
     >>> vocab.tokens[:3], len(vocab)
     (['the', 'of', 'and'], 4412)
     """
-    from cooc.corpus import _check_document_paths
+    # the compiled tokenizer: numba's 0.2 s of start-up (see vocabulary_from_table)
     from cooc.tokenstream import merge_tables, scan_corpus
 
-    _check_params(min_count, max_size)
-    _check_document_paths(paths, documents)
+    check_vocabulary_params(min_count, max_size)
+    check_document_paths(paths, documents)
     tables = scan_corpus(
         paths,
         tokenizer=tokenizer,

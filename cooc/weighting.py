@@ -17,15 +17,27 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_non_negative
 
-from cooc import parallel
-from cooc._compat import Interval, _fit_context, check_is_fitted, validate_data
+from cooc import _kernels, parallel
+from cooc._compat import Interval, check_is_fitted, fit_context, validate_data
 from cooc._output import input_index, sparse_output
+from cooc.errors import InputError
 
-__all__ = ["PPMITransformer", "log_counts", "ppmi"]
+__all__ = [
+    "PMI_TOLERANCE",
+    "WEIGHTING_SCHEMES",
+    "PPMITransformer",
+    "log_counts",
+    "ppmi",
+    "smoothed_context_probs",
+    "weight_cooccurrence",
+]
 
 # PMI values below this are rounding noise around 0 (for instance a ratio of
 # exactly ``shift``) and are dropped like the negative ones.
-_PMI_TOLERANCE = 1e-10
+PMI_TOLERANCE = 1e-10
+"""PMI values below this count as zero (rounding noise around 0): the one
+threshold of :func:`ppmi`, :class:`PPMITransformer` and the streamed PPMI of
+:mod:`cooc.streaming`."""
 
 # Rows are processed in blocks of about this many stored entries, which bounds
 # the float64 temporaries to a few tens of megabytes whatever the matrix size.
@@ -36,7 +48,7 @@ def _check_dtype(dtype):
     """Return ``dtype`` as a numpy float32/float64 dtype or raise ValueError."""
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
-        raise ValueError(
+        raise InputError(
             f"dtype={dtype!r} is not supported; use np.float32 or np.float64."
         )
     return dtype
@@ -67,10 +79,13 @@ def _as_count_csr(counts, whom, *, dtype, copy):
     return X
 
 
-def _smoothed_context_probs(col_sums, context_alpha):
+def smoothed_context_probs(col_sums, context_alpha):
     """Return ``P_alpha(c) = #(c)**alpha / sum #(c')**alpha`` over observed contexts.
 
-    Contexts that never occur get probability 0, also for ``context_alpha=0``.
+    ``col_sums`` are the column sums ``#(c)`` of the counts (float64). Contexts
+    that never occur get probability 0, also for ``context_alpha=0``. The
+    context distribution of :func:`ppmi`, :class:`PPMITransformer` and the
+    streamed PPMI of :mod:`cooc.streaming`.
     """
     col_sums = np.asarray(col_sums, dtype=np.float64).ravel()
     seen = col_sums > 0
@@ -114,7 +129,7 @@ def _ppmi_csr_inplace(X, context_probs, shift):
             values -= log_ctx[indices[lo:hi]]
             values -= log_shift
             # Unseen contexts give +inf (log 0 subtracted): no evidence, so 0.
-            values[~np.isfinite(values) | (values < _PMI_TOLERANCE)] = 0.0
+            values[~np.isfinite(values) | (values < PMI_TOLERANCE)] = 0.0
             data[lo:hi] = values
         row_start = row_stop
     X.eliminate_zeros()
@@ -129,37 +144,29 @@ def _ppmi_threaded(X, context_probs, shift, dtype):
     None when ``X`` holds negative or non-finite counts (the caller's checks
     then raise the usual errors).
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from cooc import _kernels
-
     n_rows = X.shape[0]
     log_rows, log_ctx = _log_marginals(X, context_probs)
     values = np.empty(X.nnz, dtype=dtype)
     row_counts = np.zeros(n_rows, dtype=np.int64)
     n_threads = max(1, min(parallel.n_threads(None), n_rows))
     parts = list(itertools.pairwise(parallel.row_cuts(X, n_threads)))
-
-    def run(fn):
-        if n_threads == 1:
-            return [fn(a, b) for a, b in parts]
-        with ThreadPoolExecutor(n_threads) as pool:
-            return list(pool.map(lambda ab: fn(*ab), parts))
-
-    bad = run(
+    log_shift = float(np.log(shift))
+    bad = parallel.block_map(
         lambda a, b: _kernels.ppmi_values(
             X.indptr,
             X.indices,
             X.data,
             log_rows,
             log_ctx,
-            float(np.log(shift)),
-            _PMI_TOLERANCE,
+            log_shift,
+            PMI_TOLERANCE,
             values,
             row_counts,
             a,
             b,
-        )
+        ),  # fmt: skip
+        parts,
+        n_threads=n_threads,
     )
     if sum(bad):
         return None
@@ -169,10 +176,12 @@ def _ppmi_threaded(X, context_probs, shift, dtype):
     indptr = indptr.astype(index_dtype, copy=False)
     indices = np.empty(int(indptr[-1]), dtype=index_dtype)
     data = np.empty(int(indptr[-1]), dtype=dtype)
-    run(
+    parallel.block_map(
         lambda a, b: _kernels.compact_rows(
             X.indptr, X.indices, values, indptr, indices, data, a, b
-        )
+        ),
+        parts,
+        n_threads=n_threads,
     )
     out_type = sp.csr_array if isinstance(X, sp.sparray) else sp.csr_matrix
     out = out_type((data, indices, indptr), shape=X.shape)
@@ -254,13 +263,13 @@ def ppmi(counts, *, context_alpha=0.75, shift=1.0, dtype=np.float32, copy=True):
         # The common case (a CoocMatrix's counts): one threaded pass, no
         # converted copy of the input; anything unusual takes the path below.
         col_sums = np.asarray(counts.sum(axis=0, dtype=np.float64)).ravel()
-        probs = _smoothed_context_probs(col_sums, context_alpha)
+        probs = smoothed_context_probs(col_sums, context_alpha)
         out = _ppmi_threaded(counts, probs, shift, dtype)
         if out is not None:
             return out
     X = _as_count_csr(counts, "ppmi (counts)", dtype=dtype, copy=copy)
     col_sums = np.asarray(X.sum(axis=0, dtype=np.float64)).ravel()
-    return _ppmi_csr_inplace(X, _smoothed_context_probs(col_sums, context_alpha), shift)
+    return _ppmi_csr_inplace(X, smoothed_context_probs(col_sums, context_alpha), shift)
 
 
 def log_counts(counts, *, dtype=np.float32):
@@ -300,12 +309,12 @@ def log_counts(counts, *, dtype=np.float32):
 def _check_scalar_params(context_alpha, shift):
     """Validate the scalar PPMI parameters of the array function."""
     if not isinstance(context_alpha, Real) or not 0 <= context_alpha <= 1:
-        raise ValueError(
+        raise InputError(
             f"context_alpha={context_alpha!r} must be a number in [0, 1]; "
             "0.75 is usual."
         )
     if not isinstance(shift, Real) or not shift > 0:
-        raise ValueError(f"shift={shift!r} must be a number > 0; use 1 for no shift.")
+        raise InputError(f"shift={shift!r} must be a number > 0; use 1 for no shift.")
 
 
 class PPMITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -375,7 +384,7 @@ class PPMITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.context_alpha = context_alpha
         self.shift = shift
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn the smoothed context distribution from the column sums of X.
 
@@ -394,7 +403,7 @@ class PPMITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
         check_non_negative(X, "PPMITransformer.fit")
         col_sums = np.asarray(X.sum(axis=0, dtype=np.float64)).ravel()
-        self.context_probs_ = _smoothed_context_probs(col_sums, self.context_alpha)
+        self.context_probs_ = smoothed_context_probs(col_sums, self.context_alpha)
         return self
 
     def transform(self, X):
@@ -430,3 +439,18 @@ class PPMITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.positive_only = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+WEIGHTING_SCHEMES = ("ppmi", "log", "none")
+
+
+def weight_cooccurrence(cooc, *, weighting="ppmi", context_alpha=0.75, shift=1.0):
+    """Weighted matrix (float32 CSR) of a :class:`~cooc.matrix.CoocMatrix`
+    (``cooc.matrix``): ``"ppmi"``, ``"log"`` (log(1 + count)) or ``"none"``."""
+    if weighting == "ppmi":
+        return ppmi(cooc.matrix, context_alpha=context_alpha, shift=shift)
+    if weighting == "log":
+        return log_counts(cooc.matrix)
+    if weighting == "none":
+        return cooc.matrix.astype(np.float32)
+    raise InputError(f"weighting={weighting!r} is not one of {WEIGHTING_SCHEMES}.")

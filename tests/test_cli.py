@@ -243,6 +243,8 @@ def test_build_and_embed_read_stdin_once(run_cli, tiny_corpus, tmp_path):
 
 
 def test_build_stdin_without_vocab_is_refused_where_read_twice(run_cli, tmp_path):
+    # a checkpoint resumes by reading the corpus again: never standard input
+    # (cooc 0.2 advised --vocab here, which the next run refused as well)
     bad_input(
         run_cli(
             "build",
@@ -253,7 +255,8 @@ def test_build_stdin_without_vocab_is_refused_where_read_twice(run_cli, tmp_path
             tmp_path / "ck",
             input="a b\n",
         ),
-        "--vocab",
+        "checkpoint",
+        "standard input",
     )
 
 
@@ -1247,7 +1250,7 @@ def test_build_and_embed_json_report_the_time_of_each_stage(run_cli, tmp_path):
     assert list(embedded["stages"]) == ["reading", "ppmi", "svd", "writing"]
 
 
-def test_a_cluster_that_keeps_losing_workers_is_one_line_exit_1():
+def test_a_cluster_that_keeps_losing_workers_is_one_line_exit_1(monkeypatch):
     import click
     from click.testing import CliRunner
 
@@ -1269,5 +1272,10 @@ def test_a_cluster_that_keeps_losing_workers_is_one_line_exit_1():
     assert lost.output.strip().splitlines() == [
         "Error: dask: the Dask SVD lost workers 4 times in a row; giving up"
     ]
+    # a bug is no lost cluster: exit 1 saying so, its traceback under COOC_DEBUG
+    monkeypatch.delenv("COOC_DEBUG", raising=False)
     bug = CliRunner().invoke(buggy, [])
-    assert isinstance(bug.exception, RuntimeError)  # a bug keeps its traceback
+    assert bug.exit_code == 1 and "internal error (RuntimeError: a bug)" in bug.output
+    monkeypatch.setenv("COOC_DEBUG", "1")
+    bug = CliRunner().invoke(buggy, [])
+    assert isinstance(bug.exception, RuntimeError)

@@ -406,9 +406,7 @@ def test_spilled_runs_are_exact_in_every_mode(symmetric, dynamic, n_jobs):
     spill = mock.patch.object(
         WindowCounter, "_spill", autospec=True, side_effect=WindowCounter._spill
     )
-    merge = mock.patch.object(
-        WindowCounter, "_merge_runs", side_effect=WindowCounter._merge_runs
-    )
+    merge = mock.patch("cooc._kernels.runs.merge_pair", side_effect=K.runs.merge_pair)
     with _split_everything(), spill as spills, merge as merges:
         small = WindowCounter(900, n_jobs=n_jobs, memory=400_000, n_dense=16, **params)
         cuts = np.linspace(0, len(offsets) - 1, 7).astype(int)
@@ -520,8 +518,8 @@ def test_counter_pickles_midway_and_edge_cases():
 
 
 def test_build_reads_once_whether_codes_are_kept_or_spooled(tmp_path, monkeypatch):
-    import cooc.corpus
     import cooc.cooccurrence as cc
+    import cooc.corpus
 
     files = []
     for i in range(3):
@@ -554,7 +552,7 @@ def test_build_reads_once_whether_codes_are_kept_or_spooled(tmp_path, monkeypatc
     from cooc.vocab import build_vocabulary
 
     vocab = build_vocabulary(chunks)
-    params = cc._file_defaults({"window_size": 3})
+    params = cc.file_defaults({"window_size": 3})
     reference = cc._count_chunks(chunks, vocab, params, None)
     assert reference.vocabulary == kept.vocabulary
     assert (reference.matrix != kept.matrix).nnz == 0

@@ -134,7 +134,7 @@ def test_tokenize_rejects_bad_input():
 
 
 def test_space_table_matches_str_split():
-    table = corpus._space_table()
+    table = corpus.space_table()
     expected = np.array([chr(c).isspace() for c in range(sys.maxunicode + 1)])
     np.testing.assert_array_equal(table, expected)
 
@@ -486,13 +486,13 @@ def test_character_tables_cached_on_disk_and_damage_ignored(tmp_path, monkeypatc
 
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
     expected = corpus._char_table(r"\w") | corpus._mark_table()
-    corpus._word_table.cache_clear()
+    corpus.word_table.cache_clear()
     try:
-        first = corpus._word_table()  # computed, then written
+        first = corpus.word_table()  # computed, then written
         [cached] = tmp_path.glob("cooc-word-*.npy")
         np.testing.assert_array_equal(first, expected)
-        corpus._word_table.cache_clear()
-        np.testing.assert_array_equal(corpus._word_table(), expected)  # read back
+        corpus.word_table.cache_clear()
+        np.testing.assert_array_equal(corpus.word_table(), expected)  # read back
         # a damaged or crafted file is not used: the table is computed again
         for damage in (b"not an npy file", None):
             if damage is None:
@@ -501,7 +501,7 @@ def test_character_tables_cached_on_disk_and_damage_ignored(tmp_path, monkeypatc
                 np.save(cached, bad)
             else:
                 cached.write_bytes(damage)
-            corpus._word_table.cache_clear()
-            np.testing.assert_array_equal(corpus._word_table(), expected)
+            corpus.word_table.cache_clear()
+            np.testing.assert_array_equal(corpus.word_table(), expected)
     finally:
-        corpus._word_table.cache_clear()
+        corpus.word_table.cache_clear()

@@ -25,7 +25,7 @@ import pytest
 
 from cooc import distributed as D
 from cooc.cooccurrence import build_cooccurrence
-from cooc.corpus import iter_documents
+from cooc.corpus import ReadingOptions, iter_documents
 from cooc.io import load_cooc
 from cooc.vocab import Vocabulary, build_vocabulary
 
@@ -98,7 +98,7 @@ def test_shards_cut_at_line_boundaries(tmp_path):
     path = tmp_path / "t.txt"
     path.write_bytes(text.encode())
     whole = list(iter_documents([path]))
-    read = D._read_options("word", None, True, 4, "strict")
+    read = ReadingOptions(tokenizer="word", lowercase=True, chunk_size=4)
     for n in range(1, 12):
         shards = D.plan_shards([path], n)
         assert shards[0].start == 0 and shards[-1].end in (-1, len(path.read_bytes()))

@@ -19,9 +19,16 @@ import numpy as np
 import pytest
 
 from cooc import distributed as D
+from cooc import shards as S
 from cooc.checkpoint import build_cooccurrence_resumable
 from cooc.cooccurrence import build_cooccurrence
-from cooc.corpus import _DocumentStream, iter_documents, iter_token_chunks, tokenize
+from cooc.corpus import (
+    ReadingOptions,
+    _DocumentStream,
+    iter_documents,
+    iter_token_chunks,
+    tokenize,
+)
 from cooc.io import load_cooc
 from cooc.vocab import build_vocabulary, build_vocabulary_from_files
 
@@ -423,7 +430,7 @@ def test_line_mode_records_and_manifests_stay_as_they_were(corpus, tmp_path):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_shards_cut_at_paragraph_boundaries(corpus, mode):
-    read = D._read_options("word", None, True, 16, "strict", mode)
+    read = ReadingOptions(chunk_size=16, documents=mode)
     whole = reference_tokens(corpus, mode)
     for n in (1, 5, 9, 40):
         shards = D.plan_shards(corpus, n, documents=mode)
@@ -452,13 +459,13 @@ def test_paragraph_cut_search_skips_a_bom_and_finds_none(tmp_path):
     path.write_bytes(data)
     with open(path, "rb") as fh:
         size = len(data)
-        assert D._paragraph_start_after(fh, 1, size) == data.index(b"f g")
-        assert D._paragraph_start_after(fh, 0, size) == 0
-        assert D._paragraph_start_after(fh, data.index(b"f g"), size) == size
+        assert S._paragraph_start_after(fh, 1, size) == data.index(b"f g")
+        assert S._paragraph_start_after(fh, 0, size) == 0
+        assert S._paragraph_start_after(fh, data.index(b"f g"), size) == size
     long = tmp_path / "long.txt"
     long.write_bytes(b"x" * 300_000 + b"\n" + b" " * 200_000 + b"\n" + b"y\n")
     with open(long, "rb") as fh:
-        assert D._paragraph_start_after(fh, 5, long.stat().st_size) == 500_002
+        assert S._paragraph_start_after(fh, 5, long.stat().st_size) == 500_002
 
 
 @pytest.mark.parametrize("mode", ["paragraph", "file"])

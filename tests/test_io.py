@@ -278,6 +278,59 @@ def test_save_cooc_failure_keeps_old_file(saved, monkeypatch):
     assert os.listdir(saved.parent) == [saved.name]
 
 
+def test_save_in_many_parts_gives_the_same_bytes(tmp_path, monkeypatch):
+    import cooc.matrix
+
+    docs = [[f"w{(5 * i + j) % 17}" for j in range(i % 11)] for i in range(80)]
+    m = cooccurrence_matrix(docs, window_size=3, weighting="harmonic")
+    one, many = tmp_path / "one.cooc", tmp_path / "many.cooc"
+    m.save(one)
+    # parts of 3 values: the checksums of the pieces are combined in order
+    monkeypatch.setattr(cooc.matrix, "WRITE_STEP", 3 * 8)
+    save_cooc(m, many)
+    assert many.read_bytes() == one.read_bytes()
+    _assert_same(load_cooc(many), m)
+
+
+def test_the_metadata_record_is_built_in_one_place(saved):
+    from cooc.matrix import cooc_meta
+
+    m = load_cooc(saved)
+    meta = read_cooc_meta(saved)
+    assert list(meta["crc32"]) == ["indptr", "indices", "data", "tokens", "counts"]
+    expected = cooc_meta(m.vocabulary, m.params, m.stats, m.shape, m.nnz)
+    assert list(meta) == list(expected)
+    assert {k: v for k, v in meta.items() if k != "crc32"} == {
+        k: v for k, v in expected.items() if k != "crc32"
+    }
+
+
+def test_coocmatrix_keeps_its_old_import_path_for_pickles():
+    import pickle
+
+    import cooc.cooccurrence
+    import cooc.io
+    import cooc.matrix
+
+    assert (
+        cooc.CoocMatrix
+        is cooc.cooccurrence.CoocMatrix
+        is cooc.io.CoocMatrix
+        is cooc.matrix.CoocMatrix
+    )
+    assert cooc.merge is cooc.cooccurrence.merge is cooc.matrix.merge
+    m = cooccurrence_matrix(DOCS, window_size=2)
+    # a pickle written when the class lived in cooc.cooccurrence
+    raw = pickle.dumps(m, protocol=0)
+    assert b"ccooc.matrix\nCoocMatrix\n" in raw
+    old = raw.replace(
+        b"ccooc.matrix\nCoocMatrix\n", b"ccooc.cooccurrence\nCoocMatrix\n"
+    )
+    back = pickle.loads(old)
+    assert type(back) is CoocMatrix
+    _assert_same(back, m)
+
+
 def test_atomic_write_needs_existing_folder(tmp_path):
     with pytest.raises(ValueError, match=r"nope.*does not exist"):
         atomic_write(tmp_path / "nope" / "f.bin").__enter__()

@@ -134,6 +134,37 @@ def test_svd_embed_add_context_needs_square():
         svd_embed(np.random.default_rng(0).random((10, 8)), 3, add_context=True)
 
 
+def test_embed_operator_is_the_routine_of_svd_embed(ppmi_matrix):
+    """Any object with the products is embedded by the routine svd_embed runs
+    (the Dask SVD passes its row blocks): the same bits for the same products,
+    and the same checks."""
+    from cooc.svd import embed_operator
+
+    X = ppmi_matrix.toarray().astype(np.float32)
+
+    class Products:  # no sketch: the solver multiplies by a dense test matrix
+        shape, dtype = X.shape, X.dtype
+
+        def times(self, B, out=None):
+            return X @ B
+
+        def t_times(self, B, out=None):
+            return X.T @ B
+
+    for kwargs in ({}, {"add_context": True, "power": 0.5, "n_iter": 2}):
+        got = embed_operator(Products(), 5, random_state=3, **kwargs)
+        expected = svd_embed(X, 5, random_state=3, **kwargs)
+        assert_array_equal(got[0], expected[0])
+        assert_array_equal(got[1], expected[1])
+    for kwargs, match in (
+        ({"n_iter": -1}, "n_iter=-1"),
+        ({"power": -1}, "power=-1"),
+        ({"n_components": 40}, "--rank"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            embed_operator(Products(), **{"n_components": 5, **kwargs})
+
+
 # ------------------------------------------------------------ SVDEmbedding
 
 
@@ -489,11 +520,11 @@ def test_sparse_sign_test_matrix_and_its_product(dtype):
 
     from cooc import svd
 
-    cols, signs = svd._sparse_sign(np.random.RandomState(0), 200, 30, dtype)
+    cols, signs = svd.sparse_sign(np.random.RandomState(0), 200, 30, dtype)
     assert cols.shape == signs.shape == (200, svd._SIGN_NONZEROS)
     assert signs.dtype == dtype and set(np.unique(signs)) == {-1.0, 1.0}
     assert cols.min() >= 0 and cols.max() < 30
-    again = svd._sparse_sign(np.random.RandomState(0), 200, 30, dtype)
+    again = svd.sparse_sign(np.random.RandomState(0), 200, 30, dtype)
     assert_array_equal(again[0], cols)
     assert_array_equal(again[1], signs)
     dense = svd._sparse_sign_dense(cols, signs, 30)
@@ -507,7 +538,7 @@ def test_sparse_sign_test_matrix_and_its_product(dtype):
     assert_allclose(one, ref, rtol=1e-5, atol=1e-5)
     assert_array_equal(svd._CSRProduct(A, n_jobs=3).sketch(cols, signs, 30), one)
     # a test matrix narrower than _SIGN_NONZEROS: as many entries per row as columns
-    narrow = svd._sparse_sign(np.random.RandomState(1), 5, 3, dtype)
+    narrow = svd.sparse_sign(np.random.RandomState(1), 5, 3, dtype)
     assert narrow[0].shape == (5, 3)
 
 
@@ -558,14 +589,14 @@ def test_shift_makes_power_iterations_count_more():
 def test_eig_svd_and_small_side_svd(dtype):
     from cooc import svd
 
-    ops = svd._DenseOps(None)
+    ops = svd.DenseOps(None)
     s_true = np.geomspace(500.0, 1.0, 30)  # ratio 500: accepted in both dtypes
     B = matrix_with_spectrum(700, 30, s_true, seed=6).astype(dtype)
     U, S, V = svd._eig_svd(B, ops)
     assert U.dtype == dtype and S.dtype == np.float64
     assert_allclose(S, s_true, rtol=1e-2 if dtype == np.float32 else 1e-8)
     # the refined version is accurate to about the dtype's precision per value
-    U, S, V = svd._small_side_svd(B, 5, ops)
+    U, S, V = svd.small_side_svd(B, 5, ops)
     assert U.shape == (700, 5)
     assert_allclose(S, s_true, rtol=2e-4 if dtype == np.float32 else 1e-10)
     assert_allclose(U.T @ U, np.eye(5), atol=1e-4 if dtype == np.float32 else 1e-10)
@@ -579,11 +610,11 @@ def test_eig_svd_and_small_side_svd(dtype):
 def test_small_side_svd_one_pass_for_a_narrow_spectrum(dtype):
     from cooc import svd
 
-    ops = svd._DenseOps(None)
+    ops = svd.DenseOps(None)
     s_true = np.geomspace(50.0, 1.0, 30)  # ratio 50: one Gram pass is enough
     B = matrix_with_spectrum(700, 30, s_true, seed=11).astype(dtype)
     with mock.patch.object(svd, "_eig_svd", wraps=svd._eig_svd) as eig:
-        U, S, V = svd._small_side_svd(B, 5, ops)
+        U, S, V = svd.small_side_svd(B, 5, ops)
     assert eig.call_count == 1
     assert_allclose(S, s_true, rtol=2e-4 if dtype == np.float32 else 1e-10)
     assert U.shape == (700, 5) and U.dtype == dtype
@@ -597,7 +628,7 @@ def test_small_side_svd_one_pass_for_a_narrow_spectrum(dtype):
 def test_eig_svd_refuses_ill_conditioned_blocks_and_solver_falls_back():
     from cooc import svd
 
-    ops = svd._DenseOps(None)
+    ops = svd.DenseOps(None)
     B = matrix_with_spectrum(200, 10, np.geomspace(1e4, 1.0, 10), seed=7)
     assert svd._eig_svd(B.astype(np.float32), ops) is None  # ratio 1e4 > 1e3
     assert svd._eig_svd(B, ops) is not None  # fine in float64
@@ -614,10 +645,10 @@ def test_eig_svd_refuses_ill_conditioned_blocks_and_solver_falls_back():
 def test_cholesky_basis_spans_the_block_and_refuses_ill_conditioned_ones(dtype):
     from cooc import svd
 
-    ops = svd._DenseOps(None)
+    ops = svd.DenseOps(None)
     s_true = np.geomspace(500.0, 1.0, 30)
     B = matrix_with_spectrum(700, 30, s_true, seed=6).astype(dtype)
-    Q, S = svd._cholesky_basis(B.copy(), ops)
+    Q, S = svd.cholesky_basis(B.copy(), ops)
     assert Q.dtype == dtype and S.dtype == np.float64
     assert_allclose(S, s_true, rtol=1e-2 if dtype == np.float32 else 1e-8)
     # orthonormal up to eps * ratio**2, and the same column space as B
@@ -629,9 +660,9 @@ def test_cholesky_basis_spans_the_block_and_refuses_ill_conditioned_ones(dtype):
     C = matrix_with_spectrum(200, 10, np.geomspace(1e4, 1.0, 10), seed=7)
     C32 = C.astype(np.float32)
     kept = C32.copy()
-    assert svd._cholesky_basis(C32, ops) is None
+    assert svd.cholesky_basis(C32, ops) is None
     assert_array_equal(C32, kept)
-    assert svd._cholesky_basis(C.copy(), ops) is not None  # fine in float64
+    assert svd.cholesky_basis(C.copy(), ops) is not None  # fine in float64
 
 
 def test_dense_ops_do_not_depend_on_the_pool():
@@ -642,9 +673,9 @@ def test_dense_ops_do_not_depend_on_the_pool():
     rng = np.random.default_rng(9)
     Y = rng.standard_normal((1001, 17)).astype(np.float32)
     W = rng.standard_normal((17, 5))
-    serial = svd._DenseOps(None)
+    serial = svd.DenseOps(None)
     with ThreadPoolExecutor(3) as pool:
-        threaded = svd._DenseOps(pool)
+        threaded = svd.DenseOps(pool)
         assert_array_equal(threaded.gram(Y), serial.gram(Y))
         assert_array_equal(threaded.matmul(Y, W), serial.matmul(Y, W))
         R = np.triu(rng.standard_normal((17, 17))) + 5 * np.eye(17)

@@ -14,11 +14,11 @@ from sklearn.feature_extraction.image import extract_patches_2d
 
 from cooc.vision import (
     VisualWords,
-    _project,
-    _projection,
     check_images,
     extract_patches,
     load_images,
+    pca_projection,
+    project,
     resize_images,
 )
 
@@ -266,7 +266,7 @@ def test_extract_patches_bad_parameters(params, match):
 def test_encode_gives_the_nearest_codeword(images):
     vw = small_vw(n_words=10).fit(images)
     desc, _, _ = extract_patches(images, patch_size=4, step=2, descriptor="hog+color")
-    Z = _project(desc, _projection(vw.pca_, whiten=True))
+    Z = project(desc, pca_projection(vw.pca_, whiten=True))
     dist = ((Z[:, None, :] - vw.codebook_[None]) ** 2).sum(-1)
     codes = vw.encode(images)[0]
     best = dist.min(axis=1)
@@ -463,14 +463,14 @@ def test_feature_names(images):
 def test_whitening_gives_unit_variance_components(images):
     vw = small_vw(descriptor="raw", n_pca=6).fit(images)
     desc, _, _ = extract_patches(images, patch_size=4, step=2)
-    Z = _project(desc, _projection(vw.pca_, whiten=True))
+    Z = project(desc, pca_projection(vw.pca_, whiten=True))
     var = Z.var(axis=0)
     # regularised whitening: var_j / (var_j + 0.1 * mean variance) -> about 1
     assert_allclose(var[:3], 1, atol=0.05)
     assert np.all(var <= 1.01)
     assert_allclose(Z.mean(axis=0), 0, atol=1e-3)
     unwhitened = small_vw(descriptor="raw", n_pca=6, whiten=False).fit(images)
-    Z = _project(desc, _projection(unwhitened.pca_, whiten=False))
+    Z = project(desc, pca_projection(unwhitened.pca_, whiten=False))
     assert_allclose(
         Z.var(axis=0, ddof=1), unwhitened.pca_.explained_variance_, rtol=1e-3
     )

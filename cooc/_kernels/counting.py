@@ -34,9 +34,9 @@ Storage per thread
   it is full, or for a result, it is sorted by key and its duplicates summed
   into a sorted *run* (``sort_reduce_pairs``): ``(keys, values)``, both
   ``int64``, keys strictly increasing. Runs are merged LSM-style
-  (``merge_runs``); being in ``(row, col)`` order, they become CSR rows in one
-  linear count pass and one fill pass (``emit_csr_entries``), with no per-row
-  sort and no transpose.
+  (``merge_runs``, driven by ``cooc._kernels.runs.RunStack``); being in
+  ``(row, col)`` order, they become CSR rows in one linear count pass and one
+  fill pass (``emit_csr_entries``), with no per-row sort and no transpose.
 
 Performance notes: the hot loops write their array updates inline; a helper
 taking arrays, even ``inline="always"``, costs a reference-count round trip
@@ -565,8 +565,11 @@ _PREFETCH_AHEAD = 16
 
 
 @intrinsic
-def _prefetch(typingctx, arr, idx):
+def prefetch(typingctx, arr, idx):
     """Hint the CPU to fetch the cache line of ``arr[idx]`` (a 1-D array).
+
+    Shared by the kernels of ``text.py`` and ``streaming.py`` (a hint has no
+    effect on results, so numba's cache missing an edit here is harmless).
 
     No effect on results: LLVM's ``llvm.prefetch`` (read, keep in all cache
     levels); no bounds check, and none is needed, a prefetch never faults.
@@ -625,7 +628,7 @@ def csr_dense_panel(indptr, indices, data, panel, out, row_lo, row_hi):
                 for j in range(_UNROLL):
                     ahead = np.uint64(indices[p + _PREFETCH_AHEAD + j]) * PANEL
                     for e in range(0, PANEL, line):
-                        _prefetch(flat, ahead + e)
+                        prefetch(flat, ahead + e)
             v0 = data[p]
             v1 = data[p + 1]
             v2 = data[p + 2]

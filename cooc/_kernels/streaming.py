@@ -15,11 +15,11 @@ from numba import njit
 
 # A prefetch hint has no effect on results, so sharing it with counting.py does
 # not break the rule that a cached kernel's helpers live in its own file.
-from cooc._kernels.counting import PANEL, _prefetch
+from cooc._kernels.counting import PANEL, prefetch
 
 
 @njit(cache=True, nogil=True)
-def _scan_counts(indptr, indices, data, n_cols, col_sums, add):
+def scan_counts(indptr, indices, data, n_cols, col_sums, add):
     """Check CSR rows (indices in range and increasing, counts finite, >= 0).
 
     Returns ``(0, 0, 0)`` or ``(code, row, column)`` of the first problem
@@ -45,7 +45,7 @@ def _scan_counts(indptr, indices, data, n_cols, col_sums, add):
 
 
 @njit(cache=True, nogil=True)
-def _ppmi_block_values(
+def ppmi_block_values(
     indptr, indices, data, log_rows, log_ctx, log_shift, tol, transposed, row0,
     n_cols, values, kept, lo, hi,
 ):  # fmt: skip
@@ -88,7 +88,7 @@ def _ppmi_block_values(
 
 
 @njit(cache=True, nogil=True)
-def _plain_block_values(indptr, indices, data, n_cols, values, lo, hi):
+def plain_block_values(indptr, indices, data, n_cols, values, lo, hi):
     """Counts of block rows ``lo <= i < hi`` as float32 (checked as for PPMI)."""
     for i in range(lo, hi):
         prev = -1
@@ -105,7 +105,8 @@ def _plain_block_values(indptr, indices, data, n_cols, values, lo, hi):
 
 
 @njit(cache=True, nogil=True)
-def _count_kept(indptr, values, kept, lo, hi):
+def count_kept(indptr, values, kept, lo, hi):
+    """``kept[i]`` = the non-zero values of block row ``i``, for ``lo <= i < hi``."""
     for i in range(lo, hi):
         count = 0
         for p in range(indptr[i], indptr[i + 1]):
@@ -114,7 +115,7 @@ def _count_kept(indptr, values, kept, lo, hi):
         kept[i] = count
 
 
-# How `_panel_product` takes the columns of a row. A row gathers rows of the
+# How `panel_product` takes the columns of a row. A row gathers rows of the
 # panel (256 bytes each) at random; the frequent words' rows touch nearly
 # every column, and the panel of 3M words (776 MB) is far larger than the L3
 # cache (32 MB). So rows with at least `_MID_ROW` entries take their columns in
@@ -132,7 +133,7 @@ def _count_kept(indptr, values, kept, lo, hi):
 # for the long rows (for the L2 cache) and other thresholds were within the
 # noise. On the 100M-token matrix (492k words, 15 ranges) doubling ranges were
 # 5-8 % slower than even ones, so a matrix of up to 16 ranges takes even ones.
-_RANGE_COLS = 1 << 15
+RANGE_COLS = 1 << 15
 _MID_ROW = 256
 _LONG_ROW = 8192
 _PREFETCH_AHEAD = 16
@@ -169,7 +170,7 @@ def _gather_range(indices, data, panel, flat, acc, p, end, col_end, W):
             for j in range(4):
                 ahead = np.uint64(indices[p + _PREFETCH_AHEAD + j]) * W
                 for e in range(0, W, line):
-                    _prefetch(flat, ahead + e)
+                    prefetch(flat, ahead + e)
         v0 = data[p]
         v1 = data[p + 1]
         v2 = data[p + 2]
@@ -206,7 +207,7 @@ def _gather_any(indices, data, panel, flat, acc, p, end, col_end):
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _panel_product(
+def panel_product(
     indptr, indices, data, panel, out, row_lo, row_hi, mid_bounds, long_bounds,
     cursor, rows,
 ):  # fmt: skip
@@ -217,7 +218,7 @@ def _panel_product(
     ``(block rows, <= w)`` view; ``cursor`` and ``rows`` are int64 scratch of
     one entry per block row. Short rows are summed whole; rows of ``_MID_ROW``
     or more entries range by range of ``mid_bounds``, those of ``_LONG_ROW``
-    or more of ``long_bounds`` (see ``_RANGE_COLS``). A row's result depends
+    or more of ``long_bounds`` (see ``RANGE_COLS``). A row's result depends
     on that row alone, not on the block or the thread.
     """
     width = out.shape[1]
@@ -266,7 +267,7 @@ def _panel_product(
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _scatter_panel(indptr, indices, data, rows, c0, width, panel, lo, hi):
+def scatter_panel(indptr, indices, data, rows, c0, width, panel, lo, hi):
     """``panel[j] += A[i, j] * rows[i, c0:c0 + width]`` for the entries of rows
     ``lo..hi``.
 

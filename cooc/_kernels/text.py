@@ -55,7 +55,7 @@ from numba.extending import intrinsic
 
 # A prefetch hint has no effect on results, so sharing it with counting.py does
 # not break the rule that a cached kernel's helpers live in its own file.
-from cooc._kernels.counting import _prefetch
+from cooc._kernels.counting import prefetch
 
 STATUS_OK = 0
 STATUS_GROW = 1
@@ -557,7 +557,7 @@ def tokenize_bytes(
             else:
                 h, w = _hash_run(data, start, n)
             x = _finish_hash(h, w, n)
-            _prefetch(slots, 2 * (x & mask))
+            prefetch(slots, 2 * (x & mask))
             b_hash[n_batch] = x
             b_key[n_batch] = w if n <= 8 else x
             b_len[n_batch] = n
@@ -585,7 +585,7 @@ def tokenize_bytes(
                 if (v >> np.uint64(56)) == lenf and slots[2 * idx] == key:
                     cand = np.int64(v & _ENTRY_MASK) - 1
                     if b_len[j] > 8:
-                        _prefetch(ent_start, cand)
+                        prefetch(ent_start, cand)
                     break
                 idx = (idx + np.uint64(1)) & mask
             b_cand[j] = cand
@@ -593,8 +593,8 @@ def tokenize_bytes(
         for j in range(n_batch):
             if b_cand[j] >= 0 and b_len[j] > 8:
                 at = ent_start[b_cand[j]]
-                _prefetch(arena, at)
-                _prefetch(arena, at + b_len[j] - 1)
+                prefetch(arena, at)
+                prefetch(arena, at + b_len[j] - 1)
         # 3. Code the tokens in order: confirm the candidate, or probe again
         #    (a token may be new, or inserted by an earlier one of the batch).
         check_each = insert and (
@@ -709,7 +709,7 @@ def rehash_token_table(ent_hash, ent_start, ent_len, arena, n_entries, slots):
     mask = np.uint64(slots.shape[0] // 2 - 1)
     for e in range(n_entries):
         if e + _REHASH_AHEAD < n_entries:
-            _prefetch(slots, 2 * (ent_hash[e + _REHASH_AHEAD] & mask))
+            prefetch(slots, 2 * (ent_hash[e + _REHASH_AHEAD] & mask))
         x = ent_hash[e]
         n = ent_len[e]
         key = _hash_run(arena, ent_start[e], n)[1] if n <= 8 else x
@@ -760,7 +760,7 @@ def merge_token_tables(
         hi = min(lo + _MERGE_BATCH, n_src)
         for e in range(lo, hi):
             x, key = _hash_key(src_arena, src_start[e], src_len[e])
-            _prefetch(slots, 2 * (x & mask))
+            prefetch(slots, 2 * (x & mask))
             m_hash[e - lo] = x
             m_key[e - lo] = key
         for e in range(lo, hi):
@@ -775,9 +775,9 @@ def merge_token_tables(
                     break
                 if (v >> np.uint64(56)) == lenf and slots[2 * idx] == key:
                     cand = np.int64(v & _ENTRY_MASK) - 1
-                    _prefetch(ent_count, cand)
+                    prefetch(ent_count, cand)
                     if n > 8:
-                        _prefetch(ent_start, cand)
+                        prefetch(ent_start, cand)
                     break
                 idx = (idx + np.uint64(1)) & mask
             m_cand[e - lo] = cand
@@ -785,8 +785,8 @@ def merge_token_tables(
             d = m_cand[e - lo]
             if d >= 0 and src_len[e] > 8:
                 at = ent_start[d]
-                _prefetch(arena, at)
-                _prefetch(arena, at + src_len[e] - 1)
+                prefetch(arena, at)
+                prefetch(arena, at + src_len[e] - 1)
         for e in range(lo, hi):
             n = src_len[e]
             s0 = src_start[e]
