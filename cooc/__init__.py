@@ -10,6 +10,7 @@ The public API on one screen::
     svd_embed(matrix, n_components=128, power=0.15) -> (vectors, singular values)
     embed_cooccurrence(cooc, 128)                   -> (Embeddings, singular values)
     embed_cooc_file(path, "v.bin", 300, memory=8 << 30) -> vectors from row blocks
+    write_cooccurrence(paths, "c.cooc", engine="local") -> what cooc build runs
 
     # scikit-learn estimators
     CooccurrenceVectorizer, PPMITransformer, SVDEmbedding, DocumentVectorizer
@@ -18,6 +19,9 @@ The public API on one screen::
     build_joint(texts, visual_codes, visual_offsets) -> CoocMatrix over words + vw:k
     JointEmbedding                                  -> one space for words and visual words
     VisualWords, ModalityFusion, LateFusionClassifier, make_early_fusion, make_classifier
+    read_items("items.csv", text_column="text")     -> (table, items with images)
+
+    # every check of an argument, file or corpus raises InputError (a ValueError)
 """
 
 __version__ = "0.2.0"
@@ -30,6 +34,7 @@ _LAZY = {
     "CooccurrenceVectorizer": "cooc.vectorizers",
     "DocumentVectorizer": "cooc.vectorizers",
     "Embeddings": "cooc.vectors",
+    "InputError": "cooc.errors",
     "JointEmbedding": "cooc.multimodal",
     "LateFusionClassifier": "cooc.fusion",
     "ModalityFusion": "cooc.fusion",
@@ -54,6 +59,7 @@ _LAZY = {
     "import_pairs": "cooc.pairs",
     "iter_documents": "cooc.corpus",
     "iter_token_chunks": "cooc.corpus",
+    "read_items": "cooc.items",
     "load_cooc": "cooc.io",
     "load_model": "cooc.classify",
     "log_counts": "cooc.weighting",
@@ -65,6 +71,7 @@ _LAZY = {
     "save_model": "cooc.classify",
     "svd_embed": "cooc.svd",
     "tokenize": "cooc.corpus",
+    "write_cooccurrence": "cooc.engines",
 }
 
 

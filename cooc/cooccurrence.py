@@ -67,7 +67,7 @@ DEFAULT_WEIGHTING = "power"
 DEFAULT_DECAY = 1.25
 _EXACT_SCALE_LIMIT = 1 << 32
 _MAX_LOAD = 0.6
-_DEFAULT_MEMORY = 2 * 1024**3
+DEFAULT_MEMORY = 2 * 1024**3  # bytes a build may hold (cooc build --memory 2G)
 
 
 def window_weights(
@@ -200,7 +200,7 @@ class WindowCounter:
         oov="drop",
         random_state=0,
         n_jobs=None,
-        memory=_DEFAULT_MEMORY,
+        memory=DEFAULT_MEMORY,
         n_dense=None,
         first_doc=0,
     ):
@@ -252,7 +252,7 @@ class WindowCounter:
         self.subsample = subsample
         self.n_threads = n_threads(n_jobs)
         if memory is None:
-            memory = _DEFAULT_MEMORY
+            memory = DEFAULT_MEMORY
         self.memory = int(memory)
 
         if self.dynamic_window:
@@ -889,7 +889,7 @@ def count_files(
         return lambda n: progress(stage, n)
 
     n_jobs = params.get("n_jobs")
-    memory = params.get("memory") or _DEFAULT_MEMORY
+    memory = params.get("memory") or DEFAULT_MEMORY
     if vocabulary is not None:
         # One pass: the vocabulary's table is read by every thread.
         step = tell("counting")

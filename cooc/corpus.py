@@ -1317,7 +1317,7 @@ class ReadingOptions:
     ('whitespace', 'paragraph')
     >>> ReadingOptions(chunk_size=0)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    ValueError: chunk_size=0 must be a positive integer ...
+    cooc.errors.InputError: chunk_size=0 must be a positive integer ...
     """
 
     tokenizer: str = "word"

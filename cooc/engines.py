@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cooc.checkpoint import build_cooccurrence_resumable
+from cooc.cooccurrence import DEFAULT_MEMORY
 from cooc.distributed import build_cooccurrence_dask  # (Dask itself: inside it)
 from cooc.errors import InputError
 from cooc.matrix import CoocMatrix
@@ -66,7 +67,8 @@ def write_cooccurrence(
     spill_dir : path, optional
         Where the local engine spills sorted runs beyond ``memory``.
     memory : int, optional
-        Bytes the counting may hold (local engine: beyond it, out of core).
+        Bytes the counting may hold (local engine: beyond it, out of core);
+        None means :data:`cooc.cooccurrence.DEFAULT_MEMORY` (2 GiB).
     on_shard : callable, optional
         ``on_shard(stage, i, resumed)`` after each checkpoint shard.
     **params
@@ -105,6 +107,7 @@ def write_cooccurrence(
                 "(--vocab): it reads the corpus twice."
             )
     corpus = [corpus] if isinstance(corpus, str) else list(corpus)
+    memory = DEFAULT_MEMORY if memory is None else memory
     if checkpoint is not None:
         cooc = build_cooccurrence_resumable(
             corpus, checkpoint, n_shards=n_shards, on_shard=on_shard,
