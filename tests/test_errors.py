@@ -314,6 +314,11 @@ CASES = [
         ),
         ("m.skops",),
     ),
+    # -- crafted .cooc files --
+    # -- checkpoints and vectors files --
+    # -- environment: outputs, permissions, globs, compressed tables, images, models --
+    # -- memory and odd streams --
+    # -- numbers --
 ]
 
 
