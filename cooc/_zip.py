@@ -190,38 +190,47 @@ class PresizedZip:
         os.ftruncate(self.fd, end64_offset + len(tail))
 
 
-def _gf2_apply(matrix: list[int], vector: int) -> int:
-    """Multiply a 32x32 matrix over GF(2) (a list of column words) by a vector."""
-    out = 0
-    i = 0
-    while vector:
-        if vector & 1:
-            out ^= matrix[i]
-        vector >>= 1
-        i += 1
-    return out
+_POLY = 0xEDB88320  # CRC-32's polynomial, reflected
 
 
-def _gf2_square(matrix: list[int]) -> list[int]:
-    return [_gf2_apply(matrix, column) for column in matrix]
+def _multmodp(a: int, b: int) -> int:
+    """``a * b`` modulo CRC-32's polynomial (reflected: bit 31 is x^0)."""
+    m = 1 << 31
+    p = 0
+    while m and a & ((m << 1) - 1):
+        if a & m:
+            p ^= b
+        m >>= 1
+        b = (b >> 1) ^ _POLY if b & 1 else b >> 1
+    return p
+
+
+def _x2n_table() -> list[int]:
+    """``x^(2^k)`` modulo the polynomial, k = 0..31."""
+    table = [1 << 30]  # x^1
+    for _ in range(31):
+        table.append(_multmodp(table[-1], table[-1]))
+    return table
+
+
+_X2N = _x2n_table()
 
 
 def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     """The CRC-32 of ``a + b`` from ``crc32(a)``, ``crc32(b)`` and ``len(b)``.
 
-    Appending ``len2`` zero bytes to a message is a linear map of its CRC
-    register over GF(2); the map for ``len2`` bytes is built by repeated
-    squaring of the one-bit map (reflected polynomial 0xEDB88320), applied to
-    ``crc1``, and the result is XORed with ``crc2``.
+    zlib's ``crc32_combine``: appending ``len2`` zero bytes multiplies the CRC
+    register by ``x^(8 * len2)`` modulo the polynomial, the product of the
+    table's ``x^(2^k)`` for the bits of ``8 * len2``; the result is XORed with
+    ``crc2``. About 0.1 ms (readers check a member's recorded CRC-32 against
+    its zip CRC-32 with it, without a pass over the bytes).
     """
     if len2 <= 0:
         return crc1
-    one_bit = [0xEDB88320] + [1 << k for k in range(31)]
-    power = _gf2_square(_gf2_square(_gf2_square(one_bit)))  # one zero byte
+    p, k = 1 << 31, 3  # x^0; len2 counts bytes, and 8 = 2^3
     while len2:
         if len2 & 1:
-            crc1 = _gf2_apply(power, crc1)
+            p = _multmodp(_X2N[k & 31], p)
         len2 >>= 1
-        if len2:
-            power = _gf2_square(power)
-    return crc1 ^ crc2
+        k += 1
+    return _multmodp(p, crc1) ^ crc2

@@ -349,7 +349,7 @@ def save_model(model, path, *, metadata=None):
         fh.write(data)
 
 
-def load_model(path, *, trusted=()):
+def load_model(path, *, trusted=(), expected=None):
     """Load a model saved by :func:`save_model`, refusing untrusted types.
 
     The file is inspected before anything is built: every type it names that
@@ -364,6 +364,10 @@ def load_model(path, *, trusted=()):
     trusted : sequence of str, default=()
         Extra fully qualified type names to accept (for your own estimators),
         as listed by ``skops.io.get_untrusted_types(file=path)``.
+    expected : type, str or tuple of them, default=None
+        The class(es) the model must be an instance of (a class, or its
+        fully qualified name, e.g. ``"cooc.models.MultimodalClassifier"``,
+        which ``cooc predict`` asks for); None accepts any.
 
     Returns
     -------
@@ -375,8 +379,8 @@ def load_model(path, *, trusted=()):
     Raises
     ------
     ValueError
-        If the file holds a type outside the trusted lists, or is not a cooc
-        model file.
+        If the file holds a type outside the trusted lists, is not a cooc
+        model file, or holds a model that is not ``expected``.
 
     Examples
     --------
@@ -431,7 +435,26 @@ def load_model(path, *, trusted=()):
             UserWarning,
             stacklevel=2,
         )
-    return payload["model"], json.loads(payload["metadata"])
+    model = payload["model"]
+    if expected is not None:
+        _check_expected(path, model, expected)
+    return model, json.loads(payload["metadata"])
+
+
+def _check_expected(path, model, expected) -> None:
+    """Raise InputError unless ``model`` is an instance of a class in
+    ``expected`` (classes or fully qualified names)."""
+    wanted = expected if isinstance(expected, tuple | list) else (expected,)
+    names = [w if isinstance(w, str) else _name(w) for w in wanted]
+    if {_name(c) for c in type(model).__mro__} & set(names):
+        return
+    what, tail = " or ".join(names), "."
+    if all(n.startswith("cooc.") for n in names):
+        what, tail = f"cooc model ({what})", "; `cooc fit` makes one."
+    kind = type(model)
+    raise InputError(
+        f"{str(path)!r} holds a {kind.__name__} ({_name(kind)}), not a {what}{tail}"
+    )
 
 
 def _import_skops():

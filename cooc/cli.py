@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import functools
 import json
+import math
 import os
 import re
 import sys
@@ -27,6 +28,48 @@ import numpy as np
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
+class FiniteFloat(click.FloatRange):
+    """A float option in a range that refuses nan and inf at parse time
+    (click's FloatRange lets nan through any range, and inf through open ones)."""
+
+    name = "finite float"
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+class OneLineUsage(click.Group):
+    """The ``cooc`` group: a usage error (unknown option, bad value, missing
+    argument) is one line, ``Error: ... (see 'cooc CMD --help')``, exit 2,
+    instead of click's usage, hint and error on three lines."""
+
+    @staticmethod
+    def _one_line(exc: click.UsageError) -> click.ClickException:
+        where = "cooc"  # (the program's name, also when run as python -m cooc)
+        if exc.ctx is not None:
+            where += exc.ctx.command_path[len(exc.ctx.find_root().command_path) :]
+        return BadInput(f"{exc.format_message()} (see '{where} --help')")
+
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            raise self._one_line(exc) from None
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise self._one_line(exc) from None
+
+
+#: --seed: what every seed of cooc takes (numpy's RandomState, numba's int64)
+SEED = click.IntRange(0, 2**32 - 1)
+
+
 class BadInput(click.ClickException):
     """A clear one-line error about the user's input; exit code 2."""
 
@@ -34,6 +77,19 @@ class BadInput(click.ClickException):
 
 
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
+# What each command can do about running out of memory (its own options only).
+_MEMORY_ADVICE = {
+    "build": "; lower --memory (the counts then spill to --spill-dir) or --max-size.",
+    "vocab": "; lower --max-size, or count a part of the corpus.",
+    "embed": (
+        "; give a .cooc file --memory SIZE (its rows are then streamed from "
+        "disk) or lower --rank."
+    ),
+    "similar": "; the vectors file does not fit in memory (write fewer words or dims).",
+    "evaluate": "; the vectors file does not fit in memory (write fewer words or dims).",
+    "quantize": "; lower --image-size or use fewer images.",
+    "fit": "; lower --words or use fewer items.",
+}
 # OS errors about a path the user named: bad input, not a bug.
 _PATH_ERRORS = (
     FileNotFoundError,
@@ -41,6 +97,29 @@ _PATH_ERRORS = (
     IsADirectoryError,
     NotADirectoryError,
 )
+# ... and the errnos of plain OSErrors that are so when they name a file: a
+# read-only file system, a loop of symbolic links, a name too long.
+_PATH_ERRNOS = {errno.EROFS, errno.ELOOP, errno.ENAMETOOLONG}
+# Options that name what a command writes, checked before it starts (see
+# _check_outputs): output files, and folders of temporary files.
+_OUTPUT_OPTIONS = ("output",)
+_FOLDER_OPTIONS = ("spill_dir", "temp_dir")
+
+
+def _check_outputs(params: dict) -> None:
+    """Refuse, before any work is done, the outputs a command could not write
+    at its end: ``-o`` naming a directory, a device, a FIFO or a socket (or a
+    link to one), or in a missing or unwritable folder; a ``--spill-dir`` or
+    ``--temp-dir`` that is not writable. (``-o`` naming a link writes the
+    link's target: :func:`cooc.files.atomic_write`.)"""
+    from cooc.files import check_output, check_writable_folder
+
+    for key in _OUTPUT_OPTIONS:
+        if params.get(key) is not None:
+            check_output(params[key])
+    for key in _FOLDER_OPTIONS:
+        if params.get(key) is not None:
+            check_writable_folder(params[key])
 
 
 def _debug() -> bool:
@@ -61,11 +140,13 @@ def _errors(fn):
     """Report cooc's input errors in one line (exit 2) and anything else as a bug.
 
     :class:`cooc.errors.InputError` (which every check of an argument, file or
-    corpus raises) and an OS error about a named path are the user's to fix:
-    one line, exit code 2. A full disk, running out of memory or a cluster
-    that keeps losing workers is the machine's: one line, exit 1. Any other
-    exception is a bug in cooc: exit 1, with the traceback under --debug or
-    COOC_DEBUG=1, else one line saying how to get it.
+    corpus raises) and an OS error about a named path (missing, not
+    permitted, on a read-only file system) are the user's to fix: one line,
+    exit code 2. A full disk, running out of memory or a cluster that keeps
+    losing workers is the machine's: one line, exit 1. Any other exception
+    is a bug in cooc: exit 1, with the traceback under --debug or
+    COOC_DEBUG=1, else one line saying how to get it. Before the command
+    runs, its outputs are checked (:func:`_check_outputs`).
     """
 
     @functools.wraps(fn)
@@ -73,6 +154,7 @@ def _errors(fn):
         from cooc.errors import InputError
 
         try:
+            _check_outputs(kwargs)
             return fn(*args, **kwargs)
         except click.ClickException:
             raise
@@ -80,9 +162,11 @@ def _errors(fn):
             msg = exc.args[0] if exc.args else str(exc)
             raise BadInput(str(msg)) from None
         except _PATH_ERRORS as exc:
-            name = exc.filename if exc.filename is not None else ""
-            raise BadInput(f"{name}: {exc.strerror or exc}") from None
+            name = f"{exc.filename}: " if exc.filename is not None else ""
+            raise BadInput(f"{name}{exc.strerror or exc}") from None
         except OSError as exc:
+            if exc.errno in _PATH_ERRNOS and exc.filename is not None:
+                raise BadInput(f"{exc.filename}: {exc.strerror or exc}") from None
             if exc.errno in _DISK_FULL:
                 where = f" writing {exc.filename}" if exc.filename else ""
                 raise click.ClickException(
@@ -93,9 +177,9 @@ def _errors(fn):
                 raise
             raise _Bug(exc) from None
         except MemoryError:
-            raise click.ClickException(
-                "out of memory; lower --memory, --max-size or the corpus size."
-            ) from None
+            ctx = click.get_current_context(silent=True)
+            advice = _MEMORY_ADVICE.get(ctx.info_name if ctx else None, "")
+            raise click.ClickException(f"out of memory{advice}") from None
         except Exception as exc:
             # A cluster that keeps losing workers is no bug of cooc.
             if type(exc).__name__ in ("KilledWorker", "ClusterLost"):
@@ -426,7 +510,7 @@ def _dask_client(engine, scheduler, workers, quiet, progress, **local_only):
     return client
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+@click.group(cls=OneLineUsage, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="cooc")
 @click.option(
     "--debug",
@@ -446,17 +530,45 @@ def cli(debug):
 
 
 def _exit_cleanly_on_sigterm() -> None:
-    """Turn SIGTERM into SystemExit(143), so temporary files are removed on the way out."""
+    """Turn SIGTERM into SystemExit(143) and Ctrl-C (SIGINT) into one line,
+    ``Error: interrupted``, and SystemExit(130) (not click's ``Aborted!`` and
+    exit 1): temporary files and spill folders are removed on the way out.
+    The handlers are those of the command only: the previous ones come back
+    when it ends (a Python caller's Ctrl-C is its own again)."""
+    import contextlib
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         return
+    told = []
 
     def terminate(signum, frame):
         raise SystemExit(128 + signum)
 
-    signal.signal(signal.SIGTERM, terminate)
+    def interrupt(signum, frame):
+        if not told:  # (a second Ctrl-C during the clean-up says nothing more)
+            told.append(signum)
+            with contextlib.suppress(Exception):
+                stream = sys.stderr
+                stream.write(("\n" if stream.isatty() else "") + "Error: interrupted\n")
+                stream.flush()
+        raise SystemExit(128 + signum)
+
+    previous = {
+        signal.SIGTERM: signal.signal(signal.SIGTERM, terminate),
+        signal.SIGINT: signal.signal(signal.SIGINT, interrupt),
+    }
+
+    def restore():
+        for signum, handler in previous.items():
+            if handler is not None:
+                with contextlib.suppress(ValueError, TypeError, OSError):
+                    signal.signal(signum, handler)
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.find_root().call_on_close(restore)
 
 
 # -- vocab ----------------------------------------------------------------------------
@@ -609,7 +721,7 @@ def vocab(
 )
 @click.option(
     "--decay",
-    type=click.FloatRange(0, 10, min_open=True),
+    type=FiniteFloat(0, 10, min_open=True),
     default=1.25,
     show_default=True,
     help="Exponent of --weighting power (1 is harmonic). On a 10M-token corpus "
@@ -628,7 +740,7 @@ def vocab(
 )
 @click.option(
     "--subsample",
-    type=click.FloatRange(0, 1, max_open=True),
+    type=FiniteFloat(0, 1, max_open=True),
     default=0,
     show_default=True,
     help="Frequent-word subsampling threshold t, 0 for none. On a 10M-token corpus "
@@ -657,7 +769,7 @@ def vocab(
 )
 @click.option(
     "--seed",
-    type=click.IntRange(0),
+    type=SEED,
     default=0,
     show_default=True,
     help="Seed of subsampling and dynamic windows.",
@@ -828,7 +940,6 @@ def info(file, as_json):
         indptr = cf.indptr()
         top = cf.tokens()[:10]
         n_rows, n_cols = cf.shape
-        total = 0.0
         cf.start_checksums()
         step = 1 << 24
         lo = 0
@@ -837,9 +948,9 @@ def info(file, as_json):
             hi = min(max(hi, lo + 1), n_rows)
             indices, data = cf.read_rows(lo, hi, indptr, crc=True)
             cf.check_rows(lo, indptr[lo : hi + 1] - indptr[lo], indices, data)
-            total += float(data.sum())
             lo = hi
         cf.verify_checksums()
+        total = cf.total  # of the blocks' sums, taken by check_rows
         stats, params = cf.meta.get("stats", {}), cf.params
         version = cf.meta.get("cooc_version")
         nnz = int(indptr[-1])
@@ -1045,21 +1156,21 @@ def _is_cooc_file(path) -> bool:
 )
 @click.option(
     "--alpha",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloat(0, 1),
     default=0.75,
     show_default=True,
     help="Context-distribution smoothing of PPMI.",
 )
 @click.option(
     "--shift",
-    type=click.FloatRange(1),
+    type=FiniteFloat(1),
     default=1.0,
     show_default=True,
     help="Shifted PPMI: subtract log(shift).",
 )
 @click.option(
     "--power",
-    type=float,
+    type=FiniteFloat(0),
     default=0.15,
     show_default=True,
     help="Eigenvalue weighting p: vectors are U * S**p.",
@@ -1077,7 +1188,7 @@ def _is_cooc_file(path) -> bool:
     show_default=True,
     help="Truncated SVD solver (arpack is the exact reference).",
 )
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option(
     "--min-count",
     type=click.IntRange(1),
@@ -1114,7 +1225,7 @@ def _is_cooc_file(path) -> bool:
 )
 @click.option(
     "--n-iter",
-    type=click.IntRange(0),
+    type=click.IntRange(0, 1000),
     default=None,
     help="Randomized solver: power iterations, two passes over the matrix each "
     "[default: 5].",
@@ -1675,7 +1786,7 @@ def evaluate(vectors, sim_files, analogy_files, restrict_vocab, as_json):
     default=None,
     help="Cross-validation folds of the image + text part [default: 5 with --full].",
 )
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @quiet_json_options
 @_errors
 def demo(rank, output_dir, only, full, folds, seed, quiet, as_json):
@@ -1773,7 +1884,7 @@ def demo(rank, output_dir, only, full, folds, seed, quiet, as_json):
 @click.option(
     "--key", default="images", show_default=True, help="Array name inside a .npz input."
 )
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @quiet_json_options
 @_errors
 def quantize(
@@ -1917,7 +2028,7 @@ def image_array_options(fn):
     show_default=True,
     help="Folds of the modality-weight search.",
 )
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @quiet_json_options
 @_errors
 def fit(
@@ -2031,7 +2142,9 @@ def predict(model_path, data, output, images_npz, key, quiet, as_json):
     from cooc.files import atomic_write
     from cooc.items import read_items
 
-    model, meta = load_model(model_path, trusted=_MODEL_TYPES)
+    model, meta = load_model(
+        model_path, trusted=_MODEL_TYPES, expected="cooc.models.MultimodalClassifier"
+    )
     # a text-only model needs no image column (nor reads one)
     uses_images = getattr(model.features_, "visual_words_", None) is not None
     frame, items = read_items(

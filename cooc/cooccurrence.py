@@ -25,7 +25,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from cooc import _kernels as K
-from cooc.corpus import ReadingOptions, chunks_from_documents, source_names
+from cooc.corpus import (
+    ReadingOptions,
+    chunks_from_documents,
+    max_line_bytes,
+    source_names,
+)
 from cooc.errors import InputError, InputTypeError
 
 # CoocMatrix and merge are defined in cooc.matrix; re-exported here.
@@ -672,8 +677,10 @@ def _seed(random_state):
     if isinstance(random_state, (int, np.integer)) and not isinstance(
         random_state, bool
     ):
-        if random_state < 0:
-            raise InputError(f"random_state={random_state!r} must be >= 0.")
+        if not 0 <= random_state < 2**63:
+            raise InputError(
+                f"random_state={random_state!r} must be in [0, 2**63) (--seed)."
+            )
         return int(random_state)
     raise InputTypeError(f"random_state must be an int or None, got {random_state!r}.")
 
@@ -868,6 +875,7 @@ def count_files(
     *,
     on_update=None,
     codes_memory=None,
+    max_line=None,
 ):
     """Count the files into a new :class:`WindowCounter`; return it and the
     vocabulary.
@@ -877,6 +885,8 @@ def count_files(
     memory up to ``codes_memory``, by default a quarter of ``memory``, spooled
     to a temporary file beyond) and mapped to word ids for counting once the
     vocabulary is known. ``on_update(counter)`` runs after every part counted.
+    A document longer than ``max_line`` bytes (by default 1/16 of
+    ``memory``: :func:`cooc.corpus.max_line_bytes`) is refused.
     """
 
     read = options.keywords()
@@ -890,6 +900,7 @@ def count_files(
 
     n_jobs = params.get("n_jobs")
     memory = params.get("memory") or DEFAULT_MEMORY
+    read["max_line"] = max_line_bytes(memory) if max_line is None else max_line
     if vocabulary is not None:
         # One pass: the vocabulary's table is read by every thread.
         step = tell("counting")

@@ -9,7 +9,9 @@ CSV, TSV and Parquet files hold one document per row, in the text column
 
 Everything is streamed in bounded chunks of about ``chunk_size`` characters; no
 file is ever read into memory as a whole (but for a document longer than a
-chunk: a whole file with ``documents="file"``). Each chunk is tokenized and coded in
+chunk: a whole file with ``documents="file"``; a document longer than
+:data:`DEFAULT_MAX_LINE`, or 1/16 of a build's memory budget, is refused while it
+is read). Each chunk is tokenized and coded in
 compiled code (numpy, then Arrow's split and hash kernels when pyarrow is
 installed, else ``str.split`` and :func:`pandas.factorize`): there is no Python
 loop per token. A chunk always holds whole documents.
@@ -35,6 +37,8 @@ from __future__ import annotations
 import bz2
 import contextlib
 import dataclasses
+import errno
+import fnmatch
 import functools
 import glob
 import gzip
@@ -53,7 +57,7 @@ from typing import NamedTuple
 import numpy as np
 
 from cooc.errors import InputError, InputTypeError, MissingDependencyError
-from cooc.files import atomic_write
+from cooc.files import atomic_write, reading_compressed
 
 __all__ = [
     "TOKENIZERS",
@@ -181,14 +185,135 @@ def check_chunk_size(chunk_size) -> None:
 # paths
 
 
-def _is_hidden(path: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(root).parts)
+def _identity(path) -> tuple[int, int]:
+    """The device and inode of the file ``path`` names (through any links)."""
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
+def _entries(folder: Path) -> list[os.DirEntry]:
+    """The entries of ``folder`` sorted by name; an unreadable folder raises
+    PermissionError naming it (it is not skipped)."""
+    with os.scandir(folder) as it:
+        return sorted(it, key=lambda entry: entry.name)
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    """Whether ``entry`` is a directory or a link to one (a broken link or a
+    loop of links is not)."""
+    try:
+        return entry.is_dir()
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ELOOP):
+            return False
+        raise
+
+
+def _is_file(entry: os.DirEntry) -> bool:
+    """Whether ``entry`` is a regular file or a link to one."""
+    try:
+        return entry.is_file()
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ELOOP):
+            return False
+        raise
+
+
+def _broken_link(path: Path) -> InputError:
+    """The error of a symbolic link that leads to no file."""
+    try:
+        os.stat(path)
+        what = "leads to no file"
+    except OSError as exc:
+        what = "is a loop of symbolic links" if exc.errno == errno.ELOOP else None
+    if what is None:
+        with contextlib.suppress(OSError):
+            what = f"is a symbolic link to {os.readlink(path)!r}, which does not exist"
+    return InputError(
+        f"corpus path {str(path)!r} {what or 'is a broken symbolic link'}; fix or "
+        "remove the link."
+    )
 
 
 def _expand_directory(directory: Path) -> list[Path]:
-    return sorted(
-        p for p in directory.rglob("*") if p.is_file() and not _is_hidden(p, directory)
-    )
+    """The non-hidden files below ``directory`` in sorted order (of their path
+    components). Links to directories are followed, but each real directory
+    is entered once: a link back up the tree does not loop. An unreadable
+    directory raises PermissionError, a broken link InputError; devices,
+    FIFOs and sockets are left out."""
+    files: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+
+    def visit(folder: Path) -> None:
+        key = _identity(folder)
+        if key in seen:
+            return
+        seen.add(key)
+        for entry in _entries(folder):
+            if entry.name.startswith("."):
+                continue
+            path = folder / entry.name
+            if _is_dir(entry):
+                visit(path)
+            elif _is_file(entry):
+                files.append(path)
+            elif entry.is_symlink():
+                raise _broken_link(path)
+
+    visit(directory)
+    return files
+
+
+def _glob(pattern: str) -> list[Path]:
+    """The paths ``pattern`` matches, as ``glob.glob(pattern, recursive=True)``
+    gives them (``**`` is any number of folders; wildcards match no hidden
+    names unless they start with a dot) but without its traps: ``**``
+    follows links to directories entering each real directory once (a link
+    back up the tree does not loop), and an unreadable directory raises
+    PermissionError instead of being skipped. Sorted as strings."""
+    parts = Path(pattern).parts
+    first = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+    out: list[Path] = []
+    seen: set[tuple[int, int, int]] = set()  # (part, device, inode) expanded by **
+
+    def match(folder: Path, i: int) -> None:
+        if i == len(parts):
+            out.append(folder)
+            return
+        part, last = parts[i], i == len(parts) - 1
+        if part == "**":
+            if last:  # everything below: the directory itself is expanded
+                out.append(folder)
+                return
+            key = (i, *_identity(folder))
+            if key in seen:
+                return
+            seen.add(key)
+            match(folder, i + 1)
+            for entry in _entries(folder):
+                if not entry.name.startswith(".") and _is_dir(entry):
+                    match(folder / entry.name, i)
+        elif not glob.has_magic(part):
+            child = folder / part
+            if last and os.path.lexists(child):
+                out.append(child)
+            elif not last and child.is_dir():
+                match(child, i + 1)
+        else:
+            for entry in _entries(folder):
+                if entry.name.startswith(".") and not part.startswith("."):
+                    continue
+                if not fnmatch.fnmatchcase(entry.name, part):
+                    continue
+                if last:
+                    out.append(folder / entry.name)
+                elif _is_dir(entry):
+                    match(folder / entry.name, i + 1)
+
+    base = Path(*parts[:first])
+    if base.is_dir():
+        match(base, first)
+    return sorted(dict.fromkeys(out), key=str)
 
 
 def resolve_paths(paths) -> list[Path | str]:
@@ -199,7 +324,10 @@ def resolve_paths(paths) -> list[Path | str]:
     paths : str, path-like or iterable of them
         Files, directories (all non-hidden files below them, recursively, in
         sorted order), glob patterns (``"data/*.txt.gz"``, ``"**"`` recurses),
-        or ``"-"`` for standard input.
+        or ``"-"`` for standard input. Directories and ``**`` follow links to
+        directories but enter each real directory once (a link back up the
+        tree does not loop), and a file that one directory or pattern reaches
+        twice (through links) is read once.
 
     Returns
     -------
@@ -210,13 +338,18 @@ def resolve_paths(paths) -> list[Path | str]:
     ------
     ValueError
         If a path does not exist, a pattern matches nothing, a directory holds
-        no files, or ``"-"`` is given twice.
+        no files or a broken link, two of ``paths`` give the same file, or
+        ``"-"`` is given twice.
+    PermissionError
+        If a file is not readable, or a directory below a directory or a
+        pattern cannot be listed (it is not skipped); the error names it.
     """
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     resolved: list[Path | str] = []
+    owners: dict[tuple[int, int], tuple[Path, int, str]] = {}
     n_stdin = 0
-    for raw in paths:
+    for index, raw in enumerate(paths):
         if not isinstance(raw, str | os.PathLike):
             raise InputTypeError(
                 f"corpus paths must be str or path-like, got {type(raw).__name__}: "
@@ -237,29 +370,50 @@ def resolve_paths(paths) -> list[Path | str]:
                     f"corpus directory {text!r} contains no (non-hidden) files; "
                     "check the path."
                 )
-            resolved.extend(files)
         elif path.exists():
-            resolved.append(path)
+            files = [path]
         elif _GLOB_CHARS & set(text):
-            matches = sorted(glob.glob(text, recursive=True))
             files = []
-            for match in map(Path, matches):
+            for match in _glob(text):
                 if match.is_dir():
                     files.extend(_expand_directory(match))
                 elif match.is_file():
                     files.append(match)
+                elif match.is_symlink() and not match.exists():
+                    raise _broken_link(match)
             if not files:
                 raise InputError(
                     f"corpus path {text!r} does not exist: the pattern matches no "
                     "files; check the pattern."
                 )
-            resolved.extend(files)
         else:
             raise InputError(
                 f"corpus path {text!r} does not exist; check the path "
                 "(use '-' for standard input)."
             )
+        for file in files:
+            key = _identity(file)
+            if key in owners:
+                first, where, given = owners[key]
+                if where == index:
+                    continue  # one directory or pattern reaching a file twice
+                alias = "" if first == file else f" (as {str(first)!r})"
+                raise InputError(
+                    f"corpus path {text!r} gives the file {str(file)!r}, which "
+                    f"{given!r} gives already{alias}; name each file once."
+                )
+            owners[key] = (file, index, text)
+            _check_readable(file)
+            resolved.append(file)
     return resolved
+
+
+def _check_readable(path: Path) -> None:
+    """Raise PermissionError naming ``path`` when this process cannot read it
+    (before anything is read: no partial work, no failing Dask task)."""
+    extra = {"effective_ids": True} if os.access in os.supports_effective_ids else {}
+    if not os.access(path, os.R_OK, **extra):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
 
 
 def source_names(paths) -> list[str]:
@@ -293,23 +447,126 @@ def invalid_utf8_error(name: str, line: int, byte: int, err: UnicodeDecodeError)
     )
 
 
+#: A document of a plain-text file (a line; a paragraph with
+#: ``documents="paragraph"``; the whole file with ``"file"``) may take at most
+#: this fraction of a build's memory budget: a longer one is refused, found
+#: while it is read (it is never held whole).
+MAX_LINE_FRACTION = 16
+#: The longest document without a budget: that of the default ``--memory 2G``.
+DEFAULT_MAX_LINE = (2 << 30) // MAX_LINE_FRACTION
+
+
+def max_line_bytes(memory: int | None) -> int:
+    """The longest document, in bytes, a build within ``memory`` bytes reads
+    (:data:`DEFAULT_MAX_LINE` for None)."""
+    if memory is None:
+        return DEFAULT_MAX_LINE
+    return max(1, int(memory) // MAX_LINE_FRACTION)
+
+
+def _size_text(n: int) -> str:
+    """``n`` bytes as ``--memory`` spells sizes: 16M, 2G, 1536K, or bytes."""
+    for unit, scale in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale}{unit}"
+    return f"{n} bytes"
+
+
+def long_line_error(name: str, line: int, max_line: int) -> InputError:
+    """The error for line ``line`` (1-based) of ``name``, longer than ``max_line``."""
+    memory = _size_text(max_line * MAX_LINE_FRACTION)
+    longest = _size_text(max_line)
+    if not longest.endswith("bytes"):
+        longest = f"{longest[:-1]} {longest[-1]}iB"
+    return InputError(
+        f"{name}: line {line} is longer than {longest}, the limit for --memory "
+        f"{memory} (1/{MAX_LINE_FRACTION} of it); split it into shorter lines "
+        "or raise --memory."
+    )
+
+
+def _check_regular_file(path: Path | str) -> None:
+    """Refuse a corpus path that is not a regular file (``"-"`` aside): a
+    device never ends (``/dev/zero``) and a pipe can be read only once."""
+    if path == "-":
+        return
+    path = Path(path)
+    kinds = (
+        ("character device", path.is_char_device),
+        ("block device", path.is_block_device),
+        ("named pipe (FIFO)", path.is_fifo),
+        ("socket", path.is_socket),
+    )
+    for kind, test in kinds:
+        if test():
+            hint = (
+                f"; to stream it, give '-' and redirect standard input: - < {path}"
+                if kind in ("named pipe (FIFO)", "socket")
+                else ""
+            )
+            raise InputError(
+                f"{path}: a {kind}, not a regular file; a corpus is files, "
+                f"folders or '-' (standard input){hint}."
+            )
+
+
+def _check_lines(data, held: int, max_line: int, name: str, lines_before: int):
+    """Check the lengths of the lines in ``data``, a read that follows
+    ``held`` bytes (or characters) of an unfinished line, the line
+    ``lines_before + 1``; return the length of the line ``data`` leaves
+    unfinished. A line longer than ``max_line`` raises
+    :func:`long_line_error`."""
+    newline = b"\n" if isinstance(data, bytes) else "\n"
+    first = data.find(newline)
+    if first < 0:
+        held += len(data)
+        if held > max_line:
+            raise long_line_error(name, lines_before + 1, max_line)
+        return held
+    if held + first > max_line:
+        raise long_line_error(name, lines_before + 1, max_line)
+    last = data.rfind(newline)
+    if last - first - 1 > max_line:  # (a read longer than the limit)
+        if isinstance(data, bytes):
+            ends = np.flatnonzero(np.frombuffer(data, np.uint8) == _NEWLINE)
+        else:
+            lengths = [len(line) + 1 for line in data.split(newline)]
+            ends = np.cumsum(lengths)[:-1] - 1
+        long = np.flatnonzero(np.diff(ends) - 1 > max_line)
+        if long.size:
+            raise long_line_error(name, lines_before + 2 + int(long[0]), max_line)
+    tail = len(data) - last - 1
+    if tail > max_line:
+        raise long_line_error(name, lines_before + 1 + data.count(newline), max_line)
+    return tail
+
+
 def _iter_text_blocks(
-    stream, name: str, block_size: int, encoding_errors: str
+    stream,
+    name: str,
+    block_size: int,
+    encoding_errors: str,
+    max_line: int | None = None,
 ) -> Iterator[str]:
     """Yield blocks of whole lines, joined by ``"\\n"`` without the final one.
 
     ``stream`` is binary (decoded here, so errors know their line) or text. A
     block of ``k`` lines holds ``k - 1`` newlines; a trailing newline at the end
     of the stream ends the last line and starts no empty one. ``"\\r\\n"`` line
-    ends become ``"\\n"``; a lone ``"\\r"`` stays inside its line.
+    ends become ``"\\n"``; a lone ``"\\r"`` stays inside its line. A line
+    longer than ``max_line`` (default :data:`DEFAULT_MAX_LINE`) raises
+    :func:`long_line_error` as soon as that many of its bytes are read.
     """
+    max_line = DEFAULT_MAX_LINE if max_line is None else int(max_line)
     parts: list = []
     lines_before = 0
+    held = 0  # length of the unfinished line in parts
     first = True
     while True:
         data = stream.read(block_size)
         if not data:
             break
+        held = _check_lines(data, held, max_line, name, lines_before)
         is_bytes = isinstance(data, bytes)
         cut = data.rfind(b"\n" if is_bytes else "\n")
         if cut < 0:
@@ -361,13 +618,33 @@ def _open_binary(path: Path | str, compression: str | None):
 
 
 class _NoClose:
-    """Context-manager wrapper that leaves standard input open."""
+    """Context-manager wrapper that leaves standard input open.
+
+    Standard input is read through its file descriptor when it has one, not
+    through its buffered reader: a reader thread left waiting in a read (a
+    build interrupted while the pipe stays open) would hold that reader's
+    lock, which Python's exit then waits for and dies on.
+    """
 
     def __init__(self, stream):
         self.stream = stream
+        try:
+            self.fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):  # (io.UnsupportedOperation)
+            self.fd = None
 
     def read(self, size: int = -1):
-        return self.stream.read(size)
+        if self.fd is None:
+            return self.stream.read(size)
+        parts = []
+        left = size if size is not None and size >= 0 else -1
+        while left != 0:
+            data = os.read(self.fd, (1 << 20) if left < 0 else min(left, 1 << 20))
+            if not data:
+                break
+            parts.append(data)
+            left = left if left < 0 else left - len(data)
+        return b"".join(parts)
 
     def __enter__(self):
         return self
@@ -396,12 +673,24 @@ class _DocumentStream:
     UTF-8 byte-order mark is handed on in front of the first document (the
     readers drop it), and dropped when no paragraph follows. Only whole
     lines are transformed: a paragraph (or ``\\r\\n``) may span any number of
-    reads.
+    reads. In paragraph mode a line of the file longer than ``max_line``
+    bytes (default :data:`DEFAULT_MAX_LINE`) raises :func:`long_line_error`
+    naming ``name`` and the line, once that many of its bytes are read.
     """
 
-    def __init__(self, stream, mode: str):
+    def __init__(
+        self,
+        stream,
+        mode: str,
+        name: str = "<stream>",
+        max_line: int | None = None,
+    ):
         self.stream = stream
         self.paragraphs = mode == "paragraph"
+        self.name = name
+        self.max_line = DEFAULT_MAX_LINE if max_line is None else int(max_line)
+        self.line_held = 0  # bytes of the unfinished line (paragraph mode)
+        self.lines_before = 0  # lines of the file before it
         self.pending: list[bytes] = []  # an unfinished line (paragraph mode)
         self.held = b""  # a trailing "\r" (file mode)
         self.head = b""  # the first bytes, until a BOM can be told apart
@@ -417,6 +706,11 @@ class _DocumentStream:
             data = self.stream.read(step)
             if isinstance(data, str):  # a text stream (standard input)
                 data = data.encode("utf-8", "surrogatepass")
+            if data and self.paragraphs:  # (an unfinished line is held here)
+                self.line_held = _check_lines(
+                    data, self.line_held, self.max_line, self.name, self.lines_before
+                )
+                self.lines_before += data.count(b"\n")
             out = self._feed(data) if data else self._finish()
             if out:
                 return out
@@ -510,9 +804,13 @@ class _DocumentStream:
         return None
 
 
-def _document_stream(stream, documents: str):
+def _document_stream(
+    stream, documents: str, name: str = "<stream>", max_line: int | None = None
+):
     """``stream`` read with one document per line (see :class:`_DocumentStream`)."""
-    return stream if documents == "line" else _DocumentStream(stream, documents)
+    if documents == "line":
+        return stream
+    return _DocumentStream(stream, documents, name, max_line)
 
 
 def _document_name(name: str, documents: str) -> str:
@@ -548,31 +846,27 @@ def _iter_plain_text(
     block_size: int,
     encoding_errors: str,
     documents: str = "line",
+    max_line: int | None = None,
 ) -> Iterator[str]:
     name = "<stdin>" if path == "-" else str(path)
     with _reading(path, compression, name) as stream:
         yield from _iter_text_blocks(
-            _document_stream(stream, documents),
+            _document_stream(stream, documents, name, max_line),
             _document_name(name, documents),
             block_size,
             encoding_errors,
+            max_line,
         )
 
 
 @contextlib.contextmanager
 def _reading(path: Path | str, compression: str | None, name: str):
     """The file opened for binary reading; a damaged compressed file becomes
-    one ValueError naming it, wherever the reading fails."""
-    with _open_binary(path, compression) as stream:
-        try:
-            yield stream
-        except (EOFError, OSError, lzma.LZMAError) as err:
-            if compression is None:
-                raise
-            raise InputError(
-                f"cannot decompress {name}: {err}; check that the file is a "
-                f"complete {compression} file."
-            ) from err
+    one ValueError naming it, wherever the reading fails (gzip's, bz2's,
+    lzma's and zlib's errors alike; a file cut short, or not in its format,
+    or followed by junk)."""
+    with _open_binary(path, compression) as stream, reading_compressed(path, name):
+        yield stream
 
 
 # --------------------------------------------------------------------------
@@ -617,9 +911,14 @@ def _encoding_error(path, err: UnicodeDecodeError) -> ValueError:
 
 
 def _iter_csv(path, sep: str, column: str, rows: int, encoding_errors: str):
+    options = {"sep": sep, "encoding": "utf-8", "encoding_errors": encoding_errors}
+    with reading_compressed(path):
+        yield from _csv_batches(path, column, rows, options)
+
+
+def _csv_batches(path, column: str, rows: int, options: dict):
     import pandas as pd
 
-    options = {"sep": sep, "encoding": "utf-8", "encoding_errors": encoding_errors}
     try:
         try:
             header = pd.read_csv(path, nrows=0, **options).columns
@@ -643,7 +942,7 @@ def _iter_csv(path, sep: str, column: str, rows: int, encoding_errors: str):
 
 
 def _check_json_lines(path, compression: str | None) -> None:
-    with _open_binary(path, compression) as stream:
+    with _open_binary(path, compression) as stream, reading_compressed(path):
         head = stream.read(4096).lstrip()
     if head.startswith(b"["):
         raise InputError(
@@ -657,19 +956,20 @@ def _iter_jsonl(path, compression, column: str, rows: int, encoding_errors: str)
 
     _check_json_lines(path, compression)
     try:
-        reader = pd.read_json(
-            path,
-            lines=True,
-            chunksize=rows,
-            dtype=False,
-            encoding="utf-8",
-            encoding_errors=encoding_errors,
-        )
-        with reader:
-            for frame in reader:
-                if column not in frame.columns:
-                    raise _missing_column(path, column, frame.columns)
-                yield _column_values(frame[column].to_numpy(object), path, column)
+        with reading_compressed(path):
+            reader = pd.read_json(
+                path,
+                lines=True,
+                chunksize=rows,
+                dtype=False,
+                encoding="utf-8",
+                encoding_errors=encoding_errors,
+            )
+            with reader:
+                for frame in reader:
+                    if column not in frame.columns:
+                        raise _missing_column(path, column, frame.columns)
+                    yield _column_values(frame[column].to_numpy(object), path, column)
     except UnicodeDecodeError as err:
         raise _encoding_error(path, err) from None
 
@@ -704,21 +1004,29 @@ def _iter_parquet(path, column: str, rows: int):
 
 
 def _iter_blocks(
-    paths, *, column, encoding_errors: str, chunk_size: int, documents: str = "line"
+    paths,
+    *,
+    column,
+    encoding_errors: str,
+    chunk_size: int,
+    documents: str = "line",
+    max_line: int | None = None,
 ) -> Iterator[str | list[str]]:
     """Yield, per file, text blocks (str of ``"\\n"``-separated lines, one
     document each: see :class:`_DocumentStream` for ``documents``) or lists
-    of documents (table formats)."""
+    of documents (table formats); a plain-text document longer than
+    ``max_line`` bytes is refused (see :func:`iter_byte_blocks`)."""
     column = DEFAULT_COLUMN if column is None else column
     rows = _rows_per_batch(chunk_size)
     for path in resolve_paths(paths):
+        _check_regular_file(path)
         fmt, compression = file_format(path)
         logger.debug("reading %s as %s", path, fmt)
         if fmt != "text" and documents != "line":
             raise _table_documents(path, fmt, documents)
         if fmt == "text":
             yield from _iter_plain_text(
-                path, compression, chunk_size, encoding_errors, documents
+                path, compression, chunk_size, encoding_errors, documents, max_line
             )
         elif fmt in ("csv", "tsv"):
             sep = "," if fmt == "csv" else "\t"
@@ -732,19 +1040,27 @@ def _iter_blocks(
 _UTF8_BOM = b"\xef\xbb\xbf"
 
 
-def _iter_line_bytes(stream, block_size: int) -> Iterator[tuple[bytes, int, bool]]:
+def _iter_line_bytes(
+    stream, block_size: int, name: str = "<stream>", max_line: int | None = None
+) -> Iterator[tuple[bytes, int, bool]]:
     """Yield ``(block, lines_before, bom)``: blocks of whole lines as raw bytes,
     joined by ``b"\\n"`` without the final one (the lines of
     :func:`_iter_text_blocks`, undecoded); a leading UTF-8 BOM is dropped
-    (``bom`` is True for the block it was dropped from)."""
+    (``bom`` is True for the block it was dropped from). A line of ``name``
+    longer than ``max_line`` bytes (default :data:`DEFAULT_MAX_LINE`) raises
+    :func:`long_line_error` once that many of its bytes are read: no more of
+    it is held."""
+    max_line = DEFAULT_MAX_LINE if max_line is None else int(max_line)
     parts: list[bytes] = []
     lines_before = 0
+    held = 0  # length of the unfinished line in parts
     first = True
     bom = False  # a BOM was dropped from the block being collected
     while True:
         data = stream.read(block_size)
         if not data:
             break
+        held = _check_lines(data, held, max_line, name, lines_before)
         if first and not parts and data.startswith(_UTF8_BOM[: len(data)]):
             # The BOM may straddle reads of a few bytes; collect it first.
             while len(data) < len(_UTF8_BOM):
@@ -791,6 +1107,7 @@ def iter_byte_blocks(
     encoding_errors="strict",
     chunk_size=DEFAULT_CHUNK_SIZE,
     documents="line",
+    max_line=None,
 ) -> Iterator[ByteBlock]:
     """Yield a corpus as :class:`ByteBlock` tuples.
 
@@ -804,23 +1121,33 @@ def iter_byte_blocks(
     start of ``block``. The documents are those of :func:`iter_documents`
     (with ``documents="paragraph"`` or ``"file"`` a plain-text file's lines
     are its paragraphs, or the whole file: see :class:`_DocumentStream`).
+
+    A plain-text document (line, paragraph or file) longer than ``max_line``
+    bytes (default :data:`DEFAULT_MAX_LINE`; :func:`max_line_bytes` of a
+    budget) stops the reading with :func:`long_line_error` once that many of
+    its bytes are read. A path that is not a regular file (a device, a
+    named pipe, a socket) is refused before it is opened; ``"-"`` reads
+    standard input.
     """
     check_encoding_errors(encoding_errors)
     check_chunk_size(chunk_size)
     check_document_mode(documents)
+    max_line = max_line_bytes(None) if max_line is None else int(max_line)
     column = DEFAULT_COLUMN if column is None else column
     rows = _rows_per_batch(chunk_size)
     for path in resolve_paths(paths):
+        _check_regular_file(path)
         fmt, compression = file_format(path)
         name = "<stdin>" if path == "-" else str(path)
         if fmt != "text" and documents != "line":
             raise _table_documents(path, fmt, documents)
         if fmt == "text":
             with _reading(path, compression, name) as stream:
-                stream = _document_stream(stream, documents)
-                name = _document_name(name, documents)
-                for block, lines, bom in _iter_line_bytes(stream, chunk_size):
-                    yield ByteBlock(block, name, lines, False, bom)
+                stream = _document_stream(stream, documents, name, max_line)
+                shown = _document_name(name, documents)
+                lines = _iter_line_bytes(stream, chunk_size, shown, max_line)
+                for block, before, bom in lines:
+                    yield ByteBlock(block, shown, before, False, bom)
             continue
         if fmt in ("csv", "tsv"):
             sep = "," if fmt == "csv" else "\t"
@@ -829,9 +1156,9 @@ def iter_byte_blocks(
             blocks = _iter_jsonl(path, compression, column, rows, encoding_errors)
         else:
             blocks = _iter_parquet(path, column, rows)
-        for documents in blocks:
-            if documents:
-                text = _join_documents(documents)
+        for batch in blocks:  # (not `documents`: the mode of the next file)
+            if batch:
+                text = _join_documents(batch)
                 yield ByteBlock(
                     text.encode("utf-8", "surrogatepass"), name, 0, True, False
                 )
@@ -868,7 +1195,9 @@ def iter_documents(
         tabs; the paragraph's lines are joined by a space, so windows cross
         hard line wraps); or the whole file (line ends become spaces). Blank
         lines make no documents in ``"paragraph"``. A document is read into
-        memory whole (in ``"file"``, the whole file). Table formats always
+        memory whole (in ``"file"``, the whole file), so one longer than
+        :data:`DEFAULT_MAX_LINE` (128 MiB) is refused. A lone ``"\\r"`` ends
+        no line: a file with CR-only line ends is one document. Table formats always
         give one document per row: ``"paragraph"`` and ``"file"`` refuse
         them.
 
@@ -1359,25 +1688,32 @@ class ReadingOptions:
         """The corpus ``paths`` as coded token chunks (:func:`iter_token_chunks`)."""
         return iter_token_chunks(paths, **self.keywords())
 
-    def blocks(self, paths) -> Iterator[str | list[str]]:
+    def blocks(self, paths, max_line: int | None = None) -> Iterator[str | list[str]]:
         """Per file, blocks of whole documents: a str of ``"\\n"``-separated
-        documents (plain text) or a list of documents (table rows)."""
+        documents (plain text) or a list of documents (table rows). A
+        plain-text document longer than ``max_line`` bytes (default
+        :data:`DEFAULT_MAX_LINE`; :func:`max_line_bytes` of a budget) is
+        refused."""
         return _iter_blocks(
             paths,
             column=self.column,
             encoding_errors=self.encoding_errors,
             chunk_size=self.chunk_size,
             documents=self.documents,
+            max_line=max_line,
         )
 
-    def stream_blocks(self, stream, name: str) -> Iterator[str]:
+    def stream_blocks(
+        self, stream, name: str, max_line: int | None = None
+    ) -> Iterator[str]:
         """The blocks of a binary stream of plain text, as :meth:`blocks` gives
         those of a file; ``name`` places errors (line numbers from the start)."""
         return _iter_text_blocks(
-            _document_stream(stream, self.documents),
+            _document_stream(stream, self.documents, name, max_line),
             _document_name(name, self.documents),
             self.chunk_size,
             self.encoding_errors,
+            max_line,
         )
 
     def chunks_of(self, blocks) -> Iterator[TokenChunk]:

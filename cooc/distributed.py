@@ -198,16 +198,25 @@ def dask_client(scheduler=None, *, n_workers: int | None = None, quiet: bool = F
     ImportError
         When ``distributed`` is not installed.
     ValueError
-        When the scheduler cannot be reached (the connect timeout is
-        ``distributed.comm.timeouts.connect`` of the Dask configuration).
+        When the scheduler cannot be reached (an address of an unknown
+        scheme, or no scheduler answering within the connect timeout:
+        ``distributed.comm.timeouts.connect`` of the Dask configuration, at
+        most 10 s).
     """
     distributed = _import_distributed()
     if isinstance(scheduler, distributed.Client):
         yield scheduler
         return
     if scheduler is not None:
+        timeout = _connect_timeout()
         try:
-            client = distributed.Client(scheduler, set_as_default=False)
+            # A Client that fails to connect hangs for a minute when it is
+            # collected (its close waits for the scheduler): try the address
+            # with a plain connection first, and make a Client only after it.
+            _probe_scheduler(scheduler, timeout)
+            client = distributed.Client(
+                scheduler, set_as_default=False, timeout=timeout
+            )
         except (OSError, TimeoutError, ValueError) as exc:
             raise InputError(
                 f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); start one "
@@ -227,6 +236,62 @@ def dask_client(scheduler=None, *, n_workers: int | None = None, quiet: bool = F
     )
     with cluster, distributed.Client(cluster, set_as_default=False) as client:
         yield client
+
+
+#: The longest wait for a scheduler to answer (Dask's own default is 30 s).
+_CONNECT_TIMEOUT = 10.0
+
+
+def _connect_timeout() -> float:
+    """Seconds to wait for a scheduler: Dask's connect timeout, at most 10 s."""
+    import dask
+    from dask.utils import parse_timedelta
+
+    configured = dask.config.get("distributed.comm.timeouts.connect", None)
+    seconds = parse_timedelta(configured, "s") if configured else _CONNECT_TIMEOUT
+    return float(min(seconds, _CONNECT_TIMEOUT))
+
+
+def _probe_scheduler(address: str, timeout: float) -> None:
+    """Open and close one connection to the scheduler at ``address``.
+
+    Raises ValueError for an address of an unknown scheme and OSError or
+    TimeoutError when nothing answers within ``timeout`` seconds (or what
+    answers is no Dask server). Runs on a thread of its own, so that it works
+    where an event loop already runs (a notebook).
+    """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from distributed.comm import connect, parse_address
+    from distributed.comm.registry import get_backend
+    from distributed.security import Security
+
+    get_backend(parse_address(address)[0])  # ValueError: unknown scheme
+    extra = Security().get_connection_args("client")
+
+    async def probe():
+        comm = await connect(address, timeout=timeout, **extra)
+        await comm.close()
+
+    async def bounded():
+        # connect's timeout does not bound the handshake, which another
+        # server (not Dask's) may never answer, or answer with garbage.
+        try:
+            await asyncio.wait_for(probe(), timeout + 1)
+        except (TimeoutError, asyncio.TimeoutError) as exc:
+            if str(exc):
+                raise
+            raise TimeoutError(f"no answer within {timeout:g} s") from None
+        except OSError:
+            raise
+        except (Exception, MemoryError) as exc:
+            raise OSError(
+                f"what answers there is not a Dask scheduler ({type(exc).__name__})"
+            ) from None
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, bounded()).result()
 
 
 def _dashboard_address():

@@ -19,7 +19,7 @@ import pandas as pd
 
 from cooc.corpus import resolve_paths
 from cooc.errors import InputError
-from cooc.files import base_suffix, compression_of
+from cooc.files import base_suffix, compression_of, decompression_error
 from cooc.vision import check_images, load_images
 
 __all__ = ["IMAGE_SUFFIXES", "read_images", "read_items", "read_table"]
@@ -56,9 +56,12 @@ def read_table(path) -> pd.DataFrame:
         )
     try:
         return readers[suffix]()
-    except (FileNotFoundError, PermissionError, IsADirectoryError):
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError):
         raise
     except Exception as exc:
+        damaged = decompression_error(path, exc)
+        if damaged is not None:
+            raise damaged from None
         raise InputError(f"{path}: cannot read the table ({exc}).") from None
 
 

@@ -18,6 +18,7 @@ re-export its names) and above the container's primitives
 from __future__ import annotations
 
 import json
+import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,8 +36,15 @@ from cooc.container import (
     COOC_FORMAT_VERSION,
     COOC_MEMBERS,
     WRITE_STEP,
+    check_entries,
+    check_indptr,
+    check_member,
+    check_meta,
+    check_vocabulary,
+    corrupt,
     decode_tokens,
     encode_tokens,
+    member_lengths,
     npy_header,
     read_meta,
 )
@@ -313,8 +321,27 @@ def save_cooc(cooc, path) -> None:
     atomically (:func:`write_cooc`, in pieces of about 64 MB on two threads).
     """
     m = cooc.matrix.tocsr()
+    if not m.has_canonical_format:
+        # readers take a row's column indices strictly increasing (load_cooc
+        # refuses anything else): sort them, summing duplicates
+        m = m.copy()
+        m.sum_duplicates()
+    with np.errstate(over="ignore"):
+        finite = m.nnz == 0 or (m.data.min() >= 0 and m.data.sum() < np.inf)
+    if not finite:
+        raise InputError(
+            f"cannot save {str(path)!r}: the matrix holds negative, NaN or infinite "
+            "values (or values adding up beyond 1.8e308); a .cooc file stores "
+            "counts, finite and >= 0."
+        )
     indptr = np.asarray(m.indptr, dtype=np.int64)
     meta = cooc_meta(cooc.vocabulary, cooc.params, cooc.stats, m.shape, m.nnz)
+    try:  # what load_cooc would refuse (the rows are not the words, ...)
+        check_meta(meta, path)
+    except InputError as exc:
+        raise InputError(
+            f"cannot save {str(path)!r}: {getattr(exc, 'reason', exc)}."
+        ) from None
 
     def rows(part):
         lo, hi = part
@@ -347,33 +374,91 @@ def _open_npz(path):
         ) from None
 
 
+_NPY_HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+    (3, 0): np.lib.format.read_array_header_2_0,
+}
+
+
+def _read_member(z, path, name: str, length, crc) -> np.ndarray:
+    """Array ``name`` of the open ``.cooc`` archive ``z``, its ``.npy`` header
+    checked (:func:`~cooc.container.check_member`, and that it fills its zip
+    member) before a byte of its values is allocated or read.
+
+    The values' CRC-32 recorded in the metadata (``crc``, or None) is checked
+    without a pass of its own: the zip's CRC-32 of the member (header, then
+    values) must be its combination with the header's
+    (:func:`cooc._zip.crc32_combine`), and :mod:`zipfile` checks the zip's
+    CRC-32 as the values are read."""
+    label = repr(str(path))
+    try:
+        info = z.zip.getinfo(f"{name}.npy")
+    except KeyError:
+        raise InputError(f"{label} is not a .cooc file (no {name!r} array).") from None
+    try:
+        with z.zip.open(info) as fp:
+            version = np.lib.format.read_magic(fp)
+            reader = _NPY_HEADER_READERS.get(version)
+            if reader is None:  # pragma: no cover - read_magic knows no other
+                raise ValueError(f"npy format version {version}")
+            shape, _, dtype = reader(fp)
+            header_len = fp.tell()
+            fp.seek(0)
+            header = fp.read(header_len)
+    except Exception as exc:  # zipfile.BadZipFile, OSError, ValueError, EOFError
+        raise corrupt(path, f"array {name!r}: {exc}") from None
+    check_member(path, name, dtype, shape, length)
+    body = shape[0] * dtype.itemsize
+    if header_len + body != info.file_size:
+        raise corrupt(path, f"array {name!r} does not fill its zip member")
+    if crc is not None and crc32_combine(zlib.crc32(header), crc, body) != info.CRC:
+        raise corrupt(path, f"checksum mismatch in {name!r}")
+    try:
+        return z[name]
+    except zipfile.BadZipFile:  # the values do not match the zip's CRC-32
+        raise corrupt(path, f"checksum mismatch in {name!r}") from None
+    except (OSError, ValueError, EOFError) as exc:  # (MemoryError goes up)
+        raise InputError(
+            f"{label} is truncated or corrupt (array {name!r}: {exc})."
+        ) from None
+
+
 def load_cooc(path) -> CoocMatrix:
-    """Read a ``.cooc`` file written by :func:`save_cooc`; verify its checksums."""
+    """Read a ``.cooc`` file written by :func:`save_cooc`, checked whole.
+
+    The metadata's fields have the JSON types cooc writes and its shape fits
+    the vocabulary (:func:`~cooc.container.check_meta`); every array has its
+    dtype and length (checked from its ``.npy`` header before it is read)
+    and the CRC-32 the metadata records; the row pointers run from 0 to nnz,
+    never decreasing; the column indices are in range and strictly
+    increasing within each row, the counts finite and ``>= 0``
+    (:func:`~cooc.container.check_entries`); the tokens are UTF-8, one per
+    row, distinct, with a count ``>= 0`` each. Anything else is one
+    :class:`~cooc.errors.InputError` naming the file (a checksum mismatch
+    first: it says more than what the damaged bytes look like).
+    """
+    label = repr(str(path))
     with _open_npz(path) as z:
         meta = read_meta(z, path)
-        arrays = {}
-        for key in COOC_MEMBERS:
-            try:
-                arrays[key] = z[key]
-            except Exception as exc:
-                raise InputError(
-                    f"{str(path)!r} is truncated or corrupt (array {key!r}: {exc})."
-                ) from None
-            crc = meta.get("crc32", {}).get(key)
-            if (
-                crc is not None
-                and zlib.crc32(np.ascontiguousarray(arrays[key]).view(np.uint8)) != crc
-            ):
-                raise InputError(
-                    f"{str(path)!r} is corrupt (checksum mismatch in {key!r})."
-                )
-    tokens = decode_tokens(arrays["tokens"], int(meta["n_words"]), path)
-    shape = tuple(meta["shape"])
-    try:
-        matrix = sp.csr_matrix(
-            (arrays["data"], arrays["indices"], arrays["indptr"]), shape=shape
-        )
-    except ValueError as exc:
-        raise InputError(f"{str(path)!r} is corrupt ({exc}).") from None
+        lengths, crcs = member_lengths(meta), meta.get("crc32", {})
+        arrays = {
+            # in native byte order (no copy for the files cooc writes)
+            key: _read_member(z, path, key, lengths[key], crcs.get(key)).astype(
+                dtype, copy=False
+            )
+            for key, dtype in COOC_MEMBERS.items()
+        }
+    n_rows, n_cols = meta["shape"]
+    check_indptr(path, arrays["indptr"], meta["nnz"])
+    check_entries(path, arrays["indptr"], arrays["indices"], arrays["data"], n_cols)
+    tokens = decode_tokens(arrays["tokens"], meta["n_words"], label)
+    check_vocabulary(path, tokens, arrays["counts"])
     vocab = Vocabulary(tokens, arrays["counts"])
+    matrix = sp.csr_matrix(
+        (arrays["data"], arrays["indices"], arrays["indptr"]),
+        shape=(n_rows, n_cols),
+        copy=False,
+    )
+    matrix.has_canonical_format = True  # checked: sorted, distinct per row
     return CoocMatrix(matrix, vocab, meta.get("params", {}), meta.get("stats", {}))

@@ -56,7 +56,7 @@ from cooc.cooccurrence import (
     params_record,
     vocabulary_selection,
 )
-from cooc.corpus import ReadingOptions, source_names
+from cooc.corpus import ReadingOptions, max_line_bytes, source_names
 from cooc.errors import InputError
 from cooc.files import atomic_write
 from cooc.matrix import cooc_meta, write_cooc
@@ -756,6 +756,7 @@ def _build(
                 progress,
                 on_update=spill,
                 codes_memory=memory // 8,
+                max_line=max_line_bytes(memory),  # a longer document is refused
             )
             if not runs and not always:
                 # It fit: written from memory, in bands of rows.

@@ -17,6 +17,8 @@ Compressed files and tables (JSONL, CSV, TSV, Parquet) are never cut. Shards
 are numbered in reading order; the documents before a shard give its first
 global document number, which subsampling and dynamic windows need (they are
 drawn from a hash of the seed, the global document number and the position).
+Consecutive shards can be counted together as a group (:func:`group_shards`:
+many small files filled into groups of about 64 MiB, or about ``n`` groups).
 
 Parts
 -----
@@ -45,6 +47,7 @@ from cooc.errors import InputError
 from cooc.vocab import count_arrays, merge_counts
 
 __all__ = [
+    "GROUP_BYTES",
     "Shard",
     "add_pair_counts",
     "add_word_counts",
@@ -53,8 +56,11 @@ __all__ = [
     "count_shard_words",
     "counter_params",
     "finish_counts",
+    "group_shards",
     "iter_shard_chunks",
     "plan_shards",
+    "shard_bytes",
+    "sum_pair_counts",
 ]
 
 # Bytes read at a time while looking for the newline after a cut point.
@@ -235,6 +241,73 @@ def plan_shards(
     return shards
 
 
+#: Bytes of input a group of small files is filled to by :func:`group_shards`
+#: when no number of groups is asked for.
+GROUP_BYTES = 64 << 20
+
+
+def shard_bytes(shard: Shard) -> int:
+    """Bytes of input in a shard: its range, or the size of its whole file
+    (compressed size for a compressed file)."""
+    return os.path.getsize(shard.path) if shard.whole else shard.end - shard.start
+
+
+def group_shards(
+    shards, n_groups: int | None = None, *, target_bytes: int = GROUP_BYTES
+) -> list[tuple[Shard, ...]]:
+    """Consecutive shards gathered into groups, each counted as one piece.
+
+    A group is a tuple of shards in reading order; the groups, in order,
+    hold every shard once. The counting functions take a group wherever they
+    take a shard, and a group's documents are numbered on from the group
+    before it, so the counts of any grouping add up to the same matrix.
+    Grouping keeps a corpus of many small files from costing a file (and a
+    checkpoint write) per file.
+
+    Parameters
+    ----------
+    shards : list of Shard
+        Usually :func:`plan_shards`' result.
+    n_groups : int, default=None
+        About how many groups, of about equal bytes; None fills each group
+        to about ``target_bytes``.
+    target_bytes : int, default=64 MiB
+        Bytes of input a group holds about (without ``n_groups``); a shard
+        larger than this is a group of its own.
+
+    Examples
+    --------
+    >>> groups = group_shards([Shard("a", 0, 10), Shard("a", 10, 20),
+    ...                        Shard("a", 20, 100)], target_bytes=30)
+    >>> [[str(s) for s in g] for g in groups]
+    [['a[0:10]', 'a[10:20]'], ['a[20:100]']]
+    """
+    shards = list(shards)
+    if n_groups is not None and (
+        isinstance(n_groups, bool) or not isinstance(n_groups, int) or n_groups < 1
+    ):
+        raise InputError(f"n_groups={n_groups!r} must be a positive int.")
+    sizes = [shard_bytes(s) for s in shards]
+    total = sum(sizes)
+    target = total / n_groups if n_groups is not None else target_bytes
+    groups: list[list[Shard]] = []
+    filled = 0
+    for shard, size in zip(shards, sizes, strict=True):
+        # A shard joins the group before it while that stays within the
+        # target: pieces of about total / n stay apart (so about n groups),
+        # small files fill groups up to the target.
+        if not groups or filled + size > target:
+            groups.append([])
+            filled = 0
+        groups[-1].append(shard)
+        filled += size
+    return [tuple(g) for g in groups]
+
+
+def _as_group(shard) -> tuple[Shard, ...]:
+    return (shard,) if isinstance(shard, Shard) else tuple(shard)
+
+
 class _ByteRange:
     """Read-only view of bytes ``[start, end)`` of a binary file."""
 
@@ -268,12 +341,21 @@ def _shard_blocks(shard: Shard, options: ReadingOptions) -> Iterator:
 
 
 def iter_shard_chunks(shard: Shard, options) -> Iterator:
-    """Token chunks of one shard (whole documents, in order).
+    """Token chunks of one shard, or of a group of shards (whole documents, in
+    order).
 
     ``options`` is a :class:`~cooc.corpus.ReadingOptions` (or a dict of its
     keywords).
     """
     options = ReadingOptions.of(options)
+    if not isinstance(shard, Shard):
+        group = _as_group(shard)
+        if all(s.whole for s in group):
+            yield from options.token_chunks([s.path for s in group])
+        else:
+            blocks = (block for s in group for block in _shard_blocks(s, options))
+            yield from options.chunks_of(blocks)
+        return
     if shard.whole:
         yield from options.token_chunks([shard.path])
         return
@@ -292,7 +374,8 @@ def count_shard_documents(shard: Shard, options) -> int:
 
 # -- the parts of one shard and their sums ---------------------------------------------
 def count_shard_words(shard: Shard, options: ReadingOptions):
-    """``(tokens, counts, n_docs, n_tokens)`` of one shard."""
+    """``(tokens, counts, n_docs, n_tokens)`` of one shard (or a group of
+    them, :func:`group_shards`)."""
     stats = [0, 0]
 
     def chunks():
@@ -314,11 +397,12 @@ def add_word_counts(a, b):
 def count_shard_pairs(
     shard: Shard, options: ReadingOptions, vocabulary, params: dict, first_doc: int
 ):
-    """Exact integer counts of one shard: ``(int64 CSR, scale, stats)``.
+    """Exact integer counts of one shard (or a group of them,
+    :func:`group_shards`): ``(int64 CSR, scale, stats)``.
 
     ``params`` are the counting parameters of
     :class:`~cooc.cooccurrence.WindowCounter`; ``first_doc`` is the global
-    number of the shard's first document.
+    number of the shard's (group's) first document.
     """
     counter = WindowCounter(
         len(vocabulary),
@@ -337,6 +421,45 @@ def add_pair_counts(a, b):
     total = a[0] + b[0]
     stats = {k: a[2][k] + b[2][k] for k in a[2]}
     return total, a[1], stats
+
+
+def _pairwise_sum(items: list):
+    """The sum of a non-empty list, added in a balanced tree of pairs."""
+    while len(items) > 1:
+        items = [
+            items[i] + items[i + 1] if i + 1 < len(items) else items[i]
+            for i in range(0, len(items), 2)
+        ]
+    return items[0]
+
+
+def sum_pair_counts(parts):
+    """The sum of results of :func:`count_shard_pairs` (an iterable, consumed
+    once), as :func:`add_pair_counts` would give it.
+
+    Parts are gathered until they hold as many entries as the running total,
+    added up pairwise, then added to the total: every entry is copied about
+    log(n) times instead of once per later part, and no more than about
+    twice the total is held at a time.
+    """
+    total, scale, stats = None, None, None
+    batch, batch_nnz = [], 0
+    for counts, part_scale, part_stats in parts:
+        if stats is None:
+            scale, stats = part_scale, dict(part_stats)
+        else:
+            stats = {k: stats[k] + part_stats[k] for k in stats}
+        batch.append(counts)
+        batch_nnz += counts.nnz
+        if total is None or batch_nnz >= total.nnz:
+            added = _pairwise_sum(batch)
+            total = added if total is None else total + added
+            batch, batch_nnz = [], 0
+    if stats is None:
+        raise InputError("no shards to add up.")
+    if batch:
+        total = total + _pairwise_sum(batch)
+    return total, scale, stats
 
 
 def finish_counts(counts, scale) -> sp.csr_matrix:

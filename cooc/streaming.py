@@ -65,13 +65,25 @@ from cooc._kernels.streaming import (
     scan_counts,
     scatter_panel,
 )
-from cooc.container import decode_tokens, read_meta, write_npy_member
+from cooc.container import (
+    COOC_MEMBERS,
+    check_indptr,
+    check_member,
+    check_total,
+    check_vocabulary,
+    decode_tokens,
+    first_entry_problem,
+    member_lengths,
+    read_meta,
+    write_npy_member,
+)
 from cooc.errors import InputError
 from cooc.files import atomic_write, base_suffix, compression_of
 from cooc.parallel import block_map, row_pieces, thread_map
 from cooc.vectors import (
     Embeddings,
     check_word2vec_tokens,
+    npz_token_arrays,
     unit_rows,
     write_word2vec_binary,
     write_word2vec_text,
@@ -181,13 +193,17 @@ class CoocFile:
 
     The zip's central directory gives each member's local header; the member
     is stored, so its ``.npy`` header and values follow at a fixed offset. The
-    shapes and dtypes come from the ``.npy`` headers and are checked against the
-    metadata. :meth:`indptr` reads and checks the row pointers (monotone, from 0
-    to nnz); :meth:`read_rows` reads the indices and counts of a row range;
-    :meth:`check_rows` checks a block (indices in range and increasing within a
-    row, counts finite and >= 0). The CRC-32 of each array is checked once,
-    while the arrays are streamed in order (``crc=True`` in :meth:`read_rows`),
-    by :meth:`verify_checksums`. Every problem is a one-line ``ValueError``
+    metadata's fields and shape are checked on opening
+    (:func:`cooc.container.check_meta`), and so are the arrays' dtypes and
+    lengths from their ``.npy`` headers. :meth:`indptr` reads and checks the
+    row pointers (monotone, from 0 to nnz); :meth:`tokens` the vocabulary
+    (UTF-8, distinct, counts >= 0); :meth:`read_rows` reads the indices and
+    counts of a row range; :meth:`check_rows` checks a block (indices in
+    range and increasing within a row, counts finite and >= 0, their running
+    total finite) with the messages of an in-memory load. The CRC-32 of each
+    array is checked once, while the arrays are streamed in order
+    (``crc=True`` in :meth:`read_rows`), by :meth:`verify_checksums` (or
+    first, when a block is bad). Every problem is a one-line ``InputError``
     naming the file.
     """
 
@@ -208,6 +224,7 @@ class CoocFile:
             self.close()
             raise
         self._crc_state = {}
+        self._total = 0.0  # of the counts check_rows saw
 
     # context manager
     def __enter__(self):
@@ -262,7 +279,7 @@ class CoocFile:
                 if zlib.crc32(raw) != info.CRC:
                     raise self._corrupt("checksum mismatch in 'meta'")
             members[name] = member
-        missing = [k for k in ("meta", "indptr", "indices", "data") if k not in members]
+        missing = [k for k in ("meta", *COOC_MEMBERS) if k not in members]
         if missing:
             raise self._not_cooc(f"no {missing[0]!r} array")
         return members
@@ -289,6 +306,8 @@ class CoocFile:
             shape, fortran, dtype = reader(fh)
         except ValueError as exc:
             raise self._corrupt(f"array {name!r}: {exc}") from None
+        if name in COOC_MEMBERS:  # its dtype, and flat (the length: _check_shapes)
+            check_member(self.path, name, dtype, shape)
         if dtype.hasobject or len(shape) != 1 or fortran:
             raise self._corrupt(f"array {name!r} is not a flat array of numbers")
         member = _Member(name, start + header_len, dtype, tuple(shape))
@@ -318,27 +337,15 @@ class CoocFile:
         return meta
 
     def _check_shapes(self):
+        # the metadata's types and its shape against the vocabulary: read_meta
         meta = self.meta
-        try:
-            n, m = (int(s) for s in meta["shape"])
-            nnz = int(meta["nnz"])
-        except (KeyError, TypeError, ValueError):
-            raise self._corrupt("no shape or nnz in the metadata") from None
+        (n, m), nnz = meta["shape"], meta["nnz"]
         self.shape, self.nnz = (n, m), nnz
-        want = {"indptr": (n + 1,), "indices": (nnz,), "data": (nnz,)}
-        for name, shape in want.items():
+        for name, length in member_lengths(meta).items():
             mem = self.members[name]
-            if mem.shape != shape:
-                raise self._corrupt(
-                    f"array {name!r} has shape {mem.shape}, the metadata says {shape}"
-                )
-        for name in ("indptr", "indices"):
-            if self.members[name].dtype.kind not in "iu":
-                raise self._corrupt(f"array {name!r} is not of integers")
-        if self.members["data"].dtype.kind not in "fiu":
-            raise self._corrupt("array 'data' is not numeric")
-        if n < 1 or m < 1 or nnz < 0:
-            raise self._corrupt(f"shape {self.shape} with {nnz} non-zeros")
+            check_member(self.path, name, mem.dtype, mem.shape, length)
+        # (a matrix of no words is what save_cooc writes for an empty
+        # vocabulary: info and export show it, embed refuses its rank)
 
     @property
     def params(self) -> dict:
@@ -361,34 +368,21 @@ class CoocFile:
     def indptr(self) -> np.ndarray:
         """The row pointers (int64), checked: from 0 to nnz, never decreasing."""
         indptr = self._read_array("indptr").astype(np.int64, copy=False)
-        if indptr[0] != 0:
-            raise self._corrupt(f"indptr starts at {indptr[0]}, not 0")
-        if indptr[-1] != self.nnz:
-            raise self._corrupt(
-                f"indptr ends at {indptr[-1]}, not at the {self.nnz} non-zeros"
-            )
-        steps = np.diff(indptr)
-        if steps.size and steps.min() < 0:
-            row = int(np.argmax(steps < 0))
-            raise self._corrupt(f"indptr decreases at row {row}")
+        check_indptr(self.path, indptr, self.nnz)
         return indptr
 
     def tokens(self) -> list[str]:
-        """The vocabulary, in row order (CRC-32 checked)."""
-
-        n_words = int(self.meta.get("n_words", self.shape[0]))
-        if "tokens" not in self.members:
-            raise self._not_cooc("no 'tokens' array")
-        tokens = decode_tokens(self._read_array("tokens"), n_words, self.label)
-        if len(tokens) != self.shape[0]:
-            raise self._corrupt(
-                f"{len(tokens)} tokens for a matrix of {self.shape[0]} rows"
-            )
+        """The vocabulary, in row order: UTF-8, one token per row, distinct, with
+        a count >= 0 each (both arrays CRC-32 checked)."""
+        tokens = decode_tokens(self._read_array("tokens"), self.shape[0], self.label)
+        check_vocabulary(self.path, tokens, self._read_array("counts"))
         return tokens
 
     def start_checksums(self):
-        """Check the CRC-32 of 'indices' and 'data' as they are next read in order."""
+        """Check the CRC-32 of 'indices' and 'data' as they are next read in order
+        (and the total of the counts :meth:`check_rows` sees, from 0)."""
         self._crc_state = {k: [0, 0] for k in ("indices", "data")}
+        self._total = 0.0
 
     def read_rows(self, lo, hi, indptr, out_indices=None, out_data=None, *, crc=False):
         """Indices (int32) and counts (float64) of rows ``lo <= i < hi``.
@@ -448,33 +442,59 @@ class CoocFile:
     def check_rows(self, lo, indptr_local, indices, data, col_sums=None):
         """Check a block of rows from row ``lo``; optionally add its column sums."""
         sums = np.empty(0) if col_sums is None else col_sums
-        code, row, col = scan_counts(
+        code, row, _ = scan_counts(
             indptr_local, indices, data, self.shape[1], sums, col_sums is not None
         )
-        if code:
-            raise self._block_error(code, lo + row, col)
+        try:
+            if code:
+                # the same message as an in-memory load's, with the values
+                raise first_entry_problem(
+                    self.path, indptr_local, indices, data, self.shape[1], lo,
+                    int(indptr_local[row]),
+                )  # fmt: skip
+            # the counts read since start_checksums add up to a finite total
+            with np.errstate(over="ignore"):
+                self._total += float(np.sum(data))
+            if not self._total < np.inf:
+                check_total(self.path, self._total, lo + indptr_local.shape[0] - 2)
+        except InputError as problem:
+            raise self._checksum_problem() or problem from None
 
-    def _block_error(self, code, row, col):
-        if code == 1:
-            return self._corrupt(
-                f"row {row} has column index {col}, outside 0..{self.shape[1] - 1}"
-            )
-        if code == 2:
-            return self._corrupt(
-                f"row {row}: column indices not increasing at index {col}"
-            )
-        return self._corrupt(
-            f"row {row}, column {col}: a count that is negative, NaN or infinite"
-        )
+    @property
+    def total(self) -> float:
+        """The sum of the counts :meth:`check_rows` saw since
+        :meth:`start_checksums` (block sums added in order; finite)."""
+        return self._total
+
+    def _checksum_problem(self):
+        """The error of a checksum mismatch in 'indices' or 'data' (read whole,
+        in pieces), or None: a damaged block is reported as what it is when
+        the bytes are not those written, as an in-memory load does."""
+        step = 1 << 26
+        buf = np.empty(step, dtype=np.uint8)
+        for name in ("indices", "data"):
+            mem = self.members[name]
+            if mem.crc is None:
+                continue
+            crc, size = 0, mem.size * mem.dtype.itemsize
+            for start in range(0, size, step):
+                view = memoryview(buf)[: min(step, size - start)]
+                got = _pread_into(self._fd, view, mem.offset + start)
+                crc = zlib.crc32(view[:got], crc)
+            if crc != mem.crc:
+                return self._corrupt(f"checksum mismatch in {name!r}")
+        return None
 
 
 def _row_sums_into(out, lo, indptr_local, data):
-    """Row sums as scipy's ``csr.sum(axis=1)`` takes them (reduceat per row)."""
+    """Row sums as scipy's ``csr.sum(axis=1)`` takes them (reduceat per row);
+    an overflow is left to :meth:`CoocFile.check_rows` to report."""
     rows = np.flatnonzero(np.diff(indptr_local))
     if rows.size:
-        out[lo + rows] = np.add.reduceat(
-            np.asarray(data, dtype=np.float64), indptr_local[rows]
-        )
+        with np.errstate(over="ignore"):
+            out[lo + rows] = np.add.reduceat(
+                np.asarray(data, dtype=np.float64), indptr_local[rows]
+            )
 
 
 # -- weighting a block -----------------------------------------------------------------
@@ -1708,15 +1728,9 @@ class _VectorWriter:
                             .reshape(-1)
                             .view(np.uint8)
                         )
-                    width = max([1, *(len(t) for t in tokens)])
-                    step = 1 << 16
-                    write_npy_member(
-                        zf,
-                        "tokens",
-                        np.dtype(f"<U{width}"),
-                        n,
-                        (tokens[i : i + step] for i in range(0, n, step)),
-                    )
+                    # then the tokens as UTF-8 bytes and offsets, as Embeddings.save
+                    for key, array in npz_token_arrays(tokens).items():
+                        write_npy_member(zf, key, array.dtype, len(array), [array])
                     if self.singular_values is not None:
                         with zf.open("singular_values.npy", "w") as member:
                             np.lib.format.write_array(
@@ -1768,6 +1782,7 @@ def iter_weighted_blocks(
                 f"{cf.label}: transposed blocks need a symmetric count matrix."
             )
         indptr = cf.indptr()
+        cf.tokens()  # (not used here, but a file with a damaged vocabulary is refused)
         blocks = _row_blocks(
             indptr, block_nnz or _MAX_BLOCK_NNZ, block_rows or _MAX_BLOCK_ROWS
         )
@@ -1931,9 +1946,11 @@ def embed_cooc_file(
         n_random_vectors,
         scale_by_power,
     )
+    from cooc.weighting import check_ppmi_params
 
     power = DEFAULT_POWER if power is None else power
     check_embedding_params(power=power, n_iter=n_iter, n_oversamples=n_oversamples)
+    check_ppmi_params(context_alpha, shift)
     n_iter = DEFAULT_N_ITER if n_iter is None else n_iter
     if weighting not in ("ppmi", "log", "none"):
         raise InputError(

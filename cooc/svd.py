@@ -25,6 +25,7 @@ import ctypes
 import functools
 import itertools
 import logging
+import math
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 from typing import ClassVar, Protocol
@@ -142,9 +143,10 @@ def check_embedding_params(*, power, n_iter=None, n_oversamples=None):
     and :func:`cooc.streaming.embed_cooc_file` (none of which needs the
     matrix for them).
     """
-    if not isinstance(power, Real) or not power >= 0:
+    if not isinstance(power, Real) or not 0 <= power < math.inf:
         raise InputError(
-            f"power={power!r} must be a number >= 0 (0.15 is the default)."
+            f"power={power!r} must be a finite number >= 0 (--power; 0.15 is the "
+            "default)."
         )
     for name, value in (("n_iter", n_iter), ("n_oversamples", n_oversamples)):
         if value is not None and (not isinstance(value, Integral) or value < 0):

@@ -344,9 +344,11 @@ class _Block:
 
 
 def _iter_blocks(
-    paths, column, encoding_errors, chunk_size, documents="line"
+    paths, column, encoding_errors, chunk_size, documents="line", max_line=None
 ) -> Iterator[_Block]:
-    """Blocks of about ``chunk_size`` bytes of whole documents, from every file."""
+    """Blocks of about ``chunk_size`` bytes of whole documents, from every file
+    (a document longer than ``max_line`` bytes is refused, see
+    :func:`cooc.corpus.iter_byte_blocks`)."""
     pending: list = []  # (bytes, name, lines_before, table)
     size = 0
 
@@ -368,6 +370,7 @@ def _iter_blocks(
         encoding_errors=encoding_errors,
         chunk_size=chunk_size,
         documents=documents,
+        max_line=max_line,
     ):
         if pending and size + len(item.data) > chunk_size:
             yield flush()
@@ -376,6 +379,10 @@ def _iter_blocks(
         size += len(item.data) + 1
     if pending:
         yield flush()
+
+
+# Seconds a stopped consumer waits for the reader thread to finish its block.
+_STOP_WAIT = 1.0
 
 
 def _prefetched(iterator: Iterator, depth: int = 1) -> Iterator:
@@ -412,9 +419,14 @@ def _prefetched(iterator: Iterator, depth: int = 1) -> Iterator:
             yield item
     finally:
         stop.set()
-        while thread.is_alive():
+        # The reader stops at its next block; one blocked in a read that
+        # never returns (standard input left open) is left behind, a daemon,
+        # so that an interrupted build still ends.
+        waited = 0.0
+        while thread.is_alive() and waited < _STOP_WAIT:
             _drain(q)
             thread.join(0.05)
+            waited += 0.05
 
 
 def _find_newline(data: np.ndarray, start: int) -> int:
@@ -524,6 +536,7 @@ def scan_corpus(
     keep: EncodedCorpus | None = None,
     on_part: Callable[[Part], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    max_line: int | None = None,
 ) -> list[TokenTable]:
     """Read and code a corpus; return the token table of each thread.
 
@@ -533,7 +546,10 @@ def scan_corpus(
     -1). Each part is handed to ``on_part`` and/or appended to ``keep`` in
     reading order; ``progress(n_tokens)`` follows every block. ``documents``
     says what a document of a plain-text file is (see
-    :func:`cooc.corpus.iter_documents`).
+    :func:`cooc.corpus.iter_documents`). A document longer than ``max_line``
+    bytes (default :data:`cooc.corpus.DEFAULT_MAX_LINE`, 1/16 of the default
+    budget; :func:`cooc.corpus.max_line_bytes` of a budget) is refused
+    while it is read.
     """
     n_threads = max(1, thread_count(n_jobs))
     insert = table is None
@@ -571,10 +587,12 @@ def scan_corpus(
             progress(n)
 
     blocks = _prefetched(
-        _iter_blocks(paths, column, encoding_errors, chunk_size, documents)
+        _iter_blocks(paths, column, encoding_errors, chunk_size, documents, max_line)
     )
     in_flight: collections.deque = collections.deque()
-    with ThreadPoolExecutor(n_threads) as pool:
+    with contextlib.closing(blocks), ThreadPoolExecutor(n_threads) as pool:
+        # (closing: an error or a signal stops the reader thread now, not
+        # whenever the generator is collected)
         try:
             for block in blocks:
                 # Several parts per thread and the next block queued behind

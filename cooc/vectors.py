@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cooc.container import is_cooc_archive
+from cooc.container import is_cooc_archive, pack_tokens, unpack_tokens
 from cooc.errors import InputError, InputTypeError, UnknownWordError
 from cooc.files import atomic_write, base_suffix, compression_of, read_all_bytes
 
@@ -31,6 +31,45 @@ def unit_rows(vectors):
 
 
 _unit_rows = unit_rows  # (the old name)
+
+_NOT_FINITE = (
+    "holds NaN or an infinite value (or a number beyond float32's range); "
+    "word vectors must be finite."
+)
+# Rows checked at a time when looking for the bad one (bounds the mask's memory).
+_CHECK_VALUES = 1 << 22
+
+
+def first_nonfinite_row(vectors) -> int | None:
+    """The first row of a 2-D float array holding NaN or ±inf, else None.
+
+    Two passes without allocation (``min`` and ``max`` propagate NaN and
+    show an infinity) over the usual all-finite array; only when one fails
+    are rows scanned, a block at a time, for the first bad one.
+    """
+    if vectors.size == 0:
+        return None
+    with np.errstate(invalid="ignore"):
+        if np.isfinite(vectors.min()) and np.isfinite(vectors.max()):
+            return None
+    step = max(1, _CHECK_VALUES // max(1, vectors.shape[1]))
+    for start in range(0, vectors.shape[0], step):
+        bad = ~np.isfinite(vectors[start : start + step]).all(axis=1)
+        if bad.any():
+            return start + int(np.argmax(bad))
+    return None  # pragma: no cover - min/max saw a non-finite value
+
+
+def npz_token_arrays(tokens) -> dict:
+    """The ``.npz`` vectors members that hold ``tokens``: ``tokens`` (their
+    UTF-8 bytes end to end, uint8) and ``token_offsets`` (int64, one more
+    than the tokens: where each starts, and the end). Every str survives,
+    NUL characters included, in the bytes its UTF-8 takes (a numpy unicode
+    array would take 4 bytes a character times the longest token, and drops
+    trailing NULs). For :meth:`Embeddings.save` and any other ``.npz``
+    vectors writer."""
+    utf8, offsets = pack_tokens(tokens)
+    return {"tokens": utf8, "token_offsets": offsets}
 
 
 # Added to the product of the negative terms of 3CosMul so that it never
@@ -188,7 +227,9 @@ class Embeddings:
     Notes
     -----
     File formats, chosen by the extension in :meth:`save` and :meth:`load`:
-    ``.npz`` (arrays ``vectors`` and ``tokens``, no pickle), ``.bin``
+    ``.npz`` (arrays ``vectors``, ``tokens`` and ``token_offsets``, no
+    pickle; files of earlier cooc versions, with a unicode ``tokens``
+    array, load too), ``.bin``
     (word2vec binary) and anything else word2vec text
     (``n_words dim`` header, then ``word v1 ... vdim`` per line), both
     readable by gensim's ``KeyedVectors.load_word2vec_format``.
@@ -209,7 +250,8 @@ class Embeddings:
                 raise InputTypeError(
                     f"tokens must be str, got {type(token).__name__} {token!r}."
                 )
-        vectors = np.asarray(vectors, dtype=np.float32)
+        with np.errstate(over="ignore"):  # (beyond float32: refused below)
+            vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2:
             raise InputError(
                 f"vectors must be 2-D (n_words, dim), got shape {vectors.shape}."
@@ -218,6 +260,11 @@ class Embeddings:
             raise InputError(
                 f"{len(tokens)} tokens but {vectors.shape[0]} vector rows; "
                 "pass one row per token."
+            )
+        bad = first_nonfinite_row(vectors)
+        if bad is not None:
+            raise InputError(
+                f"vectors row {bad} ({tokens[bad]!r}) {_NOT_FINITE}"
             )
         index = {token: i for i, token in enumerate(tokens)}
         if len(index) != len(tokens):
@@ -607,9 +654,11 @@ class Embeddings:
     def save(self, path) -> None:
         """Write the embeddings; the format follows the file extension.
 
-        ``.npz``: numpy arrays ``vectors`` (float32) and ``tokens`` (unicode),
-        no pickle. ``.bin``: word2vec binary. Anything else (``.txt``,
-        ``.vec``, ...): word2vec text. A further ``.gz``, ``.bz2`` or ``.xz``
+        ``.npz``: numpy arrays ``vectors`` (float32), ``tokens`` (the
+        tokens' UTF-8 bytes end to end) and ``token_offsets`` (where each
+        starts; see :func:`npz_token_arrays`), no pickle. ``.bin``:
+        word2vec binary. Anything else (``.txt``, ``.vec``, ...): word2vec
+        text. A further ``.gz``, ``.bz2`` or ``.xz``
         compresses the word2vec formats (as gensim reads them). The file is
         written atomically.
 
@@ -627,16 +676,11 @@ class Embeddings:
                 "write .npz, or .txt.gz / .bin.gz."
             )
         if suffix == ".npz":
-            tokens = (
-                np.array(self.tokens, dtype=str)
-                if self.tokens
-                else np.array([], dtype="<U1")
-            )
-            extra = {}
+            extra = npz_token_arrays(self.tokens)
             if self.singular_values is not None:
                 extra["singular_values"] = np.asarray(self.singular_values).ravel()
             with atomic_write(path, "wb") as fh:
-                np.savez(fh, vectors=self.vectors, tokens=tokens, **extra)
+                np.savez(fh, vectors=self.vectors, **extra)
             return
         check_word2vec_tokens(self.tokens)
         with atomic_write(path, "wb", compress=True) as fh:
@@ -793,7 +837,8 @@ def _read_word2vec_text(path):
         tokens.append(fields[0])
         values.append(fields[1:])
     try:
-        vectors = np.array(values, dtype=np.float32).reshape(n_words, dim)
+        with np.errstate(over="ignore"):  # (beyond float32: refused below)
+            vectors = np.array(values, dtype=np.float32).reshape(n_words, dim)
     except ValueError:
         for lineno, row in enumerate(values, start=first + 1):
             try:
@@ -801,6 +846,12 @@ def _read_word2vec_text(path):
             except ValueError as exc:
                 raise InputError(f"{name}:{lineno}: bad number ({exc}).") from None
         raise
+    bad = first_nonfinite_row(vectors)
+    if bad is not None:
+        raise InputError(
+            f"{name}:{first + 1 + bad}: the vector of {tokens[bad][:40]!r} "
+            f"{_NOT_FINITE}"
+        )
     return tokens, vectors
 
 
@@ -842,6 +893,12 @@ def _read_word2vec_binary(path):
         raise InputError(
             f"{name}: data after the {n_words} entries the header announces."
         )
+    bad = first_nonfinite_row(vectors)
+    if bad is not None:
+        raise InputError(
+            f"{name}: entry {bad + 1} of {n_words} ({tokens[bad][:40]!r}): its vector "
+            f"{_NOT_FINITE}"
+        )
     return tokens, vectors
 
 
@@ -859,6 +916,9 @@ def _read_npz(path):
                         "expected 'vectors' and 'tokens'."
                     )
                 vectors, tokens = npz["vectors"], npz["tokens"]
+                offsets = (
+                    npz["token_offsets"] if "token_offsets" in npz.files else None
+                )
                 singular_values = (
                     npz["singular_values"] if "singular_values" in npz.files else None
                 )
@@ -870,15 +930,31 @@ def _read_npz(path):
             raise InputError(
                 f"{name}: not a valid embeddings .npz file ({exc})."
             ) from None
-    if tokens.dtype.kind != "U" or tokens.ndim != 1:
-        raise InputError(
-            f"{name}: 'tokens' must be a 1-D unicode array, "
-            f"got {tokens.dtype} {tokens.shape}."
-        )
     if vectors.ndim != 2 or vectors.dtype.kind != "f":
         raise InputError(
             f"{name}: 'vectors' must be a 2-D float array, "
             f"got {vectors.dtype} {vectors.shape}."
+        )
+    if offsets is not None:  # cooc's layout: UTF-8 bytes and offsets
+        tokens = unpack_tokens(tokens, offsets, f"{name}: 'tokens'/'token_offsets'")
+    elif tokens.dtype.kind == "U" and tokens.ndim == 1:
+        tokens = tokens.tolist()  # (earlier cooc versions: a unicode array)
+    else:
+        raise InputError(
+            f"{name}: 'tokens' must be UTF-8 bytes (uint8) with 'token_offsets', "
+            f"or a 1-D unicode array; got {tokens.dtype} {tokens.shape}."
+        )
+    if len(tokens) != vectors.shape[0]:
+        raise InputError(
+            f"{name}: {len(tokens)} tokens but {vectors.shape[0]} rows of 'vectors'; "
+            "expected one row per token."
+        )
+    with np.errstate(over="ignore"):  # (beyond float32: refused below)
+        vectors = vectors.astype(np.float32, copy=False)
+    bad = first_nonfinite_row(vectors)
+    if bad is not None:
+        raise InputError(
+            f"{name}: row {bad} of 'vectors' ({tokens[bad][:40]!r}) {_NOT_FINITE}"
         )
     if singular_values is not None and (
         singular_values.ndim != 1 or singular_values.dtype.kind != "f"
@@ -887,4 +963,9 @@ def _read_npz(path):
             f"{name}: 'singular_values' must be a 1-D float array, "
             f"got {singular_values.dtype} {singular_values.shape}."
         )
-    return tokens.tolist(), vectors, singular_values
+    if singular_values is not None and not np.isfinite(singular_values).all():
+        raise InputError(
+            f"{name}: 'singular_values' holds NaN or an infinite value; they must "
+            "be finite."
+        )
+    return tokens, vectors, singular_values

@@ -140,18 +140,7 @@ def load_images(paths, *, size=None, mode="RGB"):
     Image = _import_pillow()
     out, first = None, None
     for i, path in enumerate(paths):
-        with Image.open(path) as im:
-            im.load()
-            if mode != "RGBA" and (
-                im.mode in ("RGBA", "LA") or "transparency" in im.info
-            ):
-                rgba = im.convert("RGBA")
-                im = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                im.alpha_composite(rgba)
-            im = im.convert(mode)
-            if hw is not None and im.size != (hw[1], hw[0]):
-                im = im.resize((hw[1], hw[0]), Image.Resampling.BICUBIC)
-            arr = np.asarray(im, dtype=np.uint8)
+        arr = _read_image(Image, path, mode, hw)
         if arr.ndim == 2:
             arr = arr[:, :, None]
         if out is None:
@@ -165,6 +154,43 @@ def load_images(paths, *, size=None, mode="RGB"):
             )
         out[i] = arr
     return out
+
+
+def _read_image(Image, path, mode: str, hw) -> np.ndarray:
+    """One image file as a uint8 array in ``mode`` (resized to ``hw``); a file
+    Pillow cannot read (empty, not an image, cut short, too large) is an
+    InputError naming it. OS errors of the file itself (missing, no
+    permission, a read error) pass unchanged."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if mode != "RGBA" and (
+                im.mode in ("RGBA", "LA") or "transparency" in im.info
+            ):
+                rgba = im.convert("RGBA")
+                im = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                im.alpha_composite(rgba)
+            im = im.convert(mode)
+            if hw is not None and im.size != (hw[1], hw[0]):
+                im = im.resize((hw[1], hw[0]), Image.Resampling.BICUBIC)
+            return np.asarray(im, dtype=np.uint8)
+    except MemoryError:
+        raise
+    except Exception as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise
+        # Pillow says UnidentifiedImageError (an empty or non-image file),
+        # OSError "image file is truncated", SyntaxError or ValueError from a
+        # plugin, DecompressionBombError; the first line of it is enough.
+        lines = str(exc).strip().splitlines()
+        reason = lines[0] if lines else type(exc).__name__
+        if isinstance(exc, Image.UnidentifiedImageError):
+            empty = os.path.isfile(path) and os.path.getsize(path) == 0
+            reason = "the file is empty" if empty else "not a format Pillow knows"
+        raise InputError(
+            f"image {os.fspath(path)!r} cannot be read ({reason}); check that it is "
+            "a complete image file in a format Pillow reads."
+        ) from None
 
 
 def check_images(images):

@@ -347,6 +347,11 @@ class Vocabulary:
                     f"{name}:{lineno}: token {token!r} repeats "
                     f"line {seen[token]}; tokens must be distinct."
                 )
+            if count is not None and not 0 <= count < 2**63:
+                raise InputError(
+                    f"{name}:{lineno}: count {count} of {token!r} is outside "
+                    "0..2**63-1 (a 64-bit count)."
+                )
             seen[token] = lineno
             tokens.append(token)
             counts.append(count)

@@ -25,6 +25,7 @@ from cooc.errors import InputError
 __all__ = [
     "PMI_TOLERANCE",
     "WEIGHTING_SCHEMES",
+    "check_ppmi_params",
     "PPMITransformer",
     "log_counts",
     "ppmi",
@@ -251,7 +252,7 @@ def ppmi(counts, *, context_alpha=0.75, shift=1.0, dtype=np.float32, copy=True):
            [0.   , 0.405, 0.693],
            [0.   , 0.693, 0.   ]], dtype=float32)
     """
-    _check_scalar_params(context_alpha, shift)
+    check_ppmi_params(context_alpha, shift)
     dtype = _check_dtype(dtype)
     if (
         copy
@@ -306,15 +307,18 @@ def log_counts(counts, *, dtype=np.float32):
     return X
 
 
-def _check_scalar_params(context_alpha, shift):
+def check_ppmi_params(context_alpha, shift):
     """Validate the scalar PPMI parameters of the array function."""
     if not isinstance(context_alpha, Real) or not 0 <= context_alpha <= 1:
         raise InputError(
             f"context_alpha={context_alpha!r} must be a number in [0, 1]; "
             "0.75 is usual."
         )
-    if not isinstance(shift, Real) or not shift > 0:
-        raise InputError(f"shift={shift!r} must be a number > 0; use 1 for no shift.")
+    if not isinstance(shift, Real) or not 0 < shift < float("inf"):
+        raise InputError(
+            f"shift={shift!r} must be a finite number > 0 (--shift); use 1 for no "
+            "shift."
+        )
 
 
 class PPMITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):

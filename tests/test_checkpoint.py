@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cooc.checkpoint import build_cooccurrence_resumable
+from cooc.checkpoint import CheckpointWarning, build_cooccurrence_resumable
 from cooc.cooccurrence import build_cooccurrence
 from cooc.io import load_cooc
 from cooc.vocab import Vocabulary
@@ -120,10 +120,15 @@ def test_interrupted_then_resumed(tmp_path):
 
 def test_a_damaged_shard_file_is_counted_again(tmp_path):
     paths = write_corpus(tmp_path)
-    first = build_cooccurrence_resumable(paths, tmp_path / "ck", window_size=3)
+    first = build_cooccurrence_resumable(
+        paths, tmp_path / "ck", n_shards=3, window_size=3
+    )
     shard = tmp_path / "ck" / "counts-00001.npz"
     shard.write_bytes(shard.read_bytes()[:100])
-    again = build_cooccurrence_resumable(paths, tmp_path / "ck", window_size=3)
+    with pytest.warns(CheckpointWarning, match="counts-00001.npz"):
+        again = build_cooccurrence_resumable(
+            paths, tmp_path / "ck", n_shards=3, window_size=3
+        )
     same(again, first)
 
 

@@ -135,3 +135,57 @@ def test_library_checks_raise_the_input_class(tmp_path):
     (tmp_path / "v.txt").write_text("2 3\na 1 2 3\n")  # one vector short
     with pytest.raises(InputError, match=r"v\.txt"):
         Embeddings.load(tmp_path / "v.txt")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["embed", "m.cooc", "-o", "x.npz", "--power", "inf"], "'--power': 'inf' is not a finite"),
+        (["embed", "m.cooc", "-o", "x.npz", "--shift", "inf"], "'--shift': 'inf' is not a finite"),
+        (["embed", "m.cooc", "-o", "x.npz", "--alpha", "nan"], "'--alpha': 'nan' is not a finite"),
+        (["build", "c.txt", "-o", "x.cooc", "--seed", str(10**23)], "'--seed'"),
+        (["build", "c.txt", "-o", "x.cooc", "--subsample", "nan"], "'--subsample'"),
+        (["embed"], "Missing argument"),
+        (["nosuch"], "No such command 'nosuch'"),
+    ],
+)
+def test_usage_errors_and_odd_numbers_are_one_line_at_parse_time(
+    run_cli, tmp_path, monkeypatch, args, needle
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "c.txt").write_text("a b a\n")
+    result = run_cli(*args)
+    assert result.exit_code == 2
+    (line,) = lines(result)
+    assert line.startswith("Error: ") and needle in line and "--help')" in line
+    assert not (tmp_path / "x.npz").exists() and not (tmp_path / "x.cooc").exists()
+
+
+def test_library_refuses_infinite_power_shift_and_huge_seeds():
+    import scipy.sparse as sp
+
+    from cooc import cooccurrence_matrix, ppmi, svd_embed
+
+    X = sp.random(20, 20, density=0.3, random_state=0, format="csr")
+    with pytest.raises(InputError, match="power=inf"):
+        svd_embed(X, 3, power=float("inf"))
+    with pytest.raises(InputError, match="shift=inf"):
+        ppmi(X, shift=float("inf"))
+    with pytest.raises(InputError, match="random_state"):
+        cooccurrence_matrix([["a", "b"]], dynamic_window=True, random_state=2**70)
+
+
+def test_a_vocabulary_count_beyond_64_bits_is_one_line(tmp_path):
+    from cooc.vocab import Vocabulary
+
+    (tmp_path / "v.tsv").write_text(f"a\t{10**23}\nb\t3\n")
+    with pytest.raises(InputError, match=r"v\.tsv:1: count 1\d+ of 'a'"):
+        Vocabulary.load(tmp_path / "v.tsv")
+
+
+def test_out_of_memory_advice_names_the_commands_own_options(run_cli, vectors, monkeypatch):
+    fail_loading_with(monkeypatch, MemoryError())
+    result = run_cli("similar", vectors, "a")
+    assert result.exit_code == 1
+    (line,) = lines(result)
+    assert "out of memory" in line and "--memory" not in line

@@ -315,10 +315,216 @@ CASES = [
         ("m.skops",),
     ),
     # -- crafted .cooc files --
+    # (made by tests/test_cooc_validation.py's make_defect: checksums recomputed)
+    *(
+        Case(
+            what,
+            lambda t, defect=defect, command=command: [
+                command[0],
+                __import__("runpy").run_path(
+                    str(Path(__file__).with_name("test_cooc_validation.py"))
+                )["make_defect"](t, defect),
+                *(t / a if a.startswith("out.") else a for a in command[1:]),
+            ],
+            ("m.cooc", needle),
+        )
+        for what, defect, command, needle in [
+            (
+                "`.cooc` with a negative column index (checksums valid)",
+                "negative column index",
+                ["embed", "--rank", "2", "-o", "out.txt"],
+                "column index -1",
+            ),
+            (
+                "`.cooc` whose indptr is not increasing (checksums valid)",
+                "indptr not increasing",
+                ["export", "-o", "out.tsv"],
+                "indptr decreases",
+            ),
+            (
+                "`.cooc` whose shape is not the vocabulary size",
+                "shape not the vocabulary size",
+                ["embed", "--rank", "2", "--streaming", "-o", "out.txt"],
+                "7 rows for 8 words",
+            ),
+            (
+                "`.cooc` metadata field of the wrong type",
+                "params a string",
+                ["info"],
+                "metadata field 'params'",
+            ),
+        ]
+    ),
     # -- checkpoints and vectors files --
+    Case(
+        "vectors file holding NaN or infinity",
+        lambda t: (
+            (t / "v.txt").write_text("2 2\na 1 0\nb nan 1\n", encoding="utf-8")
+            and ["similar", t / "v.txt", "a"]
+        ),
+        ("v.txt:3", "NaN"),
+    ),
+    Case(
+        "checkpoint manifest that is not one",
+        lambda t: (
+            (t / "ck").mkdir()
+            or (t / "ck" / "manifest.json").write_text("[1, 2]", encoding="utf-8")
+            and ["build", corpus(t), "--checkpoint", t / "ck", "-o", t / "out"]
+        ),
+        ("manifest.json", "not a cooc checkpoint manifest"),
+    ),
+    Case(
+        "a directory where a checkpoint shard file goes",
+        lambda t: (
+            (t / "ck" / "counts-00000.npz").mkdir(parents=True)
+            or ["build", corpus(t), "--checkpoint", t / "ck", "-o", t / "out"]
+        ),
+        ("counts-00000.npz", "directory"),
+    ),
     # -- environment: outputs, permissions, globs, compressed tables, images, models --
+    Case(
+        "a FIFO, a device or a socket as -o (a link is written through)",
+        lambda t: (
+            __import__("os").mkfifo(t / "out.cooc")
+            or ["build", corpus(t), "-o", t / "out.cooc"]
+        ),
+        ("out.cooc", "FIFO", "not a regular file"),
+        output=".out.cooc",  # (no temporary file left; the FIFO stays)
+    ),
+    Case(
+        "a broken symbolic link in a corpus folder",
+        lambda t: (
+            (t / "docs").mkdir()
+            or corpus(t / "docs", name="a.txt")
+            .with_name("gone.txt")
+            .symlink_to("a.bak")
+            or ["build", t / "docs", "-o", t / "out"]
+        ),
+        ("gone.txt", "a.bak", "does not exist"),
+    ),
+    Case(
+        "the same file named twice (a folder and a file in it)",
+        lambda t: (
+            (t / "docs").mkdir()
+            or corpus(t / "docs", name="a.txt").touch()
+            or ["build", t / "docs", t / "docs" / "a.txt", "-o", t / "out"]
+        ),
+        ("a.txt", "docs", "name each file once"),
+    ),
+    Case(
+        "gzip CSV corpus cut short (--column)",
+        lambda t: (
+            (t / "items.csv.gz").write_bytes(
+                (packed := gzip.compress(b"text\n" + b"a b\n" * 9999))[
+                    : len(packed) // 2
+                ]
+            )
+            and ["build", t / "items.csv.gz", "--column", "text", "-o", t / "out"]
+        ),
+        ("cannot decompress", "items.csv.gz", "complete .gz file"),
+    ),
+    Case(
+        "a .csv.bz2 table that is not bz2",
+        lambda t: (
+            (t / "items.csv.bz2").write_bytes(b"text,label\na b,x\nb c,y\n")
+            and [
+                "fit",
+                t / "items.csv.bz2",
+                "--label-column",
+                "label",
+                "--image-column",
+                "",
+                "-o",
+                t / "out",
+            ]
+        ),
+        ("cannot decompress", "items.csv.bz2", "complete .bz2 file"),
+    ),
+    Case(
+        "model file holding another estimator",
+        lambda t: (
+            __import__("cooc.classify", fromlist=["save_model"]).save_model(
+                __import__("sklearn.linear_model", fromlist=["LogisticRegression"])
+                .LogisticRegression()
+                .fit([[0.0], [1.0]], [0, 1]),
+                t / "m.skops",
+            )
+            or ["predict", t / "m.skops", table(t, {"text": ["a"]}), "-o", t / "out"]
+        ),
+        ("m.skops", "LogisticRegression", "not a cooc model"),
+    ),
+    Case(
+        "--scheduler address of an unknown scheme",
+        lambda t: [
+            "build",
+            corpus(t),
+            "--engine",
+            "dask",
+            "--scheduler",
+            "nonsense://x",
+            "-o",
+            t / "out",
+        ],
+        ("nonsense://x", "unknown address scheme"),
+    ),
+    Case(
+        "an empty (or not an) image file",
+        lambda t: (
+            (pngs(t, [(16, 16)]) / "b.png").write_bytes(b"")
+            or ["quantize", t / "pics", "-o", t / "out"]
+        ),
+        ("b.png", "cannot be read", "empty"),
+    ),
     # -- memory and odd streams --
+    Case(
+        "a line longer than 1/16 of --memory",
+        lambda t: [
+            "build",
+            corpus(t, "a b\n" + "w " * (1 << 19) + "x\n"),
+            "--memory",
+            "16M",
+            "-o",
+            t / "out",
+        ],
+        ("c.txt: line 2", "longer than 1 MiB", "--memory 16M"),
+    ),
+    Case(
+        "a device as the corpus",
+        lambda t: ["build", "/dev/zero", "-o", t / "out"],
+        ("/dev/zero", "character device"),
+    ),
+    Case(
+        "a named pipe as the corpus",
+        lambda t: (
+            __import__("os").mkfifo(t / "pipe.txt")  # (nobody writes to it)
+            or ["build", t / "pipe.txt", "-o", t / "out"]
+        ),
+        ("pipe.txt", "named pipe", "- <"),
+    ),
     # -- numbers --
+    Case(
+        "--power inf (or nan; --shift, --alpha and --decay likewise)",
+        lambda t: ["embed", built(t), "--power", "inf", "-o", t / "out"],
+        ("--power", "finite"),
+    ),
+    Case(
+        "--seed beyond 2^32 - 1",
+        lambda t: ["build", corpus(t), "--seed", str(10**23), "-o", t / "out"],
+        ("--seed", "4294967295"),
+    ),
+    Case(
+        "--vocab count beyond 64 bits",
+        lambda t: (
+            (t / "v.tsv").write_text(f"a\t{10**23}\nb\t2\n", encoding="utf-8")
+            and ["build", corpus(t), "--vocab", t / "v.tsv", "-o", t / "out"]
+        ),
+        ("v.tsv:1", "count"),
+    ),
+    Case(
+        "unknown option",
+        lambda t: ["embed", built(t), "--rnak", "5", "-o", t / "out"],
+        ("--rnak", "cooc embed --help"),
+    ),
 ]
 
 

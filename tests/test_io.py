@@ -175,12 +175,14 @@ def test_token_count_mismatch_is_refused(saved, tmp_path):
     bad = tmp_path / "bad.cooc"
 
     def tamper(arrays, meta):
-        meta["n_words"] = 4
+        # a token too many in the bytes (an n_words that is not the matrix's
+        # rows is refused before: tests/test_cooc_validation.py)
+        arrays["tokens"] = np.frombuffer(b"a\nb\nc\nd", dtype=np.uint8)
         meta["crc32"].pop("tokens")
 
     _rewrite(saved, bad, tamper)
     with pytest.raises(
-        ValueError, match=r"corrupt .cooc file \(expected 4 tokens, found 3\)"
+        ValueError, match=r"corrupt .cooc file \(expected 3 tokens, found 4\)"
     ):
         load_cooc(bad)
 
