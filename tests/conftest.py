@@ -109,3 +109,45 @@ def client():
         distributed.Client(cluster) as cl,
     ):
         yield cl
+
+
+def _write_corpus(folder, n_files=3, lines=400, seed=0, prefix="w") -> list[Path]:
+    """``n_files`` text files of ``lines`` Zipf-distributed lines over 60 words
+    ``{prefix}0..59`` in ``folder``; returns their paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    words = np.array([f"{prefix}{i}" for i in range(60)])
+    paths = []
+    for f in range(n_files):
+        rows = [
+            " ".join(words[rng.zipf(1.5, size=rng.integers(1, 15)) % 60])
+            for _ in range(lines)
+        ]
+        path = folder / f"part{f}.txt"
+        path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def _same(a, b):
+    """Assert two CoocMatrix objects hold the same words and counts, bit for bit."""
+    assert list(a.vocabulary.tokens) == list(b.vocabulary.tokens)
+    assert np.array_equal(a.vocabulary.counts, b.vocabulary.counts)
+    ma, mb = a.matrix.tocsr(), b.matrix.tocsr()
+    assert ma.shape == mb.shape
+    assert np.array_equal(ma.indptr, mb.indptr)
+    assert np.array_equal(ma.indices, mb.indices)
+    assert np.array_equal(ma.data, mb.data)
+
+
+@pytest.fixture
+def write_corpus():
+    """A function writing a small Zipf corpus of text files (see _write_corpus)."""
+    return _write_corpus
+
+
+@pytest.fixture
+def same():
+    """A function asserting two CoocMatrix objects are identical."""
+    return _same

@@ -17,32 +17,6 @@ from cooc.cooccurrence import build_cooccurrence
 from cooc.io import load_cooc
 from cooc.vocab import Vocabulary
 
-
-def write_corpus(folder: Path, n_files=3, lines=400, seed=0) -> list[Path]:
-    rng = np.random.default_rng(seed)
-    words = np.array([f"w{i}" for i in range(60)])
-    paths = []
-    for f in range(n_files):
-        rows = [
-            " ".join(words[rng.zipf(1.5, size=rng.integers(1, 15)) % 60])
-            for _ in range(lines)
-        ]
-        path = folder / f"part{f}.txt"
-        path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-        paths.append(path)
-    return paths
-
-
-def same(a, b):
-    assert a.vocabulary.tokens == b.vocabulary.tokens
-    assert np.array_equal(a.vocabulary.counts, b.vocabulary.counts)
-    ma, mb = a.matrix.tocsr(), b.matrix.tocsr()
-    assert ma.shape == mb.shape
-    assert np.array_equal(ma.indptr, mb.indptr)
-    assert np.array_equal(ma.indices, mb.indices)
-    assert np.array_equal(ma.data, mb.data)  # bit for bit
-
-
 PARAMS = [
     dict(window_size=3),
     dict(window_size=5, weighting="uniform", symmetric=False),
@@ -52,7 +26,9 @@ PARAMS = [
 
 @pytest.mark.parametrize("params", PARAMS)
 @pytest.mark.parametrize("n_shards", [None, 7])
-def test_equals_the_single_machine_build(tmp_path, params, n_shards):
+def test_equals_the_single_machine_build(
+    tmp_path, params, n_shards, write_corpus, same
+):
     paths = write_corpus(tmp_path)
     expected = build_cooccurrence(paths, min_count=2, **params)
     got = build_cooccurrence_resumable(
@@ -63,7 +39,7 @@ def test_equals_the_single_machine_build(tmp_path, params, n_shards):
     assert got.stats["n_docs"] == expected.stats["n_docs"]
 
 
-def test_given_vocabulary_and_thread_counts(tmp_path):
+def test_given_vocabulary_and_thread_counts(tmp_path, write_corpus, same):
     paths = write_corpus(tmp_path)
     voc = Vocabulary(["w1", "w2", "w3", "w5", "w8"], [5, 4, 3, 2, 1])
     params = dict(window_size=3, subsample=0.05, random_state=1)
@@ -78,7 +54,7 @@ class Stop(Exception):
     pass
 
 
-def test_interrupted_then_resumed(tmp_path):
+def test_interrupted_then_resumed(tmp_path, write_corpus, same):
     paths = write_corpus(tmp_path)
     params = dict(window_size=4, subsample=1e-2, dynamic_window=True, random_state=3)
     expected = build_cooccurrence(paths, min_count=2, **params)
@@ -118,7 +94,7 @@ def test_interrupted_then_resumed(tmp_path):
     assert resumed.count("counting") == 3  # and 3 pair-count shards
 
 
-def test_a_damaged_shard_file_is_counted_again(tmp_path):
+def test_a_damaged_shard_file_is_counted_again(tmp_path, write_corpus, same):
     paths = write_corpus(tmp_path)
     first = build_cooccurrence_resumable(
         paths, tmp_path / "ck", n_shards=3, window_size=3
@@ -132,7 +108,7 @@ def test_a_damaged_shard_file_is_counted_again(tmp_path):
     same(again, first)
 
 
-def test_other_settings_or_changed_files_are_refused(tmp_path):
+def test_other_settings_or_changed_files_are_refused(tmp_path, write_corpus):
     paths = write_corpus(tmp_path)
     build_cooccurrence_resumable(paths, tmp_path / "ck", window_size=3)
     with pytest.raises(ValueError, match="belongs to another build"):
@@ -177,7 +153,7 @@ def _finished(ck: Path) -> int:
     return sum(1 for p in ck.glob("*.npz")) if ck.is_dir() else 0
 
 
-def test_sigkill_at_random_points_then_resume(tmp_path):
+def test_sigkill_at_random_points_then_resume(tmp_path, write_corpus, same):
     paths = write_corpus(tmp_path, n_files=3, lines=3000, seed=1)
     out = tmp_path / "out.cooc"
     ck = tmp_path / "ck"
@@ -226,7 +202,7 @@ def test_sigkill_at_random_points_then_resume(tmp_path):
     same(load_cooc(out), expected)
 
 
-def test_sigterm_stops_cleanly_without_temporary_files(tmp_path):
+def test_sigterm_stops_cleanly_without_temporary_files(tmp_path, write_corpus):
     paths = write_corpus(tmp_path, n_files=3, lines=3000, seed=3)
     out, ck = tmp_path / "out.cooc", tmp_path / "ck"
     proc = subprocess.Popen(

@@ -20,31 +20,6 @@ from cooc.errors import InputError
 from cooc.shards import Shard, group_shards, plan_shards, sum_pair_counts
 
 
-def write_corpus(folder: Path, n_files=3, lines=300, seed=0, prefix="w") -> list:
-    rng = np.random.default_rng(seed)
-    words = np.array([f"{prefix}{i}" for i in range(40)])
-    paths = []
-    for f in range(n_files):
-        rows = [
-            " ".join(words[rng.zipf(1.5, size=rng.integers(1, 12)) % 40])
-            for _ in range(lines)
-        ]
-        path = folder / f"part{f}.txt"
-        path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-        paths.append(path)
-    return paths
-
-
-def same(a, b):
-    assert list(a.vocabulary.tokens) == list(b.vocabulary.tokens)
-    assert np.array_equal(a.vocabulary.counts, b.vocabulary.counts)
-    ma, mb = a.matrix.tocsr(), b.matrix.tocsr()
-    assert ma.shape == mb.shape
-    assert np.array_equal(ma.indptr, mb.indptr)
-    assert np.array_equal(ma.indices, mb.indices)
-    assert np.array_equal(ma.data, mb.data)
-
-
 def quietly(*args, **kwargs):
     """A resumable build that must not find anything to distrust."""
     with warnings.catch_warnings():
@@ -62,7 +37,7 @@ def rewrite(path: Path, **changes):
 
 
 # -- tokens stored as they are -------------------------------------------------------
-def test_tokens_ending_in_nul_survive_a_resume(tmp_path):
+def test_tokens_ending_in_nul_survive_a_resume(tmp_path, same):
     corpus = tmp_path / "nul.txt"
     corpus.write_bytes(b"dog dog\x00 cat\n" * 100)
     kw = dict(tokenizer="whitespace", min_count=1, window_size=2)
@@ -111,7 +86,9 @@ def test_a_long_token_makes_a_small_shard_file(tmp_path):
 
 
 # -- shard files used only when they are the ones recorded ---------------------------
-def test_doubled_counts_in_a_valid_shard_file_are_counted_again(tmp_path):
+def test_doubled_counts_in_a_valid_shard_file_are_counted_again(
+    tmp_path, write_corpus, same
+):
     paths = write_corpus(tmp_path)
     expected = build_cooccurrence(paths, window_size=3)
     quietly(paths, tmp_path / "ck", n_shards=3, window_size=3)
@@ -127,7 +104,9 @@ def test_doubled_counts_in_a_valid_shard_file_are_counted_again(tmp_path):
     quietly(paths, tmp_path / "ck", n_shards=3, window_size=3)  # mended
 
 
-def test_a_token_removed_from_a_shard_file_is_counted_again(tmp_path):
+def test_a_token_removed_from_a_shard_file_is_counted_again(
+    tmp_path, write_corpus, same
+):
     paths = write_corpus(tmp_path)
     expected = build_cooccurrence(paths, window_size=3, min_count=2)
     quietly(paths, tmp_path / "ck", n_shards=3, window_size=3, min_count=2)
@@ -144,7 +123,7 @@ def test_a_token_removed_from_a_shard_file_is_counted_again(tmp_path):
     same(got, expected)
 
 
-def test_a_shard_file_of_another_build_is_not_taken(tmp_path):
+def test_a_shard_file_of_another_build_is_not_taken(tmp_path, write_corpus, same):
     """The manifest deleted and the folder reused: the earlier build's shard
     files are there under the same names, but not recorded for this one."""
     (tmp_path / "a").mkdir()
@@ -157,7 +136,9 @@ def test_a_shard_file_of_another_build_is_not_taken(tmp_path):
     same(got, build_cooccurrence(second, window_size=3))
 
 
-def test_an_unrecorded_or_torn_ledger_line_counts_that_shard_again(tmp_path):
+def test_an_unrecorded_or_torn_ledger_line_counts_that_shard_again(
+    tmp_path, write_corpus, same
+):
     paths = write_corpus(tmp_path)
     expected = build_cooccurrence(paths, window_size=3)
     quietly(paths, tmp_path / "ck", n_shards=3, window_size=3)
@@ -176,7 +157,7 @@ def test_an_unrecorded_or_torn_ledger_line_counts_that_shard_again(tmp_path):
     same(quietly(paths, tmp_path / "ck", n_shards=3, window_size=3), expected)
 
 
-def test_an_unreadable_shard_file_is_counted_again(tmp_path):
+def test_an_unreadable_shard_file_is_counted_again(tmp_path, write_corpus, same):
     paths = write_corpus(tmp_path)
     expected = build_cooccurrence(paths, window_size=3)
     quietly(paths, tmp_path / "ck", n_shards=3, window_size=3)
@@ -210,7 +191,9 @@ def _recorded_anew(folder: Path, name: str) -> None:
         ("vocab-00002.npz", dict(counts=np.array([1, 2, 3]))),
     ],
 )
-def test_a_recorded_shard_file_with_bad_arrays_is_counted_again(tmp_path, name, change):
+def test_a_recorded_shard_file_with_bad_arrays_is_counted_again(
+    tmp_path, name, change, write_corpus, same
+):
     """Even a file whose SHA-256 was recorded anew must hold consistent arrays."""
     paths = write_corpus(tmp_path)
     kw = dict(n_shards=3, window_size=3, subsample=0.1, random_state=1)
@@ -223,7 +206,9 @@ def test_a_recorded_shard_file_with_bad_arrays_is_counted_again(tmp_path, name, 
     same(got, expected)
 
 
-def test_the_command_line_says_which_shard_it_counts_again(tmp_path, run_cli):
+def test_the_command_line_says_which_shard_it_counts_again(
+    tmp_path, run_cli, write_corpus
+):
     paths = write_corpus(tmp_path)
     args = ["build", *paths, "-o", tmp_path / "out.cooc", "--checkpoint"]
     args += [tmp_path / "ck", "--shards", "3"]
@@ -252,7 +237,7 @@ def test_the_command_line_says_which_shard_it_counts_again(tmp_path, run_cli):
         ('"\udcff"', "manifest"),
     ],
 )
-def test_a_malformed_manifest_is_one_line(tmp_path, text, needle):
+def test_a_malformed_manifest_is_one_line(tmp_path, text, needle, write_corpus):
     paths = write_corpus(tmp_path, n_files=1)
     (tmp_path / "ck").mkdir()
     manifest = tmp_path / "ck" / "manifest.json"
@@ -263,7 +248,7 @@ def test_a_malformed_manifest_is_one_line(tmp_path, text, needle):
     assert "\n" not in str(info.value)
 
 
-def test_a_manifest_of_another_build_is_refused(tmp_path):
+def test_a_manifest_of_another_build_is_refused(tmp_path, write_corpus):
     paths = write_corpus(tmp_path)
     quietly(paths, tmp_path / "ck", window_size=3)
     with pytest.raises(InputError, match="belongs to another build"):
@@ -273,7 +258,9 @@ def test_a_manifest_of_another_build_is_refused(tmp_path):
 @pytest.mark.parametrize(
     "name", ["vocab-00001.npz", "counts-00000.npz", "manifest.json", LEDGER]
 )
-def test_a_directory_where_a_checkpoint_file_goes_is_one_line(tmp_path, name):
+def test_a_directory_where_a_checkpoint_file_goes_is_one_line(
+    tmp_path, name, write_corpus
+):
     paths = write_corpus(tmp_path)
     quietly(paths, tmp_path / "ck", n_shards=3, window_size=3)
     target = tmp_path / "ck" / name
@@ -284,7 +271,7 @@ def test_a_directory_where_a_checkpoint_file_goes_is_one_line(tmp_path, name):
     assert str(target) in str(info.value)
 
 
-def test_a_directory_in_a_new_folder_is_refused_before_counting(tmp_path):
+def test_a_directory_in_a_new_folder_is_refused_before_counting(tmp_path, write_corpus):
     paths = write_corpus(tmp_path)
     (tmp_path / "ck" / "counts-00002.npz").mkdir(parents=True)
     seen = []
@@ -300,7 +287,7 @@ def test_a_directory_in_a_new_folder_is_refused_before_counting(tmp_path):
 
 
 # -- many small files ----------------------------------------------------------------
-def test_many_small_files_make_few_shards(tmp_path):
+def test_many_small_files_make_few_shards(tmp_path, same):
     folder = tmp_path / "many"
     folder.mkdir()
     rng = np.random.default_rng(5)
@@ -339,7 +326,7 @@ def test_group_shards():
         group_shards(pieces, 0)
 
 
-def test_groups_of_planned_shards_cover_the_corpus_in_order(tmp_path):
+def test_groups_of_planned_shards_cover_the_corpus_in_order(tmp_path, write_corpus):
     paths = write_corpus(tmp_path, n_files=5)
     shards = plan_shards(paths, 13)
     for n in (1, 2, 5, 13, 40):
@@ -363,7 +350,7 @@ def test_sum_pair_counts_is_the_sum():
         sum_pair_counts([])
 
 
-def test_the_manifest_records_groups_and_the_ledger_every_file(tmp_path):
+def test_the_manifest_records_groups_and_the_ledger_every_file(tmp_path, write_corpus):
     paths = write_corpus(tmp_path, n_files=4)
     quietly(paths, tmp_path / "ck", window_size=3)
     manifest = json.loads((tmp_path / "ck" / "manifest.json").read_text())
