@@ -486,7 +486,8 @@ shards_option = click.option(
     type=click.IntRange(1),
     default=None,
     help="With --engine dask (or build --checkpoint): about this many shards (plain "
-    "text files are cut at line boundaries) [default: one per file].",
+    "text files are cut at line boundaries) [default: one per file with Dask; "
+    "about 64 MiB each, small files together, with --checkpoint].",
 )
 
 
