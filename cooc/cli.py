@@ -1040,9 +1040,42 @@ def _info_vectors(file, as_json):
     help="pairs.tsv, pairs.csv or pairs.parquet (the format follows the name; "
     ".tsv/.csv may end in .gz, .bz2 or .xz).",
 )
+@click.option(
+    "--weighting",
+    default="count",
+    show_default=True,
+    metavar="count|ppmi|npmi",
+    help="Values written: the stored counts; PPMI (context smoothing 0.75, "
+    "positive values only, as 'embed'); or NPMI, PMI / -log p(w,c) in [-1, 1].",
+)
+@click.option(
+    "--min-value",
+    type=float,
+    default=None,
+    metavar="X",
+    help="Keep only pairs whose (weighted) value is >= X.",
+)
+@click.option(
+    "--top-k",
+    type=int,
+    default=None,
+    metavar="K",
+    help="Keep the K largest values of each row (by value within a row), "
+    "or of the whole matrix with --overall.",
+)
+@click.option(
+    "--overall",
+    is_flag=True,
+    help="With --top-k: the K best pairs of the whole matrix, largest first.",
+)
+@click.option(
+    "--upper",
+    is_flag=True,
+    help="Each pair once: only word1 <= word2 by id (symmetric matrices only).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
 @_errors
-def export(file, output, quiet):
+def export(file, output, weighting, min_value, top_k, overall, upper, quiet):
     """Write every non-zero of a .cooc file as word1, word2, value rows.
 
     The format follows the output's name: TSV (unquoted), CSV (quoted where
@@ -1053,18 +1086,36 @@ def export(file, output, quiet):
     checksummed on the way) and written block by block, so a matrix larger
     than memory exports too.
 
+    Collocations: --weighting ppmi|npmi writes association scores instead of
+    counts (the file is then read twice, first for the row and column sums);
+    --upper writes each pair of a symmetric matrix once; --min-value X keeps
+    values >= X; --top-k K keeps each row's K best (rows in order, best
+    first), or with --overall the K best of the matrix (best first). They
+    apply in that order: weighting, upper, min-value, top-k.
+
     \b
     Example:
       cooc export corpus.cooc -o pairs.tsv
       cooc export corpus.cooc -o pairs.csv.gz
       cooc export corpus.cooc -o pairs.parquet
+      cooc export corpus.cooc --weighting npmi --top-k 10 --upper -o colloc.tsv
+      cooc export corpus.cooc --weighting ppmi --top-k 100 --overall -o best.tsv
     """
     from cooc.io import export_pairs
 
     # Streamed in row blocks: a .cooc larger than memory exports too.
     progress = Progress(quiet)
     progress.expect("exporting", 0, "pairs")
-    n = export_pairs(file, output, progress=lambda k: progress("exporting", k))
+    n = export_pairs(
+        file,
+        output,
+        weighting=weighting,
+        min_value=min_value,
+        top_k=top_k,
+        overall=overall,
+        upper=upper,
+        progress=lambda k: progress("exporting", k),
+    )
     progress.done()
     progress.note(f"wrote {n} pairs to {output}")
 

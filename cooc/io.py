@@ -87,7 +87,21 @@ def export_format(path) -> str:
     return fmt
 
 
-def export_pairs(cooc, path, *, progress=None, block_entries: int = 1 << 22) -> int:
+EXPORT_WEIGHTINGS = ("count", "ppmi", "npmi")
+
+
+def export_pairs(
+    cooc,
+    path,
+    *,
+    weighting: str = "count",
+    min_value=None,
+    top_k=None,
+    overall: bool = False,
+    upper: bool = False,
+    progress=None,
+    block_entries: int = 1 << 22,
+) -> int:
     """Write every non-zero as a ``word1, word2, value`` row, in the format of
     the file's name (:func:`export_format`).
 
@@ -102,7 +116,33 @@ def export_pairs(cooc, path, *, progress=None, block_entries: int = 1 << 22) -> 
     written block by block, so a matrix larger than memory can be exported.
     ``progress(n)`` is called with the pairs written after each block.
     Returns the number of rows written. Parquet needs pyarrow.
+
+    Collocations (the options of ``cooc export``), applied in this order:
+
+    ``weighting``
+        ``"count"`` (the stored values, the default), ``"ppmi"`` (as
+        :func:`cooc.weighting.ppmi`: context smoothing ``alpha = 0.75``,
+        positive values only, so entries with PMI <= 0 are left out) or
+        ``"npmi"`` (normalized PMI ``log(p(w,c) / (p(w) p(c))) / -log
+        p(w,c)`` with unsmoothed marginals, in ``[-1, 1]``; 1 for a pair that
+        is the whole matrix). A file is then read twice (once for the
+        row and column sums).
+    ``upper``
+        Each unordered pair once: only entries with ``word1 <= word2`` by id
+        (the diagonal kept). Refused for a directional matrix (n x 2n
+        contexts, or counted with dynamic windows).
+    ``min_value``
+        Only entries whose (weighted) value is ``>= min_value``.
+    ``top_k``
+        Only the ``top_k`` largest values of each row: rows in order, each
+        row's pairs by value (largest first, ties by column id). With
+        ``overall=True`` the ``top_k`` largest of the whole matrix instead,
+        by value (ties by row, then column id), kept in O(top_k) memory.
+
+    Without ``top_k`` the pairs come in storage order (row, then column);
+    with every option at its default the output is the plain export.
     """
+    sel = _check_selection(weighting, min_value, top_k, overall, upper)
     path = Path(path)
     fmt = export_format(path)
     if fmt == "parquet":
@@ -112,6 +152,8 @@ def export_pairs(cooc, path, *, progress=None, block_entries: int = 1 << 22) -> 
             raise MissingDependencyError(
                 'writing Parquet needs pyarrow: pip install "cooc[parquet]"'
             ) from None
+    if sel is not None:
+        return _export_selected(cooc, path, fmt, progress, block_entries, sel)
     if isinstance(cooc, (str, os.PathLike)):
         return _export_file(Path(cooc), path, fmt, progress, block_entries)
     frame = cooc.to_frame()
@@ -209,6 +251,236 @@ def _export_file(source: Path, path: Path, fmt, progress, block_entries) -> int:
                 else:
                     _write_text_rows(empty, fh, fmt, header=True)
         return int(indptr[-1])
+
+
+def _check_selection(weighting, min_value, top_k, overall, upper):
+    """The collocation options of :func:`export_pairs`, checked (InputError, one
+    line naming the option); None when all are at their defaults."""
+    from numbers import Integral, Real
+
+    if weighting not in EXPORT_WEIGHTINGS:
+        raise InputError(
+            f"--weighting: expected one of {', '.join(EXPORT_WEIGHTINGS)}, "
+            f"got {weighting!r}."
+        )
+    if min_value is not None and (
+        isinstance(min_value, bool)
+        or not isinstance(min_value, Real)
+        or not np.isfinite(min_value)
+    ):
+        raise InputError(f"--min-value: expected a finite number, got {min_value!r}.")
+    if top_k is not None and (
+        isinstance(top_k, bool) or not isinstance(top_k, Integral) or top_k < 1
+    ):
+        raise InputError(f"--top-k: expected a whole number >= 1, got {top_k!r}.")
+    if overall and top_k is None:
+        raise InputError("--overall: needs --top-k K (the K best of the whole matrix).")
+    if weighting == "count" and min_value is None and top_k is None and not upper:
+        return None
+    return {
+        "weighting": weighting,
+        "min_value": None if min_value is None else float(min_value),
+        "top_k": None if top_k is None else int(top_k),
+        "overall": bool(overall),
+        "upper": bool(upper),
+    }
+
+
+def _context_labels(label, tokens, n_rows, n_cols):
+    if n_cols == n_rows:
+        return tokens
+    if n_cols == 2 * n_rows:
+        return [f"L:{t}" for t in tokens] + [f"R:{t}" for t in tokens]
+    raise InputError(
+        f"{label}: a {n_rows} x {n_cols} matrix has no word contexts to name "
+        "(expected n x n or n x 2n)."
+    )
+
+
+def _row_block_bounds(indptr, block_entries):
+    n_rows = len(indptr) - 1
+    lo = 0
+    while lo < n_rows:
+        hi = int(np.searchsorted(indptr, indptr[lo] + block_entries, "right"))
+        hi = min(max(hi - 1, lo + 1), n_rows)
+        yield lo, hi
+        lo = hi
+
+
+def _weigh_block(sel, rows, indices, data, marg):
+    """``(rows, cols, values)`` of a block's entries after the weighting (float64);
+    entries without a finite weight (PPMI <= 0, zero counts) are left out."""
+    data = np.asarray(data, dtype=np.float64)
+    if sel["weighting"] == "count":
+        return rows, indices, data
+    from cooc.weighting import PMI_TOLERANCE
+
+    row_sums, log_rows, log_cols, log_total = marg
+    keep = data > 0
+    rows, indices, data = rows[keep], indices[keep], data[keep]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_joint = np.log(data)
+        if sel["weighting"] == "ppmi":
+            # as cooc.weighting.ppmi: log(#(w,c) / (#(w) P_0.75(c))), positives only
+            values = log_joint - log_rows[rows] - log_cols[indices]
+            keep = np.isfinite(values) & (values >= PMI_TOLERANCE)
+        else:
+            # NPMI = log(p(w,c) / (p(w) p(c))) / -log p(w,c), plain marginals
+            log_p = log_joint - log_total
+            pmi = log_p - (log_rows[rows] - log_total) - (log_cols[indices] - log_total)
+            values = np.where(log_p < 0, pmi / -log_p, 1.0)
+            values = np.clip(values, -1.0, 1.0)
+            keep = np.isfinite(values)
+    return rows[keep], indices[keep], values[keep]
+
+
+def _select_block(sel, rows, cols, values):
+    """The upper / min-value / per-row top-k filters of one row block."""
+    keep = np.ones(len(values), dtype=bool)
+    if sel["upper"]:
+        keep &= cols >= rows
+    if sel["min_value"] is not None:
+        keep &= values >= sel["min_value"]
+    rows, cols, values = rows[keep], cols[keep], values[keep]
+    k = sel["top_k"]
+    if k is not None and not sel["overall"]:
+        order = np.lexsort((cols, -values, rows))
+        rows, cols, values = rows[order], cols[order], values[order]
+        rank = np.arange(len(rows)) - np.searchsorted(rows, rows, "left")
+        keep = rank < k
+        rows, cols, values = rows[keep], cols[keep], values[keep]
+    return rows, cols, values
+
+
+def _best_overall(k, rows, cols, values):
+    """The ``k`` largest values, ties by row then column id, in that order."""
+    order = np.lexsort((cols, rows, -values))[:k]
+    return rows[order], cols[order], values[order]
+
+
+def _export_selected(cooc, path, fmt, progress, block_entries, sel) -> int:
+    """:func:`export_pairs` with weighting, thresholds, top-k or upper, streamed
+    in row blocks (a ``.cooc`` file) or over the matrix's rows (in memory)."""
+    import contextlib
+
+    import pandas as pd
+
+    with contextlib.ExitStack() as stack:
+        if isinstance(cooc, (str, os.PathLike)):
+            from cooc.streaming import CoocFile
+
+            cf = stack.enter_context(CoocFile(Path(cooc)))
+            label = repr(str(cooc))
+            indptr = cf.indptr()
+            tokens = cf.tokens()
+            n_rows, n_cols = cf.shape
+            params = cf.params
+
+            def blocks(col_sums=None):
+                cf.start_checksums()
+                for lo, hi in _row_block_bounds(indptr, block_entries):
+                    indices, data = cf.read_rows(lo, hi, indptr, crc=True)
+                    local = indptr[lo : hi + 1] - indptr[lo]
+                    cf.check_rows(lo, local, indices, data, col_sums)
+                    yield lo, hi, local, indices, data
+                cf.verify_checksums()
+
+        else:
+            X = cooc.matrix.tocsr()
+            label = "the matrix"
+            indptr = X.indptr.astype(np.int64)
+            tokens = list(cooc.vocabulary.tokens)
+            n_rows, n_cols = X.shape
+            params = cooc.params or {}
+
+            def blocks(col_sums=None):
+                for lo, hi in _row_block_bounds(indptr, block_entries):
+                    p0, p1 = indptr[lo], indptr[hi]
+                    if col_sums is not None:
+                        np.add.at(col_sums, X.indices[p0:p1], X.data[p0:p1])
+                    yield lo, hi, indptr[lo : hi + 1] - p0, X.indices[p0:p1], X.data[
+                        p0:p1
+                    ]
+
+        contexts = _context_labels(label, tokens, n_rows, n_cols)
+        if sel["upper"] and (
+            n_cols != n_rows
+            or not params.get("symmetric", True)
+            or params.get("dynamic_window", False)
+        ):
+            raise InputError(
+                f"--upper: expected a symmetric matrix (each pair stored both "
+                f"ways); {label} is directional ({n_rows} x {n_cols}"
+                + (", dynamic windows)." if n_cols == n_rows else ", L:/R: contexts).")
+            )
+        if fmt == "tsv":
+            _check_tsv_tokens(tokens)
+        words = np.asarray(tokens, dtype=object)
+        contexts = np.asarray(contexts, dtype=object)
+
+        marg = None
+        if sel["weighting"] != "count":
+            from cooc.weighting import smoothed_context_probs
+
+            row_sums = np.zeros(n_rows)
+            col_sums = np.zeros(n_cols)
+            for lo, hi, local, _, data in blocks(col_sums):
+                row_sums[lo:hi] += np.bincount(
+                    np.repeat(np.arange(hi - lo), np.diff(local)),
+                    weights=np.asarray(data, dtype=np.float64),
+                    minlength=hi - lo,
+                )
+            total = float(row_sums.sum())
+            ctx = (
+                smoothed_context_probs(col_sums, 0.75)
+                if sel["weighting"] == "ppmi"
+                else col_sums
+            )
+            with np.errstate(divide="ignore"):
+                marg = (row_sums, np.log(row_sums), np.log(ctx), np.log(total))
+
+        parquet = fmt == "parquet"
+        written = 0
+        state = {"writer": None, "header": True}
+        best = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
+
+        with _open_export(path, fmt) as fh:
+
+            def write(rows, cols, values):
+                frame = pd.DataFrame(
+                    {"word1": words[rows], "word2": contexts[cols], "value": values}
+                )
+                if parquet:
+                    state["writer"] = _parquet_block(state["writer"], fh, frame)
+                else:
+                    _write_text_rows(frame, fh, fmt, header=state["header"])
+                state["header"] = False
+                if progress is not None:
+                    progress(len(frame))
+                return len(frame)
+
+            for lo, hi, local, indices, data in blocks():
+                rows = np.repeat(np.arange(lo, hi, dtype=np.int64), np.diff(local))
+                cols = np.asarray(indices, dtype=np.int64)
+                picked = _select_block(sel, *_weigh_block(sel, rows, cols, data, marg))
+                if sel["top_k"] is not None and sel["overall"]:
+                    best = _best_overall(
+                        sel["top_k"],
+                        *(np.concatenate(pair) for pair in zip(best, picked)),
+                    )
+                elif len(picked[0]):
+                    written += write(*picked)
+            if sel["top_k"] is not None and sel["overall"] and len(best[0]):
+                written += write(*best)
+            if state["writer"] is not None:
+                state["writer"].close()
+            elif state["header"]:  # nothing kept: an empty table with the columns
+                empty = pd.DataFrame({"word1": [], "word2": [], "value": np.empty(0)})
+                if parquet:
+                    empty.to_parquet(fh, index=False)
+                else:
+                    _write_text_rows(empty, fh, fmt, header=True)
+        return written
 
 
 def _parquet_block(writer, fh, frame):
