@@ -913,6 +913,105 @@ def build(
     _emit(result, as_json, _kv_table(list(result.items())))
 
 
+# -- phrases --------------------------------------------------------------------------
+@cli.command(context_settings=CONTEXT_SETTINGS)
+@corpus_argument
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Phrase TSV to write (word1, word2, count, score; best first; .gz etc. allowed).",
+)
+@click.option(
+    "--scoring",
+    type=click.Choice(["word2phrase", "pmi", "npmi"]),
+    default="word2phrase",
+    show_default=True,
+    help="word2phrase: (n(ab) - min_count) / (n(a) n(b)) * len_vocab, gensim's "
+    "default; npmi: PMI / -log p(ab), in [-1, 1]; pmi: log p(ab) / (p(a) p(b)).",
+)
+@click.option(
+    "--min-count",
+    type=click.IntRange(1),
+    default=5,
+    show_default=True,
+    help="Score only pairs seen at least this often (also word2phrase's discount).",
+)
+@click.option(
+    "--threshold",
+    type=FiniteFloat(),
+    default=None,
+    help="Keep pairs scoring strictly above this [default: 10 for word2phrase, "
+    "0.5 for npmi, 0 for pmi].",
+)
+@corpus_options
+@quiet_json_options
+@_errors
+def phrases(
+    corpus,
+    output,
+    scoring,
+    min_count,
+    threshold,
+    tokenizer,
+    no_lowercase,
+    column,
+    encoding_errors,
+    documents,
+    quiet,
+    as_json,
+):
+    """Score adjacent word pairs as phrases (word2phrase / gensim Phrases).
+
+    CORPUS is read as by `cooc build`; pairs never cross a document.
+
+    \b
+    Example:
+      cooc phrases corpus/*.txt.gz -o phrases.tsv --scoring npmi --threshold 0.5
+    """
+    from cooc.files import atomic_write
+    from cooc.phrases import score_phrases
+
+    progress = Progress(quiet)
+    t0 = time.perf_counter()
+    frame = score_phrases(
+        list(corpus),
+        scoring=scoring,
+        min_count=min_count,
+        threshold=threshold,
+        progress=progress,
+        tokenizer=tokenizer,
+        lowercase=not no_lowercase,
+        column=column,
+        encoding_errors=encoding_errors,
+        documents=documents,
+    )
+    progress.done()
+    with atomic_write(output, "w", compress=True, encoding="utf-8", newline="") as f:
+        f.write("word1\tword2\tcount\tscore\n")
+        for w1, w2, c, s in zip(
+            frame["word1"], frame["word2"], frame["count"], frame["score"]
+        ):
+            f.write(f"{w1}\t{w2}\t{int(c)}\t{float(s)!r}\n")
+    seconds = time.perf_counter() - t0
+    result = {
+        "output": str(output),
+        "scoring": scoring,
+        "min_count": min_count,
+        "threshold": frame.attrs["threshold"],
+        "n_tokens": frame.attrs["n_tokens"],
+        "n_candidates": frame.attrs["n_candidates"],
+        "n_phrases": len(frame),
+        "seconds": round(seconds, 3),
+    }
+    progress.note(
+        f"wrote {len(frame)} phrases of {frame.attrs['n_candidates']} candidate "
+        f"pairs to {output}, {seconds:.1f} s"
+    )
+    _emit(result, as_json, _kv_table(list(result.items())))
+
+
 # -- info / export --------------------------------------------------------------------
 @cli.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))

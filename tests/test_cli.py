@@ -859,6 +859,7 @@ def test_every_command_is_in_readme():
         "info",
         "export",
         "import",
+        "phrases",
         "embed",
         "similar",
         "evaluate",

@@ -56,6 +56,7 @@ LAYERS = {
     "cooc.shards": 7,
     "cooc.outofcore": 7,
     "cooc.pairs": 7,
+    "cooc.phrases": 7,
     "cooc.checkpoint": 8,
     "cooc.distributed": 8,
     "cooc.pipeline": 9,
