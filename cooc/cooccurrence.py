@@ -35,7 +35,7 @@ from cooc.errors import InputError, InputTypeError
 
 # CoocMatrix and merge are defined in cooc.matrix; re-exported here.
 from cooc.matrix import CoocMatrix, merge
-from cooc.parallel import block_map, n_threads, row_cuts
+from cooc.parallel import block_map, n_threads
 from cooc.tokenstream import EncodedCorpus, TokenTable, merge_tables, scan_corpus
 from cooc.vocab import (
     EmptyCorpusError,
@@ -136,8 +136,6 @@ def _check_window(window_size):
 
 
 # (kept under their old names for the modules and tests that use them)
-_n_threads = n_threads
-_row_cuts = row_cuts
 
 
 class WindowCounter:

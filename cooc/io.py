@@ -66,12 +66,6 @@ __all__ = [
     "write_npy_member",
 ]
 
-# (the container's primitives live in cooc.container; their old names here)
-_encode_tokens = encode_tokens
-_decode_tokens = decode_tokens
-_read_meta = read_meta
-
-
 EXPORT_FORMATS = {".tsv": "tsv", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
@@ -398,9 +392,13 @@ def _export_selected(cooc, path, fmt, progress, block_entries, sel) -> int:
                     p0, p1 = indptr[lo], indptr[hi]
                     if col_sums is not None:
                         np.add.at(col_sums, X.indices[p0:p1], X.data[p0:p1])
-                    yield lo, hi, indptr[lo : hi + 1] - p0, X.indices[p0:p1], X.data[
-                        p0:p1
-                    ]
+                    yield (
+                        lo,
+                        hi,
+                        indptr[lo : hi + 1] - p0,
+                        X.indices[p0:p1],
+                        X.data[p0:p1],
+                    )
 
         contexts = _context_labels(label, tokens, n_rows, n_cols)
         if sel["upper"] and (

@@ -30,8 +30,6 @@ def unit_rows(vectors):
     return (vectors / norms).astype(vectors.dtype, copy=False)
 
 
-_unit_rows = unit_rows  # (the old name)
-
 _NOT_FINITE = (
     "holds NaN or an infinite value (or a number beyond float32's range); "
     "word vectors must be finite."
@@ -133,9 +131,6 @@ def analogy_scores(unit, terms, method="3cosadd", *, epsilon=_COSMUL_EPSILON,
     if denominator is None:
         denominator = 1.0
     return numerator / (denominator + epsilon)
-
-
-_analogy_scores = analogy_scores  # (the old name)
 
 
 def as_embeddings(obj, name="embeddings") -> Embeddings:
@@ -263,9 +258,7 @@ class Embeddings:
             )
         bad = first_nonfinite_row(vectors)
         if bad is not None:
-            raise InputError(
-                f"vectors row {bad} ({tokens[bad]!r}) {_NOT_FINITE}"
-            )
+            raise InputError(f"vectors row {bad} ({tokens[bad]!r}) {_NOT_FINITE}")
         index = {token: i for i, token in enumerate(tokens)}
         if len(index) != len(tokens):
             seen = set()
@@ -916,9 +909,7 @@ def _read_npz(path):
                         "expected 'vectors' and 'tokens'."
                     )
                 vectors, tokens = npz["vectors"], npz["tokens"]
-                offsets = (
-                    npz["token_offsets"] if "token_offsets" in npz.files else None
-                )
+                offsets = npz["token_offsets"] if "token_offsets" in npz.files else None
                 singular_values = (
                     npz["singular_values"] if "singular_values" in npz.files else None
                 )
