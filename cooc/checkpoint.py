@@ -62,6 +62,7 @@ from cooc.corpus import ReadingOptions, resolve_paths, source_names
 from cooc.errors import InputError
 from cooc.files import atomic_write
 from cooc.parallel import n_threads
+from cooc.phrasetable import as_phrase_table
 from cooc.shards import (
     GROUP_BYTES,
     count_shard_pairs,
@@ -409,6 +410,7 @@ def build_cooccurrence_resumable(
     progress: Callable[[str, int], None] | None = None,
     on_shard: Callable[[str, int, bool], None] | None = None,
     documents: str = "line",
+    phrases=None,
     **params,
 ):
     """Count window co-occurrences shard by shard, resuming from ``checkpoint``.
@@ -429,7 +431,7 @@ def build_cooccurrence_resumable(
         (see :func:`cooc.shards.plan_shards` and
         :func:`cooc.shards.group_shards`).
     vocabulary, min_count, max_size, tokenizer, lowercase, column, \
-encoding_errors, chunk_size, documents
+encoding_errors, chunk_size, documents, phrases
         As for :func:`cooc.cooccurrence.build_cooccurrence` (with
         ``documents="file"`` every shard is whole files; with
         ``"paragraph"`` files are cut after blank lines).
@@ -489,6 +491,7 @@ encoding_errors, chunk_size, documents
         encoding_errors=encoding_errors,
         chunk_size=chunk_size,
         documents=documents,
+        phrases=as_phrase_table(phrases),
     )
     options.check_paths(paths)
     groups = _plan(paths, n_shards, documents)
@@ -520,6 +523,8 @@ encoding_errors, chunk_size, documents
             for k, v in options.keywords().items()
             if k != "documents" or v != "line"
         },
+        # (the phrase table by its hash: another table is another build)
+        **({} if phrases is None else {"phrases": options.phrases.record()}),
         "params": _jsonable(counted_params),
         "min_count": min_count,
         "max_size": max_size,

@@ -790,6 +790,14 @@ def vocab(
     "same command after an interruption continues from there (the folder is kept; "
     "delete it when done).",
 )
+@click.option(
+    "--phrases",
+    "phrases_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Join the phrases of this TSV (written by cooc phrases) into single "
+    "tokens before counting, pass by pass, so that the vocabulary holds new_york.",
+)
 @corpus_options
 @quiet_json_options
 @dask_options
@@ -820,6 +828,7 @@ def build(
     as_json,
     spill_dir,
     checkpoint,
+    phrases_path,
     engine,
     scheduler,
     workers,
@@ -837,6 +846,7 @@ def build(
       cooc build corpus/*.txt.gz -o corpus.cooc --window 15 --min-count 5
       cooc build corpus/*.txt.gz -o corpus.cooc --checkpoint corpus.ckpt
       cooc build books/*.txt -o books.cooc --documents paragraph
+      cooc build corpus/*.txt.gz -o corpus.cooc --phrases phrases.tsv
       cooc info corpus.cooc
     """
     from cooc.engines import write_cooccurrence
@@ -878,6 +888,7 @@ def build(
         column=column,
         encoding_errors=encoding_errors,
         documents=documents,
+        phrases=phrases_path,
         progress=progress,
         window_size=window,
         weighting=weighting,
@@ -921,7 +932,8 @@ def build(
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="Phrase TSV to write (word1, word2, count, score; best first; .gz etc. allowed).",
+    help="Phrase TSV to write (word1, word2, count, score, pass; by pass, best "
+    "first; .gz etc. allowed).",
 )
 @click.option(
     "--scoring",
@@ -945,6 +957,14 @@ def build(
     help="Keep pairs scoring strictly above this [default: 10 for word2phrase, "
     "0.5 for npmi, 0 for pmi].",
 )
+@click.option(
+    "--passes",
+    type=click.IntRange(1, 16),
+    default=1,
+    show_default=True,
+    help="Pass k scores the corpus with the phrases of earlier passes joined "
+    "(new_york + times -> new_york_times); the pass is in the TSV.",
+)
 @corpus_options
 @quiet_json_options
 @_errors
@@ -954,6 +974,7 @@ def phrases(
     scoring,
     min_count,
     threshold,
+    passes,
     tokenizer,
     no_lowercase,
     column,
@@ -964,14 +985,17 @@ def phrases(
 ):
     """Score adjacent word pairs as phrases (word2phrase / gensim Phrases).
 
-    CORPUS is read as by `cooc build`; pairs never cross a document.
+    CORPUS is read as by `cooc build`; pairs never cross a document. The TSV
+    feeds `cooc build/embed --phrases`, which join each phrase into one token
+    word1_word2.
 
     \b
     Example:
       cooc phrases corpus/*.txt.gz -o phrases.tsv --scoring npmi --threshold 0.5
+      cooc phrases corpus/*.txt.gz -o phrases.tsv --passes 2
+      cooc embed corpus/*.txt.gz --phrases phrases.tsv -o vectors.bin
     """
-    from cooc.files import atomic_write
-    from cooc.phrases import score_phrases
+    from cooc.phrases import score_phrases, write_phrases
 
     progress = Progress(quiet)
     t0 = time.perf_counter()
@@ -980,6 +1004,7 @@ def phrases(
         scoring=scoring,
         min_count=min_count,
         threshold=threshold,
+        passes=passes,
         progress=progress,
         tokenizer=tokenizer,
         lowercase=not no_lowercase,
@@ -988,12 +1013,7 @@ def phrases(
         documents=documents,
     )
     progress.done()
-    with atomic_write(output, "w", compress=True, encoding="utf-8", newline="") as f:
-        f.write("word1\tword2\tcount\tscore\n")
-        for w1, w2, c, s in zip(
-            frame["word1"], frame["word2"], frame["count"], frame["score"]
-        ):
-            f.write(f"{w1}\t{w2}\t{int(c)}\t{float(s)!r}\n")
+    write_phrases(frame, output)
     seconds = time.perf_counter() - t0
     result = {
         "output": str(output),
@@ -1003,6 +1023,7 @@ def phrases(
         "n_tokens": frame.attrs["n_tokens"],
         "n_candidates": frame.attrs["n_candidates"],
         "n_phrases": len(frame),
+        "phrases_per_pass": [p["n_phrases"] for p in frame.attrs["per_pass"]],
         "seconds": round(seconds, 3),
     }
     progress.note(
@@ -1354,6 +1375,14 @@ def _is_cooc_file(path) -> bool:
     "other counting settings are cooc build's defaults].",
 )
 @click.option(
+    "--phrases",
+    "phrases_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Corpus input only: join the phrases of this TSV (cooc phrases) into "
+    "single tokens before counting, so that new_york gets a vector.",
+)
+@click.option(
     "--memory",
     default=None,
     metavar="SIZE",
@@ -1388,6 +1417,45 @@ def _is_cooc_file(path) -> bool:
     help="Randomized solver: random columns beyond the rank [default: max(32, "
     "rank // 2)].",
 )
+@click.option(
+    "--subwords",
+    is_flag=True,
+    help="Also learn vectors for unseen words from their character n-grams "
+    "(cooc similar and cooc evaluate use them); kept in the .npz, or beside "
+    "word2vec files in OUTPUT.subwords.npz.",
+)
+@click.option(
+    "--subword-ngrams",
+    default="3:6",
+    show_default=True,
+    metavar="MIN:MAX",
+    callback=lambda ctx, param, value: _parse_ngrams(value),
+    help="--subwords: n-gram lengths in characters of <word>.",
+)
+@click.option(
+    "--subword-buckets",
+    type=click.IntRange(1, 1 << 32),
+    default=2_000_000,
+    show_default=True,
+    help="--subwords: hash buckets of the n-grams (FNV-1a of the UTF-8 bytes).",
+)
+@click.option(
+    "--subword-method",
+    type=click.Choice(["centroid", "ridge"]),
+    default="centroid",
+    show_default=True,
+    help="--subwords: n-gram vectors as the mean of their words' vectors, or "
+    "ridge regression (stores an n_words x rank matrix more).",
+)
+@click.option(
+    "--rare-words",
+    type=click.IntRange(0),
+    default=100_000,
+    show_default=True,
+    help="--subwords with corpus inputs: also give vectors to the N most frequent "
+    "words below --min-count, from their co-occurrence counts (one more counting "
+    "pass) and their n-grams; 0: none.",
+)
 @corpus_options
 @quiet_json_options
 @dask_options
@@ -1405,6 +1473,7 @@ def embed(
     seed,
     min_count,
     window,
+    phrases_path,
     memory,
     streaming,
     temp_dir,
@@ -1420,6 +1489,11 @@ def embed(
     engine,
     scheduler,
     workers,
+    subwords=False,
+    subword_ngrams=(3, 6),
+    subword_buckets=2_000_000,
+    subword_method="centroid",
+    rare_words=100_000,
 ):
     """Turn a .cooc matrix into word vectors: PPMI weighting, then truncated SVD.
 
@@ -1438,11 +1512,21 @@ def embed(
     on disk (--temp-dir). Same vectors up to float rounding; progress shows
     every pass with the time left.
 
+    --subwords also fits a map from character n-grams (3 to 6 characters of
+    <word>, hashed) to the vectors, so that unseen words get estimated
+    vectors; word2vec files stay plain (gensim reads them) and the model goes
+    to OUTPUT.subwords.npz beside them. With corpus inputs, the --rare-words
+    most frequent words below --min-count get vectors too, folded in from their
+    co-occurrence counts (a second counting pass) and blended with their
+    n-gram estimates; the vocabulary's vectors do not change.
+
     \b
     Example:
       cooc embed corpus.cooc -o vectors.txt
       cooc embed corpus.cooc --rank 300 --power 0.5 --context -o vectors.npz
       cooc embed corpus/*.txt.gz -o vectors.bin
+      cooc embed corpus/*.txt.gz --subwords --subword-ngrams 3:5 -o vectors.npz
+      cooc embed corpus/*.txt.gz --phrases phrases.tsv -o vectors.bin
       cooc embed big.cooc --rank 300 --memory 8G --temp-dir /scratch -o vectors.bin
     """
     from cooc.io import load_cooc
@@ -1451,6 +1535,16 @@ def embed(
 
     progress = Progress(quiet)
     t0 = time.perf_counter()
+    if not subwords:
+        subword_given = {
+            "--subword-ngrams": subword_ngrams != (3, 6),
+            "--subword-buckets": subword_buckets != 2_000_000,
+            "--subword-method": subword_method != "centroid",
+            "--rare-words": rare_words != 100_000,
+        }
+        for name, on in subword_given.items():
+            if on:
+                raise BadInput(f"{name} applies with --subwords; add --subwords.")
     is_file = len(inputs) == 1 and _is_cooc_file(inputs[0])
     budget = _parse_memory(memory)
     if (budget is not None or streaming) and not is_file:
@@ -1466,8 +1560,11 @@ def embed(
         "--column": column is not None,
         "--encoding-errors": encoding_errors != "strict",
         "--documents": documents != "line",
+        "--phrases": phrases_path is not None,
     }
     given = [name for name, on in reading.items() if on]
+    if is_file and rare_words != 100_000:
+        given.append("--rare-words")
     if is_file and given:
         raise BadInput(
             f"{given[0]} applies to corpus inputs; {inputs[0]} is a .cooc file, "
@@ -1477,6 +1574,11 @@ def embed(
         inputs[0], rank, budget, streaming, progress, oversamples
     )
     if streams:
+        if subwords:
+            raise BadInput(
+                "--subwords needs the vectors in memory; embed without --memory/"
+                "--streaming, or fit later (cooc.subwords.fit_subwords in Python)."
+            )
         if solver != "randomized":
             raise BadInput(
                 f"--solver {solver} needs the matrix in memory; use --solver "
@@ -1504,6 +1606,7 @@ def embed(
             column=column,
             encoding_errors=encoding_errors,
             documents=documents,
+            phrases=phrases_path,
             progress=progress,
         )
         progress.done()
@@ -1528,10 +1631,38 @@ def embed(
         random_state=seed,
         n_iter=n_iter,
         n_oversamples=oversamples,
+        subwords=subwords and {
+            "min_n": subword_ngrams[0],
+            "max_n": subword_ngrams[1],
+            "buckets": subword_buckets,
+            "method": subword_method,
+        },
     )
     progress.done()
     _note_dropped(progress, emb.dropped)
     emb.singular_values = s  # kept by .npz files
+    effective_min_count = 5 if min_count is None else min_count
+    if subwords and not is_file and rare_words and effective_min_count > 1:
+        from cooc.pipeline import fold_in_words
+
+        progress.note(f"counting the words below --min-count {effective_min_count}")
+        counts = build_cooccurrence(
+            list(inputs),
+            min_count=1,
+            max_size=len(cooc.vocabulary) + rare_words,
+            window_size=DEFAULT_WINDOW if window is None else window,
+            tokenizer=tokenizer,
+            lowercase=not no_lowercase,
+            column=column,
+            encoding_errors=encoding_errors,
+            documents=documents,
+            phrases=phrases_path,
+            progress=progress,
+        )
+        progress.done()
+        with progress.timed("rare words"):
+            emb = fold_in_words(emb, counts, s, max_words=rare_words)
+        del counts
     with progress.timed("writing"):
         emb.save(output)
     seconds = time.perf_counter() - t0
@@ -1545,10 +1676,36 @@ def embed(
         "smallest_singular_value": float(s[-1]),
         "stages": progress.table(),
     }
+    if emb.subwords is not None:
+        from cooc.files import base_suffix
+        from cooc.subwords import sidecar_path
+
+        params = emb.subwords.params()
+        result["subwords"] = {k: params[k] for k in ("method", "min_n", "max_n")}
+        result["subwords"]["buckets"] = params["buckets"]
+        result["subwords"]["rare_words"] = params["n_rare"]
+        result["subwords"]["file"] = (
+            str(output) if base_suffix(output) == ".npz" else sidecar_path(output)
+        )
     progress.note(
         f"wrote {len(emb)} vectors of {rank} dimensions to {output} in {seconds:.1f} s"
     )
     _emit(result, as_json, _kv_table(list(result.items())))
+
+
+def _parse_ngrams(value):
+    """``--subword-ngrams MIN:MAX`` as ``(min_n, max_n)``."""
+    low, sep, high = str(value).partition(":")
+    try:
+        low, high = int(low), int(high if sep else low)
+    except ValueError:
+        low = high = 0
+    if not 1 <= low <= high <= 32:
+        raise click.BadParameter(
+            f"{value!r}: expected MIN:MAX with 1 <= MIN <= MAX <= 32, e.g. 3:6.",
+            param_hint="--subword-ngrams",
+        )
+    return low, high
 
 
 def _note_dropped(progress, dropped):
@@ -1745,6 +1902,9 @@ def similar(vectors, words, plus, minus, cosmul, odd_one_out, restrict_vocab, k,
     most_similar_cosmul, 3CosMul). --odd-one-out: gensim's doesnt_match.
     A word missing from the vectors is tried in lower case; neighbours of the
     other words are still printed when some are unknown (named on stderr).
+    Vectors made with cooc embed --subwords answer an unknown word with its
+    estimate from character n-grams (said on stderr; "estimated": true in
+    the JSON neighbours).
 
     \b
     Examples:
@@ -1753,6 +1913,7 @@ def similar(vectors, words, plus, minus, cosmul, odd_one_out, restrict_vocab, k,
       cooc similar vectors.txt paris --minus france --plus italy --cosmul
       cooc similar vectors.txt king --restrict-vocab 30000 --json
       cooc similar vectors.txt --odd-one-out breakfast lunch dinner ship
+      cooc similar subword-vectors.npz whaleship
     """
     analogy = bool(plus or minus or cosmul)
     if odd_one_out and (analogy or restrict_vocab is not None):
@@ -1768,6 +1929,19 @@ def similar(vectors, words, plus, minus, cosmul, odd_one_out, restrict_vocab, k,
         return next((w for w in (word, word.lower()) if w in emb), None)
 
     keys = {word: find(word) for word in (*words, *plus, *minus)}
+    estimated = []
+    if emb.subwords is not None:  # unseen words: their n-gram estimates
+        estimated = [
+            word
+            for word, key in keys.items()
+            if key is None and emb.subwords.covers(word)  # (else no n-gram known)
+        ]
+        for word in estimated:
+            keys[word] = word
+            click.echo(
+                f"{word!r} is not in the vocabulary; using its subword estimate.",
+                err=True,
+            )
     unknown = [word for word, key in keys.items() if key is None]
     if unknown and (analogy or odd_one_out or len(unknown) == len(keys)):
         listed = ", ".join(repr(w) for w in unknown)
@@ -1801,6 +1975,8 @@ def similar(vectors, words, plus, minus, cosmul, odd_one_out, restrict_vocab, k,
             "method": "3cosmul" if cosmul else "3cosadd",
             "results": [{"word": n, "score": s} for n, s in ranked],
         }
+        if estimated:
+            report["estimated"] = estimated
         table = f"{query}: " + ", ".join(f"{n} ({s:.3f})" for n, s in ranked)
         _emit(report, as_json, table)
         return
@@ -1815,13 +1991,19 @@ def similar(vectors, words, plus, minus, cosmul, odd_one_out, restrict_vocab, k,
                 keys[word], topn=k, restrict_vocab=restrict_vocab
             )
     if as_json:
+        mark = {"estimated": True}  # (cosines with the word's subword estimate)
         _emit(
-            {w: [{"word": n, "cosine": s} for n, s in v] for w, v in result.items()},
+            {
+                w: [{"word": n, "cosine": s, **(mark if w in estimated else {})}
+                    for n, s in v]
+                for w, v in result.items()
+            },
             True,
-        )
+        )  # fmt: skip
         return
     for word, neigh in result.items():
-        click.echo(f"{word}: " + ", ".join(f"{n} ({s:.3f})" for n, s in neigh))
+        label = f"{word} (estimated)" if word in estimated else word
+        click.echo(f"{label}: " + ", ".join(f"{n} ({s:.3f})" for n, s in neigh))
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS)
@@ -1853,7 +2035,9 @@ def evaluate(vectors, sim_files, analogy_files, restrict_vocab, as_json):
     """Score word vectors on similarity (Spearman) and analogy benchmarks.
 
     Similarity reports Spearman's rho over the covered pairs, the coverage, and
-    rho with out-of-vocabulary pairs scored as zero similarity.
+    rho with out-of-vocabulary pairs scored as zero similarity. Vectors made
+    with cooc embed --subwords add score_all, rho over all pairs with unseen
+    words given their n-gram estimates, and n_estimated, the pairs so scored.
 
     \b
     Example:
@@ -1872,6 +2056,7 @@ def evaluate(vectors, sim_files, analogy_files, restrict_vocab, as_json):
     if not sim_files and not analogy_files:
         raise BadInput("give at least one --similarity or --analogy file.")
     emb = _load_vectors(vectors)
+    has_subwords = emb.subwords is not None
     rows = []
     for f in sim_files:
         r = evaluate_similarity(emb, load_similarity(f))
@@ -1885,6 +2070,15 @@ def evaluate(vectors, sim_files, analogy_files, restrict_vocab, as_json):
                 "n": r["n_pairs"],
             }
         )
+        if has_subwords:  # rho over all pairs, unseen words by their estimates
+            rows[-1]["score_all"] = r["spearman_all"]
+            rows[-1]["n_estimated"] = r["n_estimated"]
+            if r["n_estimated"]:
+                click.echo(
+                    f"{f.name}: {r['n_estimated']} of {r['n_pairs']} pairs scored "
+                    "with subword estimates of unseen words.",
+                    err=True,
+                )
     for f in analogy_files:
         q = load_analogies(f)
         for method in ("3cosadd", "3cosmul"):
@@ -1899,6 +2093,9 @@ def evaluate(vectors, sim_files, analogy_files, restrict_vocab, as_json):
                     "n": r["n_questions"],
                 }
             )
+            if has_subwords:  # (analogies are scored on the vocabulary only)
+                rows[-1]["score_all"] = float("nan")
+                rows[-1]["n_estimated"] = 0
     frame = pd.DataFrame(rows)
     _emit(rows, as_json, _frame_table(frame))
 

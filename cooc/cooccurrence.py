@@ -36,6 +36,7 @@ from cooc.errors import InputError, InputTypeError
 # CoocMatrix and merge are defined in cooc.matrix; re-exported here.
 from cooc.matrix import CoocMatrix, merge
 from cooc.parallel import block_map, n_threads
+from cooc.phrasetable import as_phrase_table
 from cooc.tokenstream import EncodedCorpus, TokenTable, merge_tables, scan_corpus
 from cooc.vocab import (
     EmptyCorpusError,
@@ -899,13 +900,21 @@ def count_files(
     n_jobs = params.get("n_jobs")
     memory = params.get("memory") or DEFAULT_MEMORY
     read["max_line"] = max_line_bytes(memory) if max_line is None else max_line
+    phrases = options.phrases
     if vocabulary is not None:
         # One pass: the vocabulary's table is read by every thread.
         step = tell("counting")
         counter = _new_counter(vocabulary, params)
+        table = TokenTable.from_tokens(vocabulary.tokens)
+        plan = None if phrases is None else _phrase_plan(phrases, table)
+        n_words = len(vocabulary)
 
         def count(part):
-            counter.update(part.codes, part.offsets)
+            codes, offsets = part.codes, part.offsets
+            if plan is not None:  # (phrase words beyond the vocabulary: -1)
+                codes, offsets = phrases.join_codes(codes, offsets, plan)
+                codes = np.where(codes < n_words, codes, -1).astype(np.int32)
+            counter.update(codes, offsets)
             if on_update is not None:
                 on_update(counter)
             if step is not None:
@@ -915,7 +924,7 @@ def count_files(
             paths,
             **read,
             n_jobs=n_jobs,
-            table=TokenTable.from_tokens(vocabulary.tokens),
+            table=table,
             on_part=count,
         )
         return counter, vocabulary
@@ -929,17 +938,37 @@ def count_files(
         remaps = merge_tables(tables)
         if keep.n_tokens == 0:
             raise _empty_corpus_error(paths)
+        plan = None
+        if phrases is not None:
+            # The words are counted again with the phrases joined (the
+            # kernel is cheap, so the counting pass joins them again).
+            plan = _phrase_plan(phrases, tables[0])
+            counts = np.zeros(len(tables[0]), np.int64)
+            for part in keep:
+                codes, _ = phrases.join_codes(
+                    remaps[part.table][part.codes], part.offsets, plan
+                )
+                counts += np.bincount(codes, minlength=counts.shape[0])
+            tables[0].count[: counts.shape[0]] = counts
         vocabulary, entries = vocabulary_from_table(
             tables[0], min_count=min_count, max_size=max_size
         )
         word_of = np.full(len(tables[0]), -1, dtype=np.int32)
         word_of[entries] = np.arange(len(entries), dtype=np.int32)
         maps = [word_of[r] for r in remaps]
-        tables = remaps = word_of = None
+        tables = None
+        if plan is None:
+            remaps = word_of = None
         step = tell("counting")
         counter = _new_counter(vocabulary, params)
         for part in keep:
-            counter.update(maps[part.table][part.codes], part.offsets)
+            if plan is None:
+                counter.update(maps[part.table][part.codes], part.offsets)
+            else:
+                codes, offsets = phrases.join_codes(
+                    remaps[part.table][part.codes], part.offsets, plan
+                )
+                counter.update(word_of[codes], offsets)
             if on_update is not None:
                 on_update(counter)
             if step is not None:
@@ -947,6 +976,13 @@ def count_files(
     finally:
         keep.close()
     return counter, vocabulary
+
+
+def _phrase_plan(phrases, table: TokenTable) -> tuple:
+    """Add the phrase table's words to ``table`` (count 0 when new) and return
+    the joining plan over the table's entries."""
+    entries = table.merge(TokenTable.from_tokens(list(phrases.words)))
+    return phrases.plan(entries, len(table))
 
 
 def _new_counter(vocabulary, params) -> WindowCounter:
@@ -1011,6 +1047,7 @@ def build_cooccurrence(
     window_size: int = DEFAULT_WINDOW,
     weighting: str = DEFAULT_WEIGHTING,
     documents: str = "line",
+    phrases=None,
     **params,
 ) -> CoocMatrix:
     """Count window co-occurrences of corpus files, streaming in bounded chunks.
@@ -1023,7 +1060,12 @@ def build_cooccurrence(
     ``documents`` (``"line"``, ``"paragraph"`` or ``"file"``) says what a
     document of a plain-text file is (see :func:`cooc.corpus.iter_documents`);
     pairs never cross documents. A mode other than ``"line"`` is recorded in
-    the result's ``params``.
+    the result's ``params``. ``phrases`` (a phrase TSV written by ``cooc
+    phrases``, a DataFrame with ``word1, word2[, pass]`` or a
+    :class:`cooc.phrasetable.PhraseTable`) are joined into single tokens
+    (``new_york``) before anything is counted, so the vocabulary and the
+    counts hold the joined tokens; the table's SHA-256 is recorded in
+    ``params["reading"]["phrases"]``.
     """
     params["window_size"] = window_size
     params["weighting"] = weighting
@@ -1037,6 +1079,7 @@ def build_cooccurrence(
         encoding_errors=encoding_errors,
         chunk_size=chunk_size,
         documents=documents,
+        phrases=as_phrase_table(phrases),
     )
     options.check_paths(paths)
     selection = vocabulary_selection(vocabulary, min_count, max_size)

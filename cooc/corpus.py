@@ -1638,6 +1638,9 @@ class ReadingOptions:
         Approximate characters (bytes of input) per chunk and per block read.
     documents : {"line", "paragraph", "file"}, default="line"
         What a document of a plain-text file is; see :func:`iter_documents`.
+    phrases : cooc.phrasetable.PhraseTable, default=None
+        Phrases joined into single tokens in every chunk (see
+        :mod:`cooc.phrasetable`); recorded in :meth:`record` by its SHA-256.
 
     Examples
     --------
@@ -1655,12 +1658,20 @@ class ReadingOptions:
     encoding_errors: str = "strict"
     chunk_size: int = DEFAULT_CHUNK_SIZE
     documents: str = "line"
+    phrases: object = None  # a cooc.phrasetable.PhraseTable (a higher layer)
 
     def __post_init__(self) -> None:
         check_tokenizer(self.tokenizer)
         check_encoding_errors(self.encoding_errors)
         check_chunk_size(self.chunk_size)
         check_document_mode(self.documents)
+        if self.phrases is not None and not callable(
+            getattr(self.phrases, "join_chunk", None)
+        ):
+            raise InputTypeError(
+                "phrases must be a PhraseTable (cooc.phrasetable.as_phrase_table) "
+                f"or None; got {type(self.phrases).__name__}."
+            )
 
     @classmethod
     def of(cls, options) -> ReadingOptions:
@@ -1668,8 +1679,10 @@ class ReadingOptions:
         return options if isinstance(options, cls) else cls(**options)
 
     def keywords(self) -> dict:
-        """The options as keyword arguments (of :func:`iter_token_chunks`, say)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """The options as keyword arguments (of :func:`iter_token_chunks`, say);
+        not ``phrases``, which the readers apply themselves."""
+        fields = dataclasses.fields(self)
+        return {f.name: getattr(self, f.name) for f in fields if f.name != "phrases"}
 
     def record(self) -> dict:
         """The ``reading`` record of a build's params: what redoing it needs."""
@@ -1678,15 +1691,17 @@ class ReadingOptions:
             "lowercase": self.lowercase,
             "column": self.column,
             "encoding_errors": self.encoding_errors,
-        }
+        } | ({} if self.phrases is None else {"phrases": self.phrases.record()})
 
     def check_paths(self, paths) -> None:
         """Refuse table inputs, before reading, unless documents are lines."""
         check_document_paths(paths, self.documents)
 
     def token_chunks(self, paths) -> Iterator[TokenChunk]:
-        """The corpus ``paths`` as coded token chunks (:func:`iter_token_chunks`)."""
-        return iter_token_chunks(paths, **self.keywords())
+        """The corpus ``paths`` as coded token chunks (:func:`iter_token_chunks`),
+        with the phrases joined."""
+        chunks = iter_token_chunks(paths, **self.keywords())
+        return chunks if self.phrases is None else map(self.phrases.join_chunk, chunks)
 
     def blocks(self, paths, max_line: int | None = None) -> Iterator[str | list[str]]:
         """Per file, blocks of whole documents: a str of ``"\\n"``-separated
@@ -1718,8 +1733,10 @@ class ReadingOptions:
 
     def chunks_of(self, blocks) -> Iterator[TokenChunk]:
         """Token chunks of about ``chunk_size`` characters from blocks of whole
-        documents (:meth:`blocks`); chunk bounds do not change any count."""
+        documents (:meth:`blocks`); chunk bounds do not change any count.
+        The phrases, if any, are joined in each chunk."""
         tokenizer, lowercase = self.tokenizer, self.lowercase
+        join = (lambda c: c) if self.phrases is None else self.phrases.join_chunk
         pending: list[str] = []
         size = 0
         for block in blocks:
@@ -1728,9 +1745,9 @@ class ReadingOptions:
                     continue
                 block = _join_documents(block)
             if pending and size + len(block) > self.chunk_size:
-                yield _chunk_from_text("\n".join(pending), tokenizer, lowercase)
+                yield join(_chunk_from_text("\n".join(pending), tokenizer, lowercase))
                 pending, size = [], 0
             pending.append(block)
             size += len(block) + 1
         if pending:
-            yield _chunk_from_text("\n".join(pending), tokenizer, lowercase)
+            yield join(_chunk_from_text("\n".join(pending), tokenizer, lowercase))

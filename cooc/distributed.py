@@ -57,6 +57,7 @@ from cooc.errors import InputError, MissingDependencyError
 # out of core moved to cooc.outofcore; the names stay importable here
 from cooc.outofcore import OutOfCoreResult, build_cooccurrence_out_of_core
 from cooc.parallel import n_threads
+from cooc.phrasetable import as_phrase_table
 from cooc.shards import (
     Shard,
     add_pair_counts,
@@ -416,6 +417,7 @@ def build_cooccurrence_dask(
     n_workers: int | None = None,
     progress: Callable[[str, int], None] | None = None,
     documents: str = "line",
+    phrases=None,
     **params,
 ):
     """Count window co-occurrences on Dask: exactly :func:`build_cooccurrence`.
@@ -439,6 +441,8 @@ def build_cooccurrence_dask(
     documents : {"line", "paragraph", "file"}, default="line"
         As for :func:`build_cooccurrence` (see :func:`plan_shards` for how
         each mode is sharded).
+    phrases : path, DataFrame or PhraseTable, default=None
+        As for :func:`build_cooccurrence`: joined in every shard's chunks.
     n_shards : int, default=None
         About how many shards; None means one per file.
     client : distributed.Client, default=None
@@ -467,6 +471,7 @@ def build_cooccurrence_dask(
         encoding_errors=encoding_errors,
         chunk_size=chunk_size,
         documents=documents,
+        phrases=as_phrase_table(phrases),
     )
     options.check_paths(paths)
     if vocabulary is not None:

@@ -192,7 +192,13 @@ def evaluate_similarity(embeddings: Embeddings, pairs) -> dict:
         ``spearman``: rho over the pairs whose two words are both in the
         vocabulary (NaN if fewer than two); ``spearman_oov_zero``: rho over
         all pairs, a missing pair scored as cosine 0; ``coverage``:
-        ``n_covered / n_pairs``; ``n_pairs``; ``n_covered``.
+        ``n_covered / n_pairs``; ``n_pairs``; ``n_covered``;
+        ``spearman_all``: rho over all pairs with an out-of-vocabulary word
+        given its subword estimate when the embeddings have a ``subwords``
+        model (see :func:`cooc.subwords.fit_subwords`; a pair with a word no
+        n-gram of which is known still scores 0), equal to
+        ``spearman_oov_zero`` without a model; ``n_estimated``: the pairs not
+        covered that were scored from estimates (0 without a model).
 
     Notes
     -----
@@ -231,13 +237,51 @@ def evaluate_similarity(embeddings: Embeddings, pairs) -> dict:
     if covered.any():
         cosines[covered] = np.einsum("ij,ij->i", unit[i[covered]], unit[j[covered]])
     n_pairs, n_covered = len(pairs), int(covered.sum())
+    all_cosines, n_estimated = _estimated_cosines(embeddings, pairs, i, j, unit)
+    all_cosines[covered] = cosines[covered]
     return {
         "spearman": _spearman(scores[covered], cosines[covered]),
         "spearman_oov_zero": _spearman(scores, cosines),
         "coverage": n_covered / n_pairs if n_pairs else float("nan"),
         "n_pairs": n_pairs,
         "n_covered": n_covered,
+        "spearman_all": _spearman(scores, all_cosines),
+        "n_estimated": n_estimated,
     }
+
+
+def _estimated_cosines(embeddings, pairs, i, j, unit):
+    """``(cosines, n_estimated)`` of the pairs not covered, an unknown
+    (lower-cased) word given its subword estimate; 0 where there is no model
+    or a word's estimate is zero. Covered pairs are left at 0 here."""
+    cosines = np.zeros(len(pairs), dtype=np.float64)
+    model = getattr(embeddings, "subwords", None)
+    uncovered = np.flatnonzero((i < 0) | (j < 0))
+    if model is None or not len(uncovered):
+        return cosines, 0
+    words = [
+        [str(w).lower() for w in pairs[col].to_numpy()[uncovered]]
+        for col in ("word1", "word2")
+    ]
+    rows = (i[uncovered], j[uncovered])
+    unknown = sorted(
+        {w for column, r in zip(words, rows, strict=True)
+         for w, row in zip(column, r, strict=True) if row < 0}
+    )  # fmt: skip
+    estimates = dict(
+        zip(unknown, _unit_rows(model.estimate(unknown)), strict=True)
+    )
+
+    def vector(word, row):
+        return unit[row] if row >= 0 else estimates.get(word)
+
+    n_estimated = 0
+    for k, a, b in zip(uncovered, *words, strict=True):
+        va, vb = vector(a, i[k]), vector(b, j[k])
+        if va is not None and vb is not None and va.any() and vb.any():
+            cosines[k] = float(np.dot(va, vb))
+            n_estimated += 1
+    return cosines, n_estimated
 
 
 def _answer_analogies(unit, a, b, c, method, batch_size):
@@ -409,10 +453,13 @@ def evaluate_all(
         One row per file with columns ``dataset`` (file stem), ``task``
         (``"similarity"`` or ``"analogy"``), ``metric`` (``"spearman"`` or
         ``"accuracy"``), ``score``, ``coverage``, ``n_items``, ``n_covered``,
-        ``spearman_oov_zero`` (NaN for analogies) and ``path``.
+        ``spearman_oov_zero`` (NaN for analogies) and ``path``; when the
+        embeddings have a ``subwords`` model, also ``spearman_all`` and
+        ``n_estimated`` (see :func:`evaluate_similarity`; NaN and 0 for
+        analogies), before ``path``.
     """
     embeddings = as_embeddings(embeddings)
-    records = []
+    records, estimated = [], []
     for path in _expand_files(files):
         if _is_analogy_file(path):
             r = evaluate_analogies(
@@ -433,6 +480,7 @@ def evaluate_all(
                     path,
                 )
             )
+            estimated.append((float("nan"), 0))
         else:
             r = evaluate_similarity(embeddings, load_similarity(path))
             records.append(
@@ -447,6 +495,7 @@ def evaluate_all(
                     path,
                 )
             )
+            estimated.append((r["spearman_all"], r["n_estimated"]))
     columns = [
         "task",
         "metric",
@@ -458,6 +507,10 @@ def evaluate_all(
         "path",
     ]
     table = pd.DataFrame(records, columns=columns)
+    if getattr(embeddings, "subwords", None) is not None:
+        position = columns.index("path")
+        table.insert(position, "spearman_all", [e[0] for e in estimated])
+        table.insert(position + 1, "n_estimated", [e[1] for e in estimated])
     table.insert(0, "dataset", [Path(p).stem for p in table["path"]])
     table["path"] = [os.fspath(p) for p in table["path"]]
     return table

@@ -61,6 +61,7 @@ from cooc.errors import InputError
 from cooc.files import atomic_write
 from cooc.matrix import cooc_meta, write_cooc
 from cooc.parallel import ordered_map, row_parts
+from cooc.phrasetable import as_phrase_table
 from cooc.vocab import check_vocabulary_params
 
 __all__ = [
@@ -566,6 +567,7 @@ def build_cooccurrence_out_of_core(
     chunk_size: int | None = None,
     progress: Callable[[str, int], None] | None = None,
     documents: str = "line",
+    phrases=None,
     **params,
 ) -> OutOfCoreResult:
     """Count window co-occurrences within a memory budget and write a ``.cooc`` file.
@@ -591,7 +593,8 @@ def build_cooccurrence_out_of_core(
         Folder for the spilled runs (a temporary folder inside it is used and
         removed); None means the system's temporary folder.
     Other parameters
-        As for :func:`~cooc.cooccurrence.build_cooccurrence`.
+        As for :func:`~cooc.cooccurrence.build_cooccurrence` (``phrases``
+        too).
 
     Returns
     -------
@@ -613,6 +616,7 @@ def build_cooccurrence_out_of_core(
             chunk_size=chunk_size,
             encoding_errors=encoding_errors,
             documents=documents,
+            phrases=as_phrase_table(phrases),
         ),
         progress,
         params,
@@ -635,6 +639,7 @@ def build_cooccurrence_file(
     chunk_size: int | None = None,
     progress: Callable[[str, int], None] | None = None,
     documents: str = "line",
+    phrases=None,
     **params,
 ):
     """Count window co-occurrences for a ``.cooc`` file, within ``memory``.
@@ -667,6 +672,7 @@ def build_cooccurrence_file(
             chunk_size=chunk_size,
             encoding_errors=encoding_errors,
             documents=documents,
+            phrases=as_phrase_table(phrases),
         ),
         progress,
         params,

@@ -35,6 +35,7 @@ from cooc.cooccurrence import (
 from cooc.corpus import TOKENIZERS, chunks_from_documents
 from cooc.errors import InputError, InputTypeError
 from cooc.pipeline import embed_cooccurrence
+from cooc.subwords import fit_subwords
 from cooc.vectors import Embeddings, as_embeddings
 from cooc.vocab import build_vocabulary
 
@@ -275,11 +276,18 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
     lowercase : bool, default=True
     random_state : int, RandomState or None, default=None
         Seed of the randomized SVD.
+    subwords : bool or dict, default=False
+        Give the documents' out-of-vocabulary words their subword estimates
+        (:func:`cooc.subwords.fit_subwords`, with this dict as its options)
+        instead of leaving them out; the embeddings' own model is used when
+        they carry one. Such a word weighs as a word no training document
+        had (the largest IDF).
 
     Attributes
     ----------
     embeddings_ : cooc.svd.Embeddings
-        The word vectors used.
+        The word vectors used (with their ``subwords`` model when
+        ``subwords`` is on).
     idf_ : ndarray of shape (n_words,)
         Smoothed inverse document frequencies (ones with ``weighting="mean"``).
     n_features_out_ : int
@@ -308,6 +316,7 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         "tokenizer": [StrOptions(set(TOKENIZERS))],
         "lowercase": ["boolean"],
         "random_state": ["random_state"],
+        "subwords": ["boolean", dict],
     }
 
     def __init__(
@@ -323,6 +332,7 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         tokenizer="word",
         lowercase=True,
         random_state=None,
+        subwords=False,
     ):
         self.n_components = n_components
         self.embeddings = embeddings
@@ -334,6 +344,44 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         self.tokenizer = tokenizer
         self.lowercase = lowercase
         self.random_state = random_state
+        self.subwords = subwords
+
+    def _subword_options(self):
+        """fit_subwords options, or None when subwords are off."""
+        if self.subwords is False:
+            return None
+        return {} if self.subwords is True else dict(self.subwords)
+
+    def _estimated_part(self, chunks, index):
+        """``(sums, totals)``: per document, the IDF-weighted sum of its unknown
+        words' subword estimates, and their total weight (zeros when off)."""
+        n_docs = sum(chunk.offsets.shape[0] - 1 for chunk in chunks)
+        sums = np.zeros((n_docs, self.embeddings_.dim))
+        totals = np.zeros(n_docs)
+        model = self.embeddings_.subwords
+        if self._subword_options() is None or model is None:
+            return sums, totals
+        start = 0
+        for chunk in chunks:
+            n = chunk.offsets.shape[0] - 1
+            unknown = [k for k, t in enumerate(chunk.uniques) if t not in index]
+            if unknown and chunk.codes.size:
+                column = np.full(len(chunk.uniques), -1, dtype=np.int64)
+                column[unknown] = np.arange(len(unknown))
+                ids = column[chunk.codes]
+                docs = np.repeat(np.arange(n), np.diff(chunk.offsets))
+                keep = ids >= 0
+                counts = sp.csr_matrix(
+                    (np.ones(int(keep.sum())), (docs[keep], ids[keep])),
+                    shape=(n, len(unknown)),
+                )
+                vectors = model.estimate([chunk.uniques[k] for k in unknown])
+                sums[start : start + n] = self.idf_unknown_ * (counts @ vectors)
+                totals[start : start + n] = self.idf_unknown_ * np.asarray(
+                    counts.sum(axis=1)
+                ).ravel()
+            start += n
+        return sums, totals
 
     def _doc_term(self, chunks, vocab_index):
         """Sparse (n_docs, n_words) term counts over the embeddings' vocabulary."""
@@ -384,10 +432,17 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
             if seed is None or isinstance(seed, np.random.RandomState):
                 seed = np.random.RandomState(seed).randint(0, 2**31 - 1)
             self.embeddings_, _ = embed_cooccurrence(
-                cooc, k, power=self.power, random_state=int(seed)
+                cooc,
+                k,
+                power=self.power,
+                random_state=int(seed),
+                subwords=self._subword_options(),
             )
         else:
             self.embeddings_ = as_embeddings(self.embeddings)
+            options = self._subword_options()
+            if options is not None and self.embeddings_.subwords is None:
+                self.embeddings_ = fit_subwords(self.embeddings_, **options)
         self._index = {t: i for i, t in enumerate(self.embeddings_.tokens)}
         counts = self._doc_term(chunks, self._index)
         if self.weighting == "tfidf":
@@ -395,6 +450,10 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
             self.idf_ = np.log((1 + len(docs)) / (1 + df)) + 1.0
         else:
             self.idf_ = np.ones(len(self._index))
+        # the weight of a word no training document had
+        self.idf_unknown_ = (
+            np.log(1 + len(docs)) + 1.0 if self.weighting == "tfidf" else 1.0
+        )
         self.n_features_out_ = self.embeddings_.dim
         return self
 
@@ -405,10 +464,15 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         index = getattr(self, "_index", None) or {
             t: i for i, t in enumerate(self.embeddings_.tokens)
         }
-        counts = self._doc_term(_chunks(self, docs), index)
+        chunks = _chunks(self, docs)
+        counts = self._doc_term(chunks, index)
         weights = counts.multiply(self.idf_[None, :]).tocsr()
         totals = np.asarray(weights.sum(axis=1)).ravel()
         out = np.asarray(weights @ self.embeddings_.vectors, dtype=np.float64)
+        if self.subwords is not False:
+            sums, extra = self._estimated_part(chunks, index)
+            out += sums
+            totals += extra
         nonzero = totals > 0
         out[nonzero] /= totals[nonzero, None]
         if self.normalize:

@@ -19,6 +19,7 @@ import numpy as np
 from cooc.container import is_cooc_archive, pack_tokens, unpack_tokens
 from cooc.errors import InputError, InputTypeError, UnknownWordError
 from cooc.files import atomic_write, base_suffix, compression_of, read_all_bytes
+from cooc.subwords import SUBWORD_ARRAYS, SubwordModel, sidecar_path
 
 __all__ = ["Embeddings", "as_embeddings"]
 
@@ -213,6 +214,16 @@ class Embeddings:
         known (``cooc embed`` sets them); ``.npz`` files keep them (an array
         ``singular_values``, optional when loading), the word2vec formats
         cannot. None otherwise.
+    subwords : cooc.subwords.SubwordModel or None
+        A map from character n-grams to vectors
+        (:func:`cooc.subwords.fit_subwords`): with one, an unseen word gets
+        an estimate (``emb[word]``, ``get_vector``, ``similarity``,
+        ``most_similar``; see :meth:`is_estimated`) where it would raise
+        KeyError, while ``word in emb`` stays membership of the vocabulary.
+        ``.npz`` files keep it as the arrays ``subword_params`` and
+        ``subword_weights``; word2vec files in the sidecar
+        ``<path>.subwords.npz``, which :meth:`load` reads when present.
+        None by default.
 
     See Also
     --------
@@ -271,6 +282,8 @@ class Embeddings:
         self.dropped: list[str] = []
         # the SVD's singular values, when known (kept by .npz files)
         self.singular_values: np.ndarray | None = None
+        # vectors for unseen words from their character n-grams (cooc.subwords)
+        self.subwords: SubwordModel | None = None
 
     @property
     def dim(self) -> int:
@@ -298,8 +311,21 @@ class Embeddings:
             Naming the first word that is not in the vocabulary.
         """
         if isinstance(key, (list, tuple, np.ndarray)):
+            if self.subwords is not None:  # known rows, then the unseen in one batch
+                key = list(key)
+                unseen = [k for k in key if self.is_estimated(k)]
+                out = np.empty((len(key), self.dim), dtype=np.float32)
+                known = [i for i, k in enumerate(key) if not self.is_estimated(k)]
+                out[known] = self.vectors[[self.index(key[i]) for i in known]]
+                if unseen:
+                    out[[i for i, k in enumerate(key) if self.is_estimated(k)]] = (
+                        self.subwords.estimate(unseen)
+                    )
+                return out
             rows = np.fromiter((self.index(k) for k in key), dtype=np.intp)
             return self.vectors[rows]
+        if self.is_estimated(key):
+            return self.subwords.estimate([key])[0]
         return self.vectors[self.index(key)]
 
     def __repr__(self) -> str:
@@ -341,15 +367,48 @@ class Embeddings:
     def get_vector(self, key: str, norm: bool = False) -> np.ndarray:
         """The vector of ``key``, scaled to unit length with ``norm=True``.
 
+        An unseen word gets its subword estimate when there is a
+        :attr:`subwords` model (see :meth:`is_estimated`).
+
         Raises
         ------
         KeyError
-            If ``key`` is not in the vocabulary.
+            If ``key`` is not in the vocabulary (and there is no model).
         """
-        vector = self.vectors[self.index(key)]
+        vector = self[key] if isinstance(key, str) else self.vectors[self.index(key)]
         if not norm:
             return vector
         return unit_rows(vector[None, :])[0]
+
+    def is_estimated(self, word) -> bool:
+        """True if ``word`` is not in the vocabulary but a :attr:`subwords`
+        model answers it (``emb[word]`` is then its n-gram estimate, a zero
+        vector when none of its n-grams is known)."""
+        return (
+            self.subwords is not None and isinstance(word, str) and word not in self
+        )
+
+    def with_subwords(self, model: SubwordModel | None) -> Embeddings:
+        """A new Embeddings with the same tokens and vectors (shared, not
+        copied) and ``subwords`` set to ``model`` (fitted on these tokens and
+        dimensions; see :func:`cooc.subwords.fit_subwords`)."""
+        if model is not None and (
+            model.n_words != len(self) or model.dim != self.dim
+        ):
+            raise InputError(
+                f"the subword model has {model.n_words} words x {model.dim} "
+                f"dimensions; these vectors {len(self)} x {self.dim}."
+            )
+        if model is not None and model.tokens != self.tokens:
+            raise InputError(
+                "the subword model was fitted on other words than these vectors'; "
+                "fit it on them (cooc.subwords.fit_subwords)."
+            )
+        emb = Embeddings(self.tokens, self.vectors)
+        emb.dropped = list(self.dropped)
+        emb.singular_values = self.singular_values
+        emb.subwords = model
+        return emb
 
     @classmethod
     def from_keyed_vectors(cls, kv) -> Embeddings:
@@ -396,7 +455,9 @@ class Embeddings:
 
     def normalized(self) -> Embeddings:
         """Return a copy with rows scaled to unit length (zero rows stay zero)."""
-        return Embeddings(self.tokens, unit_rows(self.vectors))
+        emb = Embeddings(self.tokens, unit_rows(self.vectors))
+        emb.subwords = self.subwords  # (fitted to the unit vectors already)
+        return emb
 
     def similarity(self, w1: str, w2: str) -> float:
         """Cosine similarity of two words (0.0 if either vector is zero)."""
@@ -604,7 +665,9 @@ class Embeddings:
             )
         terms, rows = [], []
         for sign, item in items:
-            if isinstance(item, str):
+            if self.is_estimated(item):
+                vector = self.subwords.estimate([item])[0]
+            elif isinstance(item, str):
                 row = self.index(item)
                 rows.append(row)
                 vector = self.vectors[row]
@@ -672,6 +735,8 @@ class Embeddings:
             extra = npz_token_arrays(self.tokens)
             if self.singular_values is not None:
                 extra["singular_values"] = np.asarray(self.singular_values).ravel()
+            if self.subwords is not None:
+                extra.update(self.subwords.to_arrays())
             with atomic_write(path, "wb") as fh:
                 np.savez(fh, vectors=self.vectors, **extra)
             return
@@ -682,6 +747,12 @@ class Embeddings:
                 write_word2vec_binary(fh, self.tokens, self.vectors)
             else:
                 write_word2vec_text(fh, self.tokens, self.vectors)
+        sidecar = sidecar_path(path)
+        if self.subwords is not None:
+            with atomic_write(sidecar, "wb") as fh:
+                np.savez(fh, **self.subwords.to_arrays())
+        elif os.path.exists(sidecar):
+            os.remove(sidecar)  # (a former model would not match these vectors)
 
     @classmethod
     def load(cls, path) -> Embeddings:
@@ -720,7 +791,25 @@ class Embeddings:
         except ValueError as exc:
             raise InputError(f"{os.fspath(path)}: {exc}") from None
         emb.singular_values = singular_values
+        if suffix == ".npz":
+            emb.subwords = _read_subwords(path, emb, inside=True)
+        elif os.path.exists(sidecar_path(path)):
+            emb.subwords = _read_subwords(sidecar_path(path), emb, inside=False)
         return emb
+
+
+def _read_subwords(path, emb, *, inside):
+    """The subword model stored in the ``.npz`` file ``path`` (None when
+    ``inside`` vectors hold none), checked against ``emb``."""
+    name = os.fspath(path)
+    try:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as npz:
+            if inside and not set(SUBWORD_ARRAYS) & set(npz.files):
+                return None
+            arrays = {a: npz[a] for a in SUBWORD_ARRAYS if a in npz.files}
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+        raise InputError(f"{name}: not a valid subword model .npz ({exc}).") from None
+    return SubwordModel.from_arrays(arrays, emb.tokens, emb.vectors, name)
 
 
 def check_word2vec_tokens(tokens):

@@ -56,6 +56,16 @@ def vectors(tmp: Path) -> Path:
     return path
 
 
+def foreign_sidecar(tmp: Path) -> Path:
+    """v.txt (see :func:`vectors`) with a subword model fitted on other words."""
+    from cooc.subwords import fit_subwords
+    from cooc.vectors import Embeddings
+
+    fit_subwords(Embeddings(["x", "y", "z"], np.eye(3, 2))).save(tmp / "w.txt")
+    (tmp / "w.txt.subwords.npz").rename(tmp / "v.txt.subwords.npz")
+    return vectors(tmp)
+
+
 def truncated_cooc(tmp):
     path = built(tmp)
     data = path.read_bytes()
@@ -524,6 +534,20 @@ CASES = [
         "unknown option",
         lambda t: ["embed", built(t), "--rnak", "5", "-o", t / "out"],
         ("--rnak", "cooc embed --help"),
+    ),
+    Case(
+        "--phrases TSV with a pass below 1 (or a bad header, an empty word, a "
+        "non-finite score)",
+        lambda t: (
+            (t / "p.tsv").write_text("word1\tword2\tpass\nnew\tyork\t0\n")
+            and ["build", corpus(t), "--phrases", t / "p.tsv", "-o", t / "out"]
+        ),
+        ("p.tsv", "line 2", "pass must be an integer >= 1"),
+    ),
+    Case(
+        "a subword model (VECTORS.subwords.npz) of other vectors, or damaged",
+        lambda t: ["similar", foreign_sidecar(t), "a"],
+        ("v.txt.subwords.npz", "another vocabulary"),
     ),
 ]
 

@@ -27,6 +27,7 @@ LAYERS = {
     "cooc._compat": 0,  # scikit-learn's private API, in one place
     "cooc.parallel": 0,
     "cooc._kernels.counting": 0,
+    "cooc._kernels.phrases": 0,
     "cooc._kernels.runs": 1,
     "cooc._kernels.spill": 1,
     "cooc._kernels.streaming": 1,
@@ -36,9 +37,11 @@ LAYERS = {
     "cooc.container": 1,
     "cooc._zip": 1,
     "cooc._output": 1,
+    "cooc.subwords": 1,  # n-gram hashing, the subword model (below vectors)
     # readers, vectors, the linear algebra, the image features
     "cooc.corpus": 2,
     "cooc.vectors": 2,
+    "cooc.phrasetable": 2,  # the phrase table and its joining (not cooc.corpus's import)
     "cooc.tokenstream": 3,
     "cooc.evaluate": 3,
     "cooc.svd": 3,

@@ -7,8 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from cooc.errors import InputError
-from cooc.phrases import score_phrases
+from cooc.phrases import join_phrases, read_phrases, score_phrases, write_phrases
+from cooc.phrasetable import as_phrase_table
 
 LINES = [
     "new york is big",
@@ -89,7 +93,8 @@ def test_matches_reference(corpus, scoring, min_count, threshold):
         assert got[k][0] == c
         assert got[k][1] == pytest.approx(s, rel=1e-12, abs=1e-12)
     assert list(frame.score) == sorted(frame.score, reverse=True)
-    assert list(frame.columns) == ["word1", "word2", "count", "score"]
+    assert list(frame.columns) == ["word1", "word2", "count", "score", "pass"]
+    assert (frame["pass"] == 1).all()
 
 
 def test_direction_matters(corpus):
@@ -169,7 +174,7 @@ def test_cli_writes_the_same_table(run_cli, corpus, tmp_path):
         corpus, scoring="npmi", min_count=2, threshold=0.1, tokenizer="whitespace"
     )
     assert summary["n_phrases"] == len(frame) == len(table) > 0
-    assert list(table.columns) == ["word1", "word2", "count", "score"]
+    assert list(table.columns) == ["word1", "word2", "count", "score", "pass"]
     assert list(table.word1) == list(frame.word1)
     assert list(table.word2) == list(frame.word2)
     assert np.array_equal(table["count"].to_numpy(), frame["count"].to_numpy())
@@ -214,3 +219,273 @@ def test_same_phrases_as_gensim(corpus):
         assert set(mine) == set(theirs)
         for k in mine:
             assert mine[k] == pytest.approx(theirs[k], rel=1e-12)
+
+
+# -- joining ---------------------------------------------------------------------------
+def greedy_join(docs, table):
+    """Reference joiner: pass by pass, a left-to-right scan per document."""
+    out = [list(d) for d in docs]
+    for p in sorted({p for _, _, p in table}):
+        pairs = {(a, b) for a, b, q in table if q == p}
+        joined_docs = []
+        for doc in out:
+            res, i = [], 0
+            while i < len(doc):
+                if i + 1 < len(doc) and (doc[i], doc[i + 1]) in pairs:
+                    res.append(doc[i] + "_" + doc[i + 1])
+                    i += 2
+                else:
+                    res.append(doc[i])
+                    i += 1
+            joined_docs.append(res)
+        out = joined_docs
+    return out
+
+
+def table_frame(rows):
+    return pd.DataFrame(rows, columns=["word1", "word2", "pass"])
+
+
+HAND_DOCS = [
+    ["a", "b", "c"],  # overlapping candidates: a b wins, b c is not joined
+    ["b", "c", "a"],
+    ["a"],
+    ["b"],  # "a" ends the document before: no pair across documents
+    [],
+    ["x", "a", "b", "a", "b", "c"],
+    ["a", "b", "c", "d"],
+]
+HAND_TABLE = [("a", "b", 1), ("b", "c", 1), ("a_b", "c", 2), ("c", "d", 2)]
+
+
+def test_join_by_hand():
+    got = join_phrases(HAND_DOCS, table_frame(HAND_TABLE))
+    assert got == [
+        ["a_b_c"],
+        ["b_c", "a"],
+        ["a"],
+        ["b"],
+        [],
+        ["x", "a_b", "a_b_c"],
+        ["a_b_c", "d"],  # c d (pass 2) lost c to a_b c, which came first
+    ]
+    assert got == greedy_join(HAND_DOCS, HAND_TABLE)
+    # one pass only: the pass-2 phrases are not applied
+    one = join_phrases(HAND_DOCS, table_frame([r for r in HAND_TABLE if r[2] == 1]))
+    assert one[0] == ["a_b", "c"] and one[6] == ["a_b", "c", "d"]
+
+
+def test_join_leaves_documents_without_phrases_alone():
+    docs = [["p", "q"], ["q", "p", "p"]]
+    assert join_phrases(docs, table_frame(HAND_TABLE)) == docs
+    assert join_phrases(docs, table_frame([])) == docs
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    docs=st.lists(st.lists(st.sampled_from("abcde"), max_size=12), max_size=8),
+    rows=st.lists(
+        st.tuples(st.sampled_from("abcde"), st.sampled_from("abcde")),
+        max_size=10,
+        unique=True,
+    ),
+)
+def test_join_then_split_gives_the_tokens_back(docs, rows):
+    table = [(a, b, 1) for a, b in rows]
+    if rows:
+        # a second pass over the joined tokens of the first
+        table.append((rows[0][0] + "_" + rows[0][1], rows[-1][0], 2))
+    got = join_phrases(docs, table_frame(table))
+    assert got == greedy_join(docs, table)
+    assert [[w for t in doc for w in t.split("_")] for doc in got] == docs
+    assert all(len(g) <= len(d) for g, d in zip(got, docs, strict=True))
+
+
+def gensim_phrases():
+    return pytest.importorskip("gensim.models.phrases")
+
+
+def test_join_equals_gensim_frozen_phrases():
+    gp = gensim_phrases()
+    sentences = [line.split() for line in LINES]
+    model = gp.Phrases(sentences, min_count=1, threshold=0.5)
+    frozen = model.freeze()
+    pairs = [k.split("_") for k in frozen.phrasegrams]
+    table = table_frame([(a, b, 1) for a, b in pairs])
+    assert len(table) >= 3
+    ours = join_phrases(sentences, table)
+    assert ours == [frozen[s] for s in sentences]
+    assert ours == [model[s] for s in sentences]
+
+
+TIMES = [
+    "the new york times",
+    "new york times is big",
+    "i read the new york times",
+    "new york times new york",
+    "san francisco times",
+]
+
+
+def test_two_passes_equal_gensim(tmp_path):
+    """Pass 2 against gensim's second Phrases model trained on the first one's
+    output. gensim's export_phrases (hence freeze()) re-scores a key such as
+    "new_york_times" from the counts of "new" and "times" (it splits keys on
+    the delimiter), so the unfrozen model's own pair scores are the reference."""
+    gp = gensim_phrases()
+    corpus = tmp_path / "times.txt"
+    corpus.write_text("\n".join(LINES + TIMES) + "\n", encoding="utf-8")
+    sentences = [line.split() for line in LINES + TIMES]
+    first = gp.Phrases(sentences, min_count=2, threshold=0.5).freeze()
+    second_input = [first[s] for s in sentences]
+    second = gp.Phrases(second_input, min_count=2, threshold=0.5)
+    theirs = {(1, k): v for k, v in first.phrasegrams.items()}
+    for sent in second_input:
+        for a, b in zip(sent, sent[1:]):
+            phrase, score = second.score_candidate(a, b, [])
+            if score is not None:
+                theirs[(2, phrase)] = score
+    frame = score_phrases(
+        corpus, min_count=2, threshold=0.5, passes=2, tokenizer="whitespace"
+    )
+    mine = {
+        (int(p), f"{a}_{b}"): s
+        for a, b, s, p in zip(
+            frame.word1, frame.word2, frame.score, frame["pass"], strict=True
+        )
+    }
+    assert set(mine) == set(theirs)
+    assert any(p == 2 for p, _ in mine)
+    for k, v in mine.items():
+        assert v == pytest.approx(theirs[k], rel=1e-12)
+    # joining both passes: the second model applied to the first one's output
+    assert join_phrases(sentences, frame) == [second[s] for s in second_input]
+
+
+# -- counting with phrases -------------------------------------------------------------
+def test_build_counts_the_joined_tokens(corpus, tmp_path, same):
+    from cooc.checkpoint import build_cooccurrence_resumable
+    from cooc.cooccurrence import build_cooccurrence, cooccurrence_matrix
+    from cooc.matrix import merge
+    from cooc.vocab import Vocabulary
+
+    table = table_frame([("new", "york", 1), ("san", "francisco", 1)])
+    write_phrases(table, tmp_path / "p.tsv")
+    docs = [line.split() for line in LINES]
+    joined = join_phrases(docs, table)
+    kw = dict(window_size=2, weighting="uniform", tokenizer="whitespace")
+    got = build_cooccurrence([corpus], phrases=tmp_path / "p.tsv", **kw)
+    counts = dict(zip(got.vocabulary.tokens, got.vocabulary.counts, strict=True))
+    # by hand: 6 "new york", 5 "san francisco"; one "new" and one "york" left
+    assert counts["new_york"] == 6 and counts["san_francisco"] == 5
+    assert counts["new"] == 1 and counts["york"] == 1
+    assert "san" not in counts and "francisco" not in counts
+    ref = cooccurrence_matrix(joined, window_size=2, weighting="uniform")
+    same(got, ref)
+    assert got.params["reading"]["phrases"]["n_phrases"] == 2
+    # a given vocabulary (one pass over a read-only table), the shard engine
+    vocab = Vocabulary(["new_york", "is", "york", "love", "big"])
+    with_vocab = build_cooccurrence([corpus], phrases=table, vocabulary=vocab, **kw)
+    same(with_vocab, cooccurrence_matrix(joined, vocabulary=vocab, **kw))
+    resumed = build_cooccurrence_resumable(
+        [corpus], tmp_path / "ck", n_shards=3, phrases=table, **kw
+    )
+    same(resumed, got)
+    from cooc.io import load_cooc
+    from cooc.outofcore import build_cooccurrence_out_of_core
+
+    build_cooccurrence_out_of_core(
+        [corpus], tmp_path / "ooc.cooc", memory=16 * 2**20, phrases=table, **kw
+    )
+    same(load_cooc(tmp_path / "ooc.cooc"), got)
+    plain = build_cooccurrence([corpus], **kw)
+    with pytest.raises(InputError, match="different"):
+        merge([got, plain])
+
+
+def test_cli_build_and_embed_with_phrases(run_cli, corpus, tmp_path):
+    from cooc.io import load_cooc
+    from cooc.vectors import Embeddings
+
+    tsv = tmp_path / "p.tsv"
+    r = run_cli("phrases", corpus, "-o", tsv, "--min-count", "2", "--threshold",
+                "1", "--passes", "2", "--tokenizer", "whitespace", "-q")  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    table = pd.read_csv(tsv, sep="\t", keep_default_na=False, quoting=3)
+    assert list(table.columns) == ["word1", "word2", "count", "score", "pass"]
+    assert ("new", "york") in set(zip(table.word1, table.word2, strict=True))
+    out = tmp_path / "c.cooc"
+    r = run_cli("build", corpus, "-o", out, "--phrases", tsv, "--min-count", "1",
+                "--tokenizer", "whitespace", "-q")  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    m = load_cooc(out)
+    joined = join_phrases([line.split() for line in LINES], tsv)
+    expect = Counter(t for doc in joined for t in doc)
+    assert dict(zip(m.vocabulary.tokens, m.vocabulary.counts.tolist(), strict=True)) == (
+        dict(expect)
+    )
+    assert "new_york" in expect
+    vec = tmp_path / "v.txt"
+    r = run_cli("embed", corpus, "-o", vec, "--phrases", tsv, "--min-count", "1",
+                "--rank", "2", "--tokenizer", "whitespace", "-q")  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    assert "new_york" in Embeddings.load(vec)
+    r = run_cli("embed", out, "-o", vec, "--phrases", tsv, "-q")
+    assert r.exit_code == 2 and "--phrases" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("", "empty"),
+        ("a\tb\n", "header"),
+        ("word1\tword2\tbogus\nnew\tyork\t1\n", "header"),
+        ("word1\tword2\tpass\nnew\tyork\n", "line 2 has 2 field"),
+        ("word1\tword2\tpass\nnew\t\t1\n", "line 2: word2 is empty"),
+        ("word1\tword2\tpass\nnew\tyork\t0\n", "line 2: pass must be an integer >= 1"),
+        ("word1\tword2\tpass\nnew\tyork\tx\n", "pass must be an integer"),
+        ("word1\tword2\tscore\nnew\tyork\tnan\n", "score must be a finite"),
+        ("word1\tword2\tcount\nnew\tyork\t-1\n", "count must be an integer"),
+        ("word1\tword2\nnew york\tcity\n", "white space"),
+        ("word1\tword2\nnew\tyork\nnew\tyork\n", "line 3 repeats line 2"),
+    ],
+)
+def test_malformed_phrase_files_are_refused(run_cli, corpus, tmp_path, text, match):
+    tsv = tmp_path / "bad.tsv"
+    tsv.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=match):
+        read_phrases(tsv)
+    r = run_cli("build", corpus, "-o", tmp_path / "c.cooc", "--phrases", tsv, "-q")
+    assert r.exit_code == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "bad.tsv" in lines[0] and match in lines[0], r.stderr
+    assert not (tmp_path / "c.cooc").exists()
+
+
+def test_phrase_table_round_trip_and_identity(tmp_path):
+    frame = table_frame(HAND_TABLE)
+    frame["count"] = [3, 2, 1, 1]
+    frame["score"] = [1.5, 0.25, 2.0, 9.0]
+    write_phrases(frame, tmp_path / "p.tsv.gz")
+    back = read_phrases(tmp_path / "p.tsv.gz")
+    assert back == as_phrase_table(frame)  # same phrases and passes: same sha256
+    assert len(back) == 4 and back.n_passes == 2
+    other = as_phrase_table(table_frame(HAND_TABLE[:3]))
+    assert other != back and other.sha256 != back.sha256
+    with pytest.raises(InputError, match="word1"):
+        as_phrase_table(pd.DataFrame({"a": ["x"]}))
+    with pytest.raises(InputError, match="passes"):
+        score_phrases(tmp_path / "p.tsv.gz", passes=0)
+
+
+def test_dask_engine_joins_the_phrases(corpus, client, same):
+    from cooc.cooccurrence import build_cooccurrence
+    from cooc.distributed import build_cooccurrence_dask
+
+    table = as_phrase_table(table_frame([("new", "york", 1), ("new_york", "san", 2)]))
+    kw = dict(window_size=3, weighting="uniform", tokenizer="whitespace")
+    got = build_cooccurrence_dask([corpus], client=client, n_shards=2, phrases=table, **kw)
+    want = build_cooccurrence([corpus], phrases=table, **kw)
+    same(got, want)
+    assert "new_york_san" in got.vocabulary
+    assert got.params == want.params
