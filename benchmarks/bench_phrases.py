@@ -299,7 +299,7 @@ def measure_cooc(files, scoring, threshold, passes, tag) -> dict:
     return r
 
 
-def measure_gensim(files, scoring, threshold, passes, tag) -> dict:
+def measure_gensim(files, scoring, threshold, passes, tag, run=True) -> dict | None:
     import gensim
 
     settings = dict(
@@ -312,6 +312,8 @@ def measure_gensim(files, scoring, threshold, passes, tag) -> dict:
         out = json.loads(cache.read_text())
         out["cached"] = True
         return out
+    if not run:
+        return None
     out = common.run_worker(
         SCRIPT,
         "gensim",
@@ -388,11 +390,7 @@ def agreement_section(files, tag, use_gensim: bool) -> tuple[list, list, dict]:
             for n in range(1, PASSES + 1)
         }
         tsvs[(scoring, threshold)] = {n: r["tsv"] for n, r in cooc_runs.items()}
-        g = (
-            measure_gensim(files, gscoring, threshold, PASSES, tag)
-            if use_gensim
-            else None
-        )
+        g = measure_gensim(files, gscoring, threshold, PASSES, tag, run=use_gensim)
         if g is not None and "error" in g:
             notes.append(f"gensim {scoring}: {g['error'][:200]}")
             g = None
@@ -522,7 +520,9 @@ def main(argv=None):
         action="store_true",
         help=f"{human(common.QUICK_TOKENS)}-token subset",
     )
-    p.add_argument("--no-gensim", action="store_true", help="cooc only")
+    p.add_argument(
+        "--no-gensim", action="store_true", help="gensim rows only if cached"
+    )
     p.add_argument("--no-embed", action="store_true", help="agreement only")
     args, _ = p.parse_known_args(argv)
     data = "1M-token subset" if args.quick else "full corpus"

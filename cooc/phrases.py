@@ -18,10 +18,17 @@ A pair is kept when its score is strictly greater than ``threshold`` (as in
 gensim). With ``passes=N`` pass ``k`` scores the pairs of the corpus with the
 phrases of passes ``< k`` joined (``new_york`` + ``times`` ->
 ``new_york_times``), as gensim's ``Phrases`` run on the output of an earlier
-``Phrases``; each phrase records its pass. :func:`join_phrases` and
-``cooc build/embed --phrases`` join them (see :mod:`cooc.phrasetable` for the
-TSV, the joining rule and words that contain ``_``). Not done: gensim's
-connector words.
+``Phrases``; each phrase records its pass. The files are read and tokenized
+once (their codes kept, :mod:`cooc.tokenstream`); each pass joins the phrases
+found so far in the codes (:mod:`cooc.phrasetable`'s kernel) and counts again.
+:func:`join_phrases` and ``cooc build/embed --phrases`` join them (see
+:mod:`cooc.phrasetable` for the TSV, the joining rule and words that contain
+``_``).
+
+Counts are keyed by word pairs. gensim keys its counts by the joined string, so
+where a word contains ``_`` (``new_york`` in the text, or any token after a
+first pass) its counts and ``len_vocab`` differ from these, and so do a few of
+its phrases (``benchmarks/README.md``). Not done: gensim's connector words.
 """
 
 from __future__ import annotations
@@ -56,7 +63,7 @@ __all__ = [
 SCORINGS = ("word2phrase", "pmi", "npmi")
 #: gensim's default for its default scorer; 0.5 is a common choice for npmi.
 DEFAULT_THRESHOLDS = {"word2phrase": 10.0, "npmi": 0.5, "pmi": 0.0}
-#: keyword arguments passed on to :func:`cooc.cooccurrence.build_cooccurrence`.
+#: reading options of the files (those of :class:`cooc.corpus.ReadingOptions`).
 READING_OPTIONS = frozenset(
     {"tokenizer", "lowercase", "column", "encoding_errors", "chunk_size",
      "documents", "n_jobs"}

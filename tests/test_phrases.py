@@ -1,12 +1,12 @@
 """cooc.phrases: adjacent-pair phrase scores against a pure-Python reference."""
 
+import itertools
 import math
 from collections import Counter
 
 import numpy as np
 import pandas as pd
 import pytest
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -341,7 +341,7 @@ def test_two_passes_equal_gensim(tmp_path):
     second = gp.Phrases(second_input, min_count=2, threshold=0.5)
     theirs = {(1, k): v for k, v in first.phrasegrams.items()}
     for sent in second_input:
-        for a, b in zip(sent, sent[1:]):
+        for a, b in itertools.pairwise(sent):
             phrase, score = second.score_candidate(a, b, [])
             if score is not None:
                 theirs[(2, phrase)] = score
@@ -421,9 +421,9 @@ def test_cli_build_and_embed_with_phrases(run_cli, corpus, tmp_path):
     m = load_cooc(out)
     joined = join_phrases([line.split() for line in LINES], tsv)
     expect = Counter(t for doc in joined for t in doc)
-    assert dict(zip(m.vocabulary.tokens, m.vocabulary.counts.tolist(), strict=True)) == (
-        dict(expect)
-    )
+    assert dict(
+        zip(m.vocabulary.tokens, m.vocabulary.counts.tolist(), strict=True)
+    ) == (dict(expect))
     assert "new_york" in expect
     vec = tmp_path / "v.txt"
     r = run_cli("embed", corpus, "-o", vec, "--phrases", tsv, "--min-count", "1",
@@ -484,8 +484,23 @@ def test_dask_engine_joins_the_phrases(corpus, client, same):
 
     table = as_phrase_table(table_frame([("new", "york", 1), ("new_york", "san", 2)]))
     kw = dict(window_size=3, weighting="uniform", tokenizer="whitespace")
-    got = build_cooccurrence_dask([corpus], client=client, n_shards=2, phrases=table, **kw)
+    got = build_cooccurrence_dask(
+        [corpus], client=client, n_shards=2, phrases=table, **kw
+    )
     want = build_cooccurrence([corpus], phrases=table, **kw)
     same(got, want)
     assert "new_york_san" in got.vocabulary
     assert got.params == want.params
+
+
+def test_a_checkpoint_refuses_another_phrase_table(corpus, tmp_path):
+    from cooc.checkpoint import build_cooccurrence_resumable
+
+    kw = dict(window_size=2, tokenizer="whitespace", n_shards=2)
+    one = table_frame([("new", "york", 1)])
+    build_cooccurrence_resumable([corpus], tmp_path / "ck", phrases=one, **kw)
+    again = build_cooccurrence_resumable([corpus], tmp_path / "ck", phrases=one, **kw)
+    assert "new_york" in again.vocabulary
+    for other in (table_frame([("san", "francisco", 1)]), None):
+        with pytest.raises(InputError, match="another build"):
+            build_cooccurrence_resumable([corpus], tmp_path / "ck", phrases=other, **kw)
