@@ -1156,9 +1156,17 @@ def _info_vectors(file, as_json):
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
+    default=None,
     help="pairs.tsv, pairs.csv or pairs.parquet (the format follows the name; "
     ".tsv/.csv may end in .gz, .bz2 or .xz).",
+)
+@click.option(
+    "--projector",
+    metavar="PREFIX",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="FILE is vectors: write PREFIX_vectors.tsv and PREFIX_metadata.tsv for "
+    "the TensorBoard Embedding Projector (instead of -o).",
 )
 @click.option(
     "--weighting",
@@ -1195,7 +1203,7 @@ def _info_vectors(file, as_json):
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
 @_errors
-def export(file, output, weighting, min_value, top_k, overall, upper, quiet):
+def export(file, output, projector, weighting, min_value, top_k, overall, upper, quiet):
     """Write every non-zero of a .cooc file as word1, word2, value rows.
 
     The format follows the output's name: TSV (unquoted), CSV (quoted where
@@ -1213,6 +1221,11 @@ def export(file, output, weighting, min_value, top_k, overall, upper, quiet):
     first), or with --overall the K best of the matrix (best first). They
     apply in that order: weighting, upper, min-value, top-k.
 
+    --projector PREFIX reads vectors instead and writes the pair the
+    TensorBoard Embedding Projector loads: PREFIX_vectors.tsv (one row of
+    tab-separated floats per word, no header) and PREFIX_metadata.tsv (one
+    word per line, no header, as for a single column).
+
     \b
     Example:
       cooc export corpus.cooc -o pairs.tsv
@@ -1220,9 +1233,30 @@ def export(file, output, weighting, min_value, top_k, overall, upper, quiet):
       cooc export corpus.cooc -o pairs.parquet
       cooc export corpus.cooc --weighting npmi --top-k 10 --upper -o colloc.tsv
       cooc export corpus.cooc --weighting ppmi --top-k 100 --overall -o best.tsv
+      cooc export vectors.npz --projector emb
     """
     from cooc.io import export_pairs
 
+    if (output is None) == (projector is None):
+        raise BadInput(
+            "give -o FILE (the pairs of a .cooc) or --projector PREFIX (vectors), "
+            "not both nor neither."
+        )
+    if projector is not None:
+        from cooc.report import write_projector
+
+        pair_options = (weighting != "count", min_value, top_k, overall, upper)
+        if any(v not in (None, False) for v in pair_options):
+            raise BadInput(
+                "--projector writes vectors as they are; --weighting, "
+                "--min-value, --top-k, --overall and --upper apply to -o pairs."
+            )
+        emb = _load_vectors(file)
+        paths = write_projector(emb, projector)
+        Progress(quiet).note(
+            f"wrote {len(emb)} vectors to {paths[0]} and their words to {paths[1]}"
+        )
+        return
     # Streamed in row blocks: a .cooc larger than memory exports too.
     progress = Progress(quiet)
     progress.expect("exporting", 0, "pairs")
@@ -1646,10 +1680,12 @@ def embed(
         from cooc.pipeline import fold_in_words
 
         progress.note(f"counting the words below --min-count {effective_min_count}")
+        n_words = len(cooc.vocabulary)
+        del cooc  # (the first count: not needed beside the second)
         counts = build_cooccurrence(
             list(inputs),
             min_count=1,
-            max_size=len(cooc.vocabulary) + rare_words,
+            max_size=n_words + rare_words,
             window_size=DEFAULT_WINDOW if window is None else window,
             tokenizer=tokenizer,
             lowercase=not no_lowercase,
@@ -2134,10 +2170,18 @@ def evaluate(vectors, sim_files, analogy_files, restrict_vocab, as_json):
     default=None,
     help="Cross-validation folds of the image + text part [default: 5 with --full].",
 )
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write an HTML report (as cooc report) of the text part's matrix "
+    "and vectors and of the image + text model on the held-out 20 %.",
+)
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @quiet_json_options
 @_errors
-def demo(rank, output_dir, only, full, folds, seed, quiet, as_json):
+def demo(rank, output_dir, only, full, folds, report_path, seed, quiet, as_json):
     """Run the main jobs on the shipped data and print the results.
 
     Text: counts co-occurrences in Jane Austen, Moby-Dick and the State of the
@@ -2159,14 +2203,29 @@ def demo(rank, output_dir, only, full, folds, seed, quiet, as_json):
       cooc demo --only text --rank 64 --json
       cooc demo --full
       cooc demo --only multimodal --folds 3
+      cooc demo --report demo.html
     """
     from cooc.demo import run_demo, run_multimodal_demo
 
     progress = Progress(quiet)
     result = {}
+    parts = {}  # what the report shows
+    if report_path is not None:
+        from cooc.files import check_output
+        from cooc.report import pyplot
+
+        check_output(report_path)
+        pyplot()  # (matplotlib missing: the one-line error before any work)
     n_splits = folds if folds is not None else (5 if full else 1)
     if only in ("all", "text"):
-        text = run_demo(rank=rank, output_dir=output_dir, progress=progress)
+        text = run_demo(
+            rank=rank,
+            output_dir=output_dir,
+            progress=progress,
+            keep_objects=report_path is not None,
+        )
+        parts["cooc"] = text.pop("_cooc", None)
+        parts["embeddings"] = text.pop("_embeddings", None)
         table = text.pop("_table")
         result = text if only == "text" else {"text": text}
         if not as_json:
@@ -2179,8 +2238,40 @@ def demo(rank, output_dir, only, full, folds, seed, quiet, as_json):
         result = images if only == "multimodal" else {**result, "multimodal": images}
         if not as_json:
             click.echo(table)
+    if report_path is not None:
+        result["report"] = _demo_report(report_path, only, parts, seed, progress)
     if as_json:
         _emit(result, True)
+
+
+def _demo_report(path, only, parts, seed, progress) -> dict:
+    """Write the demo's report: the text part's matrix and vectors (with the
+    similarity files when found), the emoji model on the held-out split."""
+    from cooc.datasets import similarity_files
+    from cooc.demo import DEMO_WORDS, demo_classifier
+    from cooc.report import assemble_report
+
+    t0 = time.perf_counter()
+    emb = parts.get("embeddings")
+    model_items = None
+    if only in ("all", "multimodal"):
+        progress.note("report: fitting the emoji model (cooc fit) on the 80 % split")
+        model, items, y = demo_classifier(random_state=seed)
+        model_items = (items, y, model)
+    report = assemble_report(
+        cooc=parts.get("cooc"),
+        embeddings=emb,
+        model_items=model_items,
+        similarity=list(similarity_files().values()) if emb is not None else (),
+        words=[w for w in DEMO_WORDS if w in emb] or None if emb is not None else None,
+        random_state=seed,
+        title="cooc demo report",
+        progress=lambda text: progress.note(f"report: {text}"),
+    )
+    size = report.save(path)
+    seconds = time.perf_counter() - t0
+    progress.note(f"wrote {path} ({_bytes(size)}) in {seconds:.1f} s")
+    return {"output": str(path), "bytes": size, "seconds": round(seconds, 3)}
 
 
 # -- images -----------------------------------------------------------------------------
@@ -2517,6 +2608,177 @@ def predict(model_path, data, output, images_npz, key, quiet, as_json):
         result["accuracy"] = float((frame[label].astype(str).to_numpy() == pred).mean())
     Progress(quiet).note(f"wrote {len(out)} predictions to {output}")
     _emit(result, as_json, _kv_table(list(result.items())))
+
+
+# -- report -----------------------------------------------------------------------------
+@cli.command(context_settings=CONTEXT_SETTINGS)
+@click.argument(
+    "inputs",
+    metavar="INPUT...",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The HTML file to write (self-contained: figures inline, no URL).",
+)
+@click.option(
+    "--similarity",
+    "sim_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Word-similarity file(s), as cooc evaluate: a human-vs-cosine scatter each.",
+)
+@click.option(
+    "--analogy",
+    "analogy_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Analogy file(s), as cooc evaluate: accuracy per section.",
+)
+@click.option(
+    "--restrict-vocab",
+    type=click.IntRange(1),
+    default=30000,
+    show_default=True,
+    help="Analogies: candidates are the most frequent words only.",
+)
+@click.option(
+    "--table",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A labelled table (as cooc predict reads) to judge a model from cooc fit on.",
+)
+@click.option(
+    "--label-column",
+    default=None,
+    help="--table's label column [default: the one the model was fitted with].",
+)
+@image_array_options
+@click.option(
+    "--words",
+    default=None,
+    metavar="W1,W2,...",
+    help="Words of the neighbour table [default: the 6 most frequent].",
+)
+@click.option(
+    "--map-words",
+    type=click.IntRange(0),
+    default=500,
+    show_default=True,
+    help="Words on the 2-D map (the most frequent; 0: no map).",
+)
+@click.option(
+    "--top-pairs",
+    type=click.IntRange(0),
+    default=20,
+    show_default=True,
+    help="Rows of the strongest-PPMI-pairs table of a .cooc.",
+)
+@click.option(
+    "--weighting",
+    type=click.Choice(["ppmi", "log", "none"]),
+    default="ppmi",
+    show_default=True,
+    help="With a .cooc and vectors: the weighting the vectors were embedded with "
+    "(as cooc embed), for the energy share of the spectrum.",
+)
+@click.option(
+    "--alpha",
+    type=FiniteFloat(0, 1),
+    default=0.75,
+    show_default=True,
+    help="Context-distribution smoothing of PPMI (as cooc embed).",
+)
+@click.option(
+    "--shift",
+    type=FiniteFloat(1),
+    default=1.0,
+    show_default=True,
+    help="PPMI shift (as cooc embed).",
+)
+@click.option("--seed", type=SEED, default=0, show_default=True)
+@quiet_json_options
+@_errors
+def report(
+    inputs,
+    output,
+    sim_files,
+    analogy_files,
+    restrict_vocab,
+    table,
+    label_column,
+    images_npz,
+    key,
+    words,
+    map_words,
+    top_pairs,
+    weighting,
+    alpha,
+    shift,
+    seed,
+    quiet,
+    as_json,
+):
+    """Write one self-contained HTML report of a .cooc, vectors and/or a model.
+
+    Each INPUT is told apart by its content: a .cooc (corpus statistics,
+    word-frequency and row-degree distributions, strongest PPMI pairs),
+    vectors (singular-value spectrum and cumulative energy, exact with the
+    .cooc they came from; a t-SNE map of the most frequent words, or UMAP when
+    umap-learn is installed; neighbour tables; with --similarity/--analogy,
+    a human-vs-cosine scatter with its rho and accuracy per section), or a
+    model from cooc fit with --table (confusion matrix, per-class
+    precision/recall/F1, modality weights, one-vs-rest ROC curves,
+    misclassified images). The figures are PNGs drawn by matplotlib (pip
+    install 'cooc[plot]') inside the file: it opens without a network.
+
+    \b
+    Example:
+      cooc report corpus.cooc vectors.npz --similarity wordsim353.txt -o report.html
+      cooc report vectors.npz --words whale,ship --map-words 300 -o vectors.html
+      cooc report model.skops --table test.csv --images test.npz -o model.html
+    """
+    from cooc.report import build_report
+
+    progress = Progress(quiet)
+    t0 = time.perf_counter()
+    chosen = [w.strip() for w in words.split(",") if w.strip()] if words else None
+    if words is not None and not chosen:
+        raise BadInput(f"--words: expected words separated by commas, got {words!r}.")
+    result = build_report(
+        inputs,
+        similarity=sim_files,
+        analogy=analogy_files,
+        restrict_vocab=restrict_vocab,
+        table=table,
+        label_column=label_column,
+        images=images_npz,
+        key=key,
+        words=chosen,
+        map_words=map_words,
+        top_pairs=top_pairs,
+        weighting=weighting,
+        context_alpha=alpha,
+        shift=shift,
+        random_state=seed,
+        progress=progress.note,
+    )
+    size = result.save(output)
+    seconds = time.perf_counter() - t0
+    progress.note(f"wrote {output} ({_bytes(size)}) in {seconds:.1f} s")
+    summary = {
+        "output": str(output),
+        "bytes": size,
+        "sections": result.summary(),
+        "n_figures": len(result.figures),
+        "seconds": round(seconds, 3),
+    }
+    _emit(summary, as_json, _kv_table([(k, v) for k, v in summary.items() if k != "sections"]))
 
 
 def main() -> None:

@@ -16,14 +16,21 @@ from cooc.subwords import fit_subwords
 
 # The rank and power defaults and the rank check live beside the solver
 # (cooc.svd), which the streamed and Dask embeddings use too; re-exported here.
-from cooc.svd import DEFAULT_POWER, DEFAULT_RANK, check_rank, default_rank, svd_embed
+from cooc.svd import (
+    DEFAULT_POWER,
+    DEFAULT_RANK,
+    check_rank,
+    default_rank,
+    spmm,
+    svd_embed,
+)
 from cooc.vectors import Embeddings
 
 # (weight_cooccurrence lives with the weightings; re-exported here)
 from cooc.weighting import (
     WEIGHTING_SCHEMES,
+    PPMITransformer,
     check_ppmi_params,
-    ppmi,
     weight_cooccurrence,
 )
 
@@ -245,23 +252,25 @@ def fold_in_words(
         return emb.with_subwords(emb.subwords.with_rare_words([], None))
     contexts = np.flatnonzero(known)
     rows = [emb.index(tokens[j]) for j in contexts]
-    weighted = ppmi(counts.matrix, context_alpha=context_alpha, shift=shift)
-    a = weighted[rare][:, contexts].tocsr()
+    # PPMI of the rare rows alone, against the whole matrix's contexts (the
+    # same values as weighting it all, without a second matrix in memory)
+    weigh = PPMITransformer(context_alpha, shift=shift).fit(counts.matrix)
+    a = weigh.transform(counts.matrix[rare])[:, contexts].tocsr()
     basis = np.asarray(emb.vectors, dtype=np.float32)[rows] * (
         scale ** _FOLD_POWER
     ).astype(np.float32)
-    folded = _unit(np.asarray(a @ basis, dtype=np.float64))
+    folded = _unit(spmm(a.astype(np.float32), basis))
     words = [tokens[i] for i in rare]
     if subword_weight:
-        estimate = _unit(emb.subwords.estimate(words).astype(np.float64))
-        folded = _unit(folded + subword_weight * estimate)
+        folded += np.float32(subword_weight) * _unit(emb.subwords.estimate(words))
+        folded = _unit(folded)
     keep = np.flatnonzero(np.any(folded != 0, axis=1))
-    model = emb.subwords.with_rare_words(
-        [words[i] for i in keep], folded[keep].astype(np.float32)
-    )
+    model = emb.subwords.with_rare_words([words[i] for i in keep], folded[keep])
     return emb.with_subwords(model)
 
 
 def _unit(x):
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(norms > 0, norms, 1)
+    """Rows of float32 ``x`` scaled to unit length, in place (zero rows stay)."""
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x, dtype=np.float64))
+    x /= np.where(norms > 0, norms, 1).astype(np.float32)[:, None]
+    return x

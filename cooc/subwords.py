@@ -29,6 +29,7 @@ cooc's errors and, inside functions, scipy's sparse matrices.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -37,6 +38,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from cooc.errors import InputError, InputTypeError
+from cooc.parallel import block_map, n_threads, row_cuts
 
 __all__ = [
     "DEFAULT_ALPHA",
@@ -355,8 +357,8 @@ class SubwordModel:
                 (query.data, inverse.ravel(), query.indptr),
                 shape=(query.shape[0], len(cols)),
             )
-            vectors = bucket_map[cols] @ self.weights
-            out[rest] = np.asarray(query @ vectors, dtype=np.float32)
+            vectors = _threaded_product(bucket_map[cols], self.weights)
+            out[rest] = _threaded_product(query.astype(np.float32), vectors)
         return out
 
     def covers(self, word) -> bool:
@@ -458,6 +460,22 @@ class SubwordModel:
             )
         except ValueError as exc:
             raise InputError(f"{name}: bad subword model parameters: {exc}") from None
+
+
+def _threaded_product(a, b):
+    """``a @ b`` (CSR times dense float32) in row blocks on every core
+    (scipy's sparse products release the GIL); float32."""
+    b = np.ascontiguousarray(b, dtype=np.float32)
+    a = a.astype(np.float32)
+    out = np.empty((a.shape[0], b.shape[1]), dtype=np.float32)
+    threads = n_threads()
+    cuts = row_cuts(a, 4 * threads)
+
+    def block(lo, hi):
+        out[lo:hi] = a[lo:hi] @ b
+
+    block_map(block, itertools.pairwise(cuts.tolist()), n_threads=threads)
+    return out
 
 
 def _pack(tokens):
