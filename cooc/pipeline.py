@@ -37,10 +37,10 @@ from cooc.weighting import (
 __all__ = [
     "DEFAULT_POWER",
     "DEFAULT_RANK",
+    "DEFAULT_RARE_WORDS",
     "WEIGHTING_SCHEMES",
     "check_rank",
     "default_rank",
-    "DEFAULT_RARE_WORDS",
     "embed_cooccurrence",
     "fold_in_words",
     "weight_cooccurrence",
@@ -170,8 +170,7 @@ def _subword_options(subwords):
     if isinstance(subwords, dict):
         return dict(subwords)
     raise InputTypeError(
-        f"subwords={subwords!r} must be True, False or a dict of fit_subwords "
-        "options."
+        f"subwords={subwords!r} must be True, False or a dict of fit_subwords options."
     )
 
 
@@ -257,7 +256,7 @@ def fold_in_words(
     weigh = PPMITransformer(context_alpha, shift=shift).fit(counts.matrix)
     a = weigh.transform(counts.matrix[rare])[:, contexts].tocsr()
     basis = np.asarray(emb.vectors, dtype=np.float32)[rows] * (
-        scale ** _FOLD_POWER
+        scale**_FOLD_POWER
     ).astype(np.float32)
     folded = _unit(spmm(a.astype(np.float32), basis))
     words = [tokens[i] for i in rare]

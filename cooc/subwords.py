@@ -497,8 +497,7 @@ def _check_rare(tokens, vectors, dim, vocabulary):
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.shape != (len(tokens), dim):
         raise InputError(
-            f"rare_vectors must have shape ({len(tokens)}, {dim}), got "
-            f"{vectors.shape}."
+            f"rare_vectors must have shape ({len(tokens)}, {dim}), got {vectors.shape}."
         )
     if not np.isfinite(vectors).all():
         raise InputError("rare_vectors hold NaN or an infinite value.")
