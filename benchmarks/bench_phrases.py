@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import itertools
-import json
 import os
 import subprocess
 import sys
@@ -307,27 +306,15 @@ def measure_gensim(files, scoring, threshold, passes, tag, run=True) -> dict | N
     )
     stamp = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
     key = common._key(stamp, sorted(settings.items()), gensim.__version__, "ref-2")
-    cache = common.CACHE / f"phrases-gensim-{key}.json"
-    if cache.exists():
-        out = json.loads(cache.read_text())
-        out["cached"] = True
-        return out
-    if not run:
-        return None
-    out = common.run_worker(
+    return common.cached_worker(
         SCRIPT,
         "gensim",
-        timeout=4 * 3600,
+        common.CACHE / f"phrases-gensim-{key}.json",
+        run=run,
         files=[str(f) for f in files],
         out=str(work_dir() / f"gensim-{tag}-{key}"),
         **settings,
     )
-    if "error" in out:
-        return out
-    out.pop("process_seconds", None)
-    cache.write_text(json.dumps(out))
-    out["cached"] = False
-    return out
 
 
 def _examples(keys, info, n=4) -> str:

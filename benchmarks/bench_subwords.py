@@ -337,27 +337,16 @@ def measure_fasttext(files, sg: int, dims: int, cached_only: bool) -> dict:
 
     settings = dict(sg=sg, vector_size=dims, window=5, min_count=MIN_COUNT, workers=2)
     key = common._key(stamp(files), sorted(settings.items()), gensim.__version__)
-    cache = common.CACHE / f"subwords-fasttext-{key}.json"
-    if cache.exists():
-        out = json.loads(cache.read_text())
-        out["cached"] = True
-        return out
-    if cached_only:
-        return {"skipped": "--no-gensim and not cached"}
-    out = common.run_worker(
+    out = common.cached_worker(
         SCRIPT,
         "fasttext",
-        timeout=4 * 3600,
+        common.CACHE / f"subwords-fasttext-{key}.json",
+        run=not cached_only,
         files=[str(f) for f in files],
         out=str(common.CACHE / f"subwords-fasttext-{key}.kv"),
         **settings,
     )
-    if "error" in out:
-        return out
-    out.pop("process_seconds", None)
-    cache.write_text(json.dumps(out))
-    out["cached"] = False
-    return out
+    return {"skipped": "--no-gensim and not cached"} if out is None else out
 
 
 def cooc_checks(label, r, summary) -> list[str]:

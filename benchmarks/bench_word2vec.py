@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import itertools
-import json
 import os
 import subprocess
 import sys
@@ -165,26 +164,14 @@ def measure_gensim(files, sg, dims) -> dict:
     settings = dict(sg=sg, vector_size=dims, window=5, min_count=5, workers=2)
     stamp = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
     key = common._key(stamp, sorted(settings.items()), gensim.__version__)
-    cache = common.CACHE / f"w2v-gensim-{key}.json"
-    if cache.exists():
-        out = json.loads(cache.read_text())
-        out["cached"] = True
-        return out
-    out_vec = common.CACHE / f"w2v-gensim-{key}.bin"
-    out = common.run_worker(
+    return common.cached_worker(
         SCRIPT,
         "gensim",
-        timeout=4 * 3600,
+        common.CACHE / f"w2v-gensim-{key}.json",
         files=[str(f) for f in files],
-        out=str(out_vec),
+        out=str(common.CACHE / f"w2v-gensim-{key}.bin"),
         **settings,
     )
-    if "error" in out:
-        return out
-    out.pop("process_seconds", None)
-    cache.write_text(json.dumps(out))
-    out["cached"] = False
-    return out
 
 
 def main(argv=None):

@@ -273,6 +273,28 @@ def run_worker(
     return {"error": f"exit {proc.returncode}: " + " | ".join(tail)}
 
 
+def cached_worker(
+    script: str | Path, task: str, cache: Path, *, run: bool = True, **params
+) -> dict | None:
+    """:func:`run_worker` once per ``cache`` file (a JSON result): the cached
+    result with ``cached`` True when there is one; else None unless ``run``;
+    else the worker's result, stored unless it is an error (``cached``
+    False). For slow peers (gensim) whose key is in the cache file's name."""
+    if cache.exists():
+        out = json.loads(cache.read_text())
+        out["cached"] = True
+        return out
+    if not run:
+        return None
+    out = run_worker(script, task, timeout=4 * 3600, **params)
+    if "error" in out:
+        return out
+    out.pop("process_seconds", None)
+    cache.write_text(json.dumps(out))
+    out["cached"] = False
+    return out
+
+
 def worker_main(tasks: dict) -> bool:
     """In a worker process (``--worker TASK PARAMS``): run the task, return True."""
     if len(sys.argv) < 2 or sys.argv[1] != "--worker":
