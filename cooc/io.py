@@ -93,6 +93,8 @@ def export_pairs(
     top_k=None,
     overall: bool = False,
     upper: bool = False,
+    min_count=None,
+    self_pairs: bool = True,
     progress=None,
     block_entries: int = 1 << 22,
 ) -> int:
@@ -113,6 +115,12 @@ def export_pairs(
 
     Collocations (the options of ``cooc export``), applied in this order:
 
+    ``min_count``
+        Only entries whose stored count is ``>= min_count`` (before any
+        weighting; the marginals still sum every entry). PMI and NPMI favour
+        rare pairs, and a corpus's rarest are often junk (spam, base64).
+    ``self_pairs``
+        False leaves out the diagonal (a word beside itself: ``very very``).
     ``weighting``
         ``"count"`` (the stored values, the default), ``"ppmi"`` (as
         :func:`cooc.weighting.ppmi`: context smoothing ``alpha = 0.75``,
@@ -136,7 +144,9 @@ def export_pairs(
     Without ``top_k`` the pairs come in storage order (row, then column);
     with every option at its default the output is the plain export.
     """
-    sel = _check_selection(weighting, min_value, top_k, overall, upper)
+    sel = _check_selection(
+        weighting, min_value, top_k, overall, upper, min_count, self_pairs
+    )
     path = Path(path)
     fmt = export_format(path)
     if fmt == "parquet":
@@ -247,7 +257,9 @@ def _export_file(source: Path, path: Path, fmt, progress, block_entries) -> int:
         return int(indptr[-1])
 
 
-def _check_selection(weighting, min_value, top_k, overall, upper):
+def _check_selection(
+    weighting, min_value, top_k, overall, upper, min_count=None, self_pairs=True
+):
     """The collocation options of :func:`export_pairs`, checked (InputError, one
     line naming the option); None when all are at their defaults."""
     from numbers import Integral, Real
@@ -267,9 +279,25 @@ def _check_selection(weighting, min_value, top_k, overall, upper):
         isinstance(top_k, bool) or not isinstance(top_k, Integral) or top_k < 1
     ):
         raise InputError(f"--top-k: expected a whole number >= 1, got {top_k!r}.")
+    if min_count is not None and (
+        isinstance(min_count, bool)
+        or not isinstance(min_count, Real)
+        or not np.isfinite(min_count)
+        or min_count < 0
+    ):
+        raise InputError(
+            f"--min-count: expected a finite number >= 0, got {min_count!r}."
+        )
     if overall and top_k is None:
         raise InputError("--overall: needs --top-k K (the K best of the whole matrix).")
-    if weighting == "count" and min_value is None and top_k is None and not upper:
+    if (
+        weighting == "count"
+        and min_value is None
+        and top_k is None
+        and not upper
+        and min_count is None
+        and self_pairs
+    ):
         return None
     return {
         "weighting": weighting,
@@ -277,6 +305,8 @@ def _check_selection(weighting, min_value, top_k, overall, upper):
         "top_k": None if top_k is None else int(top_k),
         "overall": bool(overall),
         "upper": bool(upper),
+        "min_count": None if min_count is None else float(min_count),
+        "self_pairs": bool(self_pairs),
     }
 
 
@@ -326,6 +356,17 @@ def _weigh_block(sel, rows, indices, data, marg):
             values = np.clip(values, -1.0, 1.0)
             keep = np.isfinite(values)
     return rows[keep], indices[keep], values[keep]
+
+
+def _prefilter_block(sel, rows, cols, data, n_rows):
+    """The min-count and self-pair filters of one block, on the stored counts
+    (a directional matrix's contexts ``L:w`` and ``R:w`` are both ``w``)."""
+    keep = np.ones(len(rows), dtype=bool)
+    if sel["min_count"] is not None:
+        keep &= np.asarray(data, dtype=np.float64) >= sel["min_count"]
+    if not sel["self_pairs"]:
+        keep &= rows != cols % n_rows
+    return rows[keep], cols[keep], np.asarray(data)[keep]
 
 
 def _select_block(sel, rows, cols, values):
@@ -460,6 +501,8 @@ def _export_selected(cooc, path, fmt, progress, block_entries, sel) -> int:
             for lo, hi, local, indices, data in blocks():
                 rows = np.repeat(np.arange(lo, hi, dtype=np.int64), np.diff(local))
                 cols = np.asarray(indices, dtype=np.int64)
+                if sel["min_count"] is not None or not sel["self_pairs"]:
+                    rows, cols, data = _prefilter_block(sel, rows, cols, data, n_rows)
                 picked = _select_block(sel, *_weigh_block(sel, rows, cols, data, marg))
                 if sel["top_k"] is not None and sel["overall"]:
                     best = _best_overall(

@@ -336,3 +336,44 @@ def test_cli_collocations(run_cli, saved, tmp_path):
         zip(*np.nonzero(np.triu(DENSE))), key=lambda ij: (-full[ij], ij[0], ij[1])
     )
     _assert_pairs(got, [(TOKENS[i], TOKENS[j], full[i, j]) for i, j in cells[:2]])
+
+
+# -- min_count and self_pairs ------------------------------------------------------------
+@pytest.mark.parametrize("source", ["file", "memory"])
+@pytest.mark.parametrize("weighting", ["count", "ppmi", "npmi"])
+@pytest.mark.parametrize("block", [1, 1 << 22])
+def test_min_count_filters_counts_not_marginals(
+    saved, tmp_path, source, weighting, block
+):
+    out = tmp_path / "p.tsv"
+    src = saved if source == "file" else _matrix()
+    export_pairs(src, out, weighting=weighting, min_count=2, block_entries=block)
+    # the weights of the whole matrix, then only pairs counted >= 2
+    W = {"count": DENSE, "ppmi": ref_ppmi(DENSE), "npmi": ref_npmi(DENSE)}[weighting]
+    present = (DENSE >= 2) & (W > 0 if weighting == "ppmi" else DENSE > 0)
+    _assert_pairs(_triples(_read(out)), _ref_pairs(W, present))
+
+
+@pytest.mark.parametrize("source", ["file", "memory"])
+def test_self_pairs_left_out(saved, tmp_path, source):
+    out = tmp_path / "p.tsv"
+    export_pairs(saved if source == "file" else _matrix(), out, self_pairs=False)
+    present = (DENSE > 0) & ~np.eye(len(TOKENS), dtype=bool)
+    assert ("c", "c", 2.0) not in _triples(_read(out))
+    _assert_pairs(_triples(_read(out)), _ref_pairs(DENSE, present))
+
+
+def test_self_pairs_of_a_directional_matrix(tmp_path):
+    # n x 2n: L:w and R:w are both the word itself
+    dense = np.array([[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]])
+    m = _matrix(dense, ["x", "y"], {"symmetric": False, "window_size": 1})
+    export_pairs(m, tmp_path / "p.tsv", self_pairs=False)
+    assert _triples(_read(tmp_path / "p.tsv")) == [
+        ("x", "L:y", 2.0), ("x", "R:y", 4.0), ("y", "L:x", 5.0), ("y", "R:x", 7.0),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", [-1, float("nan"), "2", True])
+def test_min_count_refusals(saved, tmp_path, value):
+    with pytest.raises(InputError, match="--min-count"):
+        export_pairs(saved, tmp_path / "p.tsv", min_count=value)
