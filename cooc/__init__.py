@@ -11,6 +11,10 @@ The public API on one screen::
     embed_cooccurrence(cooc, 128)                   -> (Embeddings, singular values)
     embed_cooc_file(path, "v.bin", 300, memory=8 << 30) -> vectors from row blocks
     write_cooccurrence(paths, "c.cooc", engine="local") -> what cooc build runs
+    fit_subwords(emb)                               -> emb["unseen"] from n-grams
+    fold_in_words(emb, counts_min_count_1)          -> rare words from their counts
+    score_phrases(paths, passes=2)                  -> DataFrame of phrases
+    join_phrases(token_lists, phrases)              -> token lists with new_york
 
     # scikit-learn estimators
     CooccurrenceVectorizer, PPMITransformer, SVDEmbedding, DocumentVectorizer
@@ -53,6 +57,10 @@ _LAZY = {
     "count_window": "cooc.cooccurrence",
     "embed_cooc_file": "cooc.streaming",
     "embed_cooccurrence": "cooc.pipeline",
+    "fit_subwords": "cooc.subwords",
+    "fold_in_words": "cooc.pipeline",
+    "join_phrases": "cooc.phrases",
+    "score_phrases": "cooc.phrases",
     "evaluate_analogies": "cooc.evaluate",
     "evaluate_classifier": "cooc.classify",
     "evaluate_similarity": "cooc.evaluate",
