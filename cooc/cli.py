@@ -1201,9 +1201,25 @@ def _info_vectors(file, as_json):
     is_flag=True,
     help="Each pair once: only word1 <= word2 by id (symmetric matrices only).",
 )
+@click.option(
+    "--min-count",
+    type=FiniteFloat(),
+    default=None,
+    metavar="N",
+    help="Keep only pairs counted >= N times (before any weighting; PMI and NPMI "
+    "favour a corpus's rarest, often junk, pairs).",
+)
+@click.option(
+    "--no-self-pairs",
+    is_flag=True,
+    help="Leave out a word paired with itself (the diagonal).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary on stderr.")
 @_errors
-def export(file, output, projector, weighting, min_value, top_k, overall, upper, quiet):
+def export(
+    file, output, projector, weighting, min_value, top_k, overall, upper, min_count,
+    no_self_pairs, quiet,
+):  # fmt: skip
     """Write every non-zero of a .cooc file as word1, word2, value rows.
 
     The format follows the output's name: TSV (unquoted), CSV (quoted where
@@ -1218,8 +1234,10 @@ def export(file, output, projector, weighting, min_value, top_k, overall, upper,
     counts (the file is then read twice, first for the row and column sums);
     --upper writes each pair of a symmetric matrix once; --min-value X keeps
     values >= X; --top-k K keeps each row's K best (rows in order, best
-    first), or with --overall the K best of the matrix (best first). They
-    apply in that order: weighting, upper, min-value, top-k.
+    first), or with --overall the K best of the matrix (best first);
+    --min-count N keeps pairs counted at least N times and --no-self-pairs
+    drops a word paired with itself. They apply in that order: min-count and
+    self pairs, weighting, upper, min-value, top-k.
 
     --projector PREFIX reads vectors instead and writes the pair the
     TensorBoard Embedding Projector loads: PREFIX_vectors.tsv (one row of
@@ -1233,6 +1251,8 @@ def export(file, output, projector, weighting, min_value, top_k, overall, upper,
       cooc export corpus.cooc -o pairs.parquet
       cooc export corpus.cooc --weighting npmi --top-k 10 --upper -o colloc.tsv
       cooc export corpus.cooc --weighting ppmi --top-k 100 --overall -o best.tsv
+      cooc export corpus.cooc --weighting npmi --min-count 20 --no-self-pairs \
+          --top-k 50 --overall --upper -o strongest.tsv
       cooc export vectors.npz --projector emb
     """
     from cooc.io import export_pairs
@@ -1245,11 +1265,15 @@ def export(file, output, projector, weighting, min_value, top_k, overall, upper,
     if projector is not None:
         from cooc.report import write_projector
 
-        pair_options = (weighting != "count", min_value, top_k, overall, upper)
+        pair_options = (
+            weighting != "count", min_value, top_k, overall, upper, min_count,
+            no_self_pairs,
+        )  # fmt: skip
         if any(v not in (None, False) for v in pair_options):
             raise BadInput(
-                "--projector writes vectors as they are; --weighting, "
-                "--min-value, --top-k, --overall and --upper apply to -o pairs."
+                "--projector writes vectors as they are; --weighting, --min-value, "
+                "--top-k, --overall, --upper, --min-count and --no-self-pairs apply "
+                "to -o pairs."
             )
         emb = _load_vectors(file)
         paths = write_projector(emb, projector)
@@ -1268,6 +1292,8 @@ def export(file, output, projector, weighting, min_value, top_k, overall, upper,
         top_k=top_k,
         overall=overall,
         upper=upper,
+        min_count=min_count,
+        self_pairs=not no_self_pairs,
         progress=lambda k: progress("exporting", k),
     )
     progress.done()
@@ -2212,10 +2238,10 @@ def demo(rank, output_dir, only, full, folds, report_path, seed, quiet, as_json)
     parts = {}  # what the report shows
     if report_path is not None:
         from cooc.files import check_output
-        from cooc.report import pyplot
+        from cooc.report import require_matplotlib
 
         check_output(report_path)
-        pyplot()  # (matplotlib missing: the one-line error before any work)
+        require_matplotlib()  # (missing: the one-line error before any work)
     n_splits = folds if folds is not None else (5 if full else 1)
     if only in ("all", "text"):
         text = run_demo(
@@ -2701,7 +2727,9 @@ def predict(model_path, data, output, images_npz, key, quiet, as_json):
     show_default=True,
     help="PPMI shift (as cooc embed).",
 )
-@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option(
+    "--seed", type=SEED, default=0, show_default=True, help="Seed of the word map."
+)
 @quiet_json_options
 @_errors
 def report(

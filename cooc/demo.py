@@ -18,7 +18,12 @@ from cooc.cooccurrence import build_cooccurrence
 from cooc.datasets import demo_corpus_paths, similarity_files
 from cooc.evaluate import evaluate_similarity, load_similarity
 from cooc.fusion import make_early_fusion
-from cooc.models import MultimodalFeatures, fusion_model, learned_weights
+from cooc.models import (
+    MultimodalClassifier,
+    MultimodalFeatures,
+    fusion_model,
+    learned_weights,
+)
 from cooc.multimodal import JointEmbedding
 from cooc.pipeline import DEFAULT_POWER, embed_cooccurrence
 from cooc.vision import VisualWords
@@ -26,8 +31,12 @@ from cooc.vision import VisualWords
 DEMO_WORDS = ("whale", "ship", "sister", "love", "war", "president", "money")
 
 
-def run_demo(*, rank=128, output_dir=None, progress=None) -> dict:
-    """Build, embed and evaluate on the demo corpus; return results and a text table."""
+def run_demo(*, rank=128, output_dir=None, progress=None, keep_objects=False) -> dict:
+    """Build, embed and evaluate on the demo corpus; return results and a text table.
+
+    With ``keep_objects`` the result also holds the CoocMatrix (``"_cooc"``)
+    and the Embeddings, singular values set (``"_embeddings"``), for a report.
+    """
     note = progress.note if progress is not None else (lambda text: None)
     paths = demo_corpus_paths()
     t0 = time.perf_counter()
@@ -46,7 +55,8 @@ def run_demo(*, rank=128, output_dir=None, progress=None) -> dict:
         f"{cooc.nnz:,} non-zeros in {t_build:.1f} s"
     )
     t1 = time.perf_counter()
-    emb, _ = embed_cooccurrence(cooc, rank, random_state=0)
+    emb, singular_values = embed_cooccurrence(cooc, rank, random_state=0)
+    emb.singular_values = singular_values  # (the report's spectrum)
     t_embed = time.perf_counter() - t1
     note(f"embedded with PPMI + rank-{rank} SVD in {t_embed:.1f} s")
 
@@ -100,7 +110,9 @@ def run_demo(*, rank=128, output_dir=None, progress=None) -> dict:
             "word similarity: benchmark files not found (set COOC_DATA to a folder "
             "with similarity/wordsim353.txt ...); skipped."
         )
+    objects = {"_cooc": cooc, "_embeddings": emb} if keep_objects else {}
     return {
+        **objects,
         "corpus": [p.name for p in paths],
         "n_tokens": cooc.stats["n_tokens"],
         "n_docs": cooc.stats["n_docs"],
@@ -287,6 +299,20 @@ MODEL_LABELS = {
     "late vote": "late fusion, weighted majority vote",
     "joint": "joint embedding (mean text + image vector, one PPMI-SVD space)",
 }
+
+
+def demo_classifier(*, random_state=0):
+    """The ``cooc fit`` model of the emoji set (early fusion, linear SVM) fitted
+    on the demo's 80 % training split; returns ``(model, items, labels)`` of
+    the held-out 20 % (the same split as the quick demo's), for a report."""
+    images, frame = datasets.load_emoji()
+    items = pd.DataFrame({"text": frame["text"].tolist(), "image": list(images)})
+    y = frame["category"].to_numpy(dtype=str)
+    split = StratifiedShuffleSplit(1, test_size=0.2, random_state=random_state)
+    train, test = next(split.split(items, y))
+    model = MultimodalClassifier(fusion="early", random_state=random_state)
+    model.fit(items.iloc[train].reset_index(drop=True), y[train])
+    return model, items.iloc[test].reset_index(drop=True), y[test]
 
 
 def run_multimodal_demo(*, n_splits=5, random_state=0, progress=None) -> dict:

@@ -867,6 +867,7 @@ def test_every_command_is_in_readme():
         "quantize",
         "fit",
         "predict",
+        "report",
     }
     text = README.read_text(encoding="utf-8")
     missing = [c for c in COMMANDS if f"cooc {c}" not in text]

@@ -549,6 +549,19 @@ CASES = [
         lambda t: ["similar", foreign_sidecar(t), "a"],
         ("v.txt.subwords.npz", "another vocabulary"),
     ),
+    Case(
+        "cooc report: --similarity without a vectors input (or --table without a "
+        "model, two inputs of one kind)",
+        lambda t: [
+            "report", built(t), "--similarity", vectors(t), "-o", t / "out.html"
+        ],
+        ("--similarity/--analogy need a vectors input",),
+    ),
+    Case(
+        "cooc export --projector of a .cooc (it takes vectors)",
+        lambda t: ["export", built(t), "--projector", t / "out"],
+        ("m.cooc", "not word vectors"),
+    ),
 ]
 
 

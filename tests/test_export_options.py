@@ -377,3 +377,13 @@ def test_self_pairs_of_a_directional_matrix(tmp_path):
 def test_min_count_refusals(saved, tmp_path, value):
     with pytest.raises(InputError, match="--min-count"):
         export_pairs(saved, tmp_path / "p.tsv", min_count=value)
+
+
+def test_cli_min_count_and_self_pairs(run_cli, saved, tmp_path):
+    out = tmp_path / "s.tsv"
+    r = run_cli("export", saved, "--min-count", "2", "--no-self-pairs", "-o", out)
+    assert r.exit_code == 0, r.stderr
+    present = (DENSE >= 2) & ~np.eye(len(TOKENS), dtype=bool)
+    _assert_pairs(_triples(_read(out)), _ref_pairs(DENSE, present))
+    r = run_cli("export", saved, "--min-count", "-1", "-o", out)
+    _one_line_error(r, "--min-count")

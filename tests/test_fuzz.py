@@ -112,6 +112,7 @@ def invocations(path, tmp):
         "quantize": ["quantize", path, "-o", out, "--words", "2"],
         "fit": ["fit", path, "--label-column", "label", "-o", out],
         "predict": ["predict", path, path, "-o", out],
+        "report": ["report", path, "--map-words", "5", "-o", tmp / "out.html"],
     }
 
 
@@ -128,6 +129,7 @@ SUFFIX = {
     "quantize": ".npz",
     "fit": ".csv",
     "predict": ".skops",
+    "report": ".npz",
 }
 
 

@@ -46,6 +46,7 @@ LAYERS = {
     "cooc.evaluate": 3,
     "cooc.svd": 3,
     "cooc.weighting": 3,
+    "cooc.encodings": 2,  # soft bags, VLAD, Fisher vectors (numpy, scipy)
     "cooc.vision": 3,
     "cooc.fusion": 3,
     "cooc.vocab": 4,
@@ -70,6 +71,7 @@ LAYERS = {
     "cooc.items": 10,
     "cooc.datasets": 0,
     "cooc.demo": 11,
+    "cooc.report": 11,  # figures and the HTML report (matplotlib inside functions)
     "cooc.cli": 12,
     "cooc.__main__": 13,
 }
