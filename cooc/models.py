@@ -136,6 +136,11 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
         Codebook size.
     patch_size, step : int, default=12, 4
         Patch grid of the visual words (see :class:`cooc.vision.VisualWords`).
+    encoding : {"bow", "soft", "vlad", "fisher"}, default="bow"
+        Image encoding (``VisualWords(encoding=...)``): the counts of "bow"
+        and "soft" get a sublinear TF-IDF; the "vlad" and "fisher" vectors
+        (``n_visual_words`` times the descriptor size wide, or twice that)
+        are used as they come, already power- and L2-normalised.
     random_state : int or None, default=None
         Seeds the codebook.
 
@@ -171,6 +176,7 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
         "n_visual_words": [Interval(Integral, 2, None, closed="left")],
         "patch_size": [Interval(Integral, 2, None, closed="left")],
         "step": [Interval(Integral, 1, None, closed="left")],
+        "encoding": [StrOptions({"bow", "soft", "vlad", "fisher"})],
         "random_state": ["random_state"],
     }
 
@@ -184,6 +190,7 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
         n_visual_words=512,
         patch_size=12,
         step=4,
+        encoding="bow",
         random_state=None,
     ):
         self.text_column = text_column
@@ -193,6 +200,7 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
         self.n_visual_words = n_visual_words
         self.patch_size = patch_size
         self.step = step
+        self.encoding = encoding
         self.random_state = random_state
 
     def _check_char_ngrams(self):
@@ -246,12 +254,14 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
                 self.n_visual_words,
                 patch_size=self.patch_size,
                 step=self.step,
+                encoding=self.encoding,
                 random_state=self.random_state,
             ).fit(arrays)
-            with config_context(transform_output="default"):  # sparse counts
-                counts = self.visual_words_.transform(arrays)
-            self.visual_tfidf_ = TfidfTransformer(sublinear_tf=True).fit(counts)
-            n_image = self.n_visual_words
+            if self.encoding in ("bow", "soft"):
+                with config_context(transform_output="default"):  # sparse counts
+                    counts = self.visual_words_.transform(arrays)
+                self.visual_tfidf_ = TfidfTransformer(sublinear_tf=True).fit(counts)
+            n_image = len(self.visual_words_.get_feature_names_out())
         self.blocks_ = {
             "text": slice(0, n_text),
             "image": slice(n_text, n_text + n_image),
@@ -311,9 +321,10 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
             if rows.size:
                 arrays = check_images([images[i] for i in rows])
                 with config_context(transform_output="default"):  # sparse
-                    block = self.visual_tfidf_.transform(
-                        self.visual_words_.transform(arrays)
-                    )
+                    block = self.visual_words_.transform(arrays)
+                if self.visual_tfidf_ is not None:
+                    block = self.visual_tfidf_.transform(block)
+                block = sp.csr_matrix(block)
             parts.append(self._place(block, rows, n, width))
         return sp.hstack(parts, format="csr")
 
@@ -329,7 +340,7 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
                 f"char:{w}" for w in self.char_vectorizer_.get_feature_names_out()
             ]
         if self.visual_words_ is not None:
-            names += [f"image:vw{k}" for k in range(self.n_visual_words)]
+            names += [f"image:{w}" for w in self.visual_words_.get_feature_names_out()]
         return np.asarray(names, dtype=object)
 
     def __getstate__(self):
@@ -359,6 +370,7 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
         # Files written before the packing hold plain vocabulary_ dicts.
         state = dict(state)
         packed = state.pop(_PACKED, None) or {}
+        state.setdefault("encoding", "bow")  # files from before the encodings
         super().__setstate__(state)
         for name, arrays in packed.items():
             getattr(self, name).vocabulary_ = _unpack_vocabulary(arrays)
@@ -394,6 +406,8 @@ class MultimodalClassifier(ClassifierMixin, BaseEstimator):
     C : float, default=1.0
         Inverse regularisation of ``"linear_svm"`` and ``"logreg"``.
     n_visual_words, patch_size, step : visual-word settings.
+    encoding : {"bow", "soft", "vlad", "fisher"}, default="bow"
+        Image encoding (see :class:`MultimodalFeatures`).
     char_ngrams : tuple or None, default=(2, 5)
         Character n-grams of the text block (see :class:`MultimodalFeatures`).
     cv : int, default=5
@@ -420,6 +434,7 @@ class MultimodalClassifier(ClassifierMixin, BaseEstimator):
         "n_visual_words": [Interval(Integral, 2, None, closed="left")],
         "patch_size": [Interval(Integral, 2, None, closed="left")],
         "step": [Interval(Integral, 1, None, closed="left")],
+        "encoding": [StrOptions({"bow", "soft", "vlad", "fisher"})],
         "char_ngrams": [tuple, list, None],
         "cv": [Interval(Integral, 2, None, closed="left")],
         "random_state": ["random_state"],
@@ -437,6 +452,7 @@ class MultimodalClassifier(ClassifierMixin, BaseEstimator):
         n_visual_words=512,
         patch_size=12,
         step=4,
+        encoding="bow",
         char_ngrams=(2, 5),
         cv=5,
         random_state=None,
@@ -450,9 +466,15 @@ class MultimodalClassifier(ClassifierMixin, BaseEstimator):
         self.n_visual_words = n_visual_words
         self.patch_size = patch_size
         self.step = step
+        self.encoding = encoding
         self.char_ngrams = char_ngrams
         self.cv = cv
         self.random_state = random_state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        state.setdefault("encoding", "bow")  # files from before the encodings
+        super().__setstate__(state)
 
     def _frame(self, X):
         if self.fusion == "text":
@@ -484,6 +506,7 @@ class MultimodalClassifier(ClassifierMixin, BaseEstimator):
             n_visual_words=self.n_visual_words,
             patch_size=self.patch_size,
             step=self.step,
+            encoding=self.encoding,
             char_ngrams=self.char_ngrams,
             random_state=self.random_state,
         ).fit(frame)

@@ -5,8 +5,10 @@ text side's ``(ids, offsets)``: :func:`extract_patches` gives one descriptor per
 patch on a regular grid plus image offsets and grid positions. The estimator
 :class:`VisualWords` learns a PCA (optionally whitening) and a k-means codebook
 on those descriptors, then turns every image into a bag of visual words
-(:meth:`VisualWords.transform`) or a sequence of visual-word ids with their
-positions (:meth:`VisualWords.encode`), ready for co-occurrence counting.
+(:meth:`VisualWords.transform`; soft bags, VLAD or Fisher vectors with
+``encoding=``, computed by :mod:`cooc.encodings`) or a sequence of visual-word
+ids with their positions (:meth:`VisualWords.encode`), ready for
+co-occurrence counting.
 
 Image files are read with Pillow (a dependency of cooc); everything else
 needs only numpy, scipy and scikit-learn.
@@ -16,7 +18,8 @@ from __future__ import annotations
 
 import itertools
 import os
-from numbers import Integral
+import warnings
+from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
@@ -25,10 +28,21 @@ from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.decomposition import PCA, IncrementalPCA
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_random_state
 
 from cooc._compat import Interval, StrOptions, check_is_fitted, fit_context
 from cooc._output import sparse_output
+from cooc.encodings import (
+    bag,
+    fisher_vectors,
+    gmm_posteriors,
+    power_l2,
+    soft_assign,
+    squared_distances,
+    vlad,
+)
 from cooc.errors import InputError, InputTypeError, MissingDependencyError
 
 __all__ = [
@@ -39,7 +53,8 @@ __all__ = [
     "resize_images",
 ]
 
-DESCRIPTORS = ("raw", "hog", "hog+color")
+DESCRIPTORS = ("raw", "hog", "hog+color", "hog+opponent")
+ENCODINGS = ("bow", "soft", "vlad", "fisher")
 
 # Contrast normalisation divides a mean-free patch by sqrt(var + eps): 10 on the
 # 0-255 scale (Coates et al., 2011), here on the 0-1 scale. Flat patches become 0.
@@ -60,9 +75,31 @@ _WHITEN_REG = 0.1
 # Descriptors are computed (and assigned to codewords) in image chunks of about
 # this many bytes.
 _CHUNK_BYTES = 16 << 20
+# "hog+opponent": RGB -> opponent colours (R-G, R+G-2B, R+G+B), orthonormal
+# (van de Sande, Gevers and Snoek, PAMI 2010); other channels pass unchanged.
+_OPPONENT = np.array(
+    [
+        [1 / np.sqrt(2), 1 / np.sqrt(6), 1 / np.sqrt(3)],
+        [-1 / np.sqrt(2), 1 / np.sqrt(6), 1 / np.sqrt(3)],
+        [0.0, -2 / np.sqrt(6), 1 / np.sqrt(3)],
+    ],
+    dtype=np.float32,
+)
 # ITU-R 601-2 luma, as Pillow's convert("L").
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 _PIP_HINT = 'pip install "cooc[vision]"'
+# encoding="soft": the kernel width is temperature * the mean squared distance
+# of a patch to its nearest codeword, measured on at most this many patches.
+_SOFT_SAMPLE = 20_000
+# encoding="fisher": the diagonal Gaussian mixture is learnt (EM started from
+# the k-means codebook) on at most this many of the sampled patches, with at
+# most this many EM iterations, and variances floored at this fraction of the
+# mean variance per dimension (flat patches repeat one point many times).
+_GMM_SAMPLE = 50_000
+_GMM_MAX_ITER = 50
+_GMM_REG = 1e-3
+# vlad and fisher: exponent of the signed power normalisation.
+_POWER = 0.5
 
 
 # -- input ------------------------------------------------------------------------
@@ -432,7 +469,7 @@ def _hog_patches(images, patch_size, step, normalize, color=False):
     """float32 (n, H, W, C) -> (n * gh * gw, d) orientation histograms per cell.
 
     With ``color``, the mean of every channel per cell follows, times
-    _COLOR_WEIGHT.
+    _COLOR_WEIGHT (RGB in opponent colours when ``color == "opponent"``).
     """
     n_cells = _hog_cells(patch_size)
     desc = _cell_sums(_orientation_maps(images), patch_size, step, n_cells)
@@ -445,6 +482,9 @@ def _hog_patches(images, patch_size, step, normalize, color=False):
     if color:
         cell = patch_size // n_cells
         weight = np.float32(_COLOR_WEIGHT / cell**2)
+        if color == "opponent" and images.shape[3] >= 3:
+            rgb = images[..., :3] @ _OPPONENT
+            images = np.concatenate([rgb, images[..., 3:]], axis=3)
         desc = np.hstack([desc, _cell_sums(images, patch_size, step, n_cells) * weight])
     return desc
 
@@ -453,7 +493,8 @@ def _descriptor_dim(n_channels, patch_size, descriptor):
     if descriptor == "raw":
         return patch_size * patch_size * n_channels
     n_cells = _hog_cells(patch_size) ** 2
-    return n_cells * (_HOG_BINS + (n_channels if descriptor == "hog+color" else 0))
+    color = n_channels if descriptor in ("hog+color", "hog+opponent") else 0
+    return n_cells * (_HOG_BINS + color)
 
 
 def _check_patch_params(patch_size, step, descriptor):
@@ -495,7 +536,9 @@ def _iter_descriptors(images, patch_size, step, normalize, descriptor):
     for start in range(0, n, chunk):
         block = images[start : start + chunk]
         if descriptor != "raw":
-            color = descriptor == "hog+color"
+            color = descriptor in ("hog+color", "hog+opponent")
+            if descriptor == "hog+opponent":
+                color = "opponent"
             desc = _hog_patches(block, patch_size, step, normalize, color)
         else:
             desc = _raw_patches(block, patch_size, step)
@@ -537,7 +580,7 @@ def extract_patches(
         ``sqrt(var + 10/255**2)`` (contrast normalisation; a flat patch
         becomes all zeros instead of noise). ``"hog"``: L2-Hys normalisation
         of the histograms (normalise, clip at 0.2, normalise again).
-    descriptor : {"raw", "hog", "hog+color"}, default="raw"
+    descriptor : {"raw", "hog", "hog+color", "hog+opponent"}, default="raw"
         ``"raw"``: the patch pixels, ``patch_size**2 * n_channels`` values in
         (row, col, channel) order, as ``extract_patches_2d`` gives them.
         ``"hog"``: histograms of unsigned gradient orientations (9 bins,
@@ -546,7 +589,10 @@ def extract_patches(
         use the channel with the strongest gradient at each pixel.
         ``"hog+color"``: the same histograms followed by the mean of every
         channel in each cell (0-1 scale, times 0.5), ``cells * (9 +
-        n_channels)`` values: shape and colour.
+        n_channels)`` values: shape and colour. ``"hog+opponent"``: the
+        same with the RGB channels in the opponent colour space
+        (``(R-G)/√2, (R+G-2B)/√6, (R+G+B)/√3``; more channels pass unchanged,
+        one channel is kept as it is).
 
     Returns
     -------
@@ -695,10 +741,10 @@ class VisualWords(TransformerMixin, BaseEstimator):
     grayscale : bool, default=False
         Convert RGB(A) images to luma first; otherwise patches keep every
         channel.
-    descriptor : {"raw", "hog", "hog+color"}, default="hog+color"
+    descriptor : {"raw", "hog", "hog+color", "hog+opponent"}, default="hog+color"
         Patch description: contrast-normalised pixels, histograms of gradient
-        orientations, or those histograms plus the mean colour of each cell
-        (see :func:`extract_patches`).
+        orientations, or those histograms plus the mean colour of each cell,
+        in RGB or opponent colours (see :func:`extract_patches`).
     normalize : bool, default=True
         Per-patch normalisation of the descriptors (see
         :func:`extract_patches`).
@@ -713,7 +759,34 @@ class VisualWords(TransformerMixin, BaseEstimator):
         and ``whiten=False`` no PCA is done.
     pyramid : bool, default=False
         Add a 2 × 2 spatial pyramid: ``transform`` then returns the whole-image
-        histogram followed by one histogram per image quadrant.
+        encoding followed by one encoding per image quadrant.
+    encoding : {"bow", "soft", "vlad", "fisher"}, default="bow"
+        What ``transform`` returns per image (see :mod:`cooc.encodings`):
+        "bow" counts the nearest codeword of every patch; "soft" spreads each
+        patch over its ``n_nearest`` codewords (Gaussian kernel weights that
+        sum to 1, so rows still sum to the number of patches); "vlad" sums the
+        residuals ``z - c_j`` per nearest codeword (``n_words * d`` columns,
+        ``d`` the PCA dimension), intra-normalised; "fisher" learns a
+        diagonal Gaussian mixture of ``n_words`` components (EM started from
+        the codebook) and returns the gradients of the log-likelihood with
+        respect to its means and variances (``2 * n_words * d`` columns).
+        "bow" and "soft" give sparse counts; "vlad" and "fisher" a dense
+        float32 array, signed-square-rooted and L2-normalised (per pyramid
+        block, each block then divided by ``sqrt(5)``). :meth:`encode` always
+        gives the nearest codeword.
+    n_nearest : int, default=5
+        Codewords per patch with ``encoding="soft"``.
+    temperature : float, default=1.0
+        Kernel width of ``encoding="soft"``: weights are
+        ``exp(-d_j^2 / (temperature * m))``, ``m`` the mean squared distance of
+        a training patch to its nearest codeword. Smaller is harder.
+    scales : tuple of int, default=(1,)
+        Image scales of the patches, 1 first: ``(1, 2)`` also cuts patches
+        (same size and step) from every image shrunk by 2 (block means), so
+        they cover twice the side. The codebook learns from the patches of
+        every scale, and ``transform`` pools them into one row per image
+        (pyramid quadrants by patch centre at each scale). :meth:`encode`
+        gives the patches of scale 1 only.
     batch_size : int, default=4096
         Mini-batch size of ``MiniBatchKMeans``.
     max_patches : int or None, default=200_000
@@ -740,6 +813,10 @@ class VisualWords(TransformerMixin, BaseEstimator):
         the same.
     n_patches_seen_ : int
         Patches used to learn the codebook so far.
+    soft_scale_ : float
+        With ``encoding="soft"``: ``temperature * m`` (see ``temperature``).
+    gmm_ : GaussianMixture or None
+        With ``encoding="fisher"``: the diagonal mixture; None otherwise.
 
     See Also
     --------
@@ -805,6 +882,10 @@ class VisualWords(TransformerMixin, BaseEstimator):
         "whiten": ["boolean"],
         "n_pca": [Interval(Integral, 1, None, closed="left"), None],
         "pyramid": ["boolean"],
+        "encoding": [StrOptions(set(ENCODINGS))],
+        "n_nearest": [Interval(Integral, 1, None, closed="left")],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "scales": [tuple, list],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_patches": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
@@ -823,6 +904,10 @@ class VisualWords(TransformerMixin, BaseEstimator):
         whiten=True,
         n_pca=None,
         pyramid=False,
+        encoding="bow",
+        n_nearest=5,
+        temperature=1.0,
+        scales=(1,),
         batch_size=4096,
         max_patches=200_000,
         random_state=None,
@@ -837,6 +922,10 @@ class VisualWords(TransformerMixin, BaseEstimator):
         self.whiten = whiten
         self.n_pca = n_pca
         self.pyramid = pyramid
+        self.encoding = encoding
+        self.n_nearest = n_nearest
+        self.temperature = temperature
+        self.scales = scales
         self.batch_size = batch_size
         self.max_patches = max_patches
         self.random_state = random_state
@@ -855,22 +944,65 @@ class VisualWords(TransformerMixin, BaseEstimator):
             images, self.patch_size, self.step, self.normalize, self.descriptor
         )
 
+    def _scales(self):
+        """``scales`` as a tuple of ints (checked: distinct, >= 1, 1 first)."""
+        scales = self.scales
+        try:
+            scales = tuple(scales)
+            ok = (
+                len(scales) >= 1
+                and all(isinstance(v, Integral) and v >= 1 for v in scales)
+                and scales[0] == 1
+                and len(set(scales)) == len(scales)
+            )
+        except TypeError:
+            ok = False
+        if not ok:
+            raise InputError(
+                f"scales={self.scales!r} must be distinct ints >= 1 starting with 1, "
+                "e.g. (1, 2)."
+            )
+        return tuple(int(v) for v in scales)
+
+    def _pyramid_of_scales(self, images):
+        """The images at every scale of ``scales`` (shrunk by block means)."""
+        _, H, W, _ = images.shape
+        out = []
+        for scale in self._scales():
+            h, w = H // scale, W // scale
+            if min(h, w) < self.patch_size:
+                raise InputError(
+                    f"images of {H}x{W} pixels shrunk by scales={scale} are smaller "
+                    f"than patch_size={self.patch_size}; drop that scale or use "
+                    "larger images."
+                )
+            out.append(images if scale == 1 else _resize(images, (h, w)))
+        return out
+
     def _sample(self, images, rng):
-        """Descriptors of at most ``max_patches`` random patches (all if None)."""
-        n, H, W, _ = images.shape
-        gh, gw = _grid_shape(H, W, self.patch_size, self.step)
-        total = n * gh * gw
+        """Descriptors of at most ``max_patches`` random patches (all if None),
+        drawn from the patches of every scale."""
+        layers = self._pyramid_of_scales(images)
+        grids = [
+            _grid_shape(im.shape[1], im.shape[2], self.patch_size, self.step)
+            for im in layers
+        ]
+        total = sum(len(images) * gh * gw for gh, gw in grids)
         keep = None
         if self.max_patches is not None and total > self.max_patches:
             keep = np.sort(rng.choice(total, self.max_patches, replace=False))
         parts = []
-        for start, desc in self._descriptors(images):
-            if keep is None:
-                parts.append(desc)
-                continue
-            lo, hi = start * gh * gw, start * gh * gw + desc.shape[0]
-            sel = keep[np.searchsorted(keep, lo) : np.searchsorted(keep, hi)]
-            parts.append(desc[sel - lo])
+        base = 0
+        for im, (gh, gw) in zip(layers, grids, strict=True):
+            for start, desc in self._descriptors(im):
+                if keep is None:
+                    parts.append(desc)
+                    continue
+                lo = base + start * gh * gw
+                hi = lo + desc.shape[0]
+                sel = keep[np.searchsorted(keep, lo) : np.searchsorted(keep, hi)]
+                parts.append(desc[sel - lo])
+            base += len(images) * gh * gw
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _n_components(self, n_features):
@@ -947,8 +1079,8 @@ class VisualWords(TransformerMixin, BaseEstimator):
         pca = None
         if self._uses_pca():
             pca = PCA(n_components=k, random_state=seed).fit(desc)
-        del desc
-        Z = project(unique, pca_projection(pca, self.whiten))
+        projection = pca_projection(pca, self.whiten)
+        Z = project(unique, projection)
         kmeans = self._kmeans(seed).fit(Z, sample_weight=weights)
         self.pca_ = pca
         self.kmeans_ = kmeans
@@ -957,7 +1089,36 @@ class VisualWords(TransformerMixin, BaseEstimator):
         self.n_channels_ = int(images.shape[3])
         self.n_patches_seen_ = int(n_patches)
         self._rng = rng
+        self._fit_encoding(desc, projection, seed)
         return self
+
+    def _fit_encoding(self, desc, projection, seed):
+        """The soft-assignment scale or the Gaussian mixture, from the sampled
+        descriptors ``desc`` (all patches, repeats included)."""
+        self.gmm_ = None
+        if self.encoding not in ("soft", "fisher"):
+            return
+        limit = _SOFT_SAMPLE if self.encoding == "soft" else _GMM_SAMPLE
+        rows = np.random.RandomState(seed).permutation(desc.shape[0])[:limit]
+        Z = project(desc[np.sort(rows)], projection)
+        if self.encoding == "soft":
+            nearest = squared_distances(Z, self.codebook_).min(axis=1)
+            mean = float(nearest.mean())
+            self.soft_scale_ = self.temperature * (mean if mean > 0 else 1.0)
+            return
+        floor = _GMM_REG * float(np.mean(Z.var(axis=0))) + 1e-12
+        gmm = GaussianMixture(
+            self.n_words_,
+            covariance_type="diag",
+            max_iter=_GMM_MAX_ITER,
+            reg_covar=floor,
+            means_init=self.codebook_.astype(np.float64),
+            random_state=seed,
+        )
+        with warnings.catch_warnings():
+            # EM starts at the k-means codebook; a capped run is good enough
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.gmm_ = gmm.fit(Z.astype(np.float64))
 
     @fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -979,6 +1140,11 @@ class VisualWords(TransformerMixin, BaseEstimator):
         self : VisualWords
             The updated estimator.
         """
+        if self.encoding == "fisher":
+            raise InputError(
+                "partial_fit does not learn the Gaussian mixture of "
+                "encoding='fisher'; use fit, or another encoding."
+            )
         images = self._images(X)
         first = not hasattr(self, "kmeans_")
         if first:
@@ -1029,6 +1195,9 @@ class VisualWords(TransformerMixin, BaseEstimator):
         self.codebook_ = self.kmeans_.cluster_centers_.astype(np.float32, copy=False)
         self.n_words_ = int(self.codebook_.shape[0])
         self.n_patches_seen_ += int(n_patches)
+        if self.encoding == "soft":  # the scale follows the latest codebook
+            seed = int(rng.randint(np.iinfo(np.int32).max))
+            self._fit_encoding(Z, None, seed)
         return self
 
     # -- encoding ---------------------------------------------------------------------
@@ -1080,13 +1249,17 @@ class VisualWords(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        counts : scipy.sparse.csr_matrix of shape (n_images, n_features_out)
-            float32 counts; ``n_features_out`` is ``n_words_``, or
+        counts : csr_matrix or ndarray of shape (n_images, n_features_out)
+            With ``encoding="vlad"`` or ``"fisher"``: a dense float32 array
+            (see ``encoding``). Otherwise float32 (soft) counts;
+            ``n_features_out`` is ``n_words_``, or
             ``5 * n_words_`` with ``pyramid`` (whole image, then quadrants
             q1..q4). Each row of the whole-image block sums to the number of
             patches per image. Under ``set_output(transform="pandas")``: a
             DataFrame of pandas sparse columns ``vw0..``.
         """
+        if self.encoding != "bow" or len(self._scales()) > 1:
+            return self._transform_encoded(X)
         codes, offsets, positions, (H, W) = self._encode(X)
         n_images = offsets.size - 1
         per_image = int(offsets[1] - offsets[0])
@@ -1094,10 +1267,7 @@ class VisualWords(TransformerMixin, BaseEstimator):
         n_cols = k * (5 if self.pyramid else 1)
         cols = codes.reshape(n_images, per_image).astype(np.int64)
         if self.pyramid:
-            p2 = self.patch_size
-            down = 2 * positions[:per_image, 0] * self.step + p2 >= H
-            right = 2 * positions[:per_image, 1] * self.step + p2 >= W
-            cell = 1 + 2 * down.astype(np.int64) + right
+            cell = 1 + self._quadrants(positions[:per_image], H, W)
             cols = np.concatenate([cols, cols + k * cell], axis=1)
         chunk = max(1, (1 << 22) // n_cols)
         blocks = []
@@ -1111,6 +1281,93 @@ class VisualWords(TransformerMixin, BaseEstimator):
         counts = blocks[0] if len(blocks) == 1 else sp.vstack(blocks, format="csr")
         return sparse_output(self, counts)
 
+    def _quadrants(self, positions, H, W):
+        """Pyramid quadrant (0..3, reading order) of patches at grid ``positions``:
+        the one holding the patch centre, centres on a middle line going
+        down/right."""
+        down = 2 * positions[:, 0] * self.step + self.patch_size >= H
+        right = 2 * positions[:, 1] * self.step + self.patch_size >= W
+        return 2 * down.astype(np.int64) + right
+
+    def _assign(self, Z):
+        """What the encoding needs of every patch: soft weights, nearest word
+        or mixture posteriors."""
+        if self.encoding == "bow":
+            return self.kmeans_.predict(Z), np.ones(Z.shape[0])
+        if self.encoding == "soft":
+            return soft_assign(
+                Z, self.codebook_, n_nearest=self.n_nearest, scale=self.soft_scale_
+            )
+        if self.encoding == "vlad":
+            return self.kmeans_.predict(Z)
+        return gmm_posteriors(
+            Z, self.gmm_.weights_, self.gmm_.means_, self.gmm_.covariances_
+        )
+
+    def _aggregate(self, Z, assigned, segments, n_segments):
+        if self.encoding in ("bow", "soft"):
+            index, weight = assigned
+            return bag(index, weight, segments, n_segments, self.n_words_)
+        if self.encoding == "vlad":
+            return vlad(Z, self.codebook_, segments, n_segments, nearest=assigned)
+        gmm = self.gmm_
+        return fisher_vectors(
+            Z,
+            gmm.weights_,
+            gmm.means_,
+            gmm.covariances_,
+            segments,
+            n_segments,
+            post=assigned,
+        )
+
+    def _transform_encoded(self, X):
+        """transform for the soft, vlad and fisher encodings, and for several
+        scales: the patches of every scale of an image pool into its row."""
+        check_is_fitted(self)
+        images = self._images(X)
+        self._check_channels(images)
+        n = images.shape[0]
+        projection = pca_projection(self.pca_, self.whiten)
+        layers = self._pyramid_of_scales(images)
+        grids, cells = [], []
+        for im in layers:
+            H, W = im.shape[1:3]
+            gh, gw = _grid_shape(H, W, self.patch_size, self.step)
+            grids.append(gh * gw)
+            cells.append(self._quadrants(_grid_positions(1, gh, gw), H, W))
+        per_image = sum(grids)
+        # images per slice: the (patches, n_words) distances or posteriors of
+        # one slice stay near 32 MB
+        step = max(1, (1 << 22) // (self.n_words_ * per_image))
+        rows = []
+        for lo in range(0, n, step):
+            m = min(step, n - lo)
+            Zs, image, cell = [], [], []
+            for im, size, grid_cell in zip(layers, grids, cells, strict=True):
+                for _, desc in self._descriptors(im[lo : lo + m]):
+                    Zs.append(project(desc, projection))
+                image.append(np.repeat(np.arange(m), size))
+                cell.append(np.tile(grid_cell, m))
+            Z = Zs[0] if len(Zs) == 1 else np.concatenate(Zs)
+            image = np.concatenate(image)
+            assigned = self._assign(Z)
+            blocks = [self._aggregate(Z, assigned, image, m)]
+            if self.pyramid:
+                quads = self._aggregate(
+                    Z, assigned, 4 * image + np.concatenate(cell), 4 * m
+                )
+                blocks.append(quads.reshape(m, -1))
+            if self.encoding in ("bow", "soft"):
+                rows.append(sp.hstack(blocks, format="csr"))
+            else:
+                rows.append(np.hstack(blocks))
+        if self.encoding in ("bow", "soft"):
+            out = rows[0] if len(rows) == 1 else sp.vstack(rows, format="csr")
+            return sparse_output(self, out.astype(np.float32))
+        out = rows[0] if len(rows) == 1 else np.vstack(rows)
+        return power_l2(out, _POWER, n_blocks=5 if self.pyramid else 1)
+
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns: ``vw0..``, then ``vw0_q1..`` with ``pyramid``.
 
@@ -1122,14 +1379,35 @@ class VisualWords(TransformerMixin, BaseEstimator):
         Returns
         -------
         feature_names_out : ndarray of str objects
-            ``n_words_`` names, or ``5 * n_words_`` with ``pyramid``.
+            ``n_words_`` names, or ``5 * n_words_`` with ``pyramid``. With
+            ``encoding="vlad"``: ``vlad{j}_{c}`` (word ``j``, PCA component
+            ``c``); with "fisher": ``fv_mean{j}_{c}`` then ``fv_var{j}_{c}``;
+            quadrant blocks add ``_q1..`` as for the counts.
         """
         check_is_fitted(self)
         words = [f"vw{j}" for j in range(self.n_words_)]
+        if self.encoding in ("vlad", "fisher"):
+            dims = range(self.codebook_.shape[1])
+            words = [f"vlad{j}_{c}" for j in range(self.n_words_) for c in dims]
+            if self.encoding == "fisher":
+                words = [
+                    f"fv_{part}{j}_{c}"
+                    for part in ("mean", "var")
+                    for j in range(self.n_words_)
+                    for c in dims
+                ]
         names = list(words)
         if self.pyramid:
             names += [f"{w}_{cell}" for cell in _PYRAMID_CELLS for w in words]
         return np.asarray(names, dtype=object)
+
+    def __setstate__(self, state):
+        # models saved before the encodings counted hard-assigned words
+        state = dict(state)
+        defaults = {"encoding": "bow", "n_nearest": 5, "temperature": 1.0}
+        for name, value in (*defaults.items(), ("scales", (1,))):
+            state.setdefault(name, value)
+        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
