@@ -58,6 +58,14 @@ PLOT_HINT = "pip install 'cooc[plot]'"
 
 
 # -- the report's parts ----------------------------------------------------------------
+def _named(items, name):
+    """The first of ``items`` whose ``name`` is ``name`` (KeyError if none)."""
+    found = next((item for item in items if item.name == name), None)
+    if found is None:
+        raise KeyError(name)
+    return found
+
+
 @dataclass
 class Figure:
     """One figure: its PNG and the arrays it plots (``data``)."""
@@ -92,10 +100,7 @@ class Section:
 
     def figure(self, name: str) -> Figure:
         """The figure called ``name`` (KeyError if there is none)."""
-        for fig in self.figures:
-            if fig.name == name:
-                return fig
-        raise KeyError(name)
+        return _named(self.figures, name)
 
 
 @dataclass
@@ -107,10 +112,7 @@ class Report:
 
     def section(self, name: str) -> Section:
         """The section called ``name`` (KeyError if there is none)."""
-        for sec in self.sections:
-            if sec.name == name:
-                return sec
-        raise KeyError(name)
+        return _named(self.sections, name)
 
     @property
     def figures(self) -> list:
