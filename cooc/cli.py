@@ -450,6 +450,73 @@ def quiet_json_options(fn):
 corpus_argument = click.argument("corpus", nargs=-1, required=True)
 
 
+def benchmark_options(fn):
+    """--similarity, --analogy and --restrict-vocab (evaluate and report)."""
+    for opt in reversed(
+        [
+            click.option(
+                "--similarity",
+                "sim_files",
+                multiple=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                help="Word-similarity file(s): word1<TAB>word2<TAB>score, # comments.",
+            ),
+            click.option(
+                "--analogy",
+                "analogy_files",
+                multiple=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                help="Analogy file(s) in the Google questions-words format.",
+            ),
+            click.option(
+                "--restrict-vocab",
+                type=click.IntRange(1),
+                default=30000,
+                show_default=True,
+                help="Analogies: candidates are the most frequent words only.",
+            ),
+        ]
+    ):
+        fn = opt(fn)
+    return fn
+
+
+def weighting_options(weighting_help: str):
+    """--weighting, --alpha and --shift: how counts are weighted before the SVD
+    (embed, and report to recompute the energy the vectors kept)."""
+
+    def add(fn):
+        for opt in reversed(
+            [
+                click.option(
+                    "--weighting",
+                    type=click.Choice(["ppmi", "log", "none"]),
+                    default="ppmi",
+                    show_default=True,
+                    help=weighting_help,
+                ),
+                click.option(
+                    "--alpha",
+                    type=FiniteFloat(0, 1),
+                    default=0.75,
+                    show_default=True,
+                    help="Context-distribution smoothing of PPMI.",
+                ),
+                click.option(
+                    "--shift",
+                    type=FiniteFloat(1),
+                    default=1.0,
+                    show_default=True,
+                    help="Shifted PPMI: subtract log(shift).",
+                ),
+            ]
+        ):
+            fn = opt(fn)
+        return fn
+
+    return add
+
+
 def dask_options(fn):
     """--engine, --scheduler and --workers (commands that can run on Dask)."""
     for opt in reversed(
@@ -1379,27 +1446,7 @@ def _is_cooc_file(path) -> bool:
     help="Dimensions of the vectors (n_components in Python) [default: 500, or "
     "the vocabulary size - 1 if smaller].",
 )
-@click.option(
-    "--weighting",
-    type=click.Choice(["ppmi", "log", "none"]),
-    default="ppmi",
-    show_default=True,
-    help="Weighting of the counts before the SVD.",
-)
-@click.option(
-    "--alpha",
-    type=FiniteFloat(0, 1),
-    default=0.75,
-    show_default=True,
-    help="Context-distribution smoothing of PPMI.",
-)
-@click.option(
-    "--shift",
-    type=FiniteFloat(1),
-    default=1.0,
-    show_default=True,
-    help="Shifted PPMI: subtract log(shift).",
-)
+@weighting_options("Weighting of the counts before the SVD.")
 @click.option(
     "--power",
     type=FiniteFloat(0),
@@ -1657,19 +1704,23 @@ def embed(
     else:
         from cooc.cooccurrence import DEFAULT_WINDOW, build_cooccurrence
 
-        cooc = build_cooccurrence(
-            list(inputs),
-            min_count=5 if min_count is None else min_count,
-            window_size=DEFAULT_WINDOW if window is None else window,
-            tokenizer=tokenizer,
-            lowercase=not no_lowercase,
-            column=column,
-            encoding_errors=encoding_errors,
-            documents=documents,
-            phrases=phrases_path,
-            progress=progress,
-        )
-        progress.done()
+        def count(**vocabulary):  # build's defaults and the reading options
+            counted = build_cooccurrence(
+                list(inputs),
+                window_size=DEFAULT_WINDOW if window is None else window,
+                tokenizer=tokenizer,
+                lowercase=not no_lowercase,
+                column=column,
+                encoding_errors=encoding_errors,
+                documents=documents,
+                phrases=phrases_path,
+                progress=progress,
+                **vocabulary,
+            )
+            progress.done()
+            return counted
+
+        cooc = count(min_count=5 if min_count is None else min_count)
     if rank is None:
         rank = default_rank(cooc.shape)
     progress.note(f"embedding {cooc.shape[0]} words, rank {rank} ({solver} SVD)")
@@ -1691,7 +1742,8 @@ def embed(
         random_state=seed,
         n_iter=n_iter,
         n_oversamples=oversamples,
-        subwords=subwords and {
+        subwords=subwords
+        and {
             "min_n": subword_ngrams[0],
             "max_n": subword_ngrams[1],
             "buckets": subword_buckets,
@@ -1708,20 +1760,7 @@ def embed(
         progress.note(f"counting the words below --min-count {effective_min_count}")
         n_words = len(cooc.vocabulary)
         del cooc  # (the first count: not needed beside the second)
-        counts = build_cooccurrence(
-            list(inputs),
-            min_count=1,
-            max_size=n_words + rare_words,
-            window_size=DEFAULT_WINDOW if window is None else window,
-            tokenizer=tokenizer,
-            lowercase=not no_lowercase,
-            column=column,
-            encoding_errors=encoding_errors,
-            documents=documents,
-            phrases=phrases_path,
-            progress=progress,
-        )
-        progress.done()
+        counts = count(min_count=1, max_size=n_words + rare_words)
         with progress.timed("rare words"):
             emb = fold_in_words(emb, counts, s, max_words=rare_words)
         del counts
@@ -2070,27 +2109,7 @@ def similar(vectors, words, plus, minus, cosmul, odd_one_out, restrict_vocab, k,
 
 @cli.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("vectors", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--similarity",
-    "sim_files",
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Word-similarity file(s): word1<TAB>word2<TAB>score, # comments.",
-)
-@click.option(
-    "--analogy",
-    "analogy_files",
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Analogy file(s) in the Google questions-words format.",
-)
-@click.option(
-    "--restrict-vocab",
-    type=click.IntRange(1),
-    default=30000,
-    show_default=True,
-    help="Analogies: candidates are the most frequent words only.",
-)
+@benchmark_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_errors
 def evaluate(vectors, sim_files, analogy_files, restrict_vocab, as_json):
@@ -2302,13 +2321,30 @@ def _demo_report(path, only, parts, seed, progress) -> dict:
 
 # -- images -----------------------------------------------------------------------------
 @cli.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("images", nargs=-1, required=True)
+@click.argument("images", nargs=-1, required=False)
 @click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
     help="TSV to write: image<TAB>visual_words (space-separated vwK tokens, patch order).",
+)
+@click.option(
+    "--features",
+    "features_npy",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Instead of IMAGES: a .npy (or one-array .npz) of region features "
+    "(n, r, d) from another tool, quantized by k-means (after a PCA to 64 "
+    "components when d > 256).",
+)
+@click.option(
+    "--pq",
+    "pq_subspaces",
+    type=click.IntRange(1),
+    default=None,
+    help="With --features: product quantization in this many blocks of "
+    "dimensions, --words = k**PQ (e.g. --pq 2 --words 256: 16 centres a block).",
 )
 @click.option(
     "--words",
@@ -2365,6 +2401,8 @@ def quantize(
     seed,
     quiet,
     as_json,
+    features_npy=None,
+    pq_subspaces=None,
 ):
     """Turn images into sequences of visual words (k-means codes of patches).
 
@@ -2372,11 +2410,15 @@ def quantize(
     .npz archive holding an array of
     images (n, height, width[, channels]). The output TSV can be counted like
     text: cooc build codes.tsv --column visual_words --tokenizer whitespace.
+    With --features instead of IMAGES, the regions of each row (n, r, d) are
+    its "patches" (named F.npy[i], regions in order).
 
     \b
     Example:
       cooc quantize photos/ -o codes.tsv --words 512
       cooc quantize emoji.npz -o codes.tsv --words 256 --patch-size 8 --step 4
+      cooc quantize --features regions.npy -o codes.tsv --words 256
+      cooc quantize --features clip_tokens.npy -o codes.tsv --words 256 --pq 2
     """
     import pandas as pd
 
@@ -2385,19 +2427,35 @@ def quantize(
 
     progress = Progress(quiet)
     t0 = time.perf_counter()
+    from cooc.features import RegionWords, read_features
     from cooc.items import read_images
 
-    arrays, names = read_images(images, key=key, size=image_size)
+    _one_image_source(features_npy, images)
+    if features_npy is not None:
+        arrays = read_features(features_npy, ndim=(3,))
+        names = [f"{features_npy.name}[{i}]" for i in range(len(arrays))]
+        vw = RegionWords(
+            words,
+            quantizer="kmeans" if pq_subspaces is None else "pq",
+            n_subspaces=pq_subspaces or 2,
+            random_state=seed,
+        )
+    elif not images:
+        raise BadInput("pass IMAGES (files, folders, globs or one .npz) or --features.")
+    elif pq_subspaces is not None:
+        raise BadInput("--pq applies to --features only.")
+    else:
+        arrays, names = read_images(images, key=key, size=image_size)
+        vw = VisualWords(
+            words,
+            patch_size=patch_size,
+            step=step,
+            image_size=image_size,
+            grayscale=gray,
+            descriptor=descriptor,
+            random_state=seed,
+        )
     progress.note(f"quantizing {len(arrays)} images into {words} visual words")
-    vw = VisualWords(
-        words,
-        patch_size=patch_size,
-        step=step,
-        image_size=image_size,
-        grayscale=gray,
-        descriptor=descriptor,
-        random_state=seed,
-    )
     codes, offsets, _ = vw.fit(arrays).encode(arrays)
     tokens = np.char.add("vw", codes.astype(str))
     rows = [" ".join(tokens[offsets[i] : offsets[i + 1]]) for i in range(len(names))]
@@ -2422,6 +2480,8 @@ _MODEL_TYPES = (
     "cooc.models.MultimodalClassifier",
     "cooc.models.MultimodalFeatures",
     "cooc.vision.VisualWords",
+    "cooc.features.RegionWords",  # fitted with --features
+    "cooc.features.StandardizedVectors",
 )
 
 
@@ -2437,6 +2497,32 @@ def image_array_options(fn):
         default=None,
         help="A .npz of an image array, row for row with the table.",
     )(fn)
+
+
+def features_option(fn):
+    """``--features F.npy``: precomputed image features, row for row with the table."""
+    return click.option(
+        "--features",
+        "features_npy",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="A .npy (or one-array .npz) of image features from another tool "
+        "(CNN, CLIP), row for row with the table: per image (n, d) or per "
+        "region (n, r, d). Not with --images.",
+    )(fn)
+
+
+def _one_image_source(features_npy, images):
+    if features_npy is not None and images:
+        raise BadInput("pass images (--images or IMAGES) or --features, not both.")
+
+
+def _features_kind(features_npy, items, image_column):
+    """``"vector"``/``"regions"``: what --features holds (``"pixels"`` without it)."""
+    if features_npy is None:
+        return "pixels"
+    first = items[image_column].iloc[0]
+    return "vector" if np.ndim(first) == 1 else "regions"
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS)
@@ -2459,6 +2545,7 @@ def image_array_options(fn):
     "no --images trains a text-only model.",
 )
 @image_array_options
+@features_option
 @click.option(
     "--fusion",
     type=click.Choice(["early", "late", "text", "image"]),
@@ -2504,6 +2591,7 @@ def fit(
     image_column,
     images_npz,
     key,
+    features_npy,
     fusion,
     rule,
     classifier,
@@ -2518,13 +2606,17 @@ def fit(
     DATA is a CSV/TSV/Parquet/JSONL table with a text column, a label column
     and an image column of file paths (or --images with an array archive).
     Missing texts or images are allowed. Without an image column (and without
-    --images) the model is text only.
+    --images) the model is text only. --features takes image features made
+    by another tool instead of images: per image (n, d), standardised into
+    the image block; or per region (n, r, d), quantized into --words visual
+    words.
 
     \b
     Example:
       cooc fit items.csv --label-column category --images images.npz -o model.skops
       cooc predict model.skops items.csv --images images.npz -o predictions.csv
       cooc fit texts.csv --label-column category -o text_model.skops
+      cooc fit items.csv --label-column category --features clip.npy -o model.skops
     """
     from click.core import ParameterSource
 
@@ -2535,6 +2627,7 @@ def fit(
     progress = Progress(quiet)
     t0 = time.perf_counter()
     source = click.get_current_context().get_parameter_source("image_column")
+    _one_image_source(features_npy, images_npz)
     frame, items = read_items(
         data,
         text_column=text_column,
@@ -2543,7 +2636,9 @@ def fit(
         key=key,
         label_column=label_column,
         image_optional=source is ParameterSource.DEFAULT,
+        features=features_npy,
     )
+    image_input = _features_kind(features_npy, items, image_column)
     if not image_column or image_column not in items.columns:
         if fusion == "image":
             raise BadInput(
@@ -2561,6 +2656,7 @@ def fit(
         rule=rule,
         classifier=classifier,
         n_visual_words=words,
+        image_input=image_input,
         cv=cv,
         random_state=seed,
     ).fit(items, y)
@@ -2592,14 +2688,19 @@ def fit(
     help="CSV of predictions: prediction + one proba_ column per class.",
 )
 @image_array_options
+@features_option
 @quiet_json_options
 @_errors
-def predict(model_path, data, output, images_npz, key, quiet, as_json):
+def predict(model_path, data, output, images_npz, key, features_npy, quiet, as_json):
     """Predict the labels of a table with a model from cooc fit.
+
+    A model fitted with --features needs --features of the same kind (per
+    image or per region) and size d, row for row with DATA.
 
     \b
     Example:
       cooc predict model.skops items.csv --images images.npz -o predictions.csv
+      cooc predict model.skops items.csv --features clip.npy -o predictions.csv
     """
     import pandas as pd
 
@@ -2612,13 +2713,41 @@ def predict(model_path, data, output, images_npz, key, quiet, as_json):
     )
     # a text-only model needs no image column (nor reads one)
     uses_images = getattr(model.features_, "visual_words_", None) is not None
+    wanted = getattr(model, "image_input", "pixels") if uses_images else None
+    _one_image_source(features_npy, images_npz)
+    if wanted in ("vector", "regions") and features_npy is None:
+        shape = "(n, d)" if wanted == "vector" else "(n, r, d)"
+        raise BadInput(
+            f"{model_path} was fitted on image features {shape}; pass --features."
+        )
+    if wanted == "pixels" and features_npy is not None:
+        raise BadInput(
+            f"{model_path} was fitted on images, not --features; pass --images "
+            "or the table's image column."
+        )
     frame, items = read_items(
         data,
         text_column=None,
         image_column=model.image_column if uses_images else None,
-        images=images_npz if uses_images else None,
+        images=images_npz if uses_images and features_npy is None else None,
         key=key,
+        features=features_npy if uses_images else None,
     )
+    if wanted in ("vector", "regions"):
+        got = _features_kind(features_npy, items, model.image_column)
+        if got != wanted:
+            shape = "(n, d)" if wanted == "vector" else "(n, r, d)"
+            raise BadInput(
+                f"{features_npy}: {model_path} was fitted on features of shape "
+                f"{shape}; pass the same kind."
+            )
+        d = np.shape(items[model.image_column].iloc[0])[-1]
+        fitted = model.features_.visual_words_.n_features_in_
+        if d != fitted:
+            raise BadInput(
+                f"{features_npy}: features of size d={d}, but {model_path} was "
+                f"fitted on d={fitted}; pass features from the same extractor."
+            )
     if model.text_column not in items.columns:
         items[model.text_column] = None
     proba = model.predict_proba(items)
@@ -2652,27 +2781,7 @@ def predict(model_path, data, output, images_npz, key, quiet, as_json):
     required=True,
     help="The HTML file to write (self-contained: figures inline, no URL).",
 )
-@click.option(
-    "--similarity",
-    "sim_files",
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Word-similarity file(s), as cooc evaluate: a human-vs-cosine scatter each.",
-)
-@click.option(
-    "--analogy",
-    "analogy_files",
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Analogy file(s), as cooc evaluate: accuracy per section.",
-)
-@click.option(
-    "--restrict-vocab",
-    type=click.IntRange(1),
-    default=30000,
-    show_default=True,
-    help="Analogies: candidates are the most frequent words only.",
-)
+@benchmark_options
 @click.option(
     "--table",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -2705,27 +2814,9 @@ def predict(model_path, data, output, images_npz, key, quiet, as_json):
     show_default=True,
     help="Rows of the strongest-PPMI-pairs table of a .cooc.",
 )
-@click.option(
-    "--weighting",
-    type=click.Choice(["ppmi", "log", "none"]),
-    default="ppmi",
-    show_default=True,
-    help="With a .cooc and vectors: the weighting the vectors were embedded with "
-    "(as cooc embed), for the energy share of the spectrum.",
-)
-@click.option(
-    "--alpha",
-    type=FiniteFloat(0, 1),
-    default=0.75,
-    show_default=True,
-    help="Context-distribution smoothing of PPMI (as cooc embed).",
-)
-@click.option(
-    "--shift",
-    type=FiniteFloat(1),
-    default=1.0,
-    show_default=True,
-    help="PPMI shift (as cooc embed).",
+@weighting_options(
+    "With a .cooc and vectors: the weighting the vectors were embedded with "
+    "(as cooc embed), for the energy share of the spectrum."
 )
 @click.option(
     "--seed", type=SEED, default=0, show_default=True, help="Seed of the word map."
@@ -2806,7 +2897,11 @@ def report(
         "n_figures": len(result.figures),
         "seconds": round(seconds, 3),
     }
-    _emit(summary, as_json, _kv_table([(k, v) for k, v in summary.items() if k != "sections"]))
+    _emit(
+        summary,
+        as_json,
+        _kv_table([(k, v) for k, v in summary.items() if k != "sections"]),
+    )
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from cooc.corpus import resolve_paths
 from cooc.errors import InputError
+from cooc.features import read_features
 from cooc.files import base_suffix, compression_of, decompression_error
 from cooc.vision import check_images, load_images
 
@@ -126,6 +127,7 @@ def read_items(
     key: str = "images",
     label_column: str | None = None,
     image_optional: bool = False,
+    features=None,
 ):
     """A table of items with their images loaded, ready for the classifiers.
 
@@ -143,6 +145,11 @@ def read_items(
     image_optional : bool
         Without ``images``, a table that lacks ``image_column`` gives items
         without images instead of an error.
+    features : str or path-like, optional
+        A ``.npy`` (or one-array ``.npz``) of precomputed image features,
+        per image ``(n, d)`` or per region ``(n, r, d)``, row for row with the
+        table (see :func:`cooc.features.read_features`); the image column then
+        holds each row's ``(d,)`` or ``(r, d)`` array. Not with ``images``.
 
     Returns
     -------
@@ -152,7 +159,11 @@ def read_items(
         A copy whose image column holds arrays (or None) instead of paths.
     """
     table = Path(table)
+    if features is not None and images is not None:
+        raise InputError("pass image features or an image archive, not both.")
     frame = read_table(table)
+    if features is not None:
+        images, image_column = features, image_column or "image"
     if image_optional and images is None and image_column not in frame.columns:
         image_column = None
     wanted = [c for c in (text_column, label_column) if c]
@@ -165,10 +176,14 @@ def read_items(
         )
     out = frame.copy()
     if images is not None:
-        arrays, _ = read_images([images], key=key)
+        if features is not None:
+            arrays = read_features(features)
+        else:
+            arrays, _ = read_images([images], key=key)
         if len(arrays) != len(frame):
+            what = "feature rows" if features is not None else "images"
             raise InputError(
-                f"{images} holds {len(arrays)} images but {table} has "
+                f"{images} holds {len(arrays)} {what} but {table} has "
                 f"{len(frame)} rows; they must match row for row."
             )
         out[image_column] = list(arrays)

@@ -26,6 +26,7 @@ from cooc._compat import Interval, StrOptions, check_is_fitted, fit_context
 from cooc._output import input_index, sparse_output
 from cooc.classify import make_classifier
 from cooc.errors import InputError, InputTypeError
+from cooc.features import RegionWords, StandardizedVectors, check_features
 from cooc.fusion import LateFusionClassifier, make_early_fusion
 from cooc.vision import VisualWords, check_images
 
@@ -38,6 +39,9 @@ __all__ = [
 ]
 
 FUSIONS = ("early", "late", "text", "image")
+#: What the image column holds: pixels, one feature vector per image
+#: (``(d,)``), or region vectors per image (``(r, d)``).
+IMAGE_INPUTS = ("pixels", "vector", "regions")
 
 
 def _missing(value) -> bool:
@@ -141,6 +145,13 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
         and "soft" get a sublinear TF-IDF; the "vlad" and "fisher" vectors
         (``n_visual_words`` times the descriptor size wide, or twice that)
         are used as they come, already power- and L2-normalised.
+    image_input : {"pixels", "vector", "regions"}, default="pixels"
+        What the image column holds: image arrays; one precomputed feature
+        vector ``(d,)`` per item (standardised per column, divided by
+        ``sqrt(d)``: :class:`cooc.features.StandardizedVectors`); or region
+        vectors ``(r, d)`` per item, quantized into ``n_visual_words`` words
+        (:class:`cooc.features.RegionWords`) and weighted like the bag of
+        visual words.
     random_state : int or None, default=None
         Seeds the codebook.
 
@@ -177,6 +188,7 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
         "patch_size": [Interval(Integral, 2, None, closed="left")],
         "step": [Interval(Integral, 1, None, closed="left")],
         "encoding": [StrOptions({"bow", "soft", "vlad", "fisher"})],
+        "image_input": [StrOptions(set(IMAGE_INPUTS))],
         "random_state": ["random_state"],
     }
 
@@ -191,6 +203,7 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
         patch_size=12,
         step=4,
         encoding="bow",
+        image_input="pixels",
         random_state=None,
     ):
         self.text_column = text_column
@@ -201,6 +214,7 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
         self.patch_size = patch_size
         self.step = step
         self.encoding = encoding
+        self.image_input = image_input
         self.random_state = random_state
 
     def _check_char_ngrams(self):
@@ -248,7 +262,18 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
         self.visual_words_ = None
         self.visual_tfidf_ = None
         n_image = 0
-        if have_image:
+        if have_image and self.image_input == "vector":
+            self.visual_words_ = StandardizedVectors().fit(self._vectors(have_image))
+            n_image = self.visual_words_.n_features_in_
+        elif have_image and self.image_input == "regions":
+            self.visual_words_ = RegionWords(
+                self.n_visual_words, random_state=self.random_state
+            ).fit(have_image)
+            with config_context(transform_output="default"):  # sparse counts
+                counts = self.visual_words_.transform(have_image)
+            self.visual_tfidf_ = TfidfTransformer(sublinear_tf=True).fit(counts)
+            n_image = self.visual_words_.n_words_
+        elif have_image:
             arrays = check_images(have_image)
             self.visual_words_ = VisualWords(
                 self.n_visual_words,
@@ -268,6 +293,29 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
         }
         self.n_features_out_ = n_text + n_image
         return self
+
+    def _vectors(self, vectors):
+        """The per-item feature vectors of the image column as one ``(n, d)``
+        array (checked: 1-D, one ``d``, finite)."""
+        sizes = {np.shape(v) for v in vectors}
+        if len(sizes) != 1 or len(next(iter(sizes))) != 1:
+            raise InputError(
+                f"image_input='vector': the {self.image_column!r} column must hold "
+                f"1-D feature vectors of one size, got shapes {sorted(sizes)[:3]}."
+            )
+        return check_features(np.stack(vectors), f"column {self.image_column!r}")
+
+    def _image_block(self, present):
+        """The image block of the present images (sparse)."""
+        if self.image_input == "vector":
+            return sp.csr_matrix(self.visual_words_.transform(self._vectors(present)))
+        if self.image_input == "pixels":
+            present = check_images(present)
+        with config_context(transform_output="default"):  # sparse
+            block = self.visual_words_.transform(present)
+        if self.visual_tfidf_ is not None:
+            block = self.visual_tfidf_.transform(block)
+        return sp.csr_matrix(block)
 
     def _text_block(self, texts):
         parts = [self.text_vectorizer_.transform(texts)]
@@ -319,12 +367,7 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
             )
             block = None
             if rows.size:
-                arrays = check_images([images[i] for i in rows])
-                with config_context(transform_output="default"):  # sparse
-                    block = self.visual_words_.transform(arrays)
-                if self.visual_tfidf_ is not None:
-                    block = self.visual_tfidf_.transform(block)
-                block = sp.csr_matrix(block)
+                block = self._image_block([images[i] for i in rows])
             parts.append(self._place(block, rows, n, width))
         return sp.hstack(parts, format="csr")
 
@@ -371,6 +414,7 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
         state = dict(state)
         packed = state.pop(_PACKED, None) or {}
         state.setdefault("encoding", "bow")  # files from before the encodings
+        state.setdefault("image_input", "pixels")  # and before --features
         super().__setstate__(state)
         for name, arrays in packed.items():
             getattr(self, name).vocabulary_ = _unpack_vocabulary(arrays)
@@ -408,6 +452,9 @@ class MultimodalClassifier(ClassifierMixin, BaseEstimator):
     n_visual_words, patch_size, step : visual-word settings.
     encoding : {"bow", "soft", "vlad", "fisher"}, default="bow"
         Image encoding (see :class:`MultimodalFeatures`).
+    image_input : {"pixels", "vector", "regions"}, default="pixels"
+        What the image column holds: images, or precomputed per-image
+        vectors or per-region arrays (see :class:`MultimodalFeatures`).
     char_ngrams : tuple or None, default=(2, 5)
         Character n-grams of the text block (see :class:`MultimodalFeatures`).
     cv : int, default=5
@@ -436,6 +483,7 @@ class MultimodalClassifier(ClassifierMixin, BaseEstimator):
         "step": [Interval(Integral, 1, None, closed="left")],
         "encoding": [StrOptions({"bow", "soft", "vlad", "fisher"})],
         "char_ngrams": [tuple, list, None],
+        "image_input": [StrOptions(set(IMAGE_INPUTS))],
         "cv": [Interval(Integral, 2, None, closed="left")],
         "random_state": ["random_state"],
     }
@@ -454,6 +502,7 @@ class MultimodalClassifier(ClassifierMixin, BaseEstimator):
         step=4,
         encoding="bow",
         char_ngrams=(2, 5),
+        image_input="pixels",
         cv=5,
         random_state=None,
     ):
@@ -468,12 +517,14 @@ class MultimodalClassifier(ClassifierMixin, BaseEstimator):
         self.step = step
         self.encoding = encoding
         self.char_ngrams = char_ngrams
+        self.image_input = image_input
         self.cv = cv
         self.random_state = random_state
 
     def __setstate__(self, state):
         state = dict(state)
         state.setdefault("encoding", "bow")  # files from before the encodings
+        state.setdefault("image_input", "pixels")  # and before --features
         super().__setstate__(state)
 
     def _frame(self, X):
@@ -508,6 +559,7 @@ class MultimodalClassifier(ClassifierMixin, BaseEstimator):
             step=self.step,
             encoding=self.encoding,
             char_ngrams=self.char_ngrams,
+            image_input=self.image_input,
             random_state=self.random_state,
         ).fit(frame)
         # _transform: the sparse matrix whatever the output configuration

@@ -562,6 +562,42 @@ CASES = [
         lambda t: ["export", built(t), "--projector", t / "out"],
         ("m.cooc", "not word vectors"),
     ),
+    Case(
+        "--features array holding NaN (or of another ndim, dtype or row count)",
+        lambda t: (
+            (t / "items.csv").write_text("text,label\nred,x\nblue,y\n")
+            and np.save(t / "f.npy", np.array([[1.0, np.nan], [0.0, 1.0]])) is None
+            and [
+                "fit",
+                t / "items.csv",
+                "--label-column",
+                "label",
+                "--features",
+                t / "f.npy",
+                "-o",
+                t / "out",
+            ]
+        ),
+        ("f.npy", "row 0 holds NaN"),
+    ),
+    Case(
+        "--features .npy of pickled objects",
+        lambda t: (
+            (t / "items.csv").write_text("text,label\nred,x\nblue,y\n")
+            and np.save(t / "f.npy", np.array([{}, {}]), allow_pickle=True) is None
+            and [
+                "fit",
+                t / "items.csv",
+                "--label-column",
+                "label",
+                "--features",
+                t / "f.npy",
+                "-o",
+                t / "out",
+            ]
+        ),
+        ("f.npy", "without pickles"),
+    ),
 ]
 
 

@@ -51,6 +51,7 @@ LAYERS = {
     "cooc.fusion": 3,
     "cooc.vocab": 4,
     "cooc.classify": 4,
+    "cooc.features": 4,  # region words and vectors the user already has
     "cooc.streaming": 4,
     "cooc.matrix": 5,
     "cooc.models": 5,
@@ -72,6 +73,7 @@ LAYERS = {
     "cooc.datasets": 0,
     "cooc.demo": 11,
     "cooc.report": 11,  # figures and the HTML report (matplotlib inside functions)
+    "cooc.retrieval": 11,  # cross-modal retrieval scores, the emoji protocol
     "cooc.cli": 12,
     "cooc.__main__": 13,
 }

@@ -30,6 +30,7 @@ from sklearn.pipeline import make_pipeline
 import cooc
 from cooc import CooccurrenceVectorizer, PPMITransformer, SVDEmbedding
 from cooc.datasets import load_emoji, make_topic_corpus
+from cooc.features import RegionWords, StandardizedVectors
 from cooc.fusion import ModalityFusion
 from cooc.models import MultimodalFeatures
 from cooc.multimodal import JointEmbedding
@@ -44,7 +45,9 @@ TESTED = {
     "ModalityFusion",
     "MultimodalFeatures",
     "PPMITransformer",
+    "RegionWords",
     "SVDEmbedding",
+    "StandardizedVectors",
     "VisualWords",
 }
 
@@ -191,6 +194,20 @@ def test_visual_words_sparse_frame(emoji):
     est = VisualWords(8, patch_size=16, step=8, random_state=0)
     out = check_pandas(est, images, sparse=True)
     assert list(out.columns) == [f"vw{i}" for i in range(8)]
+
+
+def test_region_words_sparse_frame(rng):
+    regions = rng.normal(size=(12, 5, 6)).astype(np.float32)
+    out = check_pandas(RegionWords(4, random_state=0), regions, sparse=True)
+    assert list(out.columns) == ["vw0", "vw1", "vw2", "vw3"]
+    assert_allclose(out.sparse.to_coo().toarray().sum(axis=1), 5)  # regions per item
+
+
+def test_standardized_vectors_dense_frame(rng):
+    X = rng.normal(size=(10, 3))
+    out = check_pandas(StandardizedVectors(), X, sparse=False)
+    assert list(out.columns) == ["f0", "f1", "f2"]
+    assert_allclose(out.mean().to_numpy(), 0, atol=1e-12)
 
 
 def test_joint_embedding_frame(emoji):
