@@ -38,7 +38,6 @@ import argparse
 import datetime
 import itertools
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -253,20 +252,7 @@ WORKERS = {"gensim": w_gensim, "score": w_score, "cooc": w_cooc}
 # =====================================================================================
 def run_cli_peak(args: list) -> dict:
     """As :func:`run_cli`, with the peak RSS of that one process (os.wait4)."""
-    cmd = [sys.executable, "-m", "cooc", *map(str, args)]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - t0
-    err = proc.stderr.read().decode(errors="replace")
-    proc.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
-    return {
-        "seconds": seconds,
-        "cpu_seconds": usage.ru_utime + usage.ru_stime,
-        "peak_mib": usage.ru_maxrss / 1024,
-    }
+    return common.cli_process(args)
 
 
 def work_dir() -> Path:

@@ -404,3 +404,29 @@ def load_average() -> float:
         return os.getloadavg()[0]
     except OSError:
         return float("nan")
+
+
+def cli_process(args, cwd=None) -> dict:
+    """Run ``python -m cooc ARGS`` in a fresh process: wall and CPU seconds and
+    the peak resident set of that one process (``os.wait4``); exits with the
+    command's stderr when it fails."""
+    import subprocess
+    import sys
+    import time
+
+    cmd = [sys.executable, "-m", "cooc", *map(str, args)]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd
+    )
+    err = proc.stderr.read().decode(errors="replace")
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    proc.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
+    return {
+        "seconds": seconds,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "peak_mib": usage.ru_maxrss / 1024,
+    }

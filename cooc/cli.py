@@ -2476,13 +2476,6 @@ def quantize(
 
 
 # -- fit / predict ----------------------------------------------------------------------
-_MODEL_TYPES = (
-    "cooc.models.MultimodalClassifier",
-    "cooc.models.MultimodalFeatures",
-    "cooc.vision.VisualWords",
-    "cooc.features.RegionWords",  # fitted with --features
-    "cooc.features.StandardizedVectors",
-)
 
 
 def image_array_options(fn):
@@ -2510,6 +2503,79 @@ def features_option(fn):
         "(CNN, CLIP), row for row with the table: per image (n, d) or per "
         "region (n, r, d). Not with --images.",
     )(fn)
+
+
+def _parse_scales(value):
+    """``"1,2"`` -> ``(1, 2)``: distinct ints >= 1, 1 first."""
+    try:
+        scales = tuple(int(v) for v in str(value).split(","))
+    except ValueError:
+        scales = ()
+    if not scales or scales[0] != 1 or min(scales) < 1 or len(set(scales)) < len(scales):
+        raise click.BadParameter(
+            f"{value!r}: expected distinct integers >= 1 starting with 1, e.g. 1,2."
+        )
+    return scales
+
+
+def image_feature_options(fn):
+    """The image features of ``cooc fit`` (MultimodalClassifier's parameters)."""
+    options = [
+        click.option(
+            "--image-components",
+            type=click.IntRange(0),
+            default=256,
+            show_default=True,
+            help="Truncated SVD of the dense image block (fisher/vlad) to this "
+            "many columns; 0 keeps them all.",
+        ),
+        click.option(
+            "--color-histogram/--no-color-histogram",
+            default=True,
+            show_default=True,
+            help="Append HSV colour histograms (whole image and quadrants).",
+        ),
+        click.option(
+            "--scales",
+            default="1,2",
+            show_default=True,
+            metavar="S1,S2,...",
+            callback=lambda ctx, param, value: _parse_scales(value),
+            help="Image scales of the patches, 1 first (scales that make the "
+            "images smaller than a patch are left out).",
+        ),
+        click.option(
+            "--descriptor",
+            type=click.Choice(["hog+opponent", "hog+color", "hog", "raw"]),
+            default="hog+opponent",
+            show_default=True,
+            help="Patch descriptor.",
+        ),
+        click.option(
+            "--pyramid/--no-pyramid",
+            default=True,
+            show_default=True,
+            help="Add the encodings of the four image quadrants.",
+        ),
+        click.option(
+            "--components",
+            type=click.IntRange(1),
+            default=16,
+            show_default=True,
+            help="Mixture size of fisher, codebook size of vlad.",
+        ),
+        click.option(
+            "--encoding",
+            type=click.Choice(["fisher", "vlad", "bow", "soft"]),
+            default="fisher",
+            show_default=True,
+            help="Image encoding: Fisher vectors, VLAD, or a bag of --words "
+            "visual words (hard or soft assignment).",
+        ),
+    ]
+    for option in options:
+        fn = option(fn)
+    return fn
 
 
 def _one_image_source(features_npy, images):
@@ -2571,8 +2637,9 @@ def _features_kind(features_npy, items, image_column):
     type=click.IntRange(2),
     default=512,
     show_default=True,
-    help="Visual words of the image features.",
+    help="Visual words of --encoding bow/soft and of region --features.",
 )
+@image_feature_options
 @click.option(
     "--cv",
     type=click.IntRange(2),
@@ -2596,6 +2663,13 @@ def fit(
     rule,
     classifier,
     words,
+    encoding,
+    components,
+    pyramid,
+    descriptor,
+    scales,
+    color_histogram,
+    image_components,
     cv,
     seed,
     quiet,
@@ -2606,7 +2680,11 @@ def fit(
     DATA is a CSV/TSV/Parquet/JSONL table with a text column, a label column
     and an image column of file paths (or --images with an array archive).
     Missing texts or images are allowed. Without an image column (and without
-    --images) the model is text only. --features takes image features made
+    --images) the model is text only. Images are described by Fisher vectors
+    of dense HOG + opponent-colour patches at two scales with a 2 x 2 pyramid,
+    plus HSV colour histograms, reduced by a truncated SVD (--encoding bow
+    --no-pyramid --descriptor hog+color --scales 1 --no-color-histogram gives
+    the bag of visual words of cooc 0.2). --features takes image features made
     by another tool instead of images: per image (n, d), standardised into
     the image block; or per region (n, r, d), quantized into --words visual
     words.
@@ -2656,6 +2734,13 @@ def fit(
         rule=rule,
         classifier=classifier,
         n_visual_words=words,
+        encoding=encoding,
+        n_components=components,
+        pyramid=pyramid,
+        descriptor=descriptor,
+        scales=scales,
+        color_histogram=color_histogram,
+        image_components=image_components or None,
         image_input=image_input,
         cv=cv,
         random_state=seed,
@@ -2707,9 +2792,10 @@ def predict(model_path, data, output, images_npz, key, features_npy, quiet, as_j
     from cooc.classify import load_model
     from cooc.files import atomic_write
     from cooc.items import read_items
+    from cooc.models import MODEL_TYPES
 
     model, meta = load_model(
-        model_path, trusted=_MODEL_TYPES, expected="cooc.models.MultimodalClassifier"
+        model_path, trusted=MODEL_TYPES, expected="cooc.models.MultimodalClassifier"
     )
     # a text-only model needs no image column (nor reads one)
     uses_images = getattr(model.features_, "visual_words_", None) is not None

@@ -162,7 +162,8 @@ def evaluate_multimodal(
     For each of ``n_splits`` stratified folds (``n_splits=1``: one stratified
     80/20 hold-out split, the quick demo's) the features
     (:class:`cooc.models.MultimodalFeatures`: TF-IDF of words and character
-    n-grams | TF-IDF of 512 visual words) and the joint embedding are learnt
+    n-grams | Fisher vectors and colour histograms) and the joint embedding
+    (over a bag of 512 visual words) are learnt
     on the training part only, then these models are fitted and scored on
     the held-out part:
 
@@ -235,7 +236,11 @@ def evaluate_multimodal(
                 model.predict(F[test]),
                 learned_weights(model, list(blocks)),
             )
-        counts = features.visual_words_.transform(np.asarray(images))
+        # the joint space counts words with a bag of 512 visual words (the
+        # classifier's image block is Fisher vectors + colour histograms)
+        arrays = np.asarray(images)
+        bag = VisualWords(512, random_state=random_state).fit(arrays[train])
+        counts = bag.transform(arrays)
         joint = JointEmbedding(joint_components, random_state=random_state).fit(
             [texts[i] for i in train], visual=counts[train]
         )
@@ -292,7 +297,7 @@ def cross_modal_neighbours(
 
 MODEL_LABELS = {
     "text": "text only (TF-IDF words + char n-grams, linear SVM)",
-    "image": "image only (TF-IDF of 512 visual words, linear SVM)",
+    "image": "image only (Fisher vectors + colour histograms, linear SVM)",
     "early": "early fusion (weighted concatenation, learned weights)",
     "late mean": "late fusion, weighted mean of probabilities",
     "late product": "late fusion, weighted product rule",

@@ -48,12 +48,6 @@ __all__ = [
     "write_projector",
 ]
 
-#: The model types a report may load from a ``cooc fit`` file (as ``cooc predict``).
-MODEL_TYPES = (
-    "cooc.models.MultimodalClassifier",
-    "cooc.models.MultimodalFeatures",
-    "cooc.vision.VisualWords",
-)
 PLOT_HINT = "pip install 'cooc[plot]'"
 
 
@@ -941,6 +935,7 @@ def build_report(
     defaults to the one the model was fitted with.
     """
     from cooc.classify import load_model
+    from cooc.models import MODEL_TYPES
     from cooc.matrix import load_cooc
     from cooc.vectors import Embeddings
 

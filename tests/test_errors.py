@@ -598,6 +598,23 @@ CASES = [
         ),
         ("f.npy", "without pickles"),
     ),
+    Case(
+        "cooc fit --scales that do not start with 1 (or repeat a scale)",
+        lambda t: (
+            (t / "items.csv").write_text("text,label\nred,x\nblue,y\n")
+            and [
+                "fit",
+                t / "items.csv",
+                "--label-column",
+                "label",
+                "--scales",
+                "2,1",
+                "-o",
+                t / "out",
+            ]
+        ),
+        ("--scales", "starting with 1"),
+    ),
 ]
 
 

@@ -204,7 +204,7 @@ def table(tmp_path):
 @pytest.mark.parametrize("kind", ["vec", "reg"])
 def test_cli_fit_predict_match_python(kind, table, run_cli):
     from cooc.classify import load_model
-    from cooc.cli import _MODEL_TYPES
+    from cooc.models import MODEL_TYPES
 
     features = table / f"{kind}.npy"
     args = ["--label-column", "label", "--features", features, "--words", 6]
@@ -216,7 +216,7 @@ def test_cli_fit_predict_match_python(kind, table, run_cli):
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     out = pd.read_csv(table / "p.csv")
-    model, _ = load_model(table / "m.sk", trusted=_MODEL_TYPES)
+    model, _ = load_model(table / "m.sk", trusted=MODEL_TYPES)
     assert model.image_input == ("vector" if kind == "vec" else "regions")
     items = pd.DataFrame({"text": _texts(), "image": list(np.load(features))})
     np.testing.assert_allclose(

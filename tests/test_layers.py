@@ -51,6 +51,7 @@ LAYERS = {
     "cooc.fusion": 3,
     "cooc.vocab": 4,
     "cooc.classify": 4,
+    "cooc.colorhist": 4,  # colour histograms of images (above vision's checks)
     "cooc.features": 4,  # region words and vectors the user already has
     "cooc.streaming": 4,
     "cooc.matrix": 5,

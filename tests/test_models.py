@@ -25,8 +25,15 @@ def items():
     return frame, labels
 
 
+# the bag of visual words (the default before issue 18): its blocks are checked
+# exactly below; the default Fisher + colour image block has its own tests
+BAG = dict(encoding="bow", pyramid=False, descriptor="hog+color", scales=(1,))
+
+
 def small(**params):
-    return dict(n_visual_words=4, patch_size=8, step=4, random_state=0, **params)
+    bag = {**BAG, "color_histogram": False}
+    bag.update(params)
+    return dict(n_visual_words=4, patch_size=8, step=4, random_state=0, **bag)
 
 
 def test_features_blocks_and_text_block_match_tfidf(items):
@@ -131,3 +138,88 @@ def test_classifier_errors(items):
         MultimodalClassifier(**small()).fit(frame, np.zeros(60))
     with pytest.raises(TypeError, match="pandas DataFrame"):
         MultimodalClassifier(**small()).fit(np.zeros((60, 2)), y)
+
+
+# -- the default image block (issue 18): Fisher vectors + colour histograms, SVD ------
+def _default_small(**params):
+    return dict(patch_size=8, step=4, n_components=4, random_state=0, **params)
+
+
+def test_default_image_block_is_the_svd_of_fisher_and_colour(items):
+    from sklearn.decomposition import TruncatedSVD
+
+    from cooc.colorhist import ColorHistogram
+    from cooc.vision import VisualWords
+
+    frame, _ = items
+    images = np.stack(frame["image"].to_list())
+    for k in (None, 6):
+        features = MultimodalFeatures(**_default_small(image_components=k)).fit(frame)
+        image = features.transform(frame)[:, features.blocks_["image"]].toarray()
+        vw = VisualWords(
+            4,
+            patch_size=8,
+            step=4,
+            encoding="fisher",
+            pyramid=True,
+            descriptor="hog+opponent",
+            scales=(1, 2),
+            random_state=0,
+        ).fit(images)
+        dense = np.hstack(
+            [vw.transform(images), ColorHistogram().fit_transform(images)]
+        )
+        if k is None:
+            assert_allclose(image, dense, rtol=1e-5, atol=1e-7)
+            names = features.get_feature_names_out()
+            assert names[-1] == "image:color111_q4" and names.size == image.shape[1] + (
+                features.blocks_["text"].stop
+            )
+        else:
+            svd = TruncatedSVD(6, algorithm="randomized", random_state=0).fit(dense)
+            assert image.shape == (60, 6)
+            assert_allclose(image, svd.transform(dense), rtol=1e-4, atol=1e-6)
+
+
+def test_scales_that_do_not_fit_small_images_are_left_out(items):
+    frame, _ = items  # 16 x 16 images: at scale 2 they are 8 x 8, under 12 px patches
+    features = MultimodalFeatures(n_components=4, random_state=0).fit(frame)
+    assert features.visual_words_.scales == (1,)
+    assert features.transform(frame).shape == (60, features.n_features_out_)
+
+
+def test_models_saved_before_the_image_settings_keep_the_bag(items):
+    frame, _ = items
+    old = MultimodalFeatures(**small())
+    old.fit(frame)
+    state = old.__getstate__()
+    for name in (
+        "n_components",
+        "pyramid",
+        "descriptor",
+        "scales",
+        "color_histogram",
+        "image_components",
+        "color_histogram_",
+        "image_svd_",
+    ):
+        state.pop(name)
+    state.pop("encoding")
+    revived = MultimodalFeatures.__new__(MultimodalFeatures)
+    revived.__setstate__(state)
+    assert revived.encoding == "bow" and revived.color_histogram is False
+    assert revived.get_params()["scales"] == (1,)
+    assert_allclose(revived.transform(frame).toarray(), old.transform(frame).toarray())
+
+
+def test_default_classifier_round_trips_through_skops(items, tmp_path):
+    from cooc.models import MODEL_TYPES
+
+    frame, y = items
+    model = MultimodalClassifier(fusion="image", cv=2, **_default_small()).fit(frame, y)
+    assert model.features_.image_svd_ is not None
+    assert model.features_.color_histogram_ is not None
+    save_model(model, tmp_path / "m.skops")
+    loaded, _ = load_model(tmp_path / "m.skops", trusted=MODEL_TYPES)
+    assert_allclose(loaded.predict_proba(frame), model.predict_proba(frame))
+    assert (model.predict(frame) == y).mean() > 0.5  # chance is 1/3

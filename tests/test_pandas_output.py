@@ -29,6 +29,7 @@ from sklearn.pipeline import make_pipeline
 
 import cooc
 from cooc import CooccurrenceVectorizer, PPMITransformer, SVDEmbedding
+from cooc.colorhist import ColorHistogram
 from cooc.datasets import load_emoji, make_topic_corpus
 from cooc.features import RegionWords, StandardizedVectors
 from cooc.fusion import ModalityFusion
@@ -39,6 +40,7 @@ from cooc.vectorizers import DocumentVectorizer
 from cooc.vision import VisualWords
 
 TESTED = {
+    "ColorHistogram",
     "CooccurrenceVectorizer",
     "DocumentVectorizer",
     "JointEmbedding",
@@ -194,6 +196,13 @@ def test_visual_words_sparse_frame(emoji):
     est = VisualWords(8, patch_size=16, step=8, random_state=0)
     out = check_pandas(est, images, sparse=True)
     assert list(out.columns) == [f"vw{i}" for i in range(8)]
+
+
+def test_color_histogram_dense_frame(emoji):
+    images, _ = emoji
+    est = ColorHistogram()
+    out = check_pandas(est, images, sparse=False)
+    assert list(out.columns) == list(clone(est).fit(images).get_feature_names_out())
 
 
 def test_region_words_sparse_frame(rng):
