@@ -29,12 +29,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import fmt, load_average, machine_line, table
 
+from cooc.colorhist import ColorHistogram
 from cooc.datasets import load_emoji
 from cooc.encodings import hellinger_map
 from cooc.vision import VisualWords
 
 _OPP = {"descriptor": "hog+opponent"}
 _S12 = {"scales": (1, 2)}
+_BEST = {"encoding": "fisher", "n_words": 16, "pyramid": True, **_OPP, **_S12}
 # name -> (VisualWords parameters, weighting of the output)
 GRID = {
     "bow-512": ({"encoding": "bow", "n_words": 512}, "tfidf"),
@@ -98,13 +100,35 @@ GRID = {
         {"encoding": "bow", "n_words": 512, "pyramid": True, **_OPP, **_S12},
         "tfidf",
     ),
+    # with HSV colour histograms (cooc.colorhist) beside the encoding; "svd":
+    # then a truncated SVD to 256 columns, as MultimodalFeatures does by default
+    "colour histogram alone": (None, "color"),
+    "fisher-16 pyramid opponent scales 1,2 + colour": (_BEST, "color"),
+    "fisher-16 pyramid opponent scales 1,2 + colour, SVD 256": (_BEST, "color+svd"),
+    "fisher-16 pyramid opponent scales 1,2 step 2 + colour": (
+        {**_BEST, "step": 2},
+        "color",
+    ),
+    "fisher-16 pyramid opponent scales 1,2 patch 16 pca64 + colour": (
+        {**_BEST, "patch_size": 16, "n_pca": 64},
+        "color",
+    ),
 }
 
 
-def weigh(F, train, how):
-    """The classifier's input: as MultimodalFeatures weighs a bag, or as is."""
+def weigh(F, train, how, images=None, seed=0):
+    """The classifier's input: as MultimodalFeatures weighs a bag, or as is;
+    "color": colour histograms appended ("+svd": then a truncated SVD)."""
+    from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfTransformer
 
+    if how and how.startswith("color"):
+        colors = ColorHistogram().fit_transform(images)
+        X = colors if F is None else np.hstack([np.asarray(F), colors])
+        if how.endswith("+svd"):
+            svd = TruncatedSVD(256, algorithm="randomized", random_state=seed)
+            X = svd.fit(X[train]).transform(X)
+        return X
     if how == "tfidf":
         return TfidfTransformer(sublinear_tf=True).fit(F[train]).transform(F)
     if how == "hellinger":
@@ -120,15 +144,18 @@ def run(name, images, y, folds, seed=0):
     acc, f1, fit_s, tr_s, n_fit, width = [], [], 0.0, 0.0, 0, 0
     for train, test in folds:
         t0 = time.perf_counter()
-        vw = VisualWords(random_state=seed, **params).fit(images[train])
+        F = None
+        if params is not None:
+            vw = VisualWords(random_state=seed, **params).fit(images[train])
         t1 = time.perf_counter()
-        F = vw.transform(images)
+        if params is not None:
+            F = vw.transform(images)
+        X = weigh(F, train, how, images, seed)
         t2 = time.perf_counter()
         fit_s += t1 - t0
         tr_s += t2 - t1
         n_fit += len(train)
-        width = F.shape[1]
-        X = weigh(F, train, how)
+        width = X.shape[1]
         model = LinearSVC(C=1.0, random_state=seed).fit(X[train], y[train])
         pred = model.predict(X[test])
         acc.append(accuracy_score(y[test], pred))

@@ -935,8 +935,8 @@ def build_report(
     defaults to the one the model was fitted with.
     """
     from cooc.classify import load_model
-    from cooc.models import MODEL_TYPES
     from cooc.matrix import load_cooc
+    from cooc.models import MODEL_TYPES
     from cooc.vectors import Embeddings
 
     note = progress if progress is not None else (lambda text: None)

@@ -223,3 +223,22 @@ def test_default_classifier_round_trips_through_skops(items, tmp_path):
     loaded, _ = load_model(tmp_path / "m.skops", trusted=MODEL_TYPES)
     assert_allclose(loaded.predict_proba(frame), model.predict_proba(frame))
     assert (model.predict(frame) == y).mean() > 0.5  # chance is 1/3
+
+
+def test_image_block_in_chunks_and_svd_from_a_sample(items, monkeypatch):
+    import cooc.models as models
+
+    frame, _ = items
+    whole = MultimodalFeatures(**_default_small(image_components=5)).fit(frame)
+    expected = whole.transform(frame).toarray()
+    monkeypatch.setattr(models, "_IMAGE_CHUNK", 7)  # 60 images in 9 chunks
+    assert_allclose(whole.transform(frame).toarray(), expected, rtol=1e-6, atol=1e-9)
+    monkeypatch.setattr(models, "_SVD_SAMPLE", 20)
+    sampled = MultimodalFeatures(**_default_small(image_components=5)).fit(frame)
+    again = MultimodalFeatures(**_default_small(image_components=5)).fit(frame)
+    block = sampled.blocks_["image"]
+    assert sampled.image_svd_.components_.shape == whole.image_svd_.components_.shape
+    assert_allclose(sampled.image_svd_.components_, again.image_svd_.components_)
+    assert not np.allclose(
+        sampled.transform(frame)[:, block].toarray(), expected[:, block]
+    )  # learnt from 20 images, not 60
