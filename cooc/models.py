@@ -132,6 +132,21 @@ def split_modalities(X, text_column="text", image_column="image"):
     return texts, images
 
 
+#: The image-feature parameters MultimodalFeatures and MultimodalClassifier share.
+_IMAGE_CONSTRAINTS = {
+    "n_visual_words": [Interval(Integral, 2, None, closed="left")],
+    "patch_size": [Interval(Integral, 2, None, closed="left")],
+    "step": [Interval(Integral, 1, None, closed="left")],
+    "encoding": [StrOptions(set(ENCODINGS))],
+    "n_components": [Interval(Integral, 1, None, closed="left")],
+    "pyramid": ["boolean"],
+    "descriptor": [StrOptions(set(DESCRIPTORS))],
+    "scales": [tuple, list],
+    "color_histogram": ["boolean"],
+    "image_components": [Interval(Integral, 1, None, closed="left"), None],
+}
+
+
 def _old_image_settings(state):
     """Files written before the image settings existed were fitted with what
     were then the only ones: bags of 512 visual words of hog+color patches at
@@ -243,16 +258,7 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
         "image_column": [str],
         "max_text_features": [Interval(Integral, 1, None, closed="left")],
         "char_ngrams": [tuple, list, None],
-        "n_visual_words": [Interval(Integral, 2, None, closed="left")],
-        "patch_size": [Interval(Integral, 2, None, closed="left")],
-        "step": [Interval(Integral, 1, None, closed="left")],
-        "encoding": [StrOptions(set(ENCODINGS))],
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "pyramid": ["boolean"],
-        "descriptor": [StrOptions(set(DESCRIPTORS))],
-        "scales": [tuple, list],
-        "color_histogram": ["boolean"],
-        "image_components": [Interval(Integral, 1, None, closed="left"), None],
+        **_IMAGE_CONSTRAINTS,
         "image_input": [StrOptions(set(IMAGE_INPUTS))],
         "random_state": ["random_state"],
     }
@@ -385,6 +391,9 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
                     self.image_svd_ = TruncatedSVD(
                         k, algorithm="randomized", random_state=self.random_state
                     ).fit(dense)
+                    # float32 components (the file stores 256 x 8,240 of them)
+                    svd = self.image_svd_
+                    svd.components_ = svd.components_.astype(np.float32)
                     n_image = k
         self.blocks_ = {
             "text": slice(0, n_text),
@@ -614,16 +623,7 @@ class MultimodalClassifier(ClassifierMixin, BaseEstimator):
         "rule": [StrOptions({"mean", "product", "vote"})],
         "classifier": [StrOptions({"logreg", "linear_svm", "forest"})],
         "C": [Interval(Real, 0, None, closed="neither")],
-        "n_visual_words": [Interval(Integral, 2, None, closed="left")],
-        "patch_size": [Interval(Integral, 2, None, closed="left")],
-        "step": [Interval(Integral, 1, None, closed="left")],
-        "encoding": [StrOptions(set(ENCODINGS))],
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "pyramid": ["boolean"],
-        "descriptor": [StrOptions(set(DESCRIPTORS))],
-        "scales": [tuple, list],
-        "color_histogram": ["boolean"],
-        "image_components": [Interval(Integral, 1, None, closed="left"), None],
+        **_IMAGE_CONSTRAINTS,
         "char_ngrams": [tuple, list, None],
         "image_input": [StrOptions(set(IMAGE_INPUTS))],
         "cv": [Interval(Integral, 2, None, closed="left")],

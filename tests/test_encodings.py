@@ -329,8 +329,17 @@ def test_multimodal_features_pass_the_encoding_through(images):
     items = pd.DataFrame(
         {"text": ["stripes across", "stripes down"] * 12, "image": list(images)}
     )
+    # the VLAD block as it comes: no pyramid, one scale, no colour, no SVD
+    plain = dict(pyramid=False, scales=(1,), color_histogram=False)
     features = MultimodalFeatures(
-        n_visual_words=4, patch_size=4, step=2, encoding="vlad", random_state=0
+        n_components=4,
+        patch_size=4,
+        step=2,
+        encoding="vlad",
+        descriptor="hog+color",
+        image_components=None,
+        random_state=0,
+        **plain,
     ).fit(items)
     X = features.transform(items)
     block = X[:, features.blocks_["image"]]
@@ -351,11 +360,12 @@ def test_multimodal_features_pass_the_encoding_through(images):
     y = np.arange(24) % 2
     model = MultimodalClassifier(
         fusion="image",
-        n_visual_words=4,
+        n_components=4,
         patch_size=4,
         step=2,
         encoding="fisher",
         random_state=0,
+        **plain,
     ).fit(items, y)
     assert model.features_.visual_words_.encoding == "fisher"
     assert (model.predict(items) == y).mean() == 1.0
