@@ -21,8 +21,8 @@ import scipy.sparse as sp
 from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.decomposition import TruncatedSVD
-from sklearn.utils import check_random_state
 from sklearn.feature_extraction.text import TfidfTransformer, TfidfVectorizer
+from sklearn.utils import check_random_state
 
 from cooc._compat import Interval, StrOptions, check_is_fitted, fit_context
 from cooc._output import input_index, sparse_output
@@ -317,6 +317,19 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
 
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
+        self._fit(X)
+        return self
+
+    def _fit_transform(self, X):
+        """Fit, then the sparse matrix of ``X`` (as :meth:`_transform`), with
+        the reduced image block the SVD was fitted on instead of encoding the
+        training images a second time."""
+        self._validate_params()
+        return self._transform(X, image_block=self._fit(X))
+
+    def _fit(self, X):
+        """Fit; returns the image block of the training images when fitting
+        made it (the SVD learnt from all of them), else None."""
         ngrams = self._check_char_ngrams()
         texts, images = split_modalities(X, self.text_column, self.image_column)
         have_text = [t for t in texts if t is not None]
@@ -346,6 +359,7 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
         self.visual_tfidf_ = None
         self.color_histogram_ = None
         self.image_svd_ = None
+        reduced = None
         n_image = 0
         if have_image and self.image_input == "vector":
             self.visual_words_ = StandardizedVectors().fit(self._vectors(have_image))
@@ -395,12 +409,14 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
                     svd = self.image_svd_
                     svd.components_ = svd.components_.astype(np.float32)
                     n_image = k
+                    if sample is arrays:
+                        reduced = sp.csr_matrix(svd.transform(dense))
         self.blocks_ = {
             "text": slice(0, n_text),
             "image": slice(n_text, n_text + n_image),
         }
         self.n_features_out_ = n_text + n_image
-        return self
+        return reduced
 
     def _scales_for(self, arrays):
         """``scales`` without those at which the images would be smaller than a
@@ -482,7 +498,9 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
         """
         return sparse_output(self, self._transform(X), input_index(X))
 
-    def _transform(self, X):
+    def _transform(self, X, image_block=None):
+        """The sparse matrix of ``X``; ``image_block``: the image block of its
+        rows that have an image, when already made."""
         check_is_fitted(self)
         texts, images = split_modalities(X, self.text_column, self.image_column)
         n = len(texts)
@@ -499,8 +517,8 @@ class MultimodalFeatures(TransformerMixin, BaseEstimator):
             rows = np.array(
                 [i for i, im in enumerate(images) if im is not None], dtype=int
             )
-            block = None
-            if rows.size:
+            block = image_block
+            if rows.size and block is None:
                 block = self._image_block([images[i] for i in rows])
             parts.append(self._place(block, rows, n, width))
         return sp.hstack(parts, format="csr")
@@ -720,9 +738,9 @@ class MultimodalClassifier(ClassifierMixin, BaseEstimator):
             char_ngrams=self.char_ngrams,
             image_input=self.image_input,
             random_state=self.random_state,
-        ).fit(frame)
-        # _transform: the sparse matrix whatever the output configuration
-        F = self.features_._transform(frame)
+        )
+        # the sparse matrix whatever the output configuration
+        F = self.features_._fit_transform(frame)
         blocks = {k: v for k, v in self.features_.blocks_.items() if v.stop > v.start}
         self.model_ = fusion_model(
             blocks,

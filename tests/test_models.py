@@ -242,3 +242,20 @@ def test_image_block_in_chunks_and_svd_from_a_sample(items, monkeypatch):
     assert not np.allclose(
         sampled.transform(frame)[:, block].toarray(), expected[:, block]
     )  # learnt from 20 images, not 60
+
+
+def test_fit_transform_reuses_the_image_block_it_fitted(items, monkeypatch):
+    frame, _ = items
+    features = MultimodalFeatures(**_default_small(image_components=6))
+    calls = []
+    encoded = MultimodalFeatures._encoded
+    monkeypatch.setattr(
+        MultimodalFeatures,
+        "_encoded",
+        lambda self, present: calls.append(len(present)) or encoded(self, present),
+    )
+    X = features._fit_transform(frame)
+    assert calls == [60]  # the training images are encoded once
+    assert_allclose(
+        X.toarray(), features.transform(frame).toarray(), rtol=1e-5, atol=1e-7
+    )
