@@ -2621,10 +2621,11 @@ def _features_kind(features_npy, items, image_column):
 )
 @click.option(
     "--rule",
-    type=click.Choice(["mean", "product", "vote"]),
+    type=click.Choice(["mean", "product", "vote", "stack"]),
     default="mean",
     show_default=True,
-    help="How late fusion combines the modalities.",
+    help="How late fusion combines the modalities: weighted mean, product or "
+    "vote of their probabilities, or a logistic regression over them (stack).",
 )
 @click.option(
     "--classifier",

@@ -170,9 +170,10 @@ def evaluate_multimodal(
     * ``text``, ``image``: a linear SVM on one block;
     * ``early``: both blocks concatenated, block weights chosen by an inner
       5-fold grid search (:func:`cooc.fusion.make_early_fusion`);
-    * ``late mean``/``late product``/``late vote``: one SVM per modality,
+    * ``late mean``/``late product``/``late vote``/``late stack``: one SVM per modality,
       probabilities (temperature-scaled) combined with weights learned on
-      out-of-fold predictions (:class:`cooc.fusion.LateFusionClassifier`);
+      out-of-fold predictions, or (``stack``) by a logistic regression
+      learnt on them (:class:`cooc.fusion.LateFusionClassifier`);
     * ``joint``: logistic regression on the item vectors of the joint word +
       visual-word space (:class:`cooc.multimodal.JointEmbedding`, the mean of
       an item's text and image vectors).
@@ -227,7 +228,7 @@ def evaluate_multimodal(
         late = fusion_model(
             blocks, fusion="late", rule="mean", cv=5, random_state=random_state
         ).fit(F[train], y[train])
-        for rule in ("mean", "product", "vote"):
+        for rule in ("mean", "product", "vote", "stack"):
             # same per-modality SVMs; weights re-learned for the rule out of fold
             model = late.with_rule(rule)
             record(
@@ -302,6 +303,7 @@ MODEL_LABELS = {
     "late mean": "late fusion, weighted mean of probabilities",
     "late product": "late fusion, weighted product rule",
     "late vote": "late fusion, weighted majority vote",
+    "late stack": "late fusion, stacked (logistic regression on log-probabilities)",
     "joint": "joint embedding (mean text + image vector, one PPMI-SVD space)",
 }
 

@@ -40,7 +40,7 @@ from sklearn.base import (
     clone,
 )
 from sklearn.decomposition import TruncatedSVD
-from sklearn.linear_model import RidgeCV
+from sklearn.linear_model import LogisticRegression, RidgeCV
 from sklearn.model_selection import (
     GridSearchCV,
     StratifiedKFold,
@@ -83,6 +83,12 @@ _EPS = 1e-12
 # In the vote rule, the weighted-mean probabilities are mixed in with this
 # weight so that tied votes go to the class the estimators find most probable.
 _VOTE_TIE_BREAK = 1e-6
+# Late fusion's combination rules; "stack" learns a logistic regression over the
+# per-modality log-probabilities instead of weights.
+RULES = ("mean", "product", "vote", "stack")
+# Inverse regularisation of the stacking logistic regression (its inputs are
+# K log-probability ratios per modality, a few dozen columns at most).
+_STACK_C = 1.0
 # Steps that rescale columns and so would undo the block weights of early fusion.
 _COLUMN_SCALERS = (StandardScaler, MinMaxScaler, MaxAbsScaler, RobustScaler)
 # Alphas tried by the ridge projection used for impute="project".
@@ -940,6 +946,18 @@ def _combine(P, present, weights, rule, prior):
     return out
 
 
+def _stack_features(P, present, prior):
+    """Inputs of the stacking regression: per modality ``log(p / prior)``.
+
+    A missing modality contributes zeros, i.e. no evidence beyond the class
+    prior, so the same regression serves rows with any subset of modalities.
+    Returns ``(n, n_blocks * K)``.
+    """
+    Z = np.log(np.clip(P, _EPS, 1.0)) - np.log(np.clip(prior, _EPS, 1.0))
+    Z *= present.T[:, :, None]
+    return np.concatenate(list(Z), axis=1)
+
+
 def _is_named_list(estimators):
     """True for a list of ``(str, estimator)`` pairs."""
     return isinstance(estimators, list) and all(
@@ -980,17 +998,25 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
         ``CalibratedClassifierCV``); ``"vote"`` uses ``predict`` otherwise.
     blocks : list of (str, columns) or dict of str -> columns or None
         The modalities, as in :class:`ModalityFusion`; None is one block.
-    rule : {"mean", "product", "vote"}, default="mean"
+    rule : {"mean", "product", "vote", "stack"}, default="mean"
         ``"mean"``: ``sum_m w_m p_m``. ``"product"``: ``prod_m p_m ** w_m``,
         renormalised over classes (probabilities clipped at 1e-12).
         ``"vote"``: ``sum_m w_m [c == argmax p_m]``; ties go to the class with
-        the highest weighted-mean probability.
+        the highest weighted-mean probability. ``"stack"``: a multinomial
+        logistic regression (``meta_``) over every modality's
+        ``log(p_m / prior)``, learnt on the out-of-fold probabilities; a
+        missing modality enters as zeros (no evidence). Needs
+        ``weights="learn"``; when its own out-of-fold accuracy (a second,
+        inner cross-validation) is below the best single modality's, that
+        modality is used alone instead, so the guarantee below holds.
     weights : "learn", array-like of shape (n_blocks,), dict or None, default="learn"
         ``"learn"``: the grid point of the simplex (steps of 0.05 for two
         blocks, 0.1 for three, 0.2 above; one-hot weights included) with the
         best out-of-fold accuracy of the combined prediction, ties broken by
         the lower log-loss, then by closeness to equal weights. None: equal
         weights. Otherwise fixed weights (normalised to sum 1).
+        With ``rule="stack"``, ``weights_`` reports each modality's share of
+        the absolute coefficients of ``meta_``.
     cv : int, cross-validation splitter or None, default=5
         Folds for the out-of-fold predictions of ``weights="learn"``. An int
         (None: 5) is a shuffled ``StratifiedKFold`` seeded by ``random_state``;
@@ -1009,7 +1035,12 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
     named_estimators_ : dict of str -> estimator
         The same, by block name.
     weights_ : ndarray of shape (n_blocks,)
-        The modality weights used, summing to 1.
+        The modality weights used, summing to 1 (``rule="stack"``: the
+        share of each modality in the stacking regression's coefficients).
+    meta_ : LogisticRegression or None
+        ``rule="stack"`` only: the stacking regression, or None when a
+        single modality scored better out of fold (then ``weights_`` is
+        one-hot and rows combine as with ``rule="mean"``).
     class_prior_ : ndarray of shape (n_classes,)
         Training class frequencies (prediction for rows with no modality).
     modality_scores_ : dict of str -> float
@@ -1017,7 +1048,9 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
         (``weights="learn"`` only).
     cv_results_ : dict of str -> ndarray
         ``"weights"`` (n_candidates, n_blocks), ``"accuracy"`` and
-        ``"log_loss"`` of every candidate (``weights="learn"`` only).
+        ``"log_loss"`` of every candidate (``weights="learn"`` only). For
+        ``rule="stack"`` the candidates are each modality alone (one-hot
+        weights) and, last, the stacking regression (its coefficient shares).
     oof_proba_ : ndarray of shape (n_blocks, n_samples, n_classes)
         Out-of-fold class probabilities of each modality (zeros where the
         modality is missing), from which the weights were learned
@@ -1064,7 +1097,7 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
     _parameter_constraints: ClassVar[dict] = {
         "estimators": "no_validation",  # checked in fit
         "blocks": [list, tuple, dict, None],
-        "rule": [StrOptions({"mean", "product", "vote"})],
+        "rule": [StrOptions(set(RULES))],
         "weights": [StrOptions({"learn"}), "array-like", dict, None],
         "cv": ["cv_object"],
         "random_state": ["random_state"],
@@ -1262,8 +1295,14 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
                 _block_slices(self.blocks_, X), self.means_, strict=True
             )
         ]
+        self.meta_ = None
         if isinstance(self.weights, str):  # "learn"
             self._learn_weights(X_blocks, y, y_enc, ests, present, names)
+        elif self.rule == "stack":
+            raise InputError(
+                f"rule='stack' learns its own combination, but weights="
+                f"{self.weights!r}; use weights='learn' or another rule."
+            )
         else:
             w = _resolve_weights(self.weights, names)
             self.weights_ = w / w.sum()
@@ -1316,6 +1355,10 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
         """Pick the grid weights that combine the OOF probabilities best under ``rule``."""
         P, present, y_enc = self.oof_proba_, self.oof_present_, self.oof_y_
         n_blocks = P.shape[0]
+        self.meta_ = None
+        if rule == "stack":
+            self._fit_stack()
+            return
         grid = simplex_grid(n_blocks, _default_steps(n_blocks, late=True))
         acc = np.empty(len(grid))
         loss = np.empty(len(grid))
@@ -1328,6 +1371,56 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
         self.weights_ = grid[best].copy()
         self.cv_results_ = {"weights": grid, "accuracy": acc, "log_loss": loss}
 
+    def _fit_stack(self):
+        """The stacking regression on the OOF probabilities, or the best modality.
+
+        The regression's own out-of-fold accuracy (inner folds over the
+        same rows) is compared with each modality alone (one-hot weights
+        under the mean rule); ties go to the regression.
+        """
+        P, present, y_enc = self.oof_proba_, self.oof_present_, self.oof_y_
+        n_blocks = P.shape[0]
+        onehot = np.eye(n_blocks)
+        acc = np.empty(n_blocks + 1)
+        loss = np.empty(n_blocks + 1)
+        for b in range(n_blocks):
+            proba = _combine(P, present, onehot[b], "mean", self.class_prior_)
+            acc[b], loss[b] = _scores(proba, y_enc)
+        Z = _stack_features(P, present, self.class_prior_)
+        rows = present.any(axis=1)
+        meta = LogisticRegression(C=_STACK_C, max_iter=2000)
+        found = np.unique(y_enc[rows])
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*least populated class")
+            oof = cross_val_predict(
+                clone(meta),
+                Z[rows],
+                y_enc[rows],
+                cv=self._splitter(),
+                method="predict_proba",
+            )
+        proba = np.tile(self.class_prior_, (y_enc.size, 1))
+        proba[rows] = 0.0
+        proba[np.ix_(rows, found)] = oof
+        acc[n_blocks], loss[n_blocks] = _scores(proba, y_enc)
+        meta.fit(Z[rows], y_enc[rows])
+        K = self.classes_.size
+        share = np.abs(meta.coef_).reshape(-1, n_blocks, K).sum(axis=(0, 2))
+        share = (
+            share / share.sum() if share.sum() > 0 else np.full(n_blocks, 1 / n_blocks)
+        )
+        best = int(np.argmax(acc[:n_blocks]))
+        if acc[n_blocks] >= acc[best]:
+            self.meta_ = meta
+            self.weights_ = share
+        else:
+            self.weights_ = onehot[best].copy()
+        self.cv_results_ = {
+            "weights": np.vstack([onehot, share]),
+            "accuracy": acc,
+            "log_loss": loss,
+        }
+
     def with_rule(self, rule):
         """A fitted copy that combines with another ``rule``, weights re-learned.
 
@@ -1337,7 +1430,7 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        rule : {"mean", "product", "vote"}
+        rule : {"mean", "product", "vote", "stack"}
 
         Returns
         -------
@@ -1346,8 +1439,19 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
             re-learned (``weights="learn"``) or kept (fixed weights).
         """
         check_is_fitted(self)
-        if rule not in ("mean", "product", "vote"):
-            raise InputError(f"rule={rule!r} is not one of 'mean', 'product', 'vote'.")
+        if rule not in RULES:
+            raise InputError(
+                f"rule={rule!r} is not one of {', '.join(map(repr, RULES))}."
+            )
+        if (
+            rule == "stack"
+            and not hasattr(self, "oof_proba_")
+            and len(self.blocks_) > 1
+        ):
+            raise InputError(
+                "rule='stack' learns from out-of-fold probabilities, which a model "
+                "fitted with fixed weights has not kept; fit with weights='learn'."
+            )
         if rule != "vote" and not all(
             hasattr(est, "predict_proba") for est in self.estimators_
         ):
@@ -1356,6 +1460,8 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
         other.rule = rule
         if hasattr(self, "oof_proba_"):
             other._search_weights(rule)
+        else:
+            other.meta_ = None
         return other
 
     def predict_proba(self, X):
@@ -1390,7 +1496,17 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
             rows = present[:, b]
             if rows.any():
                 P[b][rows] = self._block_proba(est, _fill_nan(Xb[rows], mean))
-        return _combine(P, present, self.weights_, self.rule, self.class_prior_)
+        meta = getattr(self, "meta_", None)
+        if meta is None:
+            rule = "mean" if self.rule == "stack" else self.rule
+            return _combine(P, present, self.weights_, rule, self.class_prior_)
+        out = np.tile(self.class_prior_, (X.shape[0], 1))
+        rows = present.any(axis=1)
+        if rows.any():
+            out[rows] = 0.0
+            Z = _stack_features(P[:, rows], present[rows], self.class_prior_)
+            out[np.ix_(rows, meta.classes_)] = meta.predict_proba(Z)
+        return out
 
     def predict(self, X):
         """Predict the class with the highest combined probability.

@@ -30,7 +30,7 @@ from cooc.classify import make_classifier
 from cooc.colorhist import ColorHistogram
 from cooc.errors import InputError, InputTypeError
 from cooc.features import RegionWords, StandardizedVectors, check_features
-from cooc.fusion import LateFusionClassifier, make_early_fusion
+from cooc.fusion import RULES, LateFusionClassifier, make_early_fusion
 from cooc.vision import DESCRIPTORS, ENCODINGS, VisualWords, check_images
 
 __all__ = [
@@ -601,8 +601,10 @@ class MultimodalClassifier(ClassifierMixin, BaseEstimator):
         ``"text"``/``"image"``: one modality alone. Both fusions search weight
         grids that include each modality alone, so a modality that does not
         help gets weight 0.
-    rule : {"mean", "product", "vote"}, default="mean"
-        How late fusion combines probabilities.
+    rule : {"mean", "product", "vote", "stack"}, default="mean"
+        How late fusion combines probabilities (``"stack"``: a logistic
+        regression over each modality's log-probabilities, learnt out of
+        fold; see :class:`cooc.fusion.LateFusionClassifier`).
     classifier : {"linear_svm", "logreg", "forest"}, default="linear_svm"
         ``"linear_svm"`` is a ``LinearSVC`` with temperature-scaled
         probabilities (:func:`cooc.classify.make_classifier`): on the emoji
@@ -638,7 +640,7 @@ class MultimodalClassifier(ClassifierMixin, BaseEstimator):
         "text_column": [str],
         "image_column": [str],
         "fusion": [StrOptions(set(FUSIONS))],
-        "rule": [StrOptions({"mean", "product", "vote"})],
+        "rule": [StrOptions(set(RULES))],
         "classifier": [StrOptions({"logreg", "linear_svm", "forest"})],
         "C": [Interval(Real, 0, None, closed="neither")],
         **_IMAGE_CONSTRAINTS,

@@ -813,6 +813,7 @@ def test_demo_multimodal_on_a_subset(run_cli, monkeypatch):
         "late mean",
         "late product",
         "late vote",
+        "late stack",
         "joint",
     }
     for name, m in models.items():
@@ -820,8 +821,9 @@ def test_demo_multimodal_on_a_subset(run_cli, monkeypatch):
         assert len(m["weights"]) == 2
     for w in models["early"]["weights"]:
         assert max(w.values()) == 1.0  # the early grid keeps the strongest block at 1
-    for w in models["late mean"]["weights"]:
-        assert sum(w.values()) == pytest.approx(1.0)
+    for name in ("late mean", "late stack"):
+        for w in models[name]["weights"]:
+            assert sum(w.values()) == pytest.approx(1.0)
     assert result["best_single"] in ("text", "image")
     # text is far above chance even on 90 training items
     assert models["text"]["accuracy"] > 2 * result["majority_rate"]
@@ -1090,7 +1092,8 @@ def test_quantize_bad_archive_key(run_cli, tmp_path):
     assert "no array 'images'" in r.stderr and "--key" in r.stderr
 
 
-def test_fit_predict_round_trip(run_cli, tmp_path):
+@pytest.mark.parametrize("fusion", [(), ("--fusion", "late", "--rule", "stack")])
+def test_fit_predict_round_trip(run_cli, tmp_path, fusion):
     import pandas as pd
 
     from cooc.datasets import make_topic_corpus
@@ -1119,6 +1122,7 @@ def test_fit_predict_round_trip(run_cli, tmp_path):
             "4",
             "--cv",
             "2",
+            *fusion,
             "-o",
             model,
             "--json",

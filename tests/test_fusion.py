@@ -39,6 +39,7 @@ def LR():
         LateFusionClassifier(GaussianNB(), TWO, cv=2, random_state=0),
         LateFusionClassifier(GaussianNB(), TWO, rule="product", weights=[0.7, 0.3]),
         LateFusionClassifier(GaussianNB(), None, rule="vote", weights=None),
+        LateFusionClassifier(GaussianNB(), TWO, rule="stack", cv=2, random_state=0),
     ]
 )
 def test_sklearn_compatible(estimator, check):
@@ -419,7 +420,7 @@ def test_late_fusion_learned_weights_ignore_a_noise_modality(rng, rule):
     assert clf.modality_scores_["a"] > 0.8 > 0.4 > clf.modality_scores_["b"]
 
 
-@pytest.mark.parametrize("rule", ["mean", "product"])
+@pytest.mark.parametrize("rule", ["mean", "product", "stack"])
 def test_late_fusion_beats_both_modalities_when_complementary(rng, rule):
     X, y, blocks = two_modalities(rng)
     singles = single_modality_scores(X, y, blocks)
@@ -448,6 +449,7 @@ def test_late_fusion_per_block_estimators_and_nested_params(rng):
         ("not an estimator", {}, "pass a classifier"),
         (GaussianNB(), {"weights": [1, 2, 3]}, "3 entries for 2 blocks"),
         (GaussianNB(), {"rule": "max"}, "rule"),
+        (GaussianNB(), {"rule": "stack", "weights": [1, 1]}, "rule='stack' learns"),
     ],
 )
 def test_late_fusion_parameter_errors(rng, estimators, kwargs, match):
@@ -561,7 +563,7 @@ def test_early_fusion_sparse_learns_the_same_weights(rng):
                     dense.cv_results_["mean_test_score"])
 
 
-@pytest.mark.parametrize("rule", ["product", "vote"])
+@pytest.mark.parametrize("rule", ["product", "vote", "stack"])
 def test_late_fusion_with_rule_equals_a_fit_with_that_rule(rng, rule):
     X, y, blocks = two_modalities(rng, n=120)
     X_missing, _, _ = drop_blocks(X, blocks, rng)
@@ -574,3 +576,63 @@ def test_late_fusion_with_rule_equals_a_fit_with_that_rule(rng, rule):
     assert_allclose(switched.predict_proba(X_missing), direct.predict_proba(X_missing))
     with pytest.raises(ValueError, match="rule='max'"):
         base.with_rule("max")
+
+
+# -- stacking -------------------------------------------------------------------------
+def test_late_fusion_stack_is_a_logistic_regression_on_oof_log_ratios(rng):
+    X, y, blocks = two_modalities(rng, n=200)
+    X_missing, lost_a, lost_b = drop_blocks(X, blocks, rng)
+    X_missing[lost_a[0]] = np.nan  # one row without any modality
+    clf = LateFusionClassifier(LR(), blocks, rule="stack", cv=3, random_state=0)
+    clf.fit(X_missing, y)
+    assert clf.meta_ is not None
+    # reference, built from the stored OOF probabilities by hand
+    prior = np.bincount(y) / y.size
+    present = ~missing_modalities(X_missing, blocks)
+    Z = np.hstack([
+        np.where(present[:, [b]], np.log(clf.oof_proba_[b].clip(1e-12)) - np.log(prior), 0)
+        for b in range(2)
+    ])
+    rows = present.any(axis=1)
+    ref = LogisticRegression(C=1.0, max_iter=2000).fit(Z[rows], y[rows])
+    # at prediction: each block's final estimator, zeros where a block is missing
+    P = [np.zeros((y.size, 4)), np.zeros((y.size, 4))]
+    for b, (_, cols) in enumerate(blocks):
+        have = present[:, b]
+        P[b][have] = clf.estimators_[b].predict_proba(X_missing[have][:, cols])
+    Zp = np.hstack([
+        np.where(present[:, [b]], np.log(P[b].clip(1e-12)) - np.log(prior), 0)
+        for b in range(2)
+    ])
+    proba = clf.predict_proba(X_missing)
+    assert_allclose(proba[rows], ref.predict_proba(Zp[rows]), atol=1e-6)
+    assert_allclose(proba[~rows], np.tile(prior, (int((~rows).sum()), 1)))
+    # weights_ summarise the coefficients; the stack is the last candidate
+    share = np.abs(ref.coef_).reshape(4, 2, 4).sum(axis=(0, 2))
+    assert_allclose(clf.weights_, share / share.sum(), rtol=1e-6)
+    assert clf.cv_results_["accuracy"][-1] >= clf.cv_results_["accuracy"][:2].max()
+    # the complementary blocks: the stack is far above either alone out of fold
+    assert clf.cv_results_["accuracy"][-1] > clf.cv_results_["accuracy"][:2].max() + 0.2
+
+
+def test_late_fusion_stack_falls_back_to_the_best_single_modality(rng, monkeypatch):
+    import cooc.fusion as fusion
+
+    # a regression regularised to the prior predicts one class: worse than block a
+    monkeypatch.setattr(fusion, "_STACK_C", 1e-8)
+    X, y, blocks = two_modalities(rng, n=160, noise_b=True)
+    clf = LateFusionClassifier(LR(), blocks, rule="stack", cv=3, random_state=0)
+    clf.fit(X, y)
+    assert clf.meta_ is None
+    assert_array_equal(clf.weights_, [1.0, 0.0])
+    acc = clf.cv_results_["accuracy"]
+    assert acc[0] > acc[-1] and acc[0] == acc.max()
+    alone = clf.named_estimators_["a"].predict_proba(X[:, blocks[0][1]])
+    assert_allclose(clf.predict_proba(X), alone)
+
+
+def test_late_fusion_stack_needs_the_oof_probabilities(rng):
+    X, y, blocks = two_modalities(rng, n=80)
+    fixed = LateFusionClassifier(LR(), blocks, weights=[1, 1]).fit(X, y)
+    with pytest.raises(ValueError, match="rule='stack' learns from out-of-fold"):
+        fixed.with_rule("stack")

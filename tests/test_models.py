@@ -81,10 +81,20 @@ def test_features_with_one_modality_only(items):
         MultimodalFeatures(**small(char_ngrams=(3, 1))).fit(frame)
 
 
-@pytest.mark.parametrize("fusion", ["early", "late", "text", "image"])
-def test_classifier_fusions_fit_predict_and_round_trip(items, fusion, tmp_path):
+@pytest.mark.parametrize(
+    ("fusion", "rule"),
+    [
+        ("early", "mean"),
+        ("late", "mean"),
+        ("late", "stack"),
+        ("text", "mean"),
+        ("image", "mean"),
+    ],
+)
+def test_classifier_fusions_fit_predict_and_round_trip(items, fusion, rule, tmp_path):
     frame, y = items
-    model = MultimodalClassifier(fusion=fusion, cv=2, **small()).fit(frame, y)
+    model = MultimodalClassifier(fusion=fusion, rule=rule, cv=2, **small())
+    model.fit(frame, y)
     proba = model.predict_proba(frame)
     assert proba.shape == (60, 3)
     assert_allclose(proba.sum(axis=1), 1.0)
