@@ -1214,6 +1214,29 @@ def _info_vectors(file, as_json):
         if len(shown) > 8:
             shown = [*shown[:5], "...", shown[-1]]
         rows.append((f"singular values ({len(values)})", " ".join(shown)))
+    sub = emb.subwords
+    if sub is not None:  # cooc embed --subwords: in the .npz or a sidecar file
+        from cooc.subwords import sidecar_path
+
+        result["subwords"] = {
+            "method": sub.method,
+            "min_n": sub.min_n,
+            "max_n": sub.max_n,
+            "buckets": sub.buckets,
+            "rare_words": len(sub.rare_tokens),
+        }
+        where = ""
+        if suffix != ".npz":
+            result["subwords"]["file"] = str(sidecar_path(file))
+            where = f" (from {Path(sidecar_path(file)).name})"
+        rows.append(
+            (
+                "subwords",
+                f"{sub.method}, character {sub.min_n}-{sub.max_n}-grams in "
+                f"{sub.buckets:,} buckets, {len(sub.rare_tokens):,} rare words "
+                f"folded in; unseen words get estimates{where}",
+            )
+        )
     _emit(result, as_json, _kv_table(rows))
 
 

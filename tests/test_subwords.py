@@ -383,6 +383,14 @@ def test_cli_embed_similar_evaluate(run_cli, write_corpus, tmp_path):
     first = out.read_text().splitlines()[0]
     assert first == f"{len(emb)} 4"
 
+    # cooc info describes the model it found beside the vectors
+    r = run_cli("info", out, "--json")
+    assert r.exit_code == 0, (r.stderr, r.exception)
+    assert json.loads(r.stdout)["subwords"] == report["subwords"]
+    r = run_cli("info", out)
+    assert "centroid, character 2-4-grams in 5,000 buckets" in r.stdout
+    assert "v.txt.subwords.npz" in r.stdout
+
 
 def test_cli_refuses_bad_ngrams(run_cli, tmp_path, abc_corpus):
     r = run_cli(
@@ -581,6 +589,11 @@ def test_cli_gives_rare_words_vectors(run_cli, tmp_path):
     emb = Embeddings.load(out)
     assert emb.tokens == ["a", "b"]
     assert sorted(emb.subwords.rare_tokens) == ["c", "d"]
+    info = json.loads(run_cli("info", out, "--json").stdout)
+    assert info["subwords"] == {
+        "method": "centroid", "min_n": 1, "max_n": 2, "buckets": 2_000_000,
+        "rare_words": 2,
+    }  # fmt: skip
     r = run_cli(
         "embed", corpus, "--min-count", "3", "--rank", "1", "--subwords",
         "--rare-words", "1", "-o", out, "--quiet",
