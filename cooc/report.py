@@ -793,14 +793,16 @@ def model_section(model, items, y, *, max_images=24) -> Section:
             [_plain(n) for n in names], [weights[n] for n in names], color="tab:orange"
         )
         ax.set_xlim(0, max(1.0, max(weights.values())))
-        ax.set_xlabel("learned weight")
+        stacked = getattr(getattr(model, "model_", None), "meta_", None) is not None
+        ax.set_xlabel("share of |coefficients|" if stacked else "learned weight")
+        caption = (
+            "Each modality's share of the absolute coefficients of the stacking "
+            "regression (late fusion, rule 'stack')"
+            if stacked
+            else "Learned modality weights"
+        )
         sec.figures.append(
-            Figure(
-                "modality-weights",
-                "Learned modality weights",
-                _png(fig),
-                {"weights": weights},
-            )
+            Figure("modality-weights", caption, _png(fig), {"weights": weights})
         )
 
     fpr, tpr, auc = {}, {}, {}

@@ -21,6 +21,8 @@ import scipy.stats
 
 pytest.importorskip("matplotlib")
 
+from sklearn.base import clone
+
 from cooc.classify import save_model
 from cooc.cooccurrence import build_cooccurrence
 from cooc.evaluate import evaluate_analogies, evaluate_similarity
@@ -319,6 +321,7 @@ def test_model_figures_agree_with_sklearn(classifier):
         r = expected[row[0]]
         assert row[1:] == [r["precision"], r["recall"], r["f1-score"], r["support"]]
     assert sec.figure("modality-weights").data["weights"] == model.weights_
+    assert sec.figure("modality-weights").title == "Learned modality weights"
     proba = model.predict_proba(items)
     roc = sec.figure("roc").data
     for j, c in enumerate(model.classes_):
@@ -590,3 +593,23 @@ def test_words_with_dollar_signs_are_drawn_as_text():
     data = sec.figure("word-map").data
     assert data["labelled"][0] == "$\\notacommand$"
     assert sec.tables[0].rows[0][0] == "$5"
+
+
+def test_stacked_model_weights_are_captioned_as_coefficient_shares(classifier):
+    # 4 classes: the text tells class // 2, the colour class % 2, so only
+    # both together classify (stacking beats either modality alone)
+    rng = np.random.default_rng(0)
+    y = np.tile(np.arange(4), 15)
+    texts = [f"{'north' if c // 2 else 'south'} item {rng.integers(9)}" for c in y]
+    base = np.where((y % 2)[:, None], [200, 40, 40], [40, 40, 200])
+    noise = rng.integers(-20, 20, size=(y.size, 16, 16, 3))
+    images = np.clip(base[:, None, None, :] + noise, 0, 255).astype(np.uint8)
+    items = pd.DataFrame({"text": texts, "image": list(images)})
+    model = clone(classifier["model"]).set_params(fusion="late", rule="stack")
+    model.fit(items, y)
+    assert model.model_.meta_ is not None
+    sec = model_section(model, items, y)
+    fig = sec.figure("modality-weights")
+    assert fig.data["weights"] == model.weights_
+    assert sum(fig.data["weights"].values()) == pytest.approx(1.0)
+    assert "share of the absolute coefficients" in fig.title
