@@ -15,6 +15,7 @@ Rows: "bag (cooc 0.2)" is ``--encoding bow --no-pyramid --descriptor
 hog+color --scales 1 --no-color-histogram`` (the defaults before issue 18),
 "default" the current defaults (Fisher vectors of 16 components, pyramid,
 opponent colour, scales 1,2, colour histograms, SVD to 256 columns), and
+"default, late stack" the same features with ``--fusion late --rule stack``,
 "default, no SVD" the same with ``--image-components 0``.
 """
 
@@ -37,6 +38,7 @@ BAG = [
 CONFIGS = {
     "bag (cooc 0.2)": BAG,
     "default": [],
+    "default, late stack": ["--fusion", "late", "--rule", "stack"],
     "default, no SVD": ["--image-components", "0"],
 }
 
