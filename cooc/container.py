@@ -234,7 +234,8 @@ def check_meta(meta: dict, path) -> dict:
     for a directional matrix: the ``L:`` then the ``R:`` contexts), ``nnz`` and
     ``n_words`` integers ``>= 0``; ``params``, ``stats`` and ``crc32`` (when
     present) objects, the checksums integers below 2^32;
-    ``params["symmetric"]`` and ``["dynamic_window"]`` booleans,
+    ``params["symmetric"]``, ``["dynamic_window"]`` and ``["symmetric_counts"]``
+    booleans,
     ``params["scale"]`` a positive number (or null); ``cooc_version`` a string.
     """
 
@@ -266,7 +267,7 @@ def check_meta(meta: dict, path) -> dict:
         if not (_is_int(crc) and 0 <= crc < 1 << 32):
             raise bad(f"crc32.{name}", crc, "an integer in 0..4294967295")
     params = meta.get("params", {})
-    for name in ("symmetric", "dynamic_window"):
+    for name in ("symmetric", "dynamic_window", "symmetric_counts"):
         value = params.get(name)
         if value is not None and not isinstance(value, bool):
             raise bad(f"params.{name}", value, "true or false")

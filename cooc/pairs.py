@@ -74,7 +74,9 @@ def import_pairs(
         Float64 values as in the table (rows with the value 0 are left out),
         the vocabulary in order of first appearance (counts 0), ``params``
         ``{"source": "import", "symmetric": ...}`` (False for a directional
-        table) and ``stats`` ``{"vocabulary_size": ..., "sources": [path]}``.
+        table; a square one adds ``"symmetric_counts"``: whether every pair
+        is there both ways with the same value, which ``cooc export --upper``
+        and the streamed embedding rely on) and ``stats`` ``{"vocabulary_size": ..., "sources": [path]}``.
 
     Raises
     ------
@@ -168,6 +170,8 @@ def import_pairs(
     matrix = sp.csr_matrix((data, col.astype(np.int32), indptr), shape=shape)
     matrix.has_sorted_indices = True
     params = {"source": "import", "symmetric": not directional}
+    if not directional:  # whether each pair is there both ways, with one value
+        params["symmetric_counts"] = bool((matrix != matrix.T).nnz == 0)
     stats = {"vocabulary_size": n, "sources": [name]}
     return CoocMatrix(matrix, Vocabulary(tokens), params, stats)
 

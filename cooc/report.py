@@ -241,9 +241,95 @@ def _png(fig) -> bytes:
 
 
 # -- a .cooc ---------------------------------------------------------------------------
+# Row blocks of a .cooc file read by the report: about 2^20 stored entries
+# (~50 bytes each in flight), and at most this many rows (None: streaming's).
+_BLOCK_NNZ = 1 << 20
+_BLOCK_ROWS = None
+
+
+def _blocks(path, weighting, context_alpha, shift):
+    from cooc.streaming import iter_weighted_blocks
+
+    return iter_weighted_blocks(
+        path,
+        weighting=weighting,
+        context_alpha=context_alpha,
+        shift=shift,
+        block_nnz=_BLOCK_NNZ,
+        block_rows=_BLOCK_ROWS,
+    )
+
+
+def _is_path(cooc) -> bool:
+    return isinstance(cooc, (str, os.PathLike))
+
+
+def _top_of(rows, cols, vals, k):
+    """The ``k`` first entries by value (descending), then row, then column."""
+    order = np.lexsort((cols, rows, -vals))[:k]
+    return rows[order], cols[order], vals[order]
+
+
+def _block_candidates(block, k, upper, offdiag):
+    """Entries of a weighted row block that may be among the ``k`` strongest
+    kept pairs: every kept entry at least as large as the ``m``-th largest
+    value of the block, ``m`` growing from ``2k`` until ``k`` are kept (or
+    all are looked at). Only the candidates get row and column arrays, so
+    the memory is one float32 copy of the block's values."""
+    vals = block.data
+    m = 2 * k
+    while True:
+        if m >= vals.size:
+            idx = np.flatnonzero(vals > 0)
+        else:
+            kth = np.partition(vals, vals.size - m)[vals.size - m]
+            idx = np.flatnonzero(vals >= kth)
+            idx = idx[vals[idx] > 0]
+        rows = np.searchsorted(block.indptr, idx, side="right") - 1 + block.lo
+        cols = block.indices[idx].astype(np.int64)
+        keep = np.ones(idx.size, dtype=bool)
+        if upper:
+            keep = rows < cols
+        elif offdiag:
+            keep = rows != cols
+        if keep.sum() >= k or m >= vals.size:
+            return rows[keep], cols[keep], vals[idx][keep]
+        m *= 4
+
+
+def _streamed_pairs(path, top_pairs, context_alpha, shift, *, upper, offdiag):
+    """The strongest PPMI pairs of a ``.cooc`` file read in row blocks
+    (:func:`cooc.streaming.iter_weighted_blocks`, which checks the whole file
+    on its first pass): ``(rows, cols, ppmi, stored counts)``, in the order of
+    the in-memory :func:`corpus_section`; a running top list of
+    ``top_pairs`` entries, so the memory is one row block."""
+    from cooc.streaming import CoocFile
+
+    empty = np.empty(0, dtype=np.int64)
+    best = (empty, empty, np.empty(0, dtype=np.float32))
+    for block in _blocks(path, "ppmi", context_alpha, shift):
+        rows, cols, vals = _block_candidates(block, top_pairs, upper, offdiag)
+        best = _top_of(
+            np.concatenate([best[0], rows]),
+            np.concatenate([best[1], cols]),
+            np.concatenate([best[2], vals]),
+            top_pairs,
+        )
+    counts = []
+    with CoocFile(path) as cf:  # the stored count of each pair: one row read each
+        indptr = cf.indptr()
+        for r, c in zip(best[0], best[1], strict=True):
+            indices, data = cf.read_rows(int(r), int(r) + 1, indptr)
+            at = int(np.searchsorted(indices, c))
+            counts.append(float(data[at]))
+    return (*best, counts)
+
+
 def corpus_section(cooc, *, top_pairs=20, context_alpha=0.75, shift=1.0) -> Section:
     """Statistics, the frequency and row-degree distributions and the strongest
-    PPMI pairs of a :class:`~cooc.matrix.CoocMatrix`.
+    PPMI pairs of a :class:`~cooc.matrix.CoocMatrix`, or of a ``.cooc`` file
+    given by its path, read in row blocks (never whole, so a matrix larger
+    than memory is fine; the figures and tables are the same).
 
     Figures: ``word-frequency`` (``rank``, ``count``: the vocabulary's counts
     in decreasing order, log-log) and ``row-degree`` (``degree``, ``n_rows``:
@@ -252,17 +338,28 @@ def corpus_section(cooc, *, top_pairs=20, context_alpha=0.75, shift=1.0) -> Sect
     each pair once, word1 before word2 by id as ``cooc export --upper``; the
     diagonal of a square matrix left out).
     """
-    from cooc.weighting import ppmi
-
     require_matplotlib()
-    matrix = cooc.matrix.tocsr()
-    n_rows, n_cols = matrix.shape
-    stats, params = dict(cooc.stats), dict(cooc.params)
+    if _is_path(cooc):
+        from cooc.streaming import CoocFile
+
+        with CoocFile(cooc) as cf:
+            (n_rows, n_cols), indptr = cf.shape, cf.indptr()
+            tokens, vocab_counts = cf.vocabulary()
+            stats, params = dict(cf.meta.get("stats", {})), dict(cf.params)
+            symmetric_counts = cf.symmetric_counts
+        matrix = None
+        nnz = int(indptr[-1])
+    else:
+        matrix = cooc.matrix.tocsr()
+        n_rows, n_cols = matrix.shape
+        indptr, nnz = matrix.indptr, int(matrix.nnz)
+        tokens, vocab_counts = cooc.vocabulary.tokens, cooc.vocabulary.counts
+        stats, params = dict(cooc.stats), dict(cooc.params)
     facts = [
         ("words (rows)", n_rows),
         ("contexts (columns)", n_cols),
-        ("non-zeros", int(matrix.nnz)),
-        ("density", matrix.nnz / max(n_rows * n_cols, 1)),
+        ("non-zeros", nnz),
+        ("density", nnz / max(n_rows * n_cols, 1)),
     ]
     counted = {
         "n_tokens": "tokens",
@@ -280,7 +377,7 @@ def corpus_section(cooc, *, top_pairs=20, context_alpha=0.75, shift=1.0) -> Sect
     facts += [(name, params[key]) for key, name in named.items() if key in params]
     sec = Section("corpus", "Corpus and co-occurrence matrix", facts=facts)
 
-    counts = np.sort(np.asarray(cooc.vocabulary.counts, dtype=np.int64))[::-1]
+    counts = np.sort(np.asarray(vocab_counts, dtype=np.int64))[::-1]
     ranks = np.arange(1, counts.size + 1)
     shown = counts > 0
     if shown.any():
@@ -304,7 +401,7 @@ def corpus_section(cooc, *, top_pairs=20, context_alpha=0.75, shift=1.0) -> Sect
             "word-frequency figure."
         )
 
-    degree = np.diff(matrix.indptr)
+    degree = np.diff(indptr)
     values, n_with = np.unique(degree[degree > 0], return_counts=True)
     if not values.size:
         sec.notes.append("The matrix has no non-zeros.")
@@ -328,30 +425,42 @@ def corpus_section(cooc, *, top_pairs=20, context_alpha=0.75, shift=1.0) -> Sect
         )
     )
 
-    if matrix.nnz and top_pairs:
-        weighted = ppmi(matrix, context_alpha=context_alpha, shift=shift).tocoo()
-        keep = weighted.data > 0
+    if nnz and top_pairs:
         square = n_rows == n_cols
-        if square and (matrix != matrix.T).nnz == 0:
-            keep &= weighted.row < weighted.col  # each pair once, as export --upper
-        elif square:
-            keep &= weighted.row != weighted.col
-        rows, cols, vals = weighted.row[keep], weighted.col[keep], weighted.data[keep]
-        order = np.lexsort((cols, rows, -vals))[:top_pairs]
-        words, contexts = cooc.vocabulary.tokens, cooc.context_names()
+        if matrix is None:
+            # each pair once when the build made the counts symmetric
+            rows, cols, vals, stored = _streamed_pairs(
+                cooc, top_pairs, context_alpha, shift,
+                upper=symmetric_counts, offdiag=square,
+            )  # fmt: skip
+        else:
+            from cooc.weighting import ppmi
+
+            weighted = ppmi(matrix, context_alpha=context_alpha, shift=shift).tocoo()
+            keep = weighted.data > 0
+            if square and (matrix != matrix.T).nnz == 0:
+                keep &= weighted.row < weighted.col  # each pair once, as export --upper
+            elif square:
+                keep &= weighted.row != weighted.col
+            rows, cols, vals = _top_of(
+                weighted.row[keep].astype(np.int64),
+                weighted.col[keep].astype(np.int64),
+                weighted.data[keep],
+                top_pairs,
+            )
+            stored = [float(matrix[r, c]) for r, c in zip(rows, cols, strict=True)]
+        words = list(tokens)
+        contexts = (
+            words if square else [f"L:{t}" for t in words] + [f"R:{t}" for t in words]
+        )
         sec.tables.append(
             Table(
                 "ppmi-pairs",
                 f"Strongest PPMI pairs (context smoothing {context_alpha})",
                 ["word1", "word2", "ppmi", "count (weighted)"],
                 [
-                    [
-                        words[rows[k]],
-                        contexts[cols[k]],
-                        round(float(vals[k]), 4),
-                        float(matrix[rows[k], cols[k]]),
-                    ]
-                    for k in order
+                    [words[r], contexts[c], round(float(v), 4), n]
+                    for r, c, v, n in zip(rows, cols, vals, stored, strict=True)
                 ],
             )
         )
@@ -361,9 +470,13 @@ def corpus_section(cooc, *, top_pairs=20, context_alpha=0.75, shift=1.0) -> Sect
 # -- vectors ---------------------------------------------------------------------------
 def _total_energy(cooc, emb, weighting, context_alpha, shift) -> float:
     """Squared Frobenius norm of the weighted matrix the vectors came from."""
-    from cooc.weighting import weight_cooccurrence
+    if _is_path(cooc):
+        from cooc.streaming import CoocFile
 
-    tokens = cooc.vocabulary.tokens
+        with CoocFile(cooc) as cf:
+            tokens = cf.tokens()
+    else:
+        tokens = cooc.vocabulary.tokens
     known = set(tokens)
     stray = next((t for t in emb.tokens if t not in known), None)
     if stray is not None:
@@ -371,6 +484,14 @@ def _total_energy(cooc, emb, weighting, context_alpha, shift) -> float:
             f"the vectors hold the word {stray[:40]!r}, which the .cooc does not: "
             "give the .cooc the vectors were made from."
         )
+    if _is_path(cooc):  # in row blocks: a matrix larger than memory is fine
+        total = 0.0
+        for block in _blocks(cooc, weighting, context_alpha, shift):
+            data = block.data.astype(np.float64)
+            total += float(data @ data)
+        return total
+    from cooc.weighting import weight_cooccurrence
+
     weighted = weight_cooccurrence(
         cooc, weighting=weighting, context_alpha=context_alpha, shift=shift
     )
@@ -395,7 +516,8 @@ def vectors_section(
     Figure ``spectrum`` (when ``emb.singular_values`` is known, as in ``.npz``
     files of ``cooc embed``): the singular values and their cumulative
     energy share ``cumsum(s**2) / total``, with the rank marked. With the
-    ``cooc`` the vectors came from, ``total`` is the squared Frobenius norm
+    ``cooc`` the vectors came from (a CoocMatrix, or the path of a ``.cooc``
+    file, then read in row blocks), ``total`` is the squared Frobenius norm
     of its weighted matrix (``weighting``, ``context_alpha`` and ``shift`` as
     given to ``cooc embed``), so the share is exact; otherwise it is the sum
     of the kept ``s**2`` (the share relative to the kept values).
@@ -937,7 +1059,6 @@ def build_report(
     defaults to the one the model was fitted with.
     """
     from cooc.classify import load_model
-    from cooc.matrix import load_cooc
     from cooc.models import MODEL_TYPES
     from cooc.vectors import Embeddings
 
@@ -953,8 +1074,8 @@ def build_report(
             )
         found[kind] = path
     loaded = {}
-    if "cooc" in found:
-        loaded["cooc"] = load_cooc(found["cooc"])
+    if "cooc" in found:  # read in row blocks by the sections, never whole
+        loaded["cooc"] = found["cooc"]
     if "vectors" in found:
         loaded["vectors"] = Embeddings.load(found["vectors"])
     if "model" in found:
@@ -1031,8 +1152,9 @@ def assemble_report(
     title="cooc report",
     progress=None,
 ) -> Report:
-    """A :class:`Report` of objects in memory: a CoocMatrix, Embeddings and
-    ``model_items = (items, labels, model)``; each given one adds its sections."""
+    """A :class:`Report` of objects in memory: a CoocMatrix (or the path of a
+    ``.cooc`` file, read in row blocks), Embeddings and ``model_items =
+    (items, labels, model)``; each given one adds its sections."""
     note = progress if progress is not None else (lambda text: None)
     report = Report(title)
     if cooc is not None:

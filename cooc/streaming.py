@@ -356,13 +356,17 @@ class CoocFile:
         """Whether the counts are a symmetric matrix, as the build settings say.
 
         A fixed-window build without ``--directional`` adds every pair both
-        ways; dynamic windows do not (the centre's width decides).
+        ways; dynamic windows do not (the centre's width decides); ``cooc
+        import`` records whether the table had every pair both ways
+        (``symmetric_counts``; an imported file written before it did is
+        taken as not symmetric).
         """
         p = self.params
         return (
             self.shape[0] == self.shape[1]
             and bool(p.get("symmetric", False))
             and not p.get("dynamic_window", False)
+            and bool(p.get("symmetric_counts", p.get("source") != "import"))
         )
 
     def indptr(self) -> np.ndarray:
@@ -374,9 +378,14 @@ class CoocFile:
     def tokens(self) -> list[str]:
         """The vocabulary, in row order: UTF-8, one token per row, distinct, with
         a count >= 0 each (both arrays CRC-32 checked)."""
+        return self.vocabulary()[0]
+
+    def vocabulary(self) -> tuple[list[str], np.ndarray]:
+        """``(tokens, counts)``, checked as :meth:`tokens` says."""
         tokens = decode_tokens(self._read_array("tokens"), self.shape[0], self.label)
-        check_vocabulary(self.path, tokens, self._read_array("counts"))
-        return tokens
+        counts = self._read_array("counts")
+        check_vocabulary(self.path, tokens, counts)
+        return tokens, counts
 
     def start_checksums(self):
         """Check the CRC-32 of 'indices' and 'data' as they are next read in order

@@ -203,6 +203,10 @@ DEFECTS = {
     "params.symmetric a string": Defect(
         meta=set_meta("params", "symmetric", "yes"), needle="'params.symmetric'"
     ),
+    "params.symmetric_counts a number": Defect(
+        meta=set_meta("params", "symmetric_counts", 1),
+        needle="'params.symmetric_counts'",
+    ),
     "params.scale zero": Defect(
         meta=set_meta("params", "scale", 0), needle="'params.scale'"
     ),

@@ -62,7 +62,12 @@ def test_export_then_import_round_trips_exactly(corpus, tmp_path, params, name):
     assert back.vocabulary.tokens == original.vocabulary.tokens
     assert back.vocabulary.counts.tolist() == [0] * len(back.vocabulary)
     assert back.symmetric == original.symmetric
-    assert back.params == {"source": "import", "symmetric": original.symmetric}
+    expected = {"source": "import", "symmetric": original.symmetric}
+    if original.symmetric:  # square: whether every pair is there both ways
+        M = original.matrix
+        expected["symmetric_counts"] = bool((M != M.T).nnz == 0)
+        assert expected["symmetric_counts"] == ("dynamic_window" not in params)
+    assert back.params == expected
     assert back.stats == {
         "vocabulary_size": len(back.vocabulary),
         "sources": [str(out)],
@@ -229,3 +234,41 @@ def test_cli_export_import_embed(run_cli, corpus, tmp_path):
         f"Error: {bad}: row 1 has the value -2.0; values must be finite numbers >= 0."
     ]
     assert not (tmp_path / "x.cooc").exists()
+
+
+def test_asymmetric_pairs_are_recorded_and_kept_whole(run_cli, tmp_path):
+    # a -> b -> c -> a plus a diagonal: square, asymmetric, yet every row sum
+    # equals its column sum (so the marginals cannot tell)
+    pairs = tmp_path / "cycle.tsv"
+    pairs.write_text(
+        "word1\tword2\tvalue\na\tb\t2\nb\tc\t2\nc\ta\t2\n"
+        "a\ta\t1\nb\tb\t3\nc\tc\t5\n"
+    )
+    m = tmp_path / "cycle.cooc"
+    assert run_cli("import", pairs, "-o", m, "-q").exit_code == 0
+    assert load_cooc(m).params["symmetric_counts"] is False
+    from cooc.streaming import CoocFile
+
+    with CoocFile(m) as cf:
+        assert cf.symmetric_counts is False
+    # --upper would drop c -> a: refused in one line, nothing written
+    out = tmp_path / "upper.tsv"
+    r = run_cli("export", m, "--upper", "-o", out)
+    assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "not all given both ways" in r.stderr and not out.exists()
+    # the streamed embedding is the in-memory one
+    for flags, name in (((), "mem.npz"), (("--streaming",), "str.npz")):
+        r = run_cli("embed", m, "--rank", 2, "--weighting", "none", *flags,
+                    "-o", tmp_path / name, "-q")  # fmt: skip
+        assert r.exit_code == 0, r.output
+    a, b = np.load(tmp_path / "mem.npz"), np.load(tmp_path / "str.npz")
+    s = np.linalg.svd(np.array([[1, 2, 0], [0, 3, 2], [2, 0, 5.0]]))[1]
+    np.testing.assert_allclose(a["singular_values"], s[:2], rtol=1e-5)
+    np.testing.assert_allclose(b["singular_values"], s[:2], rtol=1e-5)
+    # the same pairs given both ways: symmetric, --upper works
+    sym = tmp_path / "sym.tsv"
+    sym.write_text("word1\tword2\tvalue\na\tb\t2\nb\ta\t2\nc\tc\t1\n")
+    assert run_cli("import", sym, "-o", m, "-q").exit_code == 0
+    assert load_cooc(m).params["symmetric_counts"] is True
+    assert run_cli("export", m, "--upper", "-o", out, "-q").exit_code == 0
+    assert out.read_text().splitlines()[1:] == ["a\tb\t2.0", "c\tc\t1.0"]

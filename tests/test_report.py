@@ -229,6 +229,54 @@ def test_spectrum_is_the_singular_values_with_the_exact_energy(corpus):
     assert 0 < data["cumulative_energy"][-1] < 1
 
 
+@pytest.mark.parametrize(
+    "kind", ["symmetric", "directional", "dynamic", "imported asymmetric"]
+)
+def test_a_cooc_file_is_read_in_row_blocks_with_the_same_result(
+    corpus, kind, tmp_path, monkeypatch
+):
+    import cooc.matrix
+    import cooc.report
+    from cooc.pairs import import_pairs
+
+    text = corpus["folder"] / "corpus.txt"
+    path = tmp_path / "m.cooc"
+    if kind == "imported asymmetric":
+        rng = np.random.default_rng(1)
+        lines = {(f"w{a}", f"w{b}"): int(rng.integers(1, 9))
+                 for a, b in rng.integers(0, 25, size=(150, 2))}  # fmt: skip
+        pairs = tmp_path / "p.tsv"
+        pairs.write_text("word1\tword2\tvalue\n" + "".join(
+            f"{a}\t{b}\t{v}\n" for (a, b), v in lines.items()))  # fmt: skip
+        import_pairs(pairs).save(path)
+    else:
+        params = {"symmetric": {}, "directional": {"symmetric": False},
+                  "dynamic": {"dynamic_window": True, "random_state": 0}}[kind]  # fmt: skip
+        build_cooccurrence([text], min_count=1, window_size=3, **params).save(path)
+    whole = cooc.matrix.load_cooc(path)
+    expected = corpus_section(whole, top_pairs=400)
+    # many small blocks, and the file is never loaded whole
+    monkeypatch.setattr(cooc.report, "_BLOCK_NNZ", 37)
+    monkeypatch.setattr(cooc.report, "_BLOCK_ROWS", 3)
+    monkeypatch.setattr(cooc.matrix, "load_cooc", None)
+    for top in (400, 7):
+        got = corpus_section(path, top_pairs=top)
+        assert got.facts == expected.facts
+        assert [f.name for f in got.figures] == [f.name for f in expected.figures]
+        for fig, ref in zip(got.figures, expected.figures, strict=True):
+            for key, value in ref.data.items():
+                np.testing.assert_array_equal(fig.data[key], value)
+        assert got.tables[0].rows == expected.tables[0].rows[:top]
+    assert len(expected.tables[0].rows) > 7
+    if kind == "symmetric":  # the energy of the spectrum, summed over blocks
+        emb = corpus["emb"]
+        data = vectors_section(emb, cooc=path, map_words=0).figure("spectrum").data
+        ref = vectors_section(emb, cooc=whole, map_words=0).figure("spectrum").data
+        assert data["total_energy"] == pytest.approx(ref["total_energy"], rel=1e-9)
+        report = build_report([path, corpus["folder"] / "vectors.npz"], map_words=0)
+        assert report.section("corpus").facts == expected.facts
+
+
 def test_spectrum_without_the_cooc_is_relative_to_the_kept_values(corpus):
     emb = Embeddings.load(corpus["folder"] / "vectors.npz")
     sec = vectors_section(emb, map_words=0)
