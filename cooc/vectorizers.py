@@ -9,6 +9,7 @@ each document to the (optionally TF-IDF-weighted) mean of its word vectors, so
 
 from __future__ import annotations
 
+import os
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -34,6 +35,7 @@ from cooc.cooccurrence import (
 )
 from cooc.corpus import TOKENIZERS, chunks_from_documents
 from cooc.errors import InputError, InputTypeError
+from cooc.phrasetable import PhraseTable, as_phrase_table
 from cooc.pipeline import embed_cooccurrence
 from cooc.subwords import fit_subwords
 from cooc.vectors import Embeddings, as_embeddings
@@ -60,11 +62,18 @@ def _check_raw_documents(raw_documents, name):
 
 
 def _chunks(estimator, docs):
-    return list(
+    """Token chunks of ``docs``, with the fitted phrases joined (``phrases_``)."""
+    chunks = list(
         chunks_from_documents(
             docs, tokenizer=estimator.tokenizer, lowercase=estimator.lowercase
         )
     )
+    table = getattr(estimator, "phrases_", None)
+    return chunks if table is None else [table.join_chunk(c) for c in chunks]
+
+
+# a phrase TSV of `cooc phrases`, a DataFrame with word1, word2[, pass], a table
+_PHRASES_CONSTRAINT = [str, os.PathLike, pd.DataFrame, PhraseTable, None]
 
 
 _COUNT_CONSTRAINTS = {
@@ -81,6 +90,7 @@ _COUNT_CONSTRAINTS = {
     "oov": [StrOptions({"drop", "gap"})],
     "random_state": ["random_state"],
     "n_jobs": [Integral, None],
+    "phrases": _PHRASES_CONSTRAINT,
 }
 
 
@@ -124,6 +134,13 @@ class CooccurrenceVectorizer(TransformerMixin, BaseEstimator):
         Seed for subsampling and dynamic windows.
     n_jobs : int or None, default=None
         Counting threads (None: all cores). Results do not depend on it.
+    phrases : path, DataFrame, PhraseTable or None, default=None
+        Phrases to join into single tokens (``new_york``) after tokenizing,
+        as ``cooc build --phrases`` does: a TSV written by ``cooc phrases``,
+        a DataFrame with ``word1, word2`` and optionally ``pass`` (as
+        :func:`cooc.phrases.score_phrases` returns) or a
+        :class:`cooc.phrasetable.PhraseTable`; read once in ``fit``
+        (``phrases_``) and joined in ``transform`` too.
 
     Attributes
     ----------
@@ -131,6 +148,8 @@ class CooccurrenceVectorizer(TransformerMixin, BaseEstimator):
         Words in id order (count descending, then alphabetical).
     cooccurrence_ : cooc.cooccurrence.CoocMatrix
         The counts of the training corpus with their metadata.
+    phrases_ : cooc.phrasetable.PhraseTable or None
+        The phrases read from ``phrases``.
 
     Examples
     --------
@@ -162,6 +181,7 @@ class CooccurrenceVectorizer(TransformerMixin, BaseEstimator):
         oov="drop",
         random_state=None,
         n_jobs=None,
+        phrases=None,
     ):
         self.window_size = window_size
         self.weighting = weighting
@@ -176,6 +196,7 @@ class CooccurrenceVectorizer(TransformerMixin, BaseEstimator):
         self.oov = oov
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.phrases = phrases
 
     def _count(self, chunks):
         seed = self.random_state
@@ -204,6 +225,7 @@ class CooccurrenceVectorizer(TransformerMixin, BaseEstimator):
     def fit(self, raw_documents, y=None):
         """Learn the vocabulary and count the co-occurrences of ``raw_documents``."""
         docs = _check_raw_documents(raw_documents, type(self).__name__)
+        self.phrases_ = as_phrase_table(self.phrases)
         chunks = _chunks(self, docs)
         self.vocabulary_ = build_vocabulary(
             chunks, min_count=self.min_count, max_size=self.max_size
@@ -282,6 +304,13 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         instead of leaving them out; the embeddings' own model is used when
         they carry one. Such a word weighs as a word no training document
         had (the largest IDF).
+    phrases : path, DataFrame, PhraseTable or None, default=None
+        Phrases to join into single tokens (``new_york``) after tokenizing,
+        as ``cooc build --phrases`` does: a TSV written by ``cooc phrases``,
+        a DataFrame with ``word1, word2`` and optionally ``pass`` (as
+        :func:`cooc.phrases.score_phrases` returns) or a
+        :class:`cooc.phrasetable.PhraseTable`; read once in ``fit``
+        (``phrases_``) and joined in ``transform`` too.
 
     Attributes
     ----------
@@ -291,6 +320,8 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
     idf_ : ndarray of shape (n_words,)
         Smoothed inverse document frequencies (ones with ``weighting="mean"``).
     n_features_out_ : int
+    phrases_ : cooc.phrasetable.PhraseTable or None
+        The phrases read from ``phrases``.
 
     Examples
     --------
@@ -317,6 +348,7 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         "lowercase": ["boolean"],
         "random_state": ["random_state"],
         "subwords": ["boolean", dict],
+        "phrases": _PHRASES_CONSTRAINT,
     }
 
     def __init__(
@@ -333,6 +365,7 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         lowercase=True,
         random_state=None,
         subwords=False,
+        phrases=None,
     ):
         self.n_components = n_components
         self.embeddings = embeddings
@@ -345,6 +378,7 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         self.lowercase = lowercase
         self.random_state = random_state
         self.subwords = subwords
+        self.phrases = phrases
 
     def _subword_options(self):
         """fit_subwords options, or None when subwords are off."""
@@ -415,6 +449,7 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         docs = _check_raw_documents(raw_documents, type(self).__name__)
         if not docs:
             raise InputError("DocumentVectorizer.fit needs at least one document.")
+        self.phrases_ = as_phrase_table(self.phrases)
         chunks = _chunks(self, docs)
         if self.embeddings is None:
             vocab = build_vocabulary(chunks, min_count=self.min_count)

@@ -504,3 +504,53 @@ def test_a_checkpoint_refuses_another_phrase_table(corpus, tmp_path):
     for other in (table_frame([("san", "francisco", 1)]), None):
         with pytest.raises(InputError, match="another build"):
             build_cooccurrence_resumable([corpus], tmp_path / "ck", phrases=other, **kw)
+
+
+# -- scikit-learn vectorizers ----------------------------------------------------------
+def test_vectorizers_join_the_phrases_as_cooc_build_does(corpus, tmp_path):
+    from sklearn.base import clone
+
+    from cooc.cooccurrence import build_cooccurrence
+    from cooc.vectors import Embeddings
+    from cooc.vectorizers import CooccurrenceVectorizer, DocumentVectorizer
+
+    table = score_phrases(corpus, min_count=2, threshold=1, tokenizer="whitespace")
+    assert ("new", "york") in set(zip(table.word1, table.word2, strict=True))
+    tsv = tmp_path / "p.tsv"
+    write_phrases(table, tsv)
+    kw = dict(window_size=3, weighting="harmonic", tokenizer="whitespace")
+    for given in (tsv, str(tsv), table, as_phrase_table(table)):
+        vec = CooccurrenceVectorizer(phrases=given, **kw)
+        got = vec.fit_transform(LINES)
+        # the reference: the joined token lists, counted without phrases
+        joined = join_phrases([line.split() for line in LINES], table)
+        plain = CooccurrenceVectorizer(**kw).fit(joined)
+        assert vec.get_feature_names_out().tolist() == (
+            plain.get_feature_names_out().tolist()
+        )
+        assert (got != plain.cooccurrence_.matrix).nnz == 0
+        assert "new_york" in vec.vocabulary_
+        # the same as cooc build --phrases on the file
+        built = build_cooccurrence([corpus], phrases=tsv, min_count=1, **kw)
+        assert built.vocabulary.tokens == vec.vocabulary_.tokens
+        assert (built.matrix != got).nnz == 0
+        # transform joins them too; clone keeps the parameter
+        again = vec.transform(["i love new york"])
+        assert (again != plain.transform([["i_love", "new_york"]])).nnz == 0
+        assert again[vec.vocabulary_.tokens.index("new_york")].nnz > 0
+        assert clone(vec).get_params()["phrases"] is not None
+
+    # DocumentVectorizer: a phrase maps to its own vector
+    emb = Embeddings(["new_york", "new", "york"], np.eye(3))
+    doc = DocumentVectorizer(embeddings=emb, weighting="mean", phrases=table)
+    out = doc.fit(["new york", "new"]).transform(["new york", "york"])
+    np.testing.assert_allclose(out, [[1, 0, 0], [0, 0, 1]])
+    without = DocumentVectorizer(embeddings=emb, weighting="mean").fit(["a"])
+    np.testing.assert_allclose(
+        without.transform(["new york"]), [[0, 2**-0.5, 2**-0.5]]
+    )
+
+    with pytest.raises(ValueError, match="missing.tsv"):
+        CooccurrenceVectorizer(phrases=tmp_path / "missing.tsv").fit(LINES)
+    with pytest.raises((ValueError, TypeError), match="phrases"):
+        CooccurrenceVectorizer(phrases=3).fit(LINES)

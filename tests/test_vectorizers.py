@@ -180,6 +180,7 @@ def test_cooc_api():
         "oov",
         "random_state",
         "n_jobs",
+        "phrases",
     }
     assert vec.fit(TINY) is vec  # fit returns self
     cloned = clone(vec)
