@@ -305,12 +305,9 @@ class DocumentVectorizer(TransformerMixin, BaseEstimator):
         they carry one. Such a word weighs as a word no training document
         had (the largest IDF).
     phrases : path, DataFrame, PhraseTable or None, default=None
-        Phrases to join into single tokens (``new_york``) after tokenizing,
-        as ``cooc build --phrases`` does: a TSV written by ``cooc phrases``,
-        a DataFrame with ``word1, word2`` and optionally ``pass`` (as
-        :func:`cooc.phrases.score_phrases` returns) or a
-        :class:`cooc.phrasetable.PhraseTable`; read once in ``fit``
-        (``phrases_``) and joined in ``transform`` too.
+        Phrases joined into single tokens after tokenizing, in ``fit`` and
+        ``transform``, as in :class:`CooccurrenceVectorizer` (use the table
+        the vectors were made with, so that ``new_york`` finds its vector).
 
     Attributes
     ----------
