@@ -662,6 +662,14 @@ def _exit_cleanly_on_sigterm() -> None:
     default=None,
     help="Keep at most this many words (the most frequent).",
 )
+@click.option(
+    "--phrases",
+    "phrases_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Join the phrases of this TSV (written by cooc phrases) before counting, "
+    "as cooc build --phrases does (one more pass over the corpus).",
+)
 @corpus_options
 @quiet_json_options
 @dask_options
@@ -672,6 +680,7 @@ def vocab(
     output,
     min_count,
     max_size,
+    phrases_path,
     tokenizer,
     no_lowercase,
     column,
@@ -693,9 +702,15 @@ def vocab(
     \b
     Example:
       cooc vocab corpus/*.txt.gz -o vocab.tsv --min-count 5
+      cooc vocab corpus/*.txt.gz -o vocab.tsv --phrases phrases.tsv
     """
     from cooc.vocab import build_vocabulary_from_files
 
+    if phrases_path is not None and engine == "dask":
+        raise BadInput(
+            "--phrases: cooc vocab joins phrases with the local engine only; drop "
+            "--engine dask (cooc build --engine dask --phrases counts them)."
+        )
     progress = Progress(quiet)
     client = _dask_client(
         engine, scheduler, workers, quiet, progress, **{"--shards": shards}
@@ -727,6 +742,7 @@ def vocab(
             encoding_errors=encoding_errors,
             documents=documents,
             progress=lambda n: progress("vocabulary", n),
+            phrases=phrases_path,
         )
     progress.done()
     voc.save(output)

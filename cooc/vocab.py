@@ -668,6 +668,7 @@ def build_vocabulary_from_files(
     chunk_size: int = 1 << 24,
     progress=None,
     documents: str = "line",
+    phrases=None,
 ) -> Vocabulary:
     """Count the words of corpus files and build their vocabulary.
 
@@ -677,6 +678,11 @@ def build_vocabulary_from_files(
     ``chunk_size`` bytes. ``progress(n_tokens)`` follows every block.
     ``documents`` is as for :func:`cooc.corpus.iter_documents` (it changes
     no count, only what is refused: table inputs take only ``"line"``).
+    ``phrases`` (a ``cooc phrases`` TSV, a DataFrame with ``word1, word2[,
+    pass]`` or a :class:`cooc.phrasetable.PhraseTable`) are joined before
+    the words are counted, as :func:`cooc.cooccurrence.build_cooccurrence`
+    joins them: a second pass over the files counts the joined tokens, so
+    the vocabulary is the one ``cooc build --phrases`` makes.
 
     Examples
     --------
@@ -685,13 +691,15 @@ def build_vocabulary_from_files(
     >>> vocab.tokens[:3], len(vocab)
     (['the', 'of', 'and'], 4412)
     """
+    from cooc.phrasetable import as_phrase_table
+
     # the compiled tokenizer: numba's 0.2 s of start-up (see vocabulary_from_table)
     from cooc.tokenstream import merge_tables, scan_corpus
 
     check_vocabulary_params(min_count, max_size)
     check_document_paths(paths, documents)
-    tables = scan_corpus(
-        paths,
+    phrases = as_phrase_table(phrases)
+    read = dict(
         tokenizer=tokenizer,
         lowercase=lowercase,
         column=column,
@@ -699,7 +707,28 @@ def build_vocabulary_from_files(
         chunk_size=chunk_size,
         documents=documents,
         n_jobs=n_jobs,
-        progress=progress,
     )
+    tables = scan_corpus(paths, **read, progress=progress)
     merge_tables(tables)
-    return vocabulary_from_table(tables[0], min_count=min_count, max_size=max_size)[0]
+    table = tables[0]
+    if phrases is not None and len(phrases):
+        _count_joined(paths, table, phrases, read)
+    return vocabulary_from_table(table, min_count=min_count, max_size=max_size)[0]
+
+
+def _count_joined(paths, table, phrases, read) -> None:
+    """Count ``table``'s tokens again with the phrases joined: a second scan
+    coded by the (fixed) table of the first, which holds every word; the
+    joined tokens are added to it first."""
+    from cooc.tokenstream import TokenTable, scan_corpus
+
+    entries = table.merge(TokenTable.from_tokens(list(phrases.words)))
+    plan = phrases.plan(entries, len(table))
+    counts = np.zeros(len(table), np.int64)
+
+    def count(part):
+        codes, _ = phrases.join_codes(part.codes, part.offsets, plan)
+        counts[:] += np.bincount(codes[codes >= 0], minlength=counts.shape[0])
+
+    scan_corpus(paths, **read, table=table, on_part=count)
+    table.count[: counts.shape[0]] = counts

@@ -425,6 +425,21 @@ def test_cli_build_and_embed_with_phrases(run_cli, corpus, tmp_path):
         zip(m.vocabulary.tokens, m.vocabulary.counts.tolist(), strict=True)
     ) == (dict(expect))
     assert "new_york" in expect
+    # cooc vocab --phrases counts the same words (then build --vocab agrees)
+    voc = tmp_path / "vocab.tsv"
+    r = run_cli("vocab", corpus, "-o", voc, "--phrases", tsv, "--min-count", "1",
+                "--tokenizer", "whitespace", "-q")  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    rows = [line.split("\t") for line in voc.read_text().splitlines()]
+    assert [t for t, _ in rows] == m.vocabulary.tokens
+    assert [int(c) for _, c in rows] == m.vocabulary.counts.tolist()
+    again = tmp_path / "again.cooc"
+    r = run_cli("build", corpus, "-o", again, "--vocab", voc, "--phrases", tsv,
+                "--tokenizer", "whitespace", "-q")  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    assert (load_cooc(again).matrix != m.matrix).nnz == 0
+    r = run_cli("vocab", corpus, "-o", voc, "--phrases", tsv, "--engine", "dask")
+    assert r.exit_code == 2 and "--phrases" in r.stderr
     vec = tmp_path / "v.txt"
     r = run_cli("embed", corpus, "-o", vec, "--phrases", tsv, "--min-count", "1",
                 "--rank", "2", "--tokenizer", "whitespace", "-q")  # fmt: skip
@@ -511,16 +526,16 @@ def test_vectorizers_join_the_phrases_as_cooc_build_does(corpus, tmp_path):
     from sklearn.base import clone
 
     from cooc.cooccurrence import build_cooccurrence
-    from cooc.vectors import Embeddings
     from cooc.vectorizers import CooccurrenceVectorizer, DocumentVectorizer
+    from cooc.vectors import Embeddings
 
     table = score_phrases(corpus, min_count=2, threshold=1, tokenizer="whitespace")
     assert ("new", "york") in set(zip(table.word1, table.word2, strict=True))
     tsv = tmp_path / "p.tsv"
     write_phrases(table, tsv)
     kw = dict(window_size=3, weighting="harmonic", tokenizer="whitespace")
-    for given in (tsv, str(tsv), table, as_phrase_table(table)):
-        vec = CooccurrenceVectorizer(phrases=given, **kw)
+    for source in (tsv, str(tsv), table, as_phrase_table(table)):
+        vec = CooccurrenceVectorizer(phrases=source, **kw)
         got = vec.fit_transform(LINES)
         # the reference: the joined token lists, counted without phrases
         joined = join_phrases([line.split() for line in LINES], table)
@@ -554,3 +569,31 @@ def test_vectorizers_join_the_phrases_as_cooc_build_does(corpus, tmp_path):
         CooccurrenceVectorizer(phrases=tmp_path / "missing.tsv").fit(LINES)
     with pytest.raises((ValueError, TypeError), match="phrases"):
         CooccurrenceVectorizer(phrases=3).fit(LINES)
+
+
+def test_vocabulary_from_files_joins_phrases_like_the_build(tmp_path):
+    from cooc.cooccurrence import build_cooccurrence
+    from cooc.vocab import build_vocabulary_from_files
+
+    files = []
+    for i in range(3):  # several files, small blocks, two threads
+        f = tmp_path / f"c{i}.txt"
+        f.write_text("\n".join(LINES[i:] + LINES[:i]) * 3 + "\n", encoding="utf-8")
+        files.append(f)
+    table = pd.DataFrame({"word1": ["new", "san", "new_york"],
+                          "word2": ["york", "francisco", "new_york"],
+                          "pass": [1, 1, 2]})  # fmt: skip
+    kw = dict(min_count=2, tokenizer="whitespace")
+    got = build_vocabulary_from_files(files, phrases=table, n_jobs=2,
+                                      chunk_size=64, **kw)  # fmt: skip
+    built = build_cooccurrence(files, phrases=table, **kw).vocabulary
+    assert got.tokens == built.tokens
+    assert got.counts.tolist() == built.counts.tolist()
+    joined = join_phrases(
+        [line.split() for f in files for line in f.read_text().splitlines()], table
+    )
+    expect = Counter(t for doc in joined for t in doc)
+    assert dict(zip(got.tokens, got.counts.tolist(), strict=True)) == {
+        w: c for w, c in expect.items() if c >= 2
+    }
+    assert "new_york_new_york" in got.tokens and "san_francisco" in got.tokens
