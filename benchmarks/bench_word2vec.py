@@ -36,7 +36,6 @@ import argparse
 import datetime
 import itertools
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -121,18 +120,7 @@ WORKERS = {"gensim": w_gensim, "score": w_score}
 # =====================================================================================
 def run_cli(args: list[str]) -> dict:
     """Run ``cooc ARGS`` in a fresh process: wall seconds and peak RSS (MiB)."""
-    cmd = [sys.executable, "-m", "cooc", *map(str, args)]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - t0
-    err = proc.stderr.read().decode(errors="replace")
-    proc.stdout.close()
-    proc.stderr.close()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
-    return {"seconds": seconds, "peak_mib": usage.ru_maxrss / 1024}
+    return common.cli_process(args)
 
 
 def measure_cooc(files, one_process=False) -> dict:
