@@ -639,6 +639,17 @@ def _exit_cleanly_on_sigterm() -> None:
         ctx.find_root().call_on_close(restore)
 
 
+def phrases_option(help_text):
+    """``--phrases TSV`` (a file written by ``cooc phrases``), as ``phrases_path``."""
+    return click.option(
+        "--phrases",
+        "phrases_path",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help=help_text,
+    )
+
+
 # -- vocab ----------------------------------------------------------------------------
 @cli.command(context_settings=CONTEXT_SETTINGS)
 @corpus_argument
@@ -662,13 +673,9 @@ def _exit_cleanly_on_sigterm() -> None:
     default=None,
     help="Keep at most this many words (the most frequent).",
 )
-@click.option(
-    "--phrases",
-    "phrases_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Join the phrases of this TSV (written by cooc phrases) before counting, "
-    "as cooc build --phrases does (one more pass over the corpus).",
+@phrases_option(
+    "Join the phrases of this TSV (written by cooc phrases) before counting, "
+    "as cooc build --phrases does (one more pass over the corpus)."
 )
 @corpus_options
 @quiet_json_options
@@ -873,13 +880,9 @@ def vocab(
     "same command after an interruption continues from there (the folder is kept; "
     "delete it when done).",
 )
-@click.option(
-    "--phrases",
-    "phrases_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Join the phrases of this TSV (written by cooc phrases) into single "
-    "tokens before counting, pass by pass, so that the vocabulary holds new_york.",
+@phrases_option(
+    "Join the phrases of this TSV (written by cooc phrases) into single "
+    "tokens before counting, pass by pass, so that the vocabulary holds new_york."
 )
 @corpus_options
 @quiet_json_options
@@ -1520,13 +1523,9 @@ def _is_cooc_file(path) -> bool:
     help="Corpus input only: window of the counts [default: 15, as cooc build; the "
     "other counting settings are cooc build's defaults].",
 )
-@click.option(
-    "--phrases",
-    "phrases_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Corpus input only: join the phrases of this TSV (cooc phrases) into "
-    "single tokens before counting, so that new_york gets a vector.",
+@phrases_option(
+    "Corpus input only: join the phrases of this TSV (cooc phrases) into "
+    "single tokens before counting, so that new_york gets a vector."
 )
 @click.option(
     "--memory",
