@@ -639,15 +639,20 @@ def _exit_cleanly_on_sigterm() -> None:
         ctx.find_root().call_on_close(restore)
 
 
-def phrases_option(help_text):
-    """``--phrases TSV`` (a file written by ``cooc phrases``), as ``phrases_path``."""
+def _input_file_option(flag, dest, help_text):
+    """An optional ``flag FILE`` that must name an existing file, as ``dest``."""
     return click.option(
-        "--phrases",
-        "phrases_path",
+        flag,
+        dest,
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
         default=None,
         help=help_text,
     )
+
+
+def phrases_option(help_text):
+    """``--phrases TSV`` (a file written by ``cooc phrases``), as ``phrases_path``."""
+    return _input_file_option("--phrases", "phrases_path", help_text)
 
 
 # -- vocab ----------------------------------------------------------------------------
@@ -2367,12 +2372,10 @@ def _demo_report(path, only, parts, seed, progress) -> dict:
     required=True,
     help="TSV to write: image<TAB>visual_words (space-separated vwK tokens, patch order).",
 )
-@click.option(
+@_input_file_option(
     "--features",
     "features_npy",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Instead of IMAGES: a .npy (or one-array .npz) of region features "
+    "Instead of IMAGES: a .npy (or one-array .npz) of region features "
     "(n, r, d) from another tool, quantized by k-means (after a PCA to 64 "
     "components when d > 256).",
 )
@@ -2532,12 +2535,10 @@ def image_array_options(fn):
 
 def features_option(fn):
     """``--features F.npy``: precomputed image features, row for row with the table."""
-    return click.option(
+    return _input_file_option(
         "--features",
         "features_npy",
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        default=None,
-        help="A .npy (or one-array .npz) of image features from another tool "
+        "A .npy (or one-array .npz) of image features from another tool "
         "(CNN, CLIP), row for row with the table: per image (n, d) or per "
         "region (n, r, d). Not with --images.",
     )(fn)

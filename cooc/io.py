@@ -442,20 +442,19 @@ def _export_selected(cooc, path, fmt, progress, block_entries, sel) -> int:
                     )
 
         contexts = _context_labels(label, tokens, n_rows, n_cols)
-        if sel["upper"] and (
+        directional = (
             n_cols != n_rows
             or not params.get("symmetric", True)
             or params.get("dynamic_window", False)
-            or not params.get("symmetric_counts", True)
-        ):
-            if n_cols == n_rows and not params.get("dynamic_window", False) and (
-                params.get("symmetric", True)
-            ):
-                raise InputError(
-                    f"--upper: expected a symmetric matrix (each pair stored both "
-                    f"ways); {label} was imported from pairs not all given both "
-                    "ways with one value, so half of them would be lost."
-                )
+        )
+        asymmetric = not params.get("symmetric_counts", True)  # (imported pairs)
+        if sel["upper"] and not directional and asymmetric:
+            raise InputError(
+                f"--upper: expected a symmetric matrix (each pair stored both "
+                f"ways); {label} was imported from pairs not all given both "
+                "ways with one value, so half of them would be lost."
+            )
+        if sel["upper"] and directional:
             raise InputError(
                 f"--upper: expected a symmetric matrix (each pair stored both "
                 f"ways); {label} is directional ({n_rows} x {n_cols}"

@@ -50,6 +50,14 @@ def built(tmp: Path) -> Path:
     return path
 
 
+def fit_with_features(tmp: Path, array, **save) -> list:
+    """``cooc fit`` of a two-item table with ``array`` saved as ``--features f.npy``."""
+    (tmp / "items.csv").write_text("text,label\nred,x\nblue,y\n")
+    np.save(tmp / "f.npy", array, **save)
+    return ["fit", tmp / "items.csv", "--label-column", "label",
+            "--features", tmp / "f.npy", "-o", tmp / "out"]  # fmt: skip
+
+
 def vectors(tmp: Path) -> Path:
     path = tmp / "v.txt"
     path.write_text("3 2\na 1 0\nb 0 1\nc 1 1\n", encoding="utf-8")
@@ -564,38 +572,12 @@ CASES = [
     ),
     Case(
         "--features array holding NaN (or of another ndim, dtype or row count)",
-        lambda t: (
-            (t / "items.csv").write_text("text,label\nred,x\nblue,y\n")
-            and np.save(t / "f.npy", np.array([[1.0, np.nan], [0.0, 1.0]])) is None
-            and [
-                "fit",
-                t / "items.csv",
-                "--label-column",
-                "label",
-                "--features",
-                t / "f.npy",
-                "-o",
-                t / "out",
-            ]
-        ),
+        lambda t: fit_with_features(t, np.array([[1.0, np.nan], [0.0, 1.0]])),
         ("f.npy", "row 0 holds NaN"),
     ),
     Case(
         "--features .npy of pickled objects",
-        lambda t: (
-            (t / "items.csv").write_text("text,label\nred,x\nblue,y\n")
-            and np.save(t / "f.npy", np.array([{}, {}]), allow_pickle=True) is None
-            and [
-                "fit",
-                t / "items.csv",
-                "--label-column",
-                "label",
-                "--features",
-                t / "f.npy",
-                "-o",
-                t / "out",
-            ]
-        ),
+        lambda t: fit_with_features(t, np.array([{}, {}]), allow_pickle=True),
         ("f.npy", "without pickles"),
     ),
     Case(
